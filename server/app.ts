@@ -1,0 +1,189 @@
+import { existsSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import helmet from "@fastify/helmet";
+import multipart from "@fastify/multipart";
+import fastifyStatic from "@fastify/static";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { Server } from "socket.io";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import { registerAuthRoutes } from "./auth/routes.js";
+import { createTokenService, type TokenService } from "./auth/tokens.js";
+import type { Config } from "./config.js";
+import { fileUrl, registerFileRoutes } from "./files/routes.js";
+import { installErrorHandling, sendError } from "./http/errors.js";
+import { createOriginCheck } from "./http/origins.js";
+import { createLogger, type Logger } from "./logger.js";
+import { MessageService } from "./messages/service.js";
+import { createPresenceNotifier } from "./presence/notices.js";
+import { ConnectionRegistry } from "./presence/registry.js";
+import { RoomService } from "./rooms/service.js";
+import { attachGateway } from "./socket/gateway.js";
+import { createHandlerTable } from "./socket/handlers.js";
+import { SqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/types.js";
+
+/** The typed Socket.IO server of the chat. */
+export type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** What `createChatServer` needs; everything but `config` has a default. */
+export interface ChatServerOptions {
+  /** The resolved configuration (secrets filled in, see `resolveSecrets`). */
+  config: Config;
+  /** @default a pino logger at `config.logLevel` */
+  logger?: Logger;
+  /** Milliseconds since the epoch. @default Date.now */
+  clock?: () => number;
+  /** @default SQLite at `DATA_DIR/chat.db` */
+  store?: Store;
+}
+
+/** A built, not yet listening, chat server. */
+export interface ChatServer {
+  readonly config: Config;
+  readonly app: FastifyInstance;
+  readonly http: HttpServer;
+  readonly io: ChatIo;
+  readonly store: Store;
+  readonly tokens: TokenService;
+  readonly messages: MessageService;
+  readonly rooms: RoomService;
+  readonly registry: ConnectionRegistry;
+  /** Starts listening on `config.host:config.port` (port 0 picks a free one). */
+  listen(): Promise<AddressInfo>;
+  /** Disconnects every socket, stops HTTP, commits what is pending and closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+const WEB_ROOT = resolve(fileURLToPath(new URL("../web", import.meta.url)));
+
+/**
+ * Builds the whole chat server — HTTP routes, Socket.IO gateway, store — with nothing listening yet.
+ * @example
+ * const server = await createChatServer({ config });
+ * const { port } = await server.listen();
+ */
+export async function createChatServer(options: ChatServerOptions): Promise<ChatServer> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const now = options.clock ?? Date.now;
+  const store =
+    options.store ?? new SqliteStore({ file: join(config.dataDir, "chat.db"), sync: config.dbSync, fileUrl, now });
+  const tokens = createTokenService(config);
+  const originAllowed = createOriginCheck(config);
+  let accepting = true;
+
+  const app: FastifyInstance = Fastify({
+    // pino's Logger carries more than FastifyBaseLogger declares; fastify uses only the base part.
+    loggerInstance: logger as FastifyBaseLogger,
+    // Fastify's own request lines would carry the query string; the onResponse hook logs the path only.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+  });
+  installErrorHandling(app);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { "img-src": ["'self'", "data:", "blob:"], "connect-src": ["'self'"] },
+    },
+  });
+  await app.register(multipart);
+  app.addHook("onRequest", async (request, reply) => {
+    if (!accepting) return sendError(reply, "UNAVAILABLE", "server is shutting down");
+    const origin = request.headers.origin;
+    if (origin !== undefined && request.method !== "GET" && !originAllowed(origin, request.headers.host)) {
+      return sendError(reply, "FORBIDDEN", "origin not allowed");
+    }
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    // The path only: query strings may carry tokens or pushed messages.
+    request.log.info({ method: request.method, path: request.url.split("?")[0], status: reply.statusCode }, "request");
+  });
+
+  const io: ChatIo = new Server(app.server, {
+    serveClient: false,
+    maxHttpBufferSize: config.maxFrameBytes,
+    perMessageDeflate: false,
+    pingInterval: config.pingIntervalMs,
+    pingTimeout: config.pingTimeoutMs,
+    allowRequest: (request, callback) => {
+      const allowed = originAllowed(request.headers.origin, request.headers.host);
+      callback(allowed ? null : "origin not allowed", allowed);
+    },
+    cors: {
+      origin: (origin, callback) => callback(null, originAllowed(origin, undefined)),
+    },
+  });
+
+  const registry = new ConnectionRegistry({
+    graceMs: config.presenceGraceMs,
+    now,
+    onOnline: (userId) =>
+      void announce("online", userId).catch((err: unknown) => logger.error({ err }, "online notice failed")),
+    onOffline: (userId) =>
+      void announce("offline", userId).catch((err: unknown) => logger.error({ err }, "offline notice failed")),
+  });
+  const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
+  const messages = new MessageService(io, store, now);
+  const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId));
+  attachGateway(io, {
+    config,
+    store,
+    tokens,
+    registry,
+    handlers: createHandlerTable(messages, rooms),
+    logger,
+    now,
+    accepting: () => accepting,
+  });
+
+  const authDeps = { config, store, tokens, now };
+  registerAuthRoutes(app, authDeps);
+  registerFileRoutes(app, {
+    ...authDeps,
+    filesDir: join(config.dataDir, "files"),
+    maxUploadBytes: config.maxUploadBytes,
+  });
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) =>
+    accepting && store.isOpen() ? { status: "ready" } : sendError(reply, "UNAVAILABLE", "not ready"),
+  );
+  const built = join(WEB_ROOT, "dist");
+  await app.register(fastifyStatic, {
+    root: existsSync(join(built, "index.html")) ? built : join(WEB_ROOT, "placeholder"),
+    index: "index.html",
+    wildcard: false,
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      accepting = false;
+      io.emit("server:notice", { reason: "shutdown", message: "the server is shutting down; reconnect shortly" });
+      io.disconnectSockets(true);
+      registry.close();
+      await io.close();
+      await app.close();
+      await store.close();
+    })());
+
+  return {
+    config,
+    app,
+    http: app.server,
+    io,
+    store,
+    tokens,
+    messages,
+    rooms,
+    registry,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      return app.server.address() as AddressInfo;
+    },
+    close,
+  };
+}

@@ -1,0 +1,182 @@
+import { z } from "zod";
+
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value));
+
+/** Parses a duration such as `12h`, `30m`, `45s`, `7d` or `3600` (seconds) into seconds. */
+export function parseDurationSeconds(text: string): number | undefined {
+  const match = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? "s") as "s" | "m" | "h" | "d"];
+  const seconds = Number(match[1]) * unit;
+  return seconds > 0 ? seconds : undefined;
+}
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default("development"),
+  PORT: int(0, 65535, 3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  JWT_SECRET: optionalText,
+  PUSH_API_KEY: optionalText,
+  ADMIN_API_KEY: optionalText,
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_PUBLIC_KEY: optionalText,
+  JWT_ALGORITHM: z.enum(["HS256", "RS256", "ES256", "EdDSA"]).default("HS256"),
+  TOKEN_TTL: z
+    .string()
+    .default("12h")
+    .transform((value, ctx) => {
+      const seconds = parseDurationSeconds(value);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: "custom", message: "expected a duration such as 12h, 30m, 45s or 7d" });
+        return z.NEVER;
+      }
+      return seconds;
+    }),
+  PRESENCE_GRACE_MS: int(0, 3_600_000, 5000),
+  PRESENCE_ROOM_LIMIT: int(0, 10_000_000, 1000),
+  ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === "") return undefined;
+      const origins = value
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        if (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, "")) {
+          ctx.addIssue({ code: "custom", message: `"${origin}" is not an origin such as https://chat.example.com` });
+          return z.NEVER;
+        }
+      }
+      return origins.map((origin) => origin.replace(/\/$/, ""));
+    }),
+  MAX_FRAME_BYTES: int(1024, 100 * 1024 * 1024, 65536),
+  MAX_UPLOAD_BYTES: int(1, 1024 * 1024 * 1024, 10 * 1024 * 1024),
+  RATE_LIMIT_EVENTS_PER_10S: int(1, 1_000_000, 200),
+  RATE_LIMIT_CONNECTIONS_PER_MIN: int(1, 1_000_000, 600),
+  RATE_LIMIT_AUTH_PER_MIN: int(1, 1_000_000, 30),
+  TRUST_PROXY: z.stringbool().default(false),
+  DB_SYNC: z.enum(["full", "normal"]).default("full"),
+  SCRYPT_LOG_N: int(14, 20, 17),
+  PING_INTERVAL_MS: int(1000, 600_000, 25_000),
+  PING_TIMEOUT_MS: int(1000, 600_000, 20_000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000),
+});
+
+/** The server's whole configuration, parsed once from the environment and frozen. */
+export interface Config {
+  /** `true` when `NODE_ENV=production`: secrets must be given, dev origins are refused. */
+  readonly production: boolean;
+  /** @default 3000 */
+  readonly port: number;
+  /** @default "127.0.0.1" */
+  readonly host: string;
+  /** Where the database, uploads and generated secrets live. @default "./data" */
+  readonly dataDir: string;
+  /** @default "info" */
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** HS256 secret (absent in public-key mode until secrets are resolved). */
+  readonly jwtSecret: string | undefined;
+  readonly pushApiKey: string | undefined;
+  readonly adminApiKey: string | undefined;
+  readonly jwtIssuer: string | undefined;
+  readonly jwtAudience: string | undefined;
+  /** PEM public key: tokens are then verified with `jwtAlgorithm` instead of the shared secret. */
+  readonly jwtPublicKey: string | undefined;
+  /** @default "HS256" */
+  readonly jwtAlgorithm: "HS256" | "RS256" | "ES256" | "EdDSA";
+  /** Lifetime of issued tokens, in seconds. @default 43200 (12h) */
+  readonly tokenTtlSeconds: number;
+  /** @default 5000 */
+  readonly presenceGraceMs: number;
+  /** @default 1000 */
+  readonly presenceRoomLimit: number;
+  /** Extra browser origins allowed besides the server's own. */
+  readonly allowedOrigins: readonly string[] | undefined;
+  /** @default 65536 */
+  readonly maxFrameBytes: number;
+  /** @default 10485760 */
+  readonly maxUploadBytes: number;
+  /** @default 200 */
+  readonly rateLimitEventsPer10s: number;
+  /** @default 600 */
+  readonly rateLimitConnectionsPerMin: number;
+  /** @default 30 */
+  readonly rateLimitAuthPerMin: number;
+  /** @default false */
+  readonly trustProxy: boolean;
+  /** `full` fsyncs every commit before acking; `normal` survives a process crash but not a power loss. @default "full" */
+  readonly dbSync: "full" | "normal";
+  /** log2 of the scrypt cost parameter N. @default 17 */
+  readonly scryptLogN: number;
+  /** @default 25000 */
+  readonly pingIntervalMs: number;
+  /** @default 20000 */
+  readonly pingTimeoutMs: number;
+  /** @default 10000 */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** A configuration value that stops the boot; the message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Shortest accepted secret, in bytes. */
+export const MIN_SECRET_BYTES = 32;
+
+/**
+ * Parses the environment into a frozen `Config`.
+ * @example loadConfig({ ...process.env, PORT: "0" })
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  if (e.JWT_PUBLIC_KEY !== undefined && e.JWT_ALGORITHM === "HS256") {
+    throw new ConfigError("JWT_ALGORITHM: set RS256, ES256 or EdDSA to go with JWT_PUBLIC_KEY");
+  }
+  if (e.JWT_PUBLIC_KEY === undefined && e.JWT_ALGORITHM !== "HS256") {
+    throw new ConfigError(`JWT_PUBLIC_KEY: required when JWT_ALGORITHM is ${e.JWT_ALGORITHM}`);
+  }
+  return Object.freeze({
+    production: e.NODE_ENV === "production",
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    jwtSecret: e.JWT_SECRET,
+    pushApiKey: e.PUSH_API_KEY,
+    adminApiKey: e.ADMIN_API_KEY,
+    jwtIssuer: e.JWT_ISSUER,
+    jwtAudience: e.JWT_AUDIENCE,
+    jwtPublicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, "\n"),
+    jwtAlgorithm: e.JWT_ALGORITHM,
+    tokenTtlSeconds: e.TOKEN_TTL,
+    presenceGraceMs: e.PRESENCE_GRACE_MS,
+    presenceRoomLimit: e.PRESENCE_ROOM_LIMIT,
+    allowedOrigins: e.ALLOWED_ORIGINS ? Object.freeze(e.ALLOWED_ORIGINS) : undefined,
+    maxFrameBytes: e.MAX_FRAME_BYTES,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    rateLimitEventsPer10s: e.RATE_LIMIT_EVENTS_PER_10S,
+    rateLimitConnectionsPerMin: e.RATE_LIMIT_CONNECTIONS_PER_MIN,
+    rateLimitAuthPerMin: e.RATE_LIMIT_AUTH_PER_MIN,
+    trustProxy: e.TRUST_PROXY,
+    dbSync: e.DB_SYNC,
+    scryptLogN: e.SCRYPT_LOG_N,
+    pingIntervalMs: e.PING_INTERVAL_MS,
+    pingTimeoutMs: e.PING_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}

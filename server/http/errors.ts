@@ -1,0 +1,39 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import { HTTP_STATUS, type ErrorCode, type HttpErrorBody } from "../../shared/errors.js";
+import { AppError } from "../errors.js";
+
+/** Sends a JSON error with the status of its code. */
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  const body: HttpErrorBody = { error: { code, message } };
+  return reply.status(HTTP_STATUS[code]).type("application/json; charset=utf-8").send(body);
+}
+
+/** Maps a framework error status (bad JSON, body too large, ...) onto the contract's codes. */
+function codeForStatus(status: number): ErrorCode {
+  if (status === 413) return "PAYLOAD_TOO_LARGE";
+  if (status === 429) return "RATE_LIMITED";
+  if (status === 404) return "NOT_FOUND";
+  if (status === 401) return "UNAUTHORIZED";
+  if (status === 403) return "FORBIDDEN";
+  if (status === 503) return "UNAVAILABLE";
+  return status >= 400 && status < 500 ? "INVALID_PAYLOAD" : "INTERNAL";
+}
+
+/**
+ * Makes every HTTP error a JSON `{ error: { code, message } }`: `AppError`s keep their code, framework
+ * errors (malformed JSON, oversize bodies) get the matching one, anything else is a logged INTERNAL with no
+ * detail for the client.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) return sendError(reply, error.code, error.message);
+    const status = typeof error.statusCode === "number" ? error.statusCode : 500;
+    const code = codeForStatus(status);
+    if (code === "INTERNAL") {
+      request.log.error({ err: error }, "request failed");
+      return sendError(reply, code, "internal error");
+    }
+    return sendError(reply, code, code === "INVALID_PAYLOAD" ? "malformed request" : error.message);
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, "NOT_FOUND", "no such route"));
+}

@@ -1,0 +1,52 @@
+import { createChatServer } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./logger.js";
+import { resolveSecrets } from "./secrets.js";
+
+// The only module with side effects at import time: read the environment, open the database, listen.
+let logger;
+try {
+  const base = loadConfig(process.env);
+  logger = createLogger(base.logLevel);
+  const { config, report } = resolveSecrets(base);
+  if (report.generated.length > 0)
+    logger.info({ secrets: report.generated, file: report.file }, "generated secrets (values not logged)");
+  if (report.reused.length > 0) logger.info({ secrets: report.reused, file: report.file }, "reusing generated secrets");
+  if (report.weak.length > 0)
+    logger.warn({ secrets: report.weak }, "secrets shorter than 32 bytes: refused in production");
+  const server = await createChatServer({ config, logger });
+  const address = await server.listen();
+  logger.info(
+    { url: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${address.port}` },
+    "listening",
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger!.info({ signal }, "shutting down");
+    const timer = setTimeout(() => {
+      logger!.error("shutdown timed out");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger!.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`chat server: ${error.message}\n`);
+    process.exit(1);
+  }
+  if (logger) logger.fatal({ err: error }, "failed to start");
+  else process.stderr.write(`chat server: failed to start: ${String(error)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,88 @@
+interface Entry {
+  sockets: Set<string>;
+  offlineTimer: NodeJS.Timeout | undefined;
+}
+
+/** Options of the connection registry. */
+export interface RegistryOptions {
+  /** How long a user with no socket left still counts as online. @default 5000 */
+  graceMs: number;
+  /** Called when a user's first socket connects (not after a reconnect within the grace). */
+  onOnline: (userId: string) => void;
+  /** Called when a user's last socket has been gone for the grace. */
+  onOffline: (userId: string, lastSeenAt: number) => void;
+  now: () => number;
+}
+
+/**
+ * Who is connected on this server: user → its sockets (one per tab). A user is online from its first socket
+ * until its last has been gone for `graceMs`, so a page reload does not flap.
+ */
+export class ConnectionRegistry {
+  private readonly users = new Map<string, Entry>();
+  private sockets = 0;
+  private liveUsers = 0;
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** Records a connected socket. */
+  add(userId: string, socketId: string): void {
+    let entry = this.users.get(userId);
+    const firstSocket = entry === undefined;
+    if (!entry) {
+      entry = { sockets: new Set(), offlineTimer: undefined };
+      this.users.set(userId, entry);
+    }
+    if (entry.offlineTimer) {
+      clearTimeout(entry.offlineTimer);
+      entry.offlineTimer = undefined;
+    }
+    if (entry.sockets.has(socketId)) return;
+    if (entry.sockets.size === 0) this.liveUsers += 1;
+    entry.sockets.add(socketId);
+    this.sockets += 1;
+    if (firstSocket) this.options.onOnline(userId);
+  }
+
+  /** Records a closed socket; the user goes offline after the grace unless a socket comes back. */
+  remove(userId: string, socketId: string): void {
+    const entry = this.users.get(userId);
+    if (!entry || !entry.sockets.delete(socketId)) return;
+    this.sockets -= 1;
+    if (entry.sockets.size > 0) return;
+    this.liveUsers -= 1;
+    const lastSeenAt = this.options.now();
+    entry.offlineTimer = setTimeout(() => {
+      this.users.delete(userId);
+      this.options.onOffline(userId, lastSeenAt);
+    }, this.options.graceMs);
+  }
+
+  /** True from a user's first socket until its offline notice. */
+  isOnline(userId: string): boolean {
+    return this.users.has(userId);
+  }
+
+  /** Number of live sockets of a user. */
+  socketCount(userId: string): number {
+    return this.users.get(userId)?.sockets.size ?? 0;
+  }
+
+  /** Live sockets on this server. */
+  get connectionCount(): number {
+    return this.sockets;
+  }
+
+  /** Users with at least one live socket. */
+  get userCount(): number {
+    return this.liveUsers;
+  }
+
+  /** Cancels pending offline timers (at shutdown, nobody is left to tell). */
+  close(): void {
+    for (const entry of this.users.values()) clearTimeout(entry.offlineTimer);
+    this.users.clear();
+    this.sockets = 0;
+    this.liveUsers = 0;
+  }
+}

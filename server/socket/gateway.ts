@@ -1,0 +1,135 @@
+import type { IncomingMessage } from "node:http";
+import { RateLimiterMemory } from "rate-limiter-flexible";
+import type { Server, Socket } from "socket.io";
+import type { ErrorCode, Result } from "../../shared/errors.js";
+import type {
+  ClientToServerEvents,
+  ConnectErrorData,
+  InterServerEvents,
+  ServerToClientEvents,
+  SocketData,
+} from "../../shared/events.js";
+import type { SessionInfo } from "../../shared/schemas.js";
+import type { TokenService } from "../auth/tokens.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import type { ConnectionRegistry } from "../presence/registry.js";
+import type { Store } from "../store/types.js";
+import { roomChannel, userChannel } from "./channels.js";
+import { bindHandlers, type HandlerTable } from "./define-handler.js";
+
+type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** What the gateway needs. */
+export interface GatewayDeps {
+  config: Config;
+  store: Store;
+  tokens: TokenService;
+  registry: ConnectionRegistry;
+  handlers: HandlerTable;
+  logger: Logger;
+  now: () => number;
+  /** True while the server accepts new connections. */
+  accepting: () => boolean;
+  /** Told about each refused event, for metrics. */
+  onRejected?: (code: ErrorCode) => void;
+}
+
+function refusal(code: ConnectErrorData["code"]): Error & { data: ConnectErrorData } {
+  return Object.assign(new Error(code === "UNAUTHORIZED" ? "unauthorized" : code.toLowerCase()), { data: { code } });
+}
+
+/** The client's address: the socket's peer, or the first `X-Forwarded-For` hop behind a trusted proxy. */
+export function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers["x-forwarded-for"];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+    if (first) return first;
+  }
+  return request.socket.remoteAddress ?? "unknown";
+}
+
+/**
+ * Wires authentication, rate limits and the connection lifecycle onto the Socket.IO server. Everything
+ * asynchronous (token, user record, rooms, `lastId`) happens in the middleware, before the socket can
+ * receive anything, so `session.lastId` never skips a message the socket did not get live; handlers are
+ * bound synchronously on connect, so no early event is missed.
+ */
+export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
+  const { config, store, tokens, registry, logger } = deps;
+  const connectionLimiter = new RateLimiterMemory({ points: config.rateLimitConnectionsPerMin, duration: 60 });
+  const eventLimiter = new RateLimiterMemory({ points: config.rateLimitEventsPer10s, duration: 10 });
+  const sessions = new WeakMap<ChatSocket, SessionInfo>();
+
+  io.use((socket, next) => {
+    if (!deps.accepting()) return next(refusal("UNAVAILABLE"));
+    connectionLimiter.consume(clientAddress(socket.request, config.trustProxy)).then(
+      () => next(),
+      () => next(refusal("RATE_LIMITED")),
+    );
+  });
+
+  io.use((socket, next) => {
+    const auth: unknown = socket.handshake.auth;
+    const token = typeof auth === "object" && auth !== null ? (auth as { token?: unknown }).token : undefined;
+    let identity;
+    try {
+      identity = tokens.verify(token);
+    } catch {
+      return next(refusal("UNAUTHORIZED"));
+    }
+    (async () => {
+      const record = await store.ensureUser(identity.id, identity.name ?? identity.id, deps.now());
+      const user = { id: record.id, name: record.name };
+      const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
+      socket.data.user = user;
+      socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);
+      sessions.set(socket, { user, rooms, lastId });
+    })().then(
+      () => next(),
+      (error: unknown) => {
+        logger.error({ err: error }, "handshake failed");
+        next(refusal("UNAVAILABLE"));
+      },
+    );
+  });
+
+  io.on("connection", (socket) => {
+    const user = socket.data.user;
+    const log = logger.child({ socketId: socket.id, userId: user.id });
+    let strikes = 0;
+    socket.use((packet, next) => {
+      eventLimiter.consume(user.id).then(
+        () => next(),
+        () => {
+          deps.onRejected?.("RATE_LIMITED");
+          const ack = packet[packet.length - 1];
+          if (typeof ack === "function") {
+            const answer: Result<never> = {
+              ok: false,
+              error: { code: "RATE_LIMITED", message: "too many requests, slow down" },
+            };
+            (ack as (result: Result<never>) => void)(answer);
+          }
+          // A socket that keeps sending after being told is flooding: drop it.
+          strikes += 1;
+          if (strikes > config.rateLimitEventsPer10s) {
+            log.warn("disconnecting a flooding socket");
+            socket.disconnect(true);
+          }
+        },
+      );
+    });
+    bindHandlers(socket, deps.handlers, { user, socketId: socket.id, log });
+    registry.add(user.id, socket.id);
+    socket.on("disconnect", (reason) => {
+      registry.remove(user.id, socket.id);
+      log.debug({ reason }, "disconnected");
+    });
+    const session = sessions.get(socket);
+    sessions.delete(socket);
+    if (session) socket.emit("session", session);
+    log.debug("connected");
+  });
+}

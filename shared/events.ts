@@ -1,0 +1,72 @@
+import type { ErrorCode, Result } from "./errors.js";
+import type {
+  HistoryListInput,
+  Message,
+  MessagePage,
+  Room,
+  RoomCreateInput,
+  RoomInvite,
+  RoomMember,
+  RoomMembersInput,
+  RoomRef,
+  SendMessageInput,
+  SessionInfo,
+  StoredMessage,
+  SyncInput,
+  User,
+} from "./schemas.js";
+
+/** The callback every client request passes last. */
+export type Ack<T> = (result: Result<T>) => void;
+
+/** Events a client may emit; each answers a `Result` through its ack. */
+export interface ClientToServerEvents {
+  "message:send": (payload: SendMessageInput, ack: Ack<StoredMessage>) => void;
+  "history:list": (payload: HistoryListInput, ack: Ack<MessagePage>) => void;
+  sync: (payload: SyncInput, ack: Ack<MessagePage>) => void;
+  "room:create": (payload: RoomCreateInput, ack: Ack<Room>) => void;
+  "room:join": (payload: RoomRef, ack: Ack<Room>) => void;
+  "room:leave": (payload: RoomRef, ack: Ack<{ roomId: string }>) => void;
+  "room:invite": (payload: RoomInvite, ack: Ack<RoomInvite>) => void;
+  "room:list": (payload: Record<string, never>, ack: Ack<{ joined: Room[]; discoverable: Room[] }>) => void;
+  "room:members": (payload: RoomMembersInput, ack: Ack<{ members: RoomMember[]; hasMore: boolean }>) => void;
+}
+
+/** Why the server is about to close a connection, sent just before it does. */
+export interface ServerNotice {
+  reason: "shutdown";
+  message: string;
+}
+
+/** Events the server emits to clients. */
+export interface ServerToClientEvents {
+  session: (session: SessionInfo) => void;
+  message: (message: Message) => void;
+  /** Sent to the invitee's sockets when a member invites them to a room. */
+  "room:invited": (invite: { room: Room; by: string }) => void;
+  /** Sent before the server closes the connection on purpose (e.g. shutdown); the client should reconnect. */
+  "server:notice": (notice: ServerNotice) => void;
+}
+
+/** Events between servers of a cluster (none yet). */
+export type InterServerEvents = Record<string, never>;
+
+/** What the server keeps on each socket after the handshake. */
+export interface SocketData {
+  user: User;
+}
+
+/** The `data` of a refused connection's `connect_error`. */
+export interface ConnectErrorData {
+  code: Extract<ErrorCode, "UNAUTHORIZED" | "RATE_LIMITED" | "UNAVAILABLE">;
+}
+
+/** Every client event name. */
+export type ClientEventName = keyof ClientToServerEvents;
+
+/** The `data` type a client event answers with. */
+export type AckData<E extends ClientEventName> =
+  Parameters<ClientToServerEvents[E]>[1] extends Ack<infer T> ? T : never;
+
+/** The payload type a client event takes. */
+export type EventPayload<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0];

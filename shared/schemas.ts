@@ -1,0 +1,205 @@
+import { z } from "zod";
+import { roomIdSchema, userIdSchema, usernameSchema } from "./ids.js";
+
+const cursor = z.int().min(0);
+
+/** Media carried by a message. */
+export const mediaTypeSchema = z.enum(["text", "image", "file"]);
+/** Every kind of message on the wire. */
+export const messageTypeSchema = z.enum(["single", "group", "system", "online", "offline"]);
+
+/** Longest text content, in UTF-16 code units. */
+export const MAX_CONTENT_LENGTH = 4000;
+
+/** `message:send` payload. */
+export const sendMessageSchema = z
+  .object({
+    messageType: z.enum(["single", "group"]),
+    mediaType: mediaTypeSchema,
+    to: z.string().min(1).max(64),
+    content: z.string().min(1).max(MAX_CONTENT_LENGTH).optional(),
+    fileId: z.string().min(1).max(64).optional(),
+    clientMsgId: z.string().min(1).max(64).optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.mediaType === "text") {
+      if (value.content === undefined) ctx.addIssue({ code: "custom", message: "a text message needs content" });
+      if (value.fileId !== undefined) ctx.addIssue({ code: "custom", message: "a text message carries no fileId" });
+    } else if (value.fileId === undefined) {
+      ctx.addIssue({ code: "custom", message: `an ${value.mediaType} message needs a fileId` });
+    }
+  });
+
+/** `history:list` payload: one conversation, one paging direction. */
+export const historyListSchema = z
+  .object({
+    room: roomIdSchema.optional(),
+    user: userIdSchema.optional(),
+    before: cursor.optional(),
+    after: cursor.optional(),
+    limit: z.int().min(1).max(100).default(50),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.room === undefined) === (value.user === undefined)) {
+      ctx.addIssue({ code: "custom", message: "give exactly one of room or user" });
+    }
+    if (value.before !== undefined && value.after !== undefined) {
+      ctx.addIssue({ code: "custom", message: "give before or after, not both" });
+    }
+  });
+
+/** `sync` payload. */
+export const syncSchema = z.object({
+  after: cursor,
+  limit: z.int().min(1).max(500).default(500),
+});
+
+/** `room:create` payload. */
+export const roomCreateSchema = z.object({
+  name: z.string().trim().min(1).max(64),
+  visibility: z.enum(["public", "private"]).default("public"),
+});
+
+/** `room:join` and `room:leave` payload. */
+export const roomRefSchema = z.object({ roomId: roomIdSchema });
+
+/** `room:invite` payload. */
+export const roomInviteSchema = z.object({ roomId: roomIdSchema, userId: userIdSchema });
+
+/** `room:list` payload (nothing to give). */
+export const roomListSchema = z.object({});
+
+/** `room:members` payload. */
+export const roomMembersSchema = z.object({
+  roomId: roomIdSchema,
+  after: z.string().max(64).optional(),
+  limit: z.int().min(1).max(1000).default(200),
+});
+
+/** Body of `POST /api/auth/register` and `POST /api/auth/login`. */
+export const credentialsSchema = z.object({
+  username: usernameSchema,
+  password: z.string().min(8).max(256),
+});
+
+/** Body of `POST /api/auth/login`: any strings; a username that cannot exist is just a wrong username (401). */
+export const loginSchema = z.object({
+  username: z.string().min(1).max(256),
+  password: z.string().min(1).max(256),
+});
+
+/** Body of `POST /api/push`. */
+export const pushSchema = z.object({
+  to: z.union([
+    z.object({ user: userIdSchema }).strict(),
+    z.object({ room: roomIdSchema }).strict(),
+    z.object({ all: z.literal(true) }).strict(),
+  ]),
+  content: z.string().min(1).max(MAX_CONTENT_LENGTH),
+  mediaType: z.literal("text").default("text"),
+});
+
+/** Fields of the compatibility route `POST /send`. */
+export const legacySendSchema = z.object({
+  uid: userIdSchema,
+  message: z.string().min(1).max(MAX_CONTENT_LENGTH),
+});
+
+/** A user as clients see it. */
+export const userSchema = z.object({ id: z.string(), name: z.string() });
+
+/** A room as clients see it. */
+export const roomSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  visibility: z.enum(["public", "private"]),
+  createdBy: z.string(),
+  createAt: z.number(),
+  members: z.number(),
+});
+
+/** A message that was stored and has an id. */
+export const storedMessageSchema = z.object({
+  id: z.number(),
+  messageType: z.enum(["single", "group", "system"]),
+  mediaType: mediaTypeSchema,
+  from: z.string(),
+  to: z.string(),
+  content: z.string().optional(),
+  fileId: z.string().optional(),
+  url: z.string().optional(),
+  clientMsgId: z.string().optional(),
+  createAt: z.number(),
+  updateAt: z.number(),
+});
+
+/** A live-only online/offline notice. */
+export const presenceMessageSchema = z.object({
+  messageType: z.enum(["online", "offline"]),
+  mediaType: z.literal("text"),
+  from: z.string(),
+  to: z.literal("*"),
+  createAt: z.number(),
+  updateAt: z.number(),
+});
+
+export type MediaType = z.infer<typeof mediaTypeSchema>;
+export type MessageType = z.infer<typeof messageTypeSchema>;
+export type SendMessageInput = z.input<typeof sendMessageSchema>;
+export type SendMessage = z.output<typeof sendMessageSchema>;
+export type HistoryListInput = z.input<typeof historyListSchema>;
+export type HistoryList = z.output<typeof historyListSchema>;
+export type SyncInput = z.input<typeof syncSchema>;
+export type RoomCreateInput = z.input<typeof roomCreateSchema>;
+export type RoomRef = z.infer<typeof roomRefSchema>;
+export type RoomInvite = z.infer<typeof roomInviteSchema>;
+export type RoomMembersInput = z.input<typeof roomMembersSchema>;
+export type Credentials = z.infer<typeof credentialsSchema>;
+export type PushInput = z.input<typeof pushSchema>;
+export type User = z.infer<typeof userSchema>;
+export type Room = z.infer<typeof roomSchema>;
+export type StoredMessage = z.infer<typeof storedMessageSchema>;
+export type PresenceMessage = z.infer<typeof presenceMessageSchema>;
+export type Message = StoredMessage | PresenceMessage;
+
+/** One page of messages. */
+export interface MessagePage {
+  messages: StoredMessage[];
+  hasMore: boolean;
+}
+
+/** One member of a room, as `room:members` lists it. */
+export interface RoomMember {
+  userId: string;
+  name: string;
+  online: boolean;
+}
+
+/** What the server emits once after a successful connect. */
+export interface SessionInfo {
+  user: User;
+  rooms: Room[];
+  lastId: number;
+}
+
+/** A file as the upload endpoint describes it. */
+export interface UploadedFile {
+  fileId: string;
+  url: string;
+  name: string;
+  size: number;
+  mime: string;
+  mediaType: "image" | "file";
+}
+
+/** Answer of register and login. */
+export interface AuthResponse {
+  token: string;
+  user: User;
+}
+
+/** Answer of `POST /api/push` and `POST /send`. */
+export interface PushResponse {
+  message: StoredMessage;
+  delivered: number;
+}

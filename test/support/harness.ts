@@ -1,0 +1,194 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import jwt from "jsonwebtoken";
+import { io as ioClient, type Socket } from "socket.io-client";
+import type { Result } from "../../shared/errors.js";
+import type {
+  AckData,
+  ClientEventName,
+  ClientToServerEvents,
+  EventPayload,
+  ServerToClientEvents,
+} from "../../shared/events.js";
+import type { Message, SessionInfo, StoredMessage } from "../../shared/schemas.js";
+import { createChatServer, type ChatServer } from "../../server/app.js";
+import { loadConfig, type Config } from "../../server/config.js";
+
+/** The typed client socket. */
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export const TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long!";
+export const PUSH_KEY = "push-key-that-is-at-least-32-bytes-long-ok";
+export const ADMIN_KEY = "admin-key-that-is-at-least-32-bytes-long-ok";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+/** Runs every registered cleanup (sockets first, then servers, then temp dirs); call in `afterEach`. */
+export async function cleanup(): Promise<void> {
+  while (cleanups.length > 0) await cleanups.pop()!();
+}
+
+/** A fresh temp data directory, removed at cleanup. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "chat-test-"));
+  cleanups.unshift(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Test configuration: fast password hashing, short presence grace, fixed secrets, silent logs. */
+export function testConfig(env: Record<string, string> = {}, dataDir = tempDir()): Config {
+  return loadConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    LOG_LEVEL: "silent",
+    JWT_SECRET: TEST_SECRET,
+    PUSH_API_KEY: PUSH_KEY,
+    ADMIN_API_KEY: ADMIN_KEY,
+    SCRYPT_LOG_N: "14",
+    PRESENCE_GRACE_MS: "150",
+    RATE_LIMIT_AUTH_PER_MIN: "1000",
+    RATE_LIMIT_CONNECTIONS_PER_MIN: "10000",
+    RATE_LIMIT_EVENTS_PER_10S: "10000",
+    ...env,
+  });
+}
+
+/** A running test server. */
+export interface TestServer {
+  server: ChatServer;
+  config: Config;
+  url: string;
+  /** Stops the server (idempotent). */
+  stop(): Promise<void>;
+}
+
+/** Starts the real server on 127.0.0.1 and a free port, stopped at cleanup. */
+export async function startServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+  const config = testConfig(env, dataDir);
+  const server = await createChatServer({ config });
+  const address = await server.listen();
+  const stop = () => server.close();
+  cleanups.push(stop);
+  return { server, config, url: `http://127.0.0.1:${address.port}`, stop };
+}
+
+/** Signs a token as an external issuer sharing the secret would. */
+export function signToken(sub: string, options: jwt.SignOptions & { name?: string; secret?: string } = {}): string {
+  const { name, secret = TEST_SECRET, ...signOptions } = options;
+  return jwt.sign(name === undefined ? {} : { name }, secret, {
+    algorithm: "HS256",
+    expiresIn: 600,
+    subject: sub,
+    ...signOptions,
+  });
+}
+
+/** A connected client and the `session` it received. */
+export interface Connected {
+  socket: ClientSocket;
+  session: SessionInfo;
+  /** Every `message` event received so far, in order. */
+  received: Message[];
+}
+
+/** Opens a socket (websocket transport, no reconnection) that is closed at cleanup. */
+export function openSocket(url: string, token: unknown, options: Record<string, unknown> = {}): ClientSocket {
+  const socket: ClientSocket = ioClient(url, {
+    auth: { token },
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+    ...options,
+  });
+  cleanups.unshift(() => {
+    socket.disconnect();
+  });
+  return socket;
+}
+
+/** Connects as `userId` (or with a given token) and waits for its `session`. */
+export async function connect(server: TestServer, userIdOrToken: { token: string } | string): Promise<Connected> {
+  const token = typeof userIdOrToken === "string" ? signToken(userIdOrToken) : userIdOrToken.token;
+  const socket = openSocket(server.url, token);
+  const received: Message[] = [];
+  socket.on("message", (message) => received.push(message));
+  const session = await new Promise<SessionInfo>((resolve, reject) => {
+    socket.once("session", resolve);
+    socket.once("connect_error", reject);
+  });
+  return { socket, session, received };
+}
+
+/** Sends a request and resolves its typed `Result`. */
+export async function request<E extends ClientEventName>(
+  socket: ClientSocket,
+  event: E,
+  payload: EventPayload<E>,
+): Promise<Result<AckData<E>>> {
+  // emitWithAck is typed `any` on a timeout socket; the contract says what comes back.
+  const emit = socket.timeout(5000).emitWithAck as (event: string, payload: unknown) => Promise<Result<AckData<E>>>;
+  return emit.call(socket.timeout(5000), event, payload);
+}
+
+/** Sends a request that must succeed and returns its data. */
+export async function ok<E extends ClientEventName>(
+  socket: ClientSocket,
+  event: E,
+  payload: EventPayload<E>,
+): Promise<AckData<E>> {
+  const result = await request(socket, event, payload);
+  if (!result.ok) throw new Error(`${event} failed: ${result.error.code} ${result.error.message}`);
+  return result.data;
+}
+
+/** Resolves with the next event of that name (or rejects after `ms`). */
+export function nextEvent<E extends keyof ServerToClientEvents>(
+  socket: ClientSocket,
+  event: E,
+  ms = 5000,
+): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    socket.once(event, ((value: Parameters<ServerToClientEvents[E]>[0]) => {
+      clearTimeout(timer);
+      resolve(value);
+    }) as never);
+  });
+}
+
+/** Waits until `predicate` holds for something in `connected.received`. */
+export async function waitForMessage(
+  connected: Connected,
+  predicate: (message: Message) => boolean,
+  ms = 5000,
+): Promise<Message> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = connected.received.find(predicate);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error("expected message did not arrive");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * Sends a lobby message from `sender` and waits until every one of `receivers` got it. A socket delivers in
+ * id order, so anything sent before the barrier has reached them by then: a message absent after the barrier
+ * was never going to arrive.
+ */
+export async function barrier(sender: Connected, receivers: Connected[]): Promise<StoredMessage> {
+  const marker = await ok(sender.socket, "message:send", {
+    messageType: "group",
+    mediaType: "text",
+    to: "lobby",
+    content: "barrier",
+  });
+  await Promise.all(receivers.map((receiver) => waitForMessage(receiver, (m) => "id" in m && m.id === marker.id)));
+  return marker;
+}
+
+/** The stored messages among what a client received. */
+export const storedOnly = (messages: Message[]): StoredMessage[] =>
+  messages.filter((m): m is StoredMessage => "id" in m);

@@ -431,7 +431,7 @@ export class SqliteStore implements Store {
  * messages to or from it (and system messages to it), and system messages to everyone. Each branch is an
  * index range, bounded by the limit, so a client far behind costs at most `limit` rows per branch and room.
  */
-const VISIBLE_AFTER_SQL = `
+export const VISIBLE_AFTER_SQL = `
   SELECT m.* FROM messages m WHERE m.id IN (
     SELECT id FROM (
       SELECT msg.id AS id FROM room_members rm
@@ -445,7 +445,7 @@ const VISIBLE_AFTER_SQL = `
       SELECT id FROM messages WHERE conversation = '*' AND id > @after ORDER BY id LIMIT @limit)
   ) ORDER BY m.id LIMIT @limit`;
 
-const LAST_VISIBLE_SQL = `
+export const LAST_VISIBLE_SQL = `
   SELECT MAX(last) AS last FROM (
     SELECT (SELECT MAX(id) FROM messages WHERE conversation = 'r:' || rm.room_id) AS last
       FROM room_members rm WHERE rm.user_id = @user

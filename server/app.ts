@@ -9,17 +9,23 @@ import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import { registerAdminRoutes } from "./admin/routes.js";
 import { registerAuthRoutes } from "./auth/routes.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
+import { ChatHub } from "./hub.js";
+import { Metrics } from "./metrics.js";
+import { registerPushRoutes } from "./push/routes.js";
+import { WorkerManager } from "./workers/manager.js";
 import { createOriginCheck } from "./http/origins.js";
 import { createLogger, type Logger } from "./logger.js";
 import { MessageService } from "./messages/service.js";
 import { createPresenceNotifier } from "./presence/notices.js";
 import { ConnectionRegistry } from "./presence/registry.js";
 import { RoomService } from "./rooms/service.js";
+import { roomChannel } from "./socket/channels.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
 import { SqliteStore } from "./store/sqlite-store.js";
@@ -51,10 +57,20 @@ export interface ChatServer {
   readonly messages: MessageService;
   readonly rooms: RoomService;
   readonly registry: ConnectionRegistry;
+  /** The library API: system messages to users, rooms and everyone; socket counts; sessions; stats. */
+  readonly hub: ChatHub;
+  /** One server-side worker per room while the room has online members. */
+  readonly workers: WorkerManager;
+  readonly metrics: Metrics;
   /** Starts listening on `config.host:config.port` (port 0 picks a free one). */
   listen(): Promise<AddressInfo>;
   /** Disconnects every socket, stops HTTP, commits what is pending and closes the database. Idempotent. */
   close(): Promise<void>;
+}
+
+function requireSecret(value: string | undefined, name: string): string {
+  if (value === undefined) throw new Error(`${name} is not resolved: call resolveSecrets(config) first`);
+  return value;
 }
 
 const WEB_ROOT = resolve(fileURLToPath(new URL("../web", import.meta.url)));
@@ -69,8 +85,21 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const { config } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
   const now = options.clock ?? Date.now;
+  // Gauges read the registry and workers at scrape time; both exist before the first scrape.
+  const metrics = new Metrics({
+    sockets: () => registry.connectionCount,
+    users: () => registry.userCount,
+    workers: () => workers.size,
+  });
   const store =
-    options.store ?? new SqliteStore({ file: join(config.dataDir, "chat.db"), sync: config.dbSync, fileUrl, now });
+    options.store ??
+    new SqliteStore({
+      file: join(config.dataDir, "chat.db"),
+      sync: config.dbSync,
+      fileUrl,
+      now,
+      onCommit: (ms, count) => metrics.committed(ms, count),
+    });
   const tokens = createTokenService(config);
   const originAllowed = createOriginCheck(config);
   let accepting = true;
@@ -85,6 +114,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     forceCloseConnections: true,
   });
   installErrorHandling(app);
+  // Form bodies for the push-center compatible `POST /send`; no plugin needed for one flat form.
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: { "img-src": ["'self'", "data:", "blob:"], "connect-src": ["'self'"] },
@@ -127,17 +160,42 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       void announce("offline", userId).catch((err: unknown) => logger.error({ err }, "offline notice failed")),
   });
   const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
-  const messages = new MessageService(io, store, now);
+  const messages = new MessageService(io, store, now, {
+    accepted: (message) => metrics.messageAccepted(message),
+    delivered: (sockets) => metrics.delivered(sockets),
+  });
   const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId));
+  const nsp = io.of("/");
+  const workers = new WorkerManager({
+    onlineSockets: (roomId) => nsp.adapter.rooms.get(roomChannel(roomId))?.size ?? 0,
+    publish: async (roomId, content) => (await messages.sendSystem({ room: roomId }, content)).message,
+    logger,
+    now,
+    idleGraceMs: config.presenceGraceMs,
+  });
+  // Workers follow their room's presence through the adapter's own events: no polling.
+  nsp.adapter.on("join-room", (channel: string) => {
+    if (channel.startsWith("r:")) workers.roomOccupied(channel.slice(2));
+  });
+  nsp.adapter.on("delete-room", (channel: string) => {
+    if (channel.startsWith("r:")) workers.roomEmpty(channel.slice(2));
+  });
+  const hub = new ChatHub(io, store, messages, registry, workers);
+  const handlers = createHandlerTable(messages, rooms);
   attachGateway(io, {
     config,
     store,
     tokens,
     registry,
-    handlers: createHandlerTable(messages, rooms),
+    handlers,
     logger,
     now,
     accepting: () => accepting,
+    observe: (event, seconds, code) => {
+      if (code !== undefined) metrics.rejected(code);
+      // Only the contract's events become label values: a client can send any event name.
+      if (code !== "RATE_LIMITED" && Object.hasOwn(handlers, event)) metrics.acked(event, seconds);
+    },
   });
 
   const authDeps = { config, store, tokens, now };
@@ -147,6 +205,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     filesDir: join(config.dataDir, "files"),
     maxUploadBytes: config.maxUploadBytes,
   });
+  registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
+  registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) =>
     accepting && store.isOpen() ? { status: "ready" } : sendError(reply, "UNAVAILABLE", "not ready"),
@@ -162,6 +222,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const close = () =>
     (closing ??= (async () => {
       accepting = false;
+      await workers.close();
       io.emit("server:notice", { reason: "shutdown", message: "the server is shutting down; reconnect shortly" });
       io.disconnectSockets(true);
       registry.close();
@@ -180,6 +241,9 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     messages,
     rooms,
     registry,
+    hub,
+    workers,
+    metrics,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       return app.server.address() as AddressInfo;

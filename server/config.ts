@@ -1,6 +1,19 @@
 import { z } from "zod";
 
-const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** A blank variable (`PORT=`) counts as unset, never as 0. */
+const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
+/** A whole number in decimal digits only (no `0x50`, `1e3`, `-1`), defaulted when unset. */
+const int = (min: number, max: number, fallback: number) =>
+  z
+    .preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^\s*\d+\s*$/, "expected a whole number")
+        .optional(),
+    )
+    .transform((value) => (value === undefined ? fallback : Number(value)))
+    .pipe(z.number().int().min(min).max(max));
 const optionalText = z
   .string()
   .optional()
@@ -50,20 +63,24 @@ const envSchema = z.object({
         .split(",")
         .map((entry) => entry.trim())
         .filter(Boolean);
+      const normalized: string[] = [];
       for (const origin of origins) {
-        if (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, "")) {
+        const url = URL.canParse(origin) ? new URL(origin) : undefined;
+        // An origin is scheme, host and port only; `URL.origin` lower-cases it and drops a default port.
+        if (!url || url.origin === "null" || url.pathname !== "/" || url.search || url.hash || url.username) {
           ctx.addIssue({ code: "custom", message: `"${origin}" is not an origin such as https://chat.example.com` });
           return z.NEVER;
         }
+        normalized.push(url.origin);
       }
-      return origins.map((origin) => origin.replace(/\/$/, ""));
+      return normalized;
     }),
   MAX_FRAME_BYTES: int(1024, 100 * 1024 * 1024, 65536),
   MAX_UPLOAD_BYTES: int(1, 1024 * 1024 * 1024, 10 * 1024 * 1024),
   RATE_LIMIT_EVENTS_PER_10S: int(1, 1_000_000, 200),
   RATE_LIMIT_CONNECTIONS_PER_MIN: int(1, 1_000_000, 600),
   RATE_LIMIT_AUTH_PER_MIN: int(1, 1_000_000, 30),
-  TRUST_PROXY: z.stringbool().default(false),
+  TRUST_PROXY: z.preprocess(blankToUndefined, z.stringbool().default(false)),
   DB_SYNC: z.enum(["full", "normal"]).default("full"),
   SCRYPT_LOG_N: int(14, 20, 17),
   PING_INTERVAL_MS: int(1000, 600_000, 25_000),

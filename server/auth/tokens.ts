@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, verify as verifySignature, type KeyOb
 import jwt from "jsonwebtoken";
 import { SYSTEM_USER_ID, isUserId } from "../../shared/ids.js";
 import type { User } from "../../shared/schemas.js";
-import type { Config } from "../config.js";
+import { ConfigError, type Config } from "../config.js";
 import { AppError } from "../errors.js";
 
 /** What a verified token says about its bearer. */
@@ -22,6 +22,9 @@ export interface TokenService {
   verify(token: unknown): TokenIdentity;
 }
 
+/** The key type each asymmetric algorithm verifies with. */
+const KEY_TYPES: Record<string, string> = { RS256: "rsa", ES256: "ec", EdDSA: "ed25519" };
+
 const unauthorized = (cause?: unknown) => new AppError("UNAUTHORIZED", "invalid or expired token", { cause });
 
 /**
@@ -32,7 +35,17 @@ export function createTokenService(config: Config): TokenService {
   const publicMode = config.jwtPublicKey !== undefined;
   let key: KeyObject;
   if (publicMode) {
-    key = createPublicKey(config.jwtPublicKey!);
+    try {
+      key = createPublicKey(config.jwtPublicKey!);
+    } catch (error) {
+      throw new ConfigError("JWT_PUBLIC_KEY: not a PEM public key", { cause: error });
+    }
+    const expected = KEY_TYPES[config.jwtAlgorithm];
+    if (key.asymmetricKeyType !== expected) {
+      throw new ConfigError(
+        `JWT_PUBLIC_KEY: ${config.jwtAlgorithm} needs an ${expected} key, got ${key.asymmetricKeyType}`,
+      );
+    }
   } else {
     if (config.jwtSecret === undefined) throw new Error("JWT_SECRET is not resolved");
     key = createSecretKey(Buffer.from(config.jwtSecret, "utf8"));

@@ -86,6 +86,7 @@ export class MessageService {
       this.events.accepted?.(message);
       const target = originSocketId ? this.io.to(channels).except(originSocketId) : this.io.to(channels);
       target.emit("message", message);
+      this.events.delivered?.(this.reach(channels, originSocketId));
     }
     return message;
   }
@@ -114,11 +115,22 @@ export class MessageService {
     }
     const { message } = await this.store.appendMessage(draft);
     this.events.accepted?.(message);
-    const nsp = this.io.of("/");
-    const delivered = channels ? (await nsp.adapter.sockets(new Set(channels))).size : nsp.sockets.size;
     (channels ? this.io.to(channels) : this.io).emit("message", message);
+    const delivered = this.reach(channels);
     this.events.delivered?.(delivered);
     return { message, delivered };
+  }
+
+  /** How many sockets on this server a message to these channels reaches (all sockets when none given). */
+  private reach(channels: string[] | undefined, except?: string): number {
+    const nsp = this.io.of("/");
+    if (!channels) return nsp.sockets.size;
+    const ids = new Set<string>();
+    for (const channel of channels) {
+      for (const id of nsp.adapter.rooms.get(channel) ?? []) if (nsp.sockets.has(id)) ids.add(id);
+    }
+    if (except !== undefined) ids.delete(except);
+    return ids.size;
   }
 
   /** One page of a room's or a direct conversation's history, if the caller may see it. */

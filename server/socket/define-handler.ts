@@ -1,6 +1,6 @@
 import type { Socket } from "socket.io";
 import type { z } from "zod";
-import type { Result } from "../../shared/errors.js";
+import type { ErrorCode, Result } from "../../shared/errors.js";
 import type { AckData, ClientEventName } from "../../shared/events.js";
 import type { User } from "../../shared/schemas.js";
 import { toErrorInfo } from "../errors.js";
@@ -12,6 +12,8 @@ export interface HandlerContext {
   user: User;
   socketId: string;
   log: Logger;
+  /** Told how each request ended, for metrics. */
+  observe?: (event: ClientEventName, seconds: number, code: ErrorCode | undefined) => void;
 }
 
 /** A parsed, typed client request handler. */
@@ -41,14 +43,19 @@ export function bindHandlers(socket: Socket, table: HandlerTable, ctx: HandlerCo
   for (const event of Object.keys(table) as ClientEventName[]) {
     const handler = table[event] as Handler<unknown>;
     socket.on(event, (...args: unknown[]) => {
+      const started = performance.now();
       const ack =
         typeof args[args.length - 1] === "function" ? (args.pop() as (result: Result<unknown>) => void) : undefined;
       handler(ctx, args[0]).then(
-        (data) => ack?.({ ok: true, data }),
+        (data) => {
+          ack?.({ ok: true, data });
+          ctx.observe?.(event, (performance.now() - started) / 1000, undefined);
+        },
         (error: unknown) => {
           const info = toErrorInfo(error);
           if (info.code === "INTERNAL") ctx.log.error({ err: error, event }, "handler failed");
           ack?.({ ok: false, error: info });
+          ctx.observe?.(event, (performance.now() - started) / 1000, info.code);
         },
       );
     });

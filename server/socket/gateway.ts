@@ -3,6 +3,7 @@ import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Server, Socket } from "socket.io";
 import type { ErrorCode, Result } from "../../shared/errors.js";
 import type {
+  ClientEventName,
   ClientToServerEvents,
   ConnectErrorData,
   InterServerEvents,
@@ -32,8 +33,8 @@ export interface GatewayDeps {
   now: () => number;
   /** True while the server accepts new connections. */
   accepting: () => boolean;
-  /** Told about each refused event, for metrics. */
-  onRejected?: (code: ErrorCode) => void;
+  /** Told how each request ended (error code, or undefined on success), for metrics. */
+  observe?: (event: ClientEventName, seconds: number, code: ErrorCode | undefined) => void;
 }
 
 function refusal(code: ConnectErrorData["code"]): Error & { data: ConnectErrorData } {
@@ -103,7 +104,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       eventLimiter.consume(user.id).then(
         () => next(),
         () => {
-          deps.onRejected?.("RATE_LIMITED");
+          deps.observe?.(packet[0] as ClientEventName, 0, "RATE_LIMITED");
           const ack = packet[packet.length - 1];
           if (typeof ack === "function") {
             const answer: Result<never> = {
@@ -121,7 +122,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
         },
       );
     });
-    bindHandlers(socket, deps.handlers, { user, socketId: socket.id, log });
+    bindHandlers(socket, deps.handlers, { user, socketId: socket.id, log, observe: deps.observe });
     registry.add(user.id, socket.id);
     socket.on("disconnect", (reason) => {
       registry.remove(user.id, socket.id);

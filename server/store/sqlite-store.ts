@@ -120,6 +120,7 @@ export class SqliteStore implements Store {
          AND NOT EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.user_id = ?)
          ORDER BY r.create_at, r.id LIMIT 500`,
       ),
+      allRooms: db.prepare<[number], RoomRow>("SELECT * FROM rooms ORDER BY create_at, id LIMIT ?"),
       members: db.prepare<[string, string, number], { user_id: string; name: string }>(
         `SELECT rm.user_id, u.name FROM room_members rm JOIN users u ON u.id = rm.user_id
          WHERE rm.room_id = ? AND rm.user_id > ? ORDER BY rm.user_id LIMIT ?`,
@@ -263,7 +264,8 @@ export class SqliteStore implements Store {
   async createRoom(room: RoomDraft): Promise<Room> {
     this.db.transaction(() => {
       this.statements.insertRoom.run(room.id, room.name, room.visibility, room.createdBy, room.createAt);
-      this.joinSync(room.id, room.createdBy, room.createAt);
+      // Rooms the server makes for itself (e.g. a task's log room) have no creator to seat.
+      if (room.createdBy !== SYSTEM_USER_ID) this.joinSync(room.id, room.createdBy, room.createAt);
     })();
     return toRoom(this.statements.getRoom.get(room.id)!);
   }
@@ -299,6 +301,10 @@ export class SqliteStore implements Store {
 
   async roomsOf(userId: string): Promise<Room[]> {
     return this.statements.roomsOf.all(userId).map(toRoom);
+  }
+
+  async allRooms(limit = 1000): Promise<Room[]> {
+    return this.statements.allRooms.all(limit).map(toRoom);
   }
 
   async discoverableRooms(userId: string): Promise<Room[]> {

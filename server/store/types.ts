@@ -87,6 +87,8 @@ export interface Store {
   addInvite(roomId: string, userId: string, invitedBy: string, at: number): Promise<void>;
   hasInvite(roomId: string, userId: string): Promise<boolean>;
   roomsOf(userId: string): Promise<Room[]>;
+  /** Every room, oldest first, at most `limit`. */
+  allRooms(limit?: number): Promise<Room[]>;
   discoverableRooms(userId: string): Promise<Room[]>;
   members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]>;
   /** Every member id of a room. */

@@ -158,19 +158,25 @@ export function nextEvent<E extends keyof ServerToClientEvents>(
   });
 }
 
+/** Waits until a server-side condition holds (e.g. a disconnect was processed), failing after `ms`. */
+export async function until(predicate: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("condition did not become true in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Waits until `predicate` holds for something in `connected.received`. */
 export async function waitForMessage(
   connected: Connected,
   predicate: (message: Message) => boolean,
   ms = 5000,
 ): Promise<Message> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = connected.received.find(predicate);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error("expected message did not arrive");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await until(() => connected.received.some(predicate), ms).catch(() => {
+    throw new Error("expected message did not arrive");
+  });
+  return connected.received.find(predicate)!;
 }
 
 /**

@@ -1,0 +1,114 @@
+import type { Server } from "socket.io";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import type { MessageService, SystemSendResult, SystemTarget } from "./messages/service.js";
+import type { ConnectionRegistry } from "./presence/registry.js";
+import { roomChannel, userChannel } from "./socket/channels.js";
+import type { Store } from "./store/types.js";
+import type { WorkerManager } from "./workers/manager.js";
+
+type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** One connected socket, as the monitor shows it. */
+export interface SessionView {
+  socketId: string;
+  userId: string;
+  name: string;
+  connectedAt: number;
+  address: string;
+}
+
+/** The hub's state, as `GET /api/admin/stats` reports it. */
+export interface HubStats {
+  connections: number;
+  users: number;
+  rooms: { id: string; name: string; members: number; online: number; sockets: number }[];
+  workers: { room: string; startedAt: number }[];
+}
+
+/**
+ * The server's library API for code that embeds it (and for the push and monitor routes, which call it):
+ * send system messages, count and list who is connected.
+ * @example
+ * const { message, delivered } = await server.hub.sendToUser("alice", "Your export is ready");
+ */
+export class ChatHub {
+  constructor(
+    private readonly io: ChatIo,
+    private readonly store: Store,
+    private readonly messages: MessageService,
+    private readonly registry: ConnectionRegistry,
+    private readonly workers: WorkerManager,
+  ) {}
+
+  /** Stores a system message to a user, a room or everyone and delivers it to the sockets connected now. */
+  send(target: SystemTarget, content: string): Promise<SystemSendResult> {
+    return this.messages.sendSystem(target, content);
+  }
+
+  /** A system message to one user (NOT_FOUND when there is no such user). */
+  sendToUser(userId: string, content: string): Promise<SystemSendResult> {
+    return this.send({ user: userId }, content);
+  }
+
+  /** A system message to a room's members (NOT_FOUND when there is no such room). */
+  sendToRoom(roomId: string, content: string): Promise<SystemSendResult> {
+    return this.send({ room: roomId }, content);
+  }
+
+  /** A system message to everyone. */
+  sendToAll(content: string): Promise<SystemSendResult> {
+    return this.send({ all: true }, content);
+  }
+
+  /** A system message to each of a set of users (each stored in that user's system conversation). */
+  async sendToUsers(userIds: Iterable<string>, content: string): Promise<SystemSendResult[]> {
+    const results: SystemSendResult[] = [];
+    for (const userId of new Set(userIds)) results.push(await this.sendToUser(userId, content));
+    return results;
+  }
+
+  /** Sockets connected now: of one user, or of a room's members. */
+  countSockets(target: { user: string } | { room: string }): number {
+    const channel = "user" in target ? userChannel(target.user) : roomChannel(target.room);
+    return this.io.of("/").adapter.rooms.get(channel)?.size ?? 0;
+  }
+
+  /** The sockets connected now in a room (its members' sockets). */
+  roomSessions(roomId: string): SessionView[] {
+    const nsp = this.io.of("/");
+    const ids = nsp.adapter.rooms.get(roomChannel(roomId)) ?? new Set<string>();
+    const sessions: SessionView[] = [];
+    for (const id of ids) {
+      const socket = nsp.sockets.get(id);
+      if (!socket) continue;
+      sessions.push({
+        socketId: id,
+        userId: socket.data.user.id,
+        name: socket.data.user.name,
+        connectedAt: socket.handshake.issued,
+        address: socket.handshake.address,
+      });
+    }
+    return sessions;
+  }
+
+  /** Connections, users, each room's members / online members / sockets, and the running workers. */
+  async stats(): Promise<HubStats> {
+    const rooms = await this.store.allRooms();
+    return {
+      connections: this.registry.connectionCount,
+      users: this.registry.userCount,
+      rooms: rooms.map((room) => {
+        const sessions = this.roomSessions(room.id);
+        return {
+          id: room.id,
+          name: room.name,
+          members: room.members,
+          online: new Set(sessions.map((session) => session.userId)).size,
+          sockets: sessions.length,
+        };
+      }),
+      workers: this.workers.list(),
+    };
+  }
+}

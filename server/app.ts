@@ -226,8 +226,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       io.emit("server:notice", { reason: "shutdown", message: "the server is shutting down; reconnect shortly" });
       io.disconnectSockets(true);
       registry.close();
-      await io.close();
+      // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which
+      // io.close() (it calls httpServer.close and waits) would otherwise wait on for ever.
       await app.close();
+      await io.close();
       await store.close();
     })());
 

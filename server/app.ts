@@ -3,10 +3,11 @@ import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import multipart from "@fastify/multipart";
 import fastifyStatic from "@fastify/static";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
 import { registerAdminRoutes } from "./admin/routes.js";
@@ -124,6 +125,15 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     },
   });
   await app.register(multipart);
+  // CORS to the same origins the Socket.IO handshake accepts; other browser origins get no CORS headers.
+  await app.register(cors, {
+    delegator: async (request: FastifyRequest) => ({
+      origin: originAllowed(request.headers.origin, request.headers.host),
+      methods: ["GET", "POST"],
+      allowedHeaders: ["Authorization", "Content-Type"],
+      maxAge: 600,
+    }),
+  });
   app.addHook("onRequest", async (request, reply) => {
     if (!accepting) return sendError(reply, "UNAVAILABLE", "server is shutting down");
     const origin = request.headers.origin;

@@ -9,12 +9,14 @@ export class RawClient {
   readonly frames: string[] = [];
   private waiters: { test: (frame: string) => boolean; resolve: (frame: string) => void }[] = [];
   closed = false;
+  closeCode: number | undefined;
+  /** Answer the server's heartbeat pings; turn off to play a peer that went silent. */
+  autoPong = true;
 
   private constructor(readonly ws: WebSocket) {
     ws.on("message", (data, isBinary) => {
       const frame = isBinary ? `<binary ${(data as Buffer).length}>` : data.toString();
-      // Answer the server's heartbeat so the connection stays up for as long as a test needs it.
-      if (frame === "2") ws.send("3");
+      if (frame === "2" && this.autoPong) ws.send("3");
       this.frames.push(frame);
       this.waiters = this.waiters.filter((waiter) => {
         if (!waiter.test(frame)) return true;
@@ -22,9 +24,12 @@ export class RawClient {
         return false;
       });
     });
-    ws.on("close", () => {
+    ws.on("close", (code) => {
       this.closed = true;
+      this.closeCode = code;
     });
+    // A server that drops the connection may make the socket error first; the close event still follows.
+    ws.on("error", () => {});
   }
 
   /** Opens the WebSocket transport and waits for the Engine.IO open packet. */

@@ -74,7 +74,25 @@ describe("bad input over Socket.IO", () => {
     ["an empty frame", ""],
     ["a reserved event name", '42["connect",{}]'],
     ["a prototype method as event name", '42["hasOwnProperty",{}]'],
+    ["the reserved event name error", '42["error",{}]'],
+    ["the reserved event name disconnecting", '42["disconnecting","x"]'],
+    ["the reserved event name disconnect", '42["disconnect","x"]'],
+    ["the reserved event name newListener", '42["newListener","message:send"]'],
+    ["the reserved event name removeListener", '42["removeListener","message:send"]'],
+    ["__proto__ as event name", '42["__proto__",{}]'],
+    ["constructor as event name", '42["constructor",{}]'],
+    ["toString as event name", '42["toString",{}]'],
     ["a binary event lying about its attachments", '451-["message:send",{"_placeholder":true,"num":0}]'],
+    [
+      "a binary event with a huge attachment count",
+      '4599999999999999999-["message:send",{"_placeholder":true,"num":0}]',
+    ],
+    ["a binary event with a negative attachment count", '45-1-["message:send",{}]'],
+    ["a placeholder pointing past the attachments", '450-["message:send",{"_placeholder":true,"num":7}]'],
+    ["a placeholder with a non-numeric index", '450-["message:send",{"_placeholder":true,"num":"__proto__"}]'],
+    ["a binary ack for an ack never asked", '461-99[{"_placeholder":true,"num":0}]'],
+    ["a namespace that does not exist", "40/admin,{}"],
+    ["a CONNECT to the main namespace again", "40{}"],
   ])("survives %s: other clients are unaffected and nothing is stored", async (_name, frame) => {
     const server = await startServer();
     const bob = await connect(server, "bob");
@@ -84,6 +102,19 @@ describe("bad input over Socket.IO", () => {
     const fresh = await connect(server, "carol");
     expect(await ok(fresh.socket, "room:list", {})).toHaveProperty("joined");
     expect(bob.socket.connected).toBe(true);
+    expect((await ok(bob.socket, "sync", { after: 0 })).messages).toEqual([]);
+  });
+
+  it("survives binary attachments that do not match their placeholders, storing nothing", async () => {
+    const server = await startServer();
+    const bob = await connect(server, "bob");
+    const raw = await rawConnected(server.url, "mallory");
+    raw.send('452-["message:send",{"_placeholder":true,"num":0},{"_placeholder":true,"num":5}]');
+    raw.send(Buffer.from([1, 2, 3]));
+    raw.send(Buffer.from([4, 5, 6]));
+    raw.send(Buffer.alloc(10_000));
+    const fresh = await connect(server, "carol");
+    expect(await ok(fresh.socket, "room:list", {})).toHaveProperty("joined");
     expect((await ok(bob.socket, "sync", { after: 0 })).messages).toEqual([]);
   });
 

@@ -72,7 +72,8 @@ export const roomListSchema = z.object({});
 /** `room:members` payload. */
 export const roomMembersSchema = z.object({
   roomId: roomIdSchema,
-  after: z.string().max(64).optional(),
+  // Any string (the frame limit bounds it): members whose id sorts after it.
+  after: z.string().optional(),
   limit: z.int().min(1).max(1000).default(200),
 });
 

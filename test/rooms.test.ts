@@ -478,6 +478,10 @@ describe("room:members", () => {
     expect(afterLast).toEqual({ members: [], hasMore: false });
     const afterAll = await ok(a.socket, "room:members", { roomId: room.id, after: "~" });
     expect(afterAll).toEqual({ members: [], hasMore: false });
+    const long = await ok(a.socket, "room:members", { roomId: room.id, after: "B".repeat(200) });
+    expect(long.members.map((m) => m.userId)).toEqual(["Z9", "_x", "a"]);
+    const unicode = await ok(a.socket, "room:members", { roomId: room.id, after: "é" });
+    expect(unicode).toEqual({ members: [], hasMore: false });
   });
 
   it("refuses a limit outside 1..1000 as INVALID_PAYLOAD", async () => {

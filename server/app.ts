@@ -12,6 +12,7 @@ import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
 import { registerAdminRoutes } from "./admin/routes.js";
 import { registerAuthRoutes } from "./auth/routes.js";
+import { ConversationService } from "./conversations/service.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
@@ -19,6 +20,7 @@ import { installErrorHandling, sendError } from "./http/errors.js";
 import { ChatHub } from "./hub.js";
 import { Metrics } from "./metrics.js";
 import { registerPushRoutes } from "./push/routes.js";
+import { UserService } from "./users/service.js";
 import { WorkerManager } from "./workers/manager.js";
 import { createOriginCheck } from "./http/origins.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -166,14 +168,22 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     now,
     onOnline: (userId) =>
       void announce("online", userId).catch((err: unknown) => logger.error({ err }, "online notice failed")),
-    onOffline: (userId) =>
-      void announce("offline", userId).catch((err: unknown) => logger.error({ err }, "offline notice failed")),
+    onOffline: (userId, lastSeenAt) =>
+      void Promise.all([store.setLastSeen(userId, lastSeenAt), announce("offline", userId)]).catch((err: unknown) =>
+        logger.error({ err }, "offline notice failed"),
+      ),
   });
   const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
-  const messages = new MessageService(io, store, now, {
-    accepted: (message) => metrics.messageAccepted(message),
-    delivered: (sockets) => metrics.delivered(sockets),
+  const messages = new MessageService(io, store, {
+    now,
+    editWindowMs: config.editWindowMs,
+    events: {
+      accepted: (message) => metrics.messageAccepted(message),
+      delivered: (sockets) => metrics.delivered(sockets),
+    },
   });
+  const conversations = new ConversationService(io, store, now);
+  const users = new UserService(io, store, (userId) => registry.isOnline(userId));
   const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId));
   const nsp = io.of("/");
   const workers = new WorkerManager({
@@ -191,7 +201,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     if (channel.startsWith("r:")) workers.roomEmpty(channel.slice(2));
   });
   const hub = new ChatHub(io, store, messages, registry, workers);
-  const handlers = createHandlerTable(messages, rooms);
+  const handlers = createHandlerTable({ messages, rooms, conversations, users });
   attachGateway(io, {
     config,
     store,
@@ -236,6 +246,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       io.emit("server:notice", { reason: "shutdown", message: "the server is shutting down; reconnect shortly" });
       io.disconnectSockets(true);
       registry.close();
+      conversations.close();
       // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which
       // io.close() (it calls httpServer.close and waits) would otherwise wait on for ever.
       await app.close();

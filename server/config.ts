@@ -86,6 +86,7 @@ const envSchema = z.object({
   PING_INTERVAL_MS: int(1000, 600_000, 25_000),
   PING_TIMEOUT_MS: int(1000, 600_000, 20_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000),
+  EDIT_WINDOW_MS: int(0, 10 * 365 * 86_400_000, 900_000),
 });
 
 /** The server's whole configuration, parsed once from the environment and frozen. */
@@ -140,6 +141,8 @@ export interface Config {
   readonly pingTimeoutMs: number;
   /** @default 10000 */
   readonly shutdownTimeoutMs: number;
+  /** How long after sending its author may edit a message. @default 900000 */
+  readonly editWindowMs: number;
 }
 
 /** A configuration value that stops the boot; the message names the variable. */
@@ -195,5 +198,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pingIntervalMs: e.PING_INTERVAL_MS,
     pingTimeoutMs: e.PING_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    editWindowMs: e.EDIT_WINDOW_MS,
   });
 }

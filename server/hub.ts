@@ -1,5 +1,6 @@
 import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import type { StoredMessage } from "../shared/schemas.js";
 import type { MessageService, SystemSendResult, SystemTarget } from "./messages/service.js";
 import type { ConnectionRegistry } from "./presence/registry.js";
 import { roomChannel, userChannel } from "./socket/channels.js";
@@ -65,6 +66,11 @@ export class ChatHub {
     const results: SystemSendResult[] = [];
     for (const userId of new Set(userIds)) results.push(await this.sendToUser(userId, content));
     return results;
+  }
+
+  /** Deletes any message (an admin's delete: no author check), leaving a tombstone; tells who may see it. */
+  deleteMessage(id: number): Promise<StoredMessage> {
+    return this.messages.delete("system", id, undefined, true);
   }
 
   /** Sockets connected now: of one user, or of a room's members. */

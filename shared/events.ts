@@ -1,6 +1,20 @@
 import type { ErrorCode, Result } from "./errors.js";
 import type {
+  ConversationReadInput,
+  ConversationSummary,
   HistoryListInput,
+  HistorySearchInput,
+  MessageEditInput,
+  MessageReactInput,
+  MessageRefInput,
+  PresenceQueryInput,
+  PresenceStatus,
+  Receipt,
+  Revision,
+  TypingInput,
+  TypingNotice,
+  UserSettings,
+  UserUpdateInput,
   Message,
   MessagePage,
   Room,
@@ -30,6 +44,16 @@ export interface ClientToServerEvents {
   "room:invite": (payload: RoomInvite, ack: Ack<RoomInvite>) => void;
   "room:list": (payload: Record<string, never>, ack: Ack<{ joined: Room[]; discoverable: Room[] }>) => void;
   "room:members": (payload: RoomMembersInput, ack: Ack<{ members: RoomMember[]; hasMore: boolean }>) => void;
+  "conversation:list": (payload: Record<string, never>, ack: Ack<ConversationSummary[]>) => void;
+  "conversation:read": (payload: ConversationReadInput, ack: Ack<{ unread: number }>) => void;
+  typing: (payload: TypingInput, ack: Ack<Record<string, never>>) => void;
+  "message:edit": (payload: MessageEditInput, ack: Ack<StoredMessage>) => void;
+  "message:delete": (payload: MessageRefInput, ack: Ack<StoredMessage>) => void;
+  "message:revisions": (payload: MessageRefInput, ack: Ack<Revision[]>) => void;
+  "message:react": (payload: MessageReactInput, ack: Ack<StoredMessage>) => void;
+  "history:search": (payload: HistorySearchInput, ack: Ack<{ messages: StoredMessage[] }>) => void;
+  "presence:query": (payload: PresenceQueryInput, ack: Ack<PresenceStatus[]>) => void;
+  "user:update": (payload: UserUpdateInput, ack: Ack<UserSettings>) => void;
 }
 
 /** Why the server is about to close a connection, sent just before it does. */
@@ -46,6 +70,10 @@ export interface ServerToClientEvents {
   "room:invited": (invite: { room: Room; by: string }) => void;
   /** Sent before the server closes the connection on purpose (e.g. shutdown); the client should reconnect. */
   "server:notice": (notice: ServerNotice) => void;
+  /** A message this socket may see changed (edit, delete, reaction); not sent to the socket that changed it. */
+  "message:updated": (message: StoredMessage) => void;
+  receipt: (receipt: Receipt) => void;
+  typing: (notice: TypingNotice) => void;
 }
 
 /** Events between servers of a cluster (none yet). */

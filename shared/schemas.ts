@@ -20,6 +20,7 @@ export const sendMessageSchema = z
     content: z.string().min(1).max(MAX_CONTENT_LENGTH).optional(),
     fileId: z.string().min(1).max(64).optional(),
     clientMsgId: z.string().min(1).max(64).optional(),
+    replyTo: z.int().min(1).optional(),
   })
   .superRefine((value, ctx) => {
     if (value.mediaType === "text") {
@@ -132,6 +133,14 @@ export const storedMessageSchema = z.object({
   clientMsgId: z.string().optional(),
   createAt: z.number(),
   updateAt: z.number(),
+  /** Same counter as `id`; equals `id` until the message changes, then a new, higher value on every change. */
+  rev: z.number(),
+  editedAt: z.number().optional(),
+  /** Set on a tombstone: content, fileId and url are gone. */
+  deletedAt: z.number().optional(),
+  replyTo: z.number().optional(),
+  /** Emoji → user ids, in the order they reacted. */
+  reactions: z.record(z.string(), z.array(z.string())).optional(),
 });
 
 /** A live-only online/offline notice. */
@@ -143,6 +152,105 @@ export const presenceMessageSchema = z.object({
   createAt: z.number(),
   updateAt: z.number(),
 });
+
+/**
+ * A conversation: a room, or the direct conversation with a user (`{ user: "system" }` holds system messages
+ * to the caller and to everyone). Exactly one of the two keys.
+ */
+export const conversationSchema = z
+  .object({ room: roomIdSchema.optional(), user: userIdSchema.optional() })
+  .refine((value) => (value.room === undefined) !== (value.user === undefined), "give exactly one of room or user")
+  .transform((value): Conversation => (value.room !== undefined ? { room: value.room } : { user: value.user! }));
+
+/** `conversation:list` payload (nothing to give). */
+export const conversationListSchema = z.object({});
+
+/** `conversation:read` payload. */
+export const conversationReadSchema = z.object({ conversation: conversationSchema, lastReadId: cursor });
+
+/** `typing` payload. */
+export const typingSchema = z.object({ conversation: conversationSchema, state: z.enum(["start", "stop"]) });
+
+/** `message:edit` payload. */
+export const messageEditSchema = z.object({ id: z.int().min(1), content: z.string().min(1).max(MAX_CONTENT_LENGTH) });
+
+/** `message:delete` and `message:revisions` payload. */
+export const messageRefSchema = z.object({ id: z.int().min(1) });
+
+/** `message:react` payload: one emoji (1–32 UTF-16 code units), on or off. */
+export const messageReactSchema = z.object({ id: z.int().min(1), emoji: z.string().min(1).max(32), on: z.boolean() });
+
+/** `history:search` payload: plain words, all of which must match. */
+export const historySearchSchema = z.object({
+  q: z.string().min(1).max(200),
+  conversation: conversationSchema.optional(),
+  limit: z.int().min(1).max(50).default(20),
+});
+
+/** `presence:query` payload: 1–200 user ids (unknown ids are answered as offline). */
+export const presenceQuerySchema = z.object({ userIds: z.array(z.string().min(1).max(256)).min(1).max(200) });
+
+/** `user:update` payload; `{}` answers the current values. */
+export const userUpdateSchema = z.object({
+  name: z.string().trim().min(1).max(64).optional(),
+  readReceipts: z.boolean().optional(),
+});
+
+/** A conversation as events and requests name it, from the receiver's point of view. */
+export type Conversation = { room: string } | { user: string };
+
+/** One row of `conversation:list`. */
+export interface ConversationSummary {
+  conversation: Conversation;
+  name: string;
+  lastMessage?: StoredMessage;
+  unread: number;
+  lastReadId: number;
+}
+
+/** A read receipt. */
+export interface Receipt {
+  conversation: Conversation;
+  userId: string;
+  lastReadId: number;
+}
+
+/** A typing notice. */
+export interface TypingNotice {
+  conversation: Conversation;
+  userId: string;
+  state: "start" | "stop";
+}
+
+/** One earlier text of an edited message. */
+export interface Revision {
+  content: string;
+  editedAt: number;
+}
+
+/** A user's presence as `presence:query` answers it. */
+export interface PresenceStatus {
+  userId: string;
+  online: boolean;
+  lastSeenAt?: number;
+}
+
+/** The caller's own settings. */
+export interface UserSettings {
+  id: string;
+  name: string;
+  readReceipts: boolean;
+}
+
+export type ConversationReadInput = z.input<typeof conversationReadSchema>;
+export type TypingInput = z.input<typeof typingSchema>;
+export type MessageEditInput = z.input<typeof messageEditSchema>;
+export type MessageRefInput = z.input<typeof messageRefSchema>;
+export type MessageReactInput = z.input<typeof messageReactSchema>;
+export type HistorySearchInput = z.input<typeof historySearchSchema>;
+export type HistorySearch = z.output<typeof historySearchSchema>;
+export type PresenceQueryInput = z.input<typeof presenceQuerySchema>;
+export type UserUpdateInput = z.input<typeof userUpdateSchema>;
 
 export type MediaType = z.infer<typeof mediaTypeSchema>;
 export type MessageType = z.infer<typeof messageTypeSchema>;

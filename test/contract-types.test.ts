@@ -71,6 +71,16 @@ describe("shared event map types", () => {
       | "room:invite"
       | "room:list"
       | "room:members"
+      | "conversation:list"
+      | "conversation:read"
+      | "typing"
+      | "message:edit"
+      | "message:delete"
+      | "message:revisions"
+      | "message:react"
+      | "history:search"
+      | "presence:query"
+      | "user:update"
     >();
   });
 

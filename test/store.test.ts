@@ -12,6 +12,7 @@ import {
   LAST_VISIBLE_SQL,
   SqliteStore,
   VISIBLE_AFTER_SQL,
+  pageSql,
   type SqliteStoreOptions,
 } from "../server/store/sqlite-store.js";
 import type { MessageDraft } from "../server/store/types.js";
@@ -148,7 +149,14 @@ describe("SqliteStore users and rooms", () => {
     const store = openStore();
     expect(await store.createUser({ id: "alice", name: "Alice", passwordHash: "h1", createAt: 5 })).toBe(true);
     expect(await store.createUser({ id: "alice", name: "Other", passwordHash: "h2", createAt: 6 })).toBe(false);
-    expect(await store.getUser("alice")).toEqual({ id: "alice", name: "Alice", passwordHash: "h1", createAt: 5 });
+    expect(await store.getUser("alice")).toEqual({
+      id: "alice",
+      name: "Alice",
+      passwordHash: "h1",
+      createAt: 5,
+      readReceipts: true,
+      lastSeenAt: null,
+    });
     expect(await store.getRoom("lobby")).toMatchObject({ members: 1 });
   });
 
@@ -167,6 +175,8 @@ describe("SqliteStore users and rooms", () => {
       name: "Bob",
       passwordHash: null,
       createAt: 7,
+      readReceipts: true,
+      lastSeenAt: null,
     });
     expect(await store.isMember("lobby", "bob")).toBe(true);
     expect(await store.ensureUser("bob", "Renamed", 8)).toEqual({
@@ -174,6 +184,8 @@ describe("SqliteStore users and rooms", () => {
       name: "Bob",
       passwordHash: null,
       createAt: 7,
+      readReceipts: true,
+      lastSeenAt: null,
     });
     expect(await store.getRoom("lobby")).toMatchObject({ members: 1 });
   });
@@ -227,6 +239,7 @@ describe("SqliteStore appendMessage", () => {
       clientMsgId: "c1",
       createAt: clock,
       updateAt: clock,
+      rev: second.message.id,
     });
     expect(first.message).not.toHaveProperty("fileId");
     expect(first.message).not.toHaveProperty("url");
@@ -503,15 +516,6 @@ describe("SqliteStore query plans", () => {
     steps.filter((step) => /^SCAN (messages|m|msg)\b/.test(step) && !/\bUSING\b/.test(step));
 
   /** The prepared statements of the store's conversation pages (they are not exported as SQL text). */
-  function pageStatements(store: SqliteStore): Record<"latest" | "before" | "after", string> {
-    const statements = (store as unknown as { statements: Record<string, { source: string } | undefined> }).statements;
-    const source = (name: "latest" | "before" | "after") => {
-      const statement = statements[name];
-      if (!statement) throw new Error(`no prepared statement named ${name}`);
-      return statement.source;
-    };
-    return { latest: source("latest"), before: source("before"), after: source("after") };
-  }
 
   async function populated(): Promise<SqliteStore> {
     const store = openStore();
@@ -520,18 +524,31 @@ describe("SqliteStore query plans", () => {
     return store;
   }
 
-  it("reads a conversation page through an index, never a full scan of messages", async () => {
+  it("reads a conversation page through an index in id order, never a full scan or a sort of it", async () => {
     const store = await populated();
-    const sql = pageStatements(store);
-    for (const [name, steps] of [
-      ["latest", plan(store, sql.latest, ["r:lobby", 51])],
-      ["before", plan(store, sql.before, ["r:lobby", 100, 51])],
-      ["after", plan(store, sql.after, ["r:lobby", 0, 51])],
+    const params = { a: "r:lobby", b: "r:lobby", cursor: 100, limit: 51 };
+    for (const [name, sql] of [
+      ["latest", pageSql("", "DESC", false)],
+      ["before", pageSql("AND id < @cursor", "DESC", false)],
+      ["after", pageSql("AND id > @cursor", "ASC", false)],
     ] as const) {
-      expect(steps.length, name).toBeGreaterThan(0);
+      const steps = plan(store, sql, params);
       expect(fullScans(steps), `${name}: ${steps.join(" | ")}`).toEqual([]);
-      expect(steps.join(" | "), name).toMatch(/messages_by_conversation|INTEGER PRIMARY KEY/);
+      expect(steps.join(" | "), name).toMatch(/messages_by_conversation/);
+      expect(steps.join(" | "), name).not.toMatch(/TEMP B-TREE/);
     }
+  });
+
+  it("reads the two keys of the system conversation as two bounded index ranges", async () => {
+    const store = await populated();
+    const steps = plan(store, pageSql("AND id < @cursor", "DESC", true), {
+      a: "d:alice|system",
+      b: "*",
+      cursor: 100,
+      limit: 51,
+    });
+    expect(fullScans(steps), steps.join(" | ")).toEqual([]);
+    expect(steps.filter((step) => /messages_by_conversation/.test(step))).toHaveLength(2);
   });
 
   it("runs visibleAfter through indexes, never a full scan of messages", async () => {

@@ -1,10 +1,18 @@
 import type { Server } from "socket.io";
-import { SYSTEM_USER_ID } from "../../shared/ids.js";
-import type { HistoryList, MessagePage, SendMessage, StoredMessage } from "../../shared/schemas.js";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
+import { SYSTEM_USER_ID } from "../../shared/ids.js";
+import type {
+  Conversation,
+  HistoryList,
+  MessagePage,
+  Revision,
+  SendMessage,
+  StoredMessage,
+} from "../../shared/schemas.js";
+import { canSee, channelsOf, resolveConversation } from "../conversations/keys.js";
 import { AppError, forbidden, notFound } from "../errors.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
-import type { Store } from "../store/types.js";
+import type { MessageDraft, MessageRecord, Store } from "../store/types.js";
 import { BROADCAST_CONVERSATION, directConversation, roomConversation, systemConversation } from "./conversation.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -24,17 +32,40 @@ export interface SystemSendResult {
   delivered: number;
 }
 
+/** Options of the message service. */
+export interface MessageServiceOptions {
+  now: () => number;
+  /** How long after `createAt` its author may edit a message (inclusive). @default 900000 */
+  editWindowMs: number;
+  events?: MessageEvents;
+}
+
 /**
- * Accepts, stores and routes messages, and answers history and sync: the one place that knows who may
- * see what (a room's current members; a direct conversation's two users; a system message's target).
+ * Turns a search query into an FTS5 query: plain words, all of which must match. Quotes and operators are
+ * ordinary characters; each word is quoted, so nothing the user types is FTS5 syntax.
+ */
+export function toMatchQuery(q: string): string | undefined {
+  const words = q.match(/[\p{L}\p{N}\p{M}\p{Co}]+/gu);
+  return words ? words.map((word) => `"${word}"`).join(" ") : undefined;
+}
+
+/**
+ * Accepts, stores, changes and routes messages, and answers history, sync and search: the one place that
+ * knows who may see what (a room's current members; a direct conversation's two users; a system message's
+ * target).
  */
 export class MessageService {
+  private readonly now: () => number;
+  private readonly events: MessageEvents;
+
   constructor(
     private readonly io: ChatIo,
     private readonly store: Store,
-    private readonly now: () => number,
-    private readonly events: MessageEvents = {},
-  ) {}
+    private readonly options: MessageServiceOptions,
+  ) {
+    this.now = options.now;
+    this.events = options.events ?? {};
+  }
 
   /**
    * Stores a user's message, then delivers it: a single message to every socket of the recipient and the
@@ -42,23 +73,24 @@ export class MessageService {
    * a used `clientMsgId` returns the first message and delivers nothing.
    */
   async send(senderId: string, input: SendMessage, originSocketId?: string): Promise<StoredMessage> {
-    const draftBase = {
+    let draft: MessageDraft;
+    let channels: string[];
+    const base = {
       mediaType: input.mediaType,
       from: senderId,
       to: input.to,
       content: input.content,
       fileId: input.fileId,
       clientMsgId: input.clientMsgId,
+      replyTo: input.replyTo,
       createAt: this.now(),
     };
-    let channels: string[];
-    let draft;
     if (input.messageType === "single") {
       if (input.to === SYSTEM_USER_ID) throw forbidden("the system user does not take messages");
       if (!(await this.store.getUser(input.to))) throw notFound("user");
       draft = {
-        ...draftBase,
-        messageType: "single" as const,
+        ...base,
+        messageType: "single",
         conversation: directConversation(senderId, input.to),
         recipientUser: input.to,
       };
@@ -66,12 +98,7 @@ export class MessageService {
     } else {
       if (!(await this.store.getRoom(input.to))) throw notFound("room");
       if (!(await this.store.isMember(input.to, senderId))) throw forbidden("not a member of this room");
-      draft = {
-        ...draftBase,
-        messageType: "group" as const,
-        conversation: roomConversation(input.to),
-        recipientUser: null,
-      };
+      draft = { ...base, messageType: "group", conversation: roomConversation(input.to), recipientUser: null };
       channels = [roomChannel(input.to)];
     }
     if (input.fileId !== undefined) {
@@ -80,6 +107,10 @@ export class MessageService {
       if (input.mediaType === "image" && file.mediaType !== "image") {
         throw new AppError("INVALID_PAYLOAD", "an image message needs an image file");
       }
+    }
+    if (input.replyTo !== undefined) {
+      const target = await this.store.getMessage(input.replyTo);
+      if (!target || target.conversation !== draft.conversation) throw notFound("message to reply to");
     }
     const { message, created } = await this.store.appendMessage(draft);
     if (created) {
@@ -94,7 +125,7 @@ export class MessageService {
   /** Stores a system message to a user, a room or everyone and delivers it to who is connected now. */
   async sendSystem(target: SystemTarget, content: string): Promise<SystemSendResult> {
     let channels: string[] | undefined;
-    let draft;
+    let draft: MessageDraft;
     const base = {
       messageType: "system" as const,
       mediaType: "text" as const,
@@ -135,21 +166,83 @@ export class MessageService {
 
   /** One page of a room's or a direct conversation's history, if the caller may see it. */
   async history(userId: string, query: HistoryList): Promise<MessagePage> {
-    let conversation: string;
-    if (query.room !== undefined) {
-      if (!(await this.store.getRoom(query.room))) throw notFound("room");
-      if (!(await this.store.isMember(query.room, userId))) throw forbidden("not a member of this room");
-      conversation = roomConversation(query.room);
-    } else {
-      const peer = query.user!;
-      if (peer !== SYSTEM_USER_ID && !(await this.store.getUser(peer))) throw notFound("user");
-      conversation = directConversation(userId, peer);
-    }
-    return this.store.conversationPage(conversation, query);
+    const conversation: Conversation = query.room !== undefined ? { room: query.room } : { user: query.user! };
+    const { keys } = await resolveConversation(this.store, userId, conversation);
+    return this.store.conversationPage(keys, query);
   }
 
-  /** Every message the caller may see with id > after, ascending. */
+  /** Every message the caller may see whose rev is above `after` (new, edited, deleted, reacted), by rev. */
   sync(userId: string, after: number, limit: number): Promise<MessagePage> {
     return this.store.visibleAfter(userId, after, limit);
+  }
+
+  /** A message the caller may see; NOT_FOUND for one that does not exist or that it may not see. */
+  private async visible(userId: string, id: number): Promise<MessageRecord> {
+    const record = await this.store.getMessage(id);
+    if (!record || !(await canSee(this.store, userId, record.conversation))) throw notFound("message");
+    return record;
+  }
+
+  /** Tells every socket that may see the message about its change, except the one that made it. */
+  private announce(record: MessageRecord, message: StoredMessage, originSocketId: string | undefined): void {
+    const channels = channelsOf(record.conversation);
+    const audience = channels ? this.io.to(channels) : this.io.except([]);
+    (originSocketId ? audience.except(originSocketId) : audience).emit("message:updated", message);
+  }
+
+  /** The author edits a text message within the edit window; the previous text becomes a revision. */
+  async edit(userId: string, id: number, content: string, originSocketId?: string): Promise<StoredMessage> {
+    const record = await this.visible(userId, id);
+    const { message } = record;
+    if (message.from !== userId) throw forbidden("only the author may edit a message");
+    if (message.deletedAt !== undefined) throw forbidden("a deleted message cannot be edited");
+    if (message.mediaType !== "text") throw forbidden("only text messages can be edited");
+    const at = this.now();
+    if (at - message.createAt > this.options.editWindowMs) throw forbidden("the edit window has passed");
+    const updated = await this.store.editMessage(id, content, at);
+    this.announce(record, updated, originSocketId);
+    return updated;
+  }
+
+  /**
+   * Deletes a message, leaving a tombstone: by its author, or by anyone when `asAdmin` (the library API).
+   * Deleting a tombstone again returns it unchanged and tells nobody.
+   */
+  async delete(userId: string, id: number, originSocketId?: string, asAdmin = false): Promise<StoredMessage> {
+    const record = asAdmin ? await this.store.getMessage(id) : await this.visible(userId, id);
+    if (!record) throw notFound("message");
+    if (!asAdmin && record.message.from !== userId) throw forbidden("only the author may delete a message");
+    if (record.message.deletedAt !== undefined) return record.message;
+    const tombstone = await this.store.deleteMessage(id, this.now());
+    this.announce(record, tombstone, originSocketId);
+    return tombstone;
+  }
+
+  /** Earlier texts of a message the caller may see, oldest first ([] once deleted). */
+  async revisions(userId: string, id: number): Promise<Revision[]> {
+    await this.visible(userId, id);
+    return this.store.revisions(id);
+  }
+
+  /** Adds or removes the caller's emoji on a message it may see; a toggle that changes nothing is silent. */
+  async react(userId: string, id: number, emoji: string, on: boolean, originSocketId?: string): Promise<StoredMessage> {
+    const record = await this.visible(userId, id);
+    if (record.message.deletedAt !== undefined) throw forbidden("a deleted message takes no reactions");
+    const { message, created } = await this.store.setReaction(id, emoji, userId, on, this.now());
+    if (created) this.announce(record, message, originSocketId);
+    return message;
+  }
+
+  /** Full-text search over what the caller may see, best match first, then newest. */
+  async search(
+    userId: string,
+    q: string,
+    conversation: Conversation | undefined,
+    limit: number,
+  ): Promise<StoredMessage[]> {
+    const keys = conversation ? (await resolveConversation(this.store, userId, conversation)).keys : undefined;
+    const match = toMatchQuery(q);
+    if (match === undefined) return [];
+    return this.store.search(userId, match, keys, limit);
   }
 }

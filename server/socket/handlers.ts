@@ -1,5 +1,14 @@
 import {
+  conversationListSchema,
+  conversationReadSchema,
   historyListSchema,
+  historySearchSchema,
+  messageEditSchema,
+  messageReactSchema,
+  messageRefSchema,
+  presenceQuerySchema,
+  typingSchema,
+  userUpdateSchema,
   roomCreateSchema,
   roomInviteSchema,
   roomListSchema,
@@ -8,12 +17,20 @@ import {
   sendMessageSchema,
   syncSchema,
 } from "../../shared/schemas.js";
+import type { ConversationService } from "../conversations/service.js";
 import type { MessageService } from "../messages/service.js";
 import type { RoomService } from "../rooms/service.js";
+import type { UserService } from "../users/service.js";
 import { defineHandler, type HandlerTable } from "./define-handler.js";
 
 /** The client events of the contract, each bound to the service that serves it. */
-export function createHandlerTable(messages: MessageService, rooms: RoomService): HandlerTable {
+export function createHandlerTable(services: {
+  messages: MessageService;
+  rooms: RoomService;
+  conversations: ConversationService;
+  users: UserService;
+}): HandlerTable {
+  const { messages, rooms, conversations, users } = services;
   return {
     "message:send": defineHandler(sendMessageSchema, (ctx, input) => messages.send(ctx.user.id, input, ctx.socketId)),
     "history:list": defineHandler(historyListSchema, (ctx, input) => messages.history(ctx.user.id, input)),
@@ -30,5 +47,27 @@ export function createHandlerTable(messages: MessageService, rooms: RoomService)
     "room:members": defineHandler(roomMembersSchema, (ctx, input) =>
       rooms.members(ctx.user.id, input.roomId, input.after, input.limit),
     ),
+    "conversation:list": defineHandler(conversationListSchema, (ctx) => conversations.list(ctx.user.id)),
+    "conversation:read": defineHandler(conversationReadSchema, (ctx, input) =>
+      conversations.read(ctx.user.id, input.conversation, input.lastReadId, ctx.socketId),
+    ),
+    typing: defineHandler(typingSchema, (ctx, input) =>
+      conversations.setTyping(ctx.user.id, input.conversation, input.state),
+    ),
+    "message:edit": defineHandler(messageEditSchema, (ctx, input) =>
+      messages.edit(ctx.user.id, input.id, input.content, ctx.socketId),
+    ),
+    "message:delete": defineHandler(messageRefSchema, (ctx, input) =>
+      messages.delete(ctx.user.id, input.id, ctx.socketId),
+    ),
+    "message:revisions": defineHandler(messageRefSchema, (ctx, input) => messages.revisions(ctx.user.id, input.id)),
+    "message:react": defineHandler(messageReactSchema, (ctx, input) =>
+      messages.react(ctx.user.id, input.id, input.emoji, input.on, ctx.socketId),
+    ),
+    "history:search": defineHandler(historySearchSchema, async (ctx, input) => ({
+      messages: await messages.search(ctx.user.id, input.q, input.conversation, input.limit),
+    })),
+    "presence:query": defineHandler(presenceQuerySchema, (_ctx, input) => users.presence(input.userIds)),
+    "user:update": defineHandler(userUpdateSchema, (ctx, input) => users.update(ctx.user.id, input)),
   };
 }

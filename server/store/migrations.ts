@@ -63,4 +63,57 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX messages_direct_by_sender ON messages (sender, id) WHERE message_type = 'single';
   CREATE UNIQUE INDEX messages_client_id ON messages (sender, client_msg_id) WHERE client_msg_id IS NOT NULL;
   `,
+  // v1.1, conversation state: revisions of messages share the id counter (rev), edits keep the previous text,
+  // deletes leave tombstones, reactions live on the row, read positions per user and conversation, an index
+  // of each user's direct conversations, persisted last-seen times, and full-text search.
+  `
+  ALTER TABLE messages ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+  UPDATE messages SET rev = id;
+  ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+  ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+  ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+  ALTER TABLE messages ADD COLUMN reactions TEXT;
+  CREATE INDEX messages_rev_by_conversation ON messages (conversation, rev);
+  CREATE INDEX messages_rev_by_recipient_user ON messages (recipient_user, rev) WHERE recipient_user IS NOT NULL;
+  CREATE INDEX messages_rev_direct_by_sender ON messages (sender, rev) WHERE message_type = 'single';
+
+  CREATE TABLE message_revisions (
+    message_id INTEGER NOT NULL REFERENCES messages (id),
+    content TEXT NOT NULL,
+    edited_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX message_revisions_by_message ON message_revisions (message_id, edited_at);
+
+  CREATE TABLE read_positions (
+    user_id TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    last_read_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, conversation)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE direct_conversations (
+    user_id TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    PRIMARY KEY (user_id, peer)
+  ) STRICT, WITHOUT ROWID;
+  INSERT OR IGNORE INTO direct_conversations (user_id, peer)
+    SELECT sender, recipient_user FROM messages WHERE message_type = 'single'
+    UNION SELECT recipient_user, sender FROM messages WHERE message_type = 'single'
+    UNION SELECT recipient_user, 'system' FROM messages WHERE message_type = 'system' AND recipient_user IS NOT NULL;
+
+  ALTER TABLE users ADD COLUMN read_receipts INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
+
+  CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+  );
+  INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE content IS NOT NULL;
+  CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.content IS NOT NULL BEGIN
+    INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+  END;
+  CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, content) SELECT 'delete', old.id, old.content WHERE old.content IS NOT NULL;
+    INSERT INTO messages_fts (rowid, content) SELECT new.id, new.content WHERE new.content IS NOT NULL;
+  END;
+  `,
 ];

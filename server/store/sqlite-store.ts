@@ -6,6 +6,9 @@ import type { Room, StoredMessage } from "../../shared/schemas.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
   AppendResult,
+  ConversationKey,
+  ConversationKeys,
+  MessageRecord,
   FileRecord,
   MemberRow,
   MessageDraft,
@@ -40,6 +43,21 @@ interface MessageRow {
   client_msg_id: string | null;
   create_at: number;
   update_at: number;
+  rev: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  reply_to: number | null;
+  reactions: string | null;
+  conversation: string;
+}
+
+interface UserRow {
+  id: string;
+  name: string;
+  password_hash: string | null;
+  create_at: number;
+  read_receipts: number;
+  last_seen_at: number | null;
 }
 
 interface RoomRow {
@@ -75,6 +93,12 @@ export class SqliteStore implements Store {
   private readonly statements;
   private readonly insertBatch: (batch: Pending[]) => AppendResult[];
   private pending: Pending[] = [];
+  /**
+   * The one counter behind message ids and revs. This store is the only writer of its database, so it hands
+   * out values itself: an insert takes the next one as its id and rev, every later change of that message the
+   * next one as its rev. A rolled-back transaction leaves a gap, never a reuse.
+   */
+  private seq = 0;
   private flushScheduled = false;
 
   constructor(private readonly options: SqliteStoreOptions) {
@@ -90,9 +114,7 @@ export class SqliteStore implements Store {
       insertUser: db.prepare(
         "INSERT INTO users (id, name, password_hash, create_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
       ),
-      getUser: db.prepare<[string], { id: string; name: string; password_hash: string | null; create_at: number }>(
-        "SELECT id, name, password_hash, create_at FROM users WHERE id = ?",
-      ),
+      getUser: db.prepare<[string], UserRow>("SELECT * FROM users WHERE id = ?"),
       insertRoom: db.prepare(
         "INSERT INTO rooms (id, name, visibility, created_by, create_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
       ),
@@ -145,39 +167,68 @@ export class SqliteStore implements Store {
       byClientId: db.prepare<[string, string], MessageRow>(
         "SELECT * FROM messages WHERE sender = ? AND client_msg_id = ?",
       ),
-      insertMessage: db.prepare<
-        [
-          string,
-          string,
-          string,
-          string,
-          string,
-          string | null,
-          string | null,
-          string | null,
-          string | null,
-          number,
-          number,
-        ],
+      insertMessage: db.prepare<Record<string, unknown>, MessageRow>(
+        `INSERT INTO messages (id, rev, message_type, media_type, sender, recipient, conversation, recipient_user,
+           content, file_id, client_msg_id, reply_to, create_at, update_at)
+         VALUES (@id, @id, @messageType, @mediaType, @from, @to, @conversation, @recipientUser,
+           @content, @fileId, @clientMsgId, @replyTo, @createAt, @createAt) RETURNING *`,
+      ),
+      getMessage: db.prepare<[number], MessageRow>("SELECT * FROM messages WHERE id = ?"),
+      addDirect: db.prepare("INSERT INTO direct_conversations (user_id, peer) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+      readUpTo: db.prepare(
+        `INSERT INTO read_positions (user_id, conversation, last_read_id) VALUES (?, ?, ?)
+         ON CONFLICT DO UPDATE SET last_read_id = MAX(last_read_id, excluded.last_read_id)`,
+      ),
+      readPosition: db.prepare<[string, string], { last_read_id: number }>(
+        "SELECT last_read_id FROM read_positions WHERE user_id = ? AND conversation = ?",
+      ),
+      addRevision: db.prepare("INSERT INTO message_revisions (message_id, content, edited_at) VALUES (?, ?, ?)"),
+      revisions: db.prepare<[number], { content: string; edited_at: number }>(
+        "SELECT content, edited_at FROM message_revisions WHERE message_id = ? ORDER BY edited_at, rowid",
+      ),
+      dropRevisions: db.prepare("DELETE FROM message_revisions WHERE message_id = ?"),
+      edit: db.prepare<[string, number, number, number, number], MessageRow>(
+        "UPDATE messages SET content = ?, edited_at = ?, update_at = ?, rev = ? WHERE id = ? RETURNING *",
+      ),
+      tombstone: db.prepare<[number, number, number, number], MessageRow>(
+        `UPDATE messages SET content = NULL, file_id = NULL, deleted_at = ?, update_at = ?, rev = ?
+         WHERE id = ? RETURNING *`,
+      ),
+      setReactions: db.prepare<[string | null, number, number, number], MessageRow>(
+        "UPDATE messages SET reactions = ?, update_at = ?, rev = ? WHERE id = ? RETURNING *",
+      ),
+      directPeers: db.prepare<[string], { peer: string }>("SELECT peer FROM direct_conversations WHERE user_id = ?"),
+      joinedAt: db.prepare<[string, string], { joined_at: number }>(
+        "SELECT joined_at FROM room_members WHERE room_id = ? AND user_id = ?",
+      ),
+      setName: db.prepare("UPDATE users SET name = ? WHERE id = ?"),
+      setReceipts: db.prepare("UPDATE users SET read_receipts = ? WHERE id = ?"),
+      setLastSeen: db.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?"),
+      unread: db.prepare<{ a: string; b: string; after: number; user: string }, { n: number }>(
+        `SELECT COUNT(*) AS n FROM messages WHERE conversation IN (@a, @b) AND id > @after
+         AND sender != @user AND deleted_at IS NULL`,
+      ),
+      search: db.prepare<
+        { user: string; match: string; a: string | null; b: string | null; limit: number },
         MessageRow
-      >(
-        `INSERT INTO messages (message_type, media_type, sender, recipient, conversation, recipient_user,
-           content, file_id, client_msg_id, create_at, update_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      ),
-      latest: db.prepare<[string, number], MessageRow>(
-        "SELECT * FROM messages WHERE conversation = ? ORDER BY id DESC LIMIT ?",
-      ),
-      before: db.prepare<[string, number, number], MessageRow>(
-        "SELECT * FROM messages WHERE conversation = ? AND id < ? ORDER BY id DESC LIMIT ?",
-      ),
-      after: db.prepare<[string, number, number], MessageRow>(
-        "SELECT * FROM messages WHERE conversation = ? AND id > ? ORDER BY id ASC LIMIT ?",
-      ),
+      >(SEARCH_SQL),
+      latest: db.prepare<PageParams, MessageRow>(pageSql("", "DESC", false)),
+      before: db.prepare<PageParams, MessageRow>(pageSql("AND id < @cursor", "DESC", false)),
+      after: db.prepare<PageParams, MessageRow>(pageSql("AND id > @cursor", "ASC", false)),
+      latestPair: db.prepare<PageParams, MessageRow>(pageSql("", "DESC", true)),
+      beforePair: db.prepare<PageParams, MessageRow>(pageSql("AND id < @cursor", "DESC", true)),
+      afterPair: db.prepare<PageParams, MessageRow>(pageSql("AND id > @cursor", "ASC", true)),
       visibleAfter: db.prepare<{ user: string; after: number; limit: number }, MessageRow>(VISIBLE_AFTER_SQL),
       lastVisible: db.prepare<{ user: string }, { last: number | null }>(LAST_VISIBLE_SQL),
     };
     this.insertBatch = this.db.transaction((batch: Pending[]) => batch.map(({ draft }) => this.insertOne(draft)));
+    const highest = this.db
+      .prepare<[], { high: number | null }>(
+        `SELECT MAX(COALESCE((SELECT MAX(id) FROM messages), 0), COALESCE((SELECT MAX(rev) FROM messages), 0),
+           COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)) AS high`,
+      )
+      .get();
+    this.seq = highest?.high ?? 0;
     this.seed();
   }
 
@@ -213,6 +264,7 @@ export class SqliteStore implements Store {
       to: row.recipient,
       createAt: row.create_at,
       updateAt: row.update_at,
+      rev: row.rev,
     };
     if (row.content !== null) message.content = row.content;
     if (row.file_id !== null) {
@@ -220,11 +272,22 @@ export class SqliteStore implements Store {
       message.url = this.options.fileUrl(row.file_id);
     }
     if (row.client_msg_id !== null) message.clientMsgId = row.client_msg_id;
+    if (row.edited_at !== null) message.editedAt = row.edited_at;
+    if (row.deleted_at !== null) message.deletedAt = row.deleted_at;
+    if (row.reply_to !== null) message.replyTo = row.reply_to;
+    if (row.reactions !== null) message.reactions = JSON.parse(row.reactions) as Record<string, string[]>;
     return message;
   }
 
-  private toUser(row: { id: string; name: string; password_hash: string | null; create_at: number }): UserRecord {
-    return { id: row.id, name: row.name, passwordHash: row.password_hash, createAt: row.create_at };
+  private toUser(row: UserRow): UserRecord {
+    return {
+      id: row.id,
+      name: row.name,
+      passwordHash: row.password_hash,
+      createAt: row.create_at,
+      readReceipts: row.read_receipts === 1,
+      lastSeenAt: row.last_seen_at,
+    };
   }
 
   private joinSync(roomId: string, userId: string, at: number): boolean {
@@ -345,19 +408,26 @@ export class SqliteStore implements Store {
       const existing = this.statements.byClientId.get(draft.from, draft.clientMsgId);
       if (existing) return { message: this.toMessage(existing), created: false };
     }
-    const row = this.statements.insertMessage.get(
-      draft.messageType,
-      draft.mediaType,
-      draft.from,
-      draft.to,
-      draft.conversation,
-      draft.recipientUser,
-      draft.content ?? null,
-      draft.fileId ?? null,
-      draft.clientMsgId ?? null,
-      draft.createAt,
-      draft.createAt,
-    )!;
+    const row = this.statements.insertMessage.get({
+      id: ++this.seq,
+      messageType: draft.messageType,
+      mediaType: draft.mediaType,
+      from: draft.from,
+      to: draft.to,
+      conversation: draft.conversation,
+      recipientUser: draft.recipientUser,
+      content: draft.content ?? null,
+      fileId: draft.fileId ?? null,
+      clientMsgId: draft.clientMsgId ?? null,
+      replyTo: draft.replyTo ?? null,
+      createAt: draft.createAt,
+    })!;
+    if (draft.recipientUser !== null) {
+      this.statements.addDirect.run(draft.recipientUser, draft.from);
+      if (draft.messageType === "single") this.statements.addDirect.run(draft.from, draft.recipientUser);
+    }
+    // Sending moves the sender's read position to its own message.
+    if (draft.messageType !== "system") this.statements.readUpTo.run(draft.from, draft.conversation, row.id);
     return { message: this.toMessage(row), created: true };
   }
 
@@ -391,17 +461,21 @@ export class SqliteStore implements Store {
   }
 
   async conversationPage(
-    conversation: string,
+    conversation: ConversationKeys,
     page: PageQuery,
   ): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    const [a, b] = pair(conversation);
     const take = page.limit + 1;
+    const st = this.statements;
+    const [latest, before, after] =
+      a === b ? [st.latest, st.before, st.after] : [st.latestPair, st.beforePair, st.afterPair];
     // Forward pages read ascending; backward and default pages read newest first and are turned around.
     const rows =
       page.after !== undefined
-        ? this.statements.after.all(conversation, page.after, take)
+        ? after.all({ a, b, cursor: page.after, limit: take })
         : page.before !== undefined
-          ? this.statements.before.all(conversation, page.before, take)
-          : this.statements.latest.all(conversation, take);
+          ? before.all({ a, b, cursor: page.before, limit: take })
+          : latest.all({ a, b, cursor: 0, limit: take });
     const hasMore = rows.length > page.limit;
     const pageRows = rows.slice(0, page.limit);
     if (page.after === undefined) pageRows.reverse();
@@ -421,6 +495,85 @@ export class SqliteStore implements Store {
     return this.statements.lastVisible.get({ user: userId })?.last ?? 0;
   }
 
+  async getMessage(id: number): Promise<MessageRecord | undefined> {
+    const row = this.statements.getMessage.get(id);
+    return row && { message: this.toMessage(row), conversation: row.conversation };
+  }
+
+  async editMessage(id: number, content: string, at: number): Promise<StoredMessage> {
+    return this.db.transaction(() => {
+      const before = this.statements.getMessage.get(id)!;
+      this.statements.addRevision.run(id, before.content ?? "", at);
+      return this.toMessage(this.statements.edit.get(content, at, at, ++this.seq, id)!);
+    })();
+  }
+
+  async deleteMessage(id: number, at: number): Promise<StoredMessage> {
+    return this.db.transaction(() => {
+      this.statements.dropRevisions.run(id);
+      return this.toMessage(this.statements.tombstone.get(at, at, ++this.seq, id)!);
+    })();
+  }
+
+  async revisions(id: number): Promise<{ content: string; editedAt: number }[]> {
+    return this.statements.revisions.all(id).map((row) => ({ content: row.content, editedAt: row.edited_at }));
+  }
+
+  async setReaction(id: number, emoji: string, userId: string, on: boolean, at: number): Promise<AppendResult> {
+    return this.db.transaction(() => {
+      const row = this.statements.getMessage.get(id)!;
+      const reactions = row.reactions === null ? {} : (JSON.parse(row.reactions) as Record<string, string[]>);
+      const users = Object.hasOwn(reactions, emoji) ? reactions[emoji]! : [];
+      if (users.includes(userId) === on) return { message: this.toMessage(row), created: false };
+      const next = on ? [...users, userId] : users.filter((user) => user !== userId);
+      if (next.length > 0) reactions[emoji] = next;
+      else delete reactions[emoji];
+      const json = Object.keys(reactions).length > 0 ? JSON.stringify(reactions) : null;
+      return { message: this.toMessage(this.statements.setReactions.get(json, at, ++this.seq, id)!), created: true };
+    })();
+  }
+
+  async readPosition(userId: string, conversation: ConversationKey): Promise<number> {
+    return this.statements.readPosition.get(userId, conversation)?.last_read_id ?? 0;
+  }
+
+  async moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number> {
+    return this.db.transaction(() => {
+      this.statements.readUpTo.run(userId, conversation, lastReadId);
+      return this.statements.readPosition.get(userId, conversation)!.last_read_id;
+    })();
+  }
+
+  async unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number> {
+    const [a, b] = pair(conversation);
+    return this.statements.unread.get({ a, b, after, user: userId })!.n;
+  }
+
+  async directPeers(userId: string): Promise<string[]> {
+    return this.statements.directPeers.all(userId).map((row) => row.peer);
+  }
+
+  async joinedAt(roomId: string, userId: string): Promise<number | undefined> {
+    return this.statements.joinedAt.get(roomId, userId)?.joined_at;
+  }
+
+  async search(userId: string, match: string, conversation: ConversationKeys | undefined, limit: number) {
+    const [a, b] = conversation === undefined ? [null, null] : pair(conversation);
+    return this.statements.search.all({ user: userId, match, a, b, limit }).map((row) => this.toMessage(row));
+  }
+
+  async updateUser(id: string, changes: { name?: string | undefined; readReceipts?: boolean | undefined }) {
+    this.db.transaction(() => {
+      if (changes.name !== undefined) this.statements.setName.run(changes.name, id);
+      if (changes.readReceipts !== undefined) this.statements.setReceipts.run(changes.readReceipts ? 1 : 0, id);
+    })();
+    return (await this.getUser(id))!;
+  }
+
+  async setLastSeen(userId: string, at: number): Promise<void> {
+    this.statements.setLastSeen.run(at, userId);
+  }
+
   isOpen(): boolean {
     return this.db.open;
   }
@@ -432,6 +585,46 @@ export class SqliteStore implements Store {
   }
 }
 
+interface PageParams {
+  a: string;
+  b: string;
+  cursor: number;
+  limit: number;
+}
+
+/**
+ * A page of one conversation key (`@a`), or of two read as one (`@a` and `@b`: the system conversation).
+ * Each key is its own index range in id order; `IN (@a, @b)` would make SQLite sort the whole conversation.
+ */
+export function pageSql(condition: string, order: "ASC" | "DESC", twoKeys: boolean): string {
+  const range = (key: string) =>
+    `SELECT * FROM messages WHERE conversation = ${key} ${condition} ORDER BY id ${order} LIMIT @limit`;
+  if (!twoKeys) return range("@a");
+  return `SELECT * FROM (SELECT * FROM (${range("@a")}) UNION ALL SELECT * FROM (${range("@b")}))
+    ORDER BY id ${order} LIMIT @limit`;
+}
+
+/** One or two conversation keys (the system conversation spans the user's own and the broadcast one). */
+function pair(keys: ConversationKeys): [string, string] {
+  return typeof keys === "string" ? [keys, keys] : [keys[0], keys[1] ?? keys[0]];
+}
+
+/**
+ * Full-text search over what a user may see, tombstones excluded: best match first (bm25), then newest.
+ * `@a`/`@b` narrow it to one conversation when given.
+ */
+export const SEARCH_SQL = `
+  SELECT m.* FROM messages_fts f JOIN messages m ON m.id = f.rowid
+  WHERE messages_fts MATCH @match AND m.deleted_at IS NULL
+    AND (@a IS NULL OR m.conversation IN (@a, @b))
+    AND (
+      m.conversation IN (SELECT 'r:' || room_id FROM room_members WHERE user_id = @user)
+      OR m.recipient_user = @user
+      OR (m.sender = @user AND m.message_type = 'single')
+      OR m.conversation = '*'
+    )
+  ORDER BY bm25(messages_fts), m.id DESC LIMIT @limit`;
+
 /**
  * Every message a user may see after a cursor: the rooms it belongs to (group and system-to-room), direct
  * messages to or from it (and system messages to it), and system messages to everyone. Every branch is an
@@ -442,22 +635,22 @@ export class SqliteStore implements Store {
 export const VISIBLE_AFTER_SQL = `
   SELECT m.* FROM messages m WHERE m.id IN (
     SELECT id FROM (
-      SELECT msg.id AS id FROM room_members rm
-      JOIN messages msg ON msg.conversation = 'r:' || rm.room_id AND msg.id > @after
-      WHERE rm.user_id = @user ORDER BY msg.id LIMIT @limit)
+      SELECT msg.id AS id, msg.rev AS rev FROM room_members rm
+      JOIN messages msg ON msg.conversation = 'r:' || rm.room_id AND msg.rev > @after
+      WHERE rm.user_id = @user ORDER BY msg.rev LIMIT @limit)
     UNION ALL SELECT id FROM (
-      SELECT id FROM messages WHERE recipient_user = @user AND id > @after ORDER BY id LIMIT @limit)
+      SELECT id FROM messages WHERE recipient_user = @user AND rev > @after ORDER BY rev LIMIT @limit)
     UNION ALL SELECT id FROM (
-      SELECT id FROM messages WHERE sender = @user AND message_type = 'single' AND id > @after ORDER BY id LIMIT @limit)
+      SELECT id FROM messages WHERE sender = @user AND message_type = 'single' AND rev > @after ORDER BY rev LIMIT @limit)
     UNION ALL SELECT id FROM (
-      SELECT id FROM messages WHERE conversation = '*' AND id > @after ORDER BY id LIMIT @limit)
-  ) ORDER BY m.id LIMIT @limit`;
+      SELECT id FROM messages WHERE conversation = '*' AND rev > @after ORDER BY rev LIMIT @limit)
+  ) ORDER BY m.rev LIMIT @limit`;
 
 export const LAST_VISIBLE_SQL = `
   SELECT MAX(last) AS last FROM (
-    SELECT (SELECT MAX(id) FROM messages WHERE conversation = 'r:' || rm.room_id) AS last
+    SELECT (SELECT MAX(rev) FROM messages WHERE conversation = 'r:' || rm.room_id) AS last
       FROM room_members rm WHERE rm.user_id = @user
-    UNION ALL SELECT MAX(id) FROM messages WHERE recipient_user = @user
-    UNION ALL SELECT MAX(id) FROM messages WHERE sender = @user AND message_type = 'single'
-    UNION ALL SELECT MAX(id) FROM messages WHERE conversation = '*'
+    UNION ALL SELECT MAX(rev) FROM messages WHERE recipient_user = @user
+    UNION ALL SELECT MAX(rev) FROM messages WHERE sender = @user AND message_type = 'single'
+    UNION ALL SELECT MAX(rev) FROM messages WHERE conversation = '*'
   )`;

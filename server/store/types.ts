@@ -4,6 +4,8 @@ import type { MediaType, Room, StoredMessage, User } from "../../shared/schemas.
 export interface UserRecord extends User {
   passwordHash: string | null;
   createAt: number;
+  readReceipts: boolean;
+  lastSeenAt: number | null;
 }
 
 /** A stored upload. */
@@ -23,6 +25,15 @@ export interface FileRecord {
  */
 export type ConversationKey = string;
 
+/** One key, or two whose messages read as one conversation (the system conversation: to the user, and to all). */
+export type ConversationKeys = ConversationKey | readonly [ConversationKey, ConversationKey];
+
+/** A stored message with the conversation it belongs to. */
+export interface MessageRecord {
+  message: StoredMessage;
+  conversation: ConversationKey;
+}
+
 /** A message before the store gives it an id. */
 export interface MessageDraft {
   messageType: "single" | "group" | "system";
@@ -35,6 +46,7 @@ export interface MessageDraft {
   content?: string | undefined;
   fileId?: string | undefined;
   clientMsgId?: string | undefined;
+  replyTo?: number | undefined;
   createAt: number;
 }
 
@@ -101,12 +113,44 @@ export interface Store {
   appendMessage(draft: MessageDraft): Promise<AppendResult>;
   /** One page of a conversation, ascending by id. */
   conversationPage(
-    conversation: ConversationKey,
+    conversation: ConversationKeys,
     page: PageQuery,
   ): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
-  /** Every message the user may see with id > after, ascending. */
+  getMessage(id: number): Promise<MessageRecord | undefined>;
+  /** Replaces a message's text, keeping the previous one as a revision; bumps rev. */
+  editMessage(id: number, content: string, at: number): Promise<StoredMessage>;
+  /** Turns a message into a tombstone (no content or file) and drops its revisions; bumps rev. */
+  deleteMessage(id: number, at: number): Promise<StoredMessage>;
+  /** Earlier texts of a message, oldest first. */
+  revisions(id: number): Promise<{ content: string; editedAt: number }[]>;
+  /** Adds or removes one user's emoji; `created` is false (and rev unchanged) when nothing changed. */
+  setReaction(id: number, emoji: string, userId: string, on: boolean, at: number): Promise<AppendResult>;
+  /** The user's read position in a conversation, 0 when never read. */
+  readPosition(userId: string, conversation: ConversationKey): Promise<number>;
+  /** Moves the read position forward only; returns the position now. */
+  moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number>;
+  /** Messages by others after `after`, tombstones excluded. */
+  unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number>;
+  /** Users (and `system`) the user has direct messages with. */
+  directPeers(userId: string): Promise<string[]>;
+  /** When the user joined the room, if a member. */
+  joinedAt(roomId: string, userId: string): Promise<number | undefined>;
+  /** Full-text search over what the user may see (`match` is an FTS5 query). */
+  search(
+    userId: string,
+    match: string,
+    conversation: ConversationKeys | undefined,
+    limit: number,
+  ): Promise<StoredMessage[]>;
+  updateUser(
+    id: string,
+    changes: { name?: string | undefined; readReceipts?: boolean | undefined },
+  ): Promise<UserRecord>;
+  setLastSeen(userId: string, at: number): Promise<void>;
+
+  /** Every message the user may see with rev > after, ascending by rev. */
   visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
-  /** The newest id the user may see, 0 when none. */
+  /** The highest rev the user may see (the newest id, if nothing changed since), 0 when none. */
   lastVisibleId(userId: string): Promise<number>;
 
   /** True while the database is open. */

@@ -1,0 +1,76 @@
+import { SYSTEM_USER_ID } from "../../shared/ids.js";
+import type { Conversation } from "../../shared/schemas.js";
+import { forbidden, notFound } from "../errors.js";
+import {
+  BROADCAST_CONVERSATION,
+  directConversation,
+  roomConversation,
+  systemConversation,
+} from "../messages/conversation.js";
+import { roomChannel, userChannel } from "../socket/channels.js";
+import type { ConversationKey, ConversationKeys, Store } from "../store/types.js";
+
+/** A conversation as the caller named it, checked and turned into storage keys. */
+export interface ResolvedConversation {
+  /** As the caller sees it. */
+  conversation: Conversation;
+  /** Where its messages are stored (two keys for the system conversation: to the user, and to all). */
+  keys: ConversationKeys;
+  /** Where the caller's read position is kept. */
+  readKey: ConversationKey;
+  /** The other user of a direct conversation (not for rooms; `system` for the system conversation). */
+  peer?: string;
+}
+
+/**
+ * Checks that the caller may use a conversation (a room it belongs to, an existing user, or `system`) and
+ * returns its storage keys. A room that does not exist or a user that does not is NOT_FOUND; a room the
+ * caller is not in is FORBIDDEN.
+ */
+export async function resolveConversation(
+  store: Store,
+  userId: string,
+  conversation: Conversation,
+): Promise<ResolvedConversation> {
+  if ("room" in conversation) {
+    if (!(await store.getRoom(conversation.room))) throw notFound("room");
+    if (!(await store.isMember(conversation.room, userId))) throw forbidden("not a member of this room");
+    const key = roomConversation(conversation.room);
+    return { conversation, keys: key, readKey: key };
+  }
+  const peer = conversation.user;
+  if (peer === SYSTEM_USER_ID) {
+    const own = systemConversation(userId);
+    return { conversation, keys: [own, BROADCAST_CONVERSATION], readKey: own, peer };
+  }
+  if (!(await store.getUser(peer))) throw notFound("user");
+  const key = directConversation(userId, peer);
+  return { conversation, keys: key, readKey: key, peer };
+}
+
+/** Who a stored conversation key belongs to: a room, everyone, or the two users of a direct conversation. */
+export type KeyOwner = { room: string } | { all: true } | { users: [string, string] };
+
+/** Reads a conversation key back. */
+export function ownerOf(key: ConversationKey): KeyOwner {
+  if (key === BROADCAST_CONVERSATION) return { all: true };
+  if (key.startsWith("r:")) return { room: key.slice(2) };
+  const [a, b] = key.slice(2).split("|") as [string, string];
+  return { users: [a, b] };
+}
+
+/** The Socket.IO channels that reach everyone who may see messages of this key (undefined: everyone). */
+export function channelsOf(key: ConversationKey): string[] | undefined {
+  const owner = ownerOf(key);
+  if ("all" in owner) return undefined;
+  if ("room" in owner) return [roomChannel(owner.room)];
+  return owner.users.filter((user) => user !== SYSTEM_USER_ID).map(userChannel);
+}
+
+/** True when the user may see messages stored under this key. */
+export async function canSee(store: Store, userId: string, key: ConversationKey): Promise<boolean> {
+  const owner = ownerOf(key);
+  if ("all" in owner) return true;
+  if ("room" in owner) return store.isMember(owner.room, userId);
+  return owner.users.includes(userId);
+}

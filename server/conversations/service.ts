@@ -1,0 +1,179 @@
+import type { Server } from "socket.io";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
+import { SYSTEM_USER_ID } from "../../shared/ids.js";
+import type { Conversation, ConversationSummary, StoredMessage } from "../../shared/schemas.js";
+import { BROADCAST_CONVERSATION } from "../messages/conversation.js";
+import { roomChannel, userChannel } from "../socket/channels.js";
+import type { ConversationKeys, Store } from "../store/types.js";
+import { resolveConversation, type ResolvedConversation } from "./keys.js";
+
+type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** A start is relayed at most this often per user and conversation. */
+const TYPING_RELAY_MS = 1000;
+/** A start with no new start for this long is stopped by the server. */
+const TYPING_EXPIRY_MS = 6000;
+
+interface TypingState {
+  lastRelay: number;
+  active: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Conversation state: the list with last message and unread counts, read positions and receipts, and typing
+ * notices. Conversations in events are written from the receiver's point of view.
+ */
+export class ConversationService {
+  private readonly typing = new Map<string, TypingState>();
+
+  constructor(
+    private readonly io: ChatIo,
+    private readonly store: Store,
+    private readonly now: () => number,
+  ) {}
+
+  private async newest(keys: ConversationKeys): Promise<StoredMessage | undefined> {
+    return (await this.store.conversationPage(keys, { limit: 1 })).messages[0];
+  }
+
+  private async summary(userId: string, resolved: ResolvedConversation, name: string, since: number) {
+    const lastMessage = await this.newest(resolved.keys);
+    const lastReadId = await this.store.readPosition(userId, resolved.readKey);
+    const unread = await this.store.unreadCount(userId, resolved.keys, lastReadId);
+    const row: ConversationSummary = { conversation: resolved.conversation, name, unread, lastReadId };
+    if (lastMessage) row.lastMessage = lastMessage;
+    return { row, activity: lastMessage?.createAt ?? since };
+  }
+
+  /** The caller's rooms and the direct conversations it has messages in, newest activity first. */
+  async list(userId: string): Promise<ConversationSummary[]> {
+    const rows: { row: ConversationSummary; activity: number }[] = [];
+    for (const room of await this.store.roomsOf(userId)) {
+      const resolved = await resolveConversation(this.store, userId, { room: room.id });
+      const joinedAt = (await this.store.joinedAt(room.id, userId)) ?? room.createAt;
+      rows.push(await this.summary(userId, resolved, room.name, joinedAt));
+    }
+    const peers = new Set(await this.store.directPeers(userId));
+    // Broadcasts belong to everyone's system conversation, whether or not a system message named them.
+    if (!peers.has(SYSTEM_USER_ID) && (await this.newest(BROADCAST_CONVERSATION))) peers.add(SYSTEM_USER_ID);
+    for (const peer of peers) {
+      const resolved = await resolveConversation(this.store, userId, { user: peer });
+      const name = peer === SYSTEM_USER_ID ? "System" : ((await this.store.getUser(peer))?.name ?? peer);
+      const entry = await this.summary(userId, resolved, name, 0);
+      if (entry.row.lastMessage) rows.push(entry);
+    }
+    rows.sort((a, b) => b.activity - a.activity);
+    return rows.map((entry) => entry.row);
+  }
+
+  /**
+   * Moves the caller's read position forward (clamped to the newest message) and answers the unread count.
+   * A move is told to the reader's other sockets and, unless the reader turned receipts off, to the others.
+   */
+  async read(
+    userId: string,
+    conversation: Conversation,
+    lastReadId: number,
+    originSocketId?: string,
+  ): Promise<{ unread: number }> {
+    const resolved = await resolveConversation(this.store, userId, conversation);
+    const newestId = (await this.newest(resolved.keys))?.id ?? 0;
+    const target = Math.min(lastReadId, newestId);
+    const before = await this.store.readPosition(userId, resolved.readKey);
+    let position = before;
+    if (target > before) {
+      position = await this.store.moveReadPosition(userId, resolved.readKey, target);
+      await this.emitReceipt(userId, resolved, position, originSocketId);
+    }
+    return { unread: await this.store.unreadCount(userId, resolved.keys, position) };
+  }
+
+  private async emitReceipt(userId: string, resolved: ResolvedConversation, lastReadId: number, origin?: string) {
+    const receiptsOn = (await this.store.getUser(userId))?.readReceipts ?? true;
+    const own = (conversation: Conversation) => {
+      const audience = this.io.to(userChannel(userId));
+      (origin ? audience.except(origin) : audience).emit("receipt", { conversation, userId, lastReadId });
+    };
+    if ("room" in resolved.conversation) {
+      if (!receiptsOn) return own(resolved.conversation);
+      const audience = this.io.to(roomChannel(resolved.conversation.room));
+      (origin ? audience.except(origin) : audience).emit("receipt", {
+        conversation: resolved.conversation,
+        userId,
+        lastReadId,
+      });
+      return;
+    }
+    own(resolved.conversation);
+    const peer = resolved.peer!;
+    if (receiptsOn && peer !== userId && peer !== SYSTEM_USER_ID) {
+      this.io.to(userChannel(peer)).emit("receipt", { conversation: { user: userId }, userId, lastReadId });
+    }
+  }
+
+  /**
+   * Relays typing to the other members' sockets (in a direct conversation, the other user's): a start at
+   * most once a second, a stop whenever a relayed start is pending, and a stop of its own after 6 s.
+   */
+  async setTyping(userId: string, conversation: Conversation, state: "start" | "stop"): Promise<Record<string, never>> {
+    const resolved = await resolveConversation(this.store, userId, conversation);
+    const key = `${userId}\n${resolved.readKey}`;
+    let entry = this.typing.get(key);
+    if (!entry) {
+      entry = { lastRelay: -Infinity, active: false, timer: undefined };
+      this.typing.set(key, entry);
+    }
+    const current = entry;
+    const relay = (relayed: "start" | "stop") => this.relayTyping(userId, resolved, relayed);
+    // Each entry has one timer: the expiry of an active start, or its own removal once the throttle passed.
+    const schedule = (ms: number, then: () => void) => {
+      clearTimeout(current.timer);
+      current.timer = setTimeout(then, ms);
+    };
+    const forget = () =>
+      schedule(Math.max(0, current.lastRelay + TYPING_RELAY_MS - this.now()), () => this.typing.delete(key));
+    if (state === "start") {
+      const at = this.now();
+      if (at - current.lastRelay >= TYPING_RELAY_MS) {
+        current.lastRelay = at;
+        current.active = true;
+        relay("start");
+      }
+      if (current.active) {
+        schedule(TYPING_EXPIRY_MS, () => {
+          this.typing.delete(key);
+          relay("stop");
+        });
+      } else {
+        forget();
+      }
+    } else {
+      if (current.active) {
+        current.active = false;
+        relay("stop");
+      }
+      forget();
+    }
+    return {};
+  }
+
+  private relayTyping(userId: string, resolved: ResolvedConversation, state: "start" | "stop"): void {
+    if ("room" in resolved.conversation) {
+      this.io
+        .to(roomChannel(resolved.conversation.room))
+        .except(userChannel(userId))
+        .emit("typing", { conversation: resolved.conversation, userId, state });
+      return;
+    }
+    const peer = resolved.peer!;
+    if (peer === userId || peer === SYSTEM_USER_ID) return;
+    this.io.to(userChannel(peer)).emit("typing", { conversation: { user: userId }, userId, state });
+  }
+
+  /** Cancels pending typing expiries (shutdown). */
+  close(): void {
+    for (const entry of this.typing.values()) clearTimeout(entry.timer);
+    this.typing.clear();
+  }
+}

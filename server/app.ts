@@ -245,6 +245,9 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       await workers.close();
       io.emit("server:notice", { reason: "shutdown", message: "the server is shutting down; reconnect shortly" });
       io.disconnectSockets(true);
+      // Whoever is still online was last seen now; their offline timers will not fire.
+      const at = now();
+      await Promise.all(registry.onlineUsers().map((userId) => store.setLastSeen(userId, at)));
       registry.close();
       conversations.close();
       // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which

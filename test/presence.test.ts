@@ -275,3 +275,18 @@ describe("PRESENCE_ROOM_LIMIT", () => {
     await waitForNotice(alice, "offline", "bob");
   });
 });
+
+describe("last seen across a shutdown", () => {
+  it("records users still online at shutdown as last seen then", async () => {
+    const first = await startServer();
+    const dataDir = first.config.dataDir;
+    await connect(first, "alice");
+    const before = Date.now();
+    await first.stop();
+    const second = await startServer({}, dataDir);
+    const bob = await connect(second, "bob");
+    const [alice] = await ok(bob.socket, "presence:query", { userIds: ["alice"] });
+    expect(alice).toMatchObject({ userId: "alice", online: false });
+    expect(alice!.lastSeenAt).toBeGreaterThanOrEqual(before);
+  });
+});

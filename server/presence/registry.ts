@@ -78,6 +78,11 @@ export class ConnectionRegistry {
     return this.liveUsers;
   }
 
+  /** Users counted online now (with a socket, or within the grace). */
+  onlineUsers(): string[] {
+    return [...this.users.keys()];
+  }
+
   /** Cancels pending offline timers (at shutdown, nobody is left to tell). */
   close(): void {
     for (const entry of this.users.values()) clearTimeout(entry.offlineTimer);

@@ -3,6 +3,26 @@ import { roomIdSchema, userIdSchema, usernameSchema } from "./ids.js";
 
 const cursor = z.int().min(0);
 
+/**
+ * A string of `min` to `max` UTF-16 code units, as JavaScript's `length` counts them. zod 4 measures
+ * `.max()` in code points, so an emoji counts one there and two here; the contract counts code units.
+ */
+function text(min: number, max: number) {
+  return z.string().refine((value) => value.length >= min && value.length <= max, {
+    message: `expected ${min}-${max} UTF-16 code units`,
+  });
+}
+
+/** Like `text`, after trimming white space at both ends. */
+function trimmedText(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .refine((value) => value.length >= min && value.length <= max, {
+      message: `expected ${min}-${max} UTF-16 code units`,
+    });
+}
+
 /** Media carried by a message. */
 export const mediaTypeSchema = z.enum(["text", "image", "file"]);
 /** Every kind of message on the wire. */
@@ -17,9 +37,9 @@ export const sendMessageSchema = z
     messageType: z.enum(["single", "group"]),
     mediaType: mediaTypeSchema,
     to: z.string().min(1).max(64),
-    content: z.string().min(1).max(MAX_CONTENT_LENGTH).optional(),
-    fileId: z.string().min(1).max(64).optional(),
-    clientMsgId: z.string().min(1).max(64).optional(),
+    content: text(1, MAX_CONTENT_LENGTH).optional(),
+    fileId: text(1, 64).optional(),
+    clientMsgId: text(1, 64).optional(),
     replyTo: z.int().min(1).optional(),
   })
   .superRefine((value, ctx) => {
@@ -57,7 +77,7 @@ export const syncSchema = z.object({
 
 /** `room:create` payload. */
 export const roomCreateSchema = z.object({
-  name: z.string().trim().min(1).max(64),
+  name: trimmedText(1, 64),
   visibility: z.enum(["public", "private"]).default("public"),
 });
 
@@ -97,14 +117,14 @@ export const pushSchema = z.object({
     z.object({ room: roomIdSchema }).strict(),
     z.object({ all: z.literal(true) }).strict(),
   ]),
-  content: z.string().min(1).max(MAX_CONTENT_LENGTH),
+  content: text(1, MAX_CONTENT_LENGTH),
   mediaType: z.literal("text").default("text"),
 });
 
 /** Fields of the compatibility route `POST /send`. */
 export const legacySendSchema = z.object({
   uid: userIdSchema,
-  message: z.string().min(1).max(MAX_CONTENT_LENGTH),
+  message: text(1, MAX_CONTENT_LENGTH),
 });
 
 /** A user as clients see it. */
@@ -172,17 +192,17 @@ export const conversationReadSchema = z.object({ conversation: conversationSchem
 export const typingSchema = z.object({ conversation: conversationSchema, state: z.enum(["start", "stop"]) });
 
 /** `message:edit` payload. */
-export const messageEditSchema = z.object({ id: z.int().min(1), content: z.string().min(1).max(MAX_CONTENT_LENGTH) });
+export const messageEditSchema = z.object({ id: z.int().min(1), content: text(1, MAX_CONTENT_LENGTH) });
 
 /** `message:delete` and `message:revisions` payload. */
 export const messageRefSchema = z.object({ id: z.int().min(1) });
 
 /** `message:react` payload: one emoji (1–32 UTF-16 code units), on or off. */
-export const messageReactSchema = z.object({ id: z.int().min(1), emoji: z.string().min(1).max(32), on: z.boolean() });
+export const messageReactSchema = z.object({ id: z.int().min(1), emoji: text(1, 32), on: z.boolean() });
 
 /** `history:search` payload: plain words, all of which must match. */
 export const historySearchSchema = z.object({
-  q: z.string().min(1).max(200),
+  q: text(1, 200),
   conversation: conversationSchema.optional(),
   limit: z.int().min(1).max(50).default(20),
 });
@@ -192,7 +212,7 @@ export const presenceQuerySchema = z.object({ userIds: z.array(z.string().min(1)
 
 /** `user:update` payload; `{}` answers the current values. */
 export const userUpdateSchema = z.object({
-  name: z.string().trim().min(1).max(64).optional(),
+  name: trimmedText(1, 64).optional(),
   readReceipts: z.boolean().optional(),
 });
 

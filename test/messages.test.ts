@@ -139,6 +139,10 @@ describe("message:send refusals", () => {
       "content over 4000 characters",
       { messageType: "single", mediaType: "text", to: "bob", content: "x".repeat(4001) },
     ],
+    [
+      "content over 4000 UTF-16 code units made of emoji",
+      { messageType: "single", mediaType: "text", to: "bob", content: "😀".repeat(2001) },
+    ],
     ["a system message type", { messageType: "system", mediaType: "text", to: "bob", content: "x" }],
     ["an online message type", { messageType: "online", mediaType: "text", to: "bob", content: "x" }],
     ["an unknown media type", { messageType: "single", mediaType: "video", to: "bob", content: "x" }],

@@ -1,6 +1,32 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/** Globals of the browser that the web client uses (TypeScript checks them; this is for plain JS rules). */
+const browserGlobals = Object.fromEntries(
+  [
+    "window",
+    "document",
+    "navigator",
+    "sessionStorage",
+    "localStorage",
+    "requestAnimationFrame",
+    "XMLHttpRequest",
+    "FormData",
+    "URL",
+    "fetch",
+    "console",
+    "setTimeout",
+    "clearTimeout",
+    "HTMLElement",
+    "Node",
+  ].map((name) => [name, "readonly"]),
+);
+
+/** Globals of Node that scripts use. */
+const nodeGlobals = Object.fromEntries(
+  ["process", "console", "setTimeout", "clearTimeout", "URL", "Buffer"].map((name) => [name, "readonly"]),
+);
+
 export default tseslint.config(
   { ignores: ["node_modules/", "data/", "dist/", "web/dist/", "coverage/"] },
   js.configs.recommended,
@@ -14,5 +40,30 @@ export default tseslint.config(
   {
     files: ["server/**/*.ts"],
     rules: { "no-console": "error" },
+  },
+  {
+    // The SDK runs in Node and browsers and reports through events and Results, never prints.
+    files: ["client/**/*.ts"],
+    rules: { "no-console": "error" },
+  },
+  {
+    files: ["web/**/*.{ts,js}"],
+    languageOptions: { globals: browserGlobals },
+    rules: {
+      // User text goes through textContent / createElement only (see web/src/dom.ts).
+      "no-restricted-properties": [
+        "error",
+        { property: "innerHTML", message: "Build elements with h() and text nodes; never parse data as HTML." },
+        { property: "outerHTML", message: "Build elements with h() and text nodes; never parse data as HTML." },
+        {
+          property: "insertAdjacentHTML",
+          message: "Build elements with h() and text nodes; never parse data as HTML.",
+        },
+      ],
+    },
+  },
+  {
+    files: ["scripts/**/*.mjs"],
+    languageOptions: { globals: nodeGlobals },
   },
 );

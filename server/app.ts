@@ -123,7 +123,13 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   });
   await app.register(helmet, {
     contentSecurityPolicy: {
-      directives: { "img-src": ["'self'", "data:", "blob:"], "connect-src": ["'self'"] },
+      directives: {
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        // Served over plain HTTP on a LAN address, this would make browsers fetch the page's scripts over
+        // https and show a blank page; TLS is the proxy's business (see the README's nginx section).
+        "upgrade-insecure-requests": null,
+      },
     },
   });
   await app.register(multipart);

@@ -182,6 +182,8 @@ describe("browser origins", () => {
     expect(response.headers["x-content-type-options"]).toBe("nosniff");
     expect(response.headers["content-security-policy"]).toContain("default-src 'self'");
     expect(response.headers["x-frame-options"]).toBeDefined();
+    // Over plain HTTP on a LAN address this directive would blank the web client.
+    expect(response.headers["content-security-policy"]).not.toContain("upgrade-insecure-requests");
   });
 
   it("negotiates no WebSocket compression", async () => {

@@ -1,0 +1,419 @@
+import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
+import type { ErrorCode, ErrorInfo, Result } from "../shared/errors.js";
+import type {
+  AckData,
+  ClientEventName,
+  ClientToServerEvents,
+  ConnectErrorData,
+  EventPayload,
+  ServerNotice,
+  ServerToClientEvents,
+} from "../shared/events.js";
+import type {
+  Message,
+  PresenceMessage,
+  Room,
+  SendMessageInput,
+  SessionInfo,
+  StoredMessage,
+  User,
+} from "../shared/schemas.js";
+import { TypedEmitter } from "./emitter.js";
+import { SeenIds } from "./seen-ids.js";
+
+/** The typed Socket.IO client socket of the contract. */
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * Where the client stands: `connecting` before its first session, `online` once connected and caught up,
+ * `reconnecting` after losing a connection it had, `offline` when it stopped trying (closed, refused token,
+ * or reconnection attempts used up).
+ */
+export type ConnectionState = "connecting" | "online" | "reconnecting" | "offline";
+
+/** An invitation to a private room. */
+export interface RoomInvitation {
+  room: Room;
+  by: string;
+}
+
+/** What a catch-up after a (re)connect delivered. */
+export interface SyncSummary {
+  /** Messages and updates handed to listeners by this catch-up (missed ones and those that arrived during it). */
+  delivered: number;
+  /** The cursor after it: the newest message position (id, or rev on a server with message changes) seen. */
+  cursor: number;
+}
+
+/** Events of a chat client. */
+export type ChatClientEvents = {
+  /** The connection state changed. */
+  state: (state: ConnectionState) => void;
+  /** The server sent a session (every connect and reconnect); catch-up starts right after. */
+  session: (session: SessionInfo) => void;
+  /** A stored message, exactly once, whether it came live or through catch-up; in order after a catch-up. */
+  message: (message: StoredMessage) => void;
+  /**
+   * A newer version (higher `rev`) of a message created before: edited, deleted or reacted to, live or missed
+   * while away; at most once per version. Only servers with message changes (contract v1.1) send these.
+   */
+  updated: (message: StoredMessage) => void;
+  /** A live-only online/offline notice. */
+  presence: (notice: PresenceMessage) => void;
+  /** Someone invited this user to a private room. */
+  invited: (invitation: RoomInvitation) => void;
+  /** The server is about to close the connection on purpose; the client reconnects by itself. */
+  notice: (notice: ServerNotice) => void;
+  /** A catch-up finished: everything missed while away has been delivered. */
+  synced: (summary: SyncSummary) => void;
+  /** A refused connection (`UNAUTHORIZED`, `RATE_LIMITED`, `UNAVAILABLE`) or a failed sync request. */
+  error: (error: ErrorInfo) => void;
+};
+
+/** How to reach the server. */
+export interface ChatClientOptions {
+  /** The server's origin, e.g. `http://127.0.0.1:3000`. @default the page's origin (browsers only) */
+  url?: string;
+  /** The JWT, or a function giving the current one; asked again on every (re)connect. */
+  token: string | (() => string | Promise<string>);
+  /** How long a request waits for its answer. @default 10000 */
+  timeoutMs?: number;
+  /**
+   * A cursor saved from an earlier client (`client.cursor`), to catch up from where it stopped.
+   * @default none: the first session starts from `session.lastId`
+   */
+  cursor?: number;
+  /** Messages per `sync` request while catching up. @default 500 */
+  syncPageSize?: number;
+  /** Connect at once. @default true */
+  autoConnect?: boolean;
+  /** Passed to `socket.io-client` (transports, reconnection delays…); `auth` and `autoConnect` are the client's own. */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** @default the client's `timeoutMs` */
+  timeoutMs?: number;
+}
+
+const failure = (code: ErrorCode, message: string): { ok: false; error: ErrorInfo } => ({
+  ok: false,
+  error: { code, message },
+});
+
+const isResult = (value: unknown): value is Result<unknown> =>
+  typeof value === "object" && value !== null && typeof (value as { ok?: unknown }).ok === "boolean";
+
+const isStored = (message: Message): message is StoredMessage => "id" in message;
+
+/**
+ * Where a message sits in `sync` order: its `rev` (ids and revs share one counter; a v1.1 server pages sync
+ * by rev), or its id on a server without message changes.
+ */
+const positionOf = (message: StoredMessage): number => message.rev ?? message.id;
+
+/** Requests whose answer is a message this client created or changed. */
+const OWN_CHANGES: ReadonlySet<ClientEventName> = new Set([
+  "message:send",
+  "message:edit",
+  "message:delete",
+  "message:react",
+]);
+
+/**
+ * A fresh idempotency key for `message:send`. Uses `getRandomValues`, which browsers offer on plain-HTTP
+ * pages too (`randomUUID` needs a secure context).
+ */
+export function createClientMsgId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A typed chat client: requests answer `Result`s, and stored messages arrive exactly once and never go
+ * missing across reconnects. See `createChatClient`.
+ */
+export class ChatClient extends TypedEmitter<ChatClientEvents> {
+  /** The underlying typed socket, for what the client does not wrap. */
+  readonly socket: ChatSocket;
+  private readonly timeoutMs: number;
+  private readonly syncPageSize: number;
+  /** Ids of the messages handed to `message` listeners (and sent by this client). */
+  private readonly seen = new SeenIds();
+  /** Revs handed to `updated` listeners (and made by this client). */
+  private readonly seenRevs = new SeenIds();
+  private currentState: ConnectionState;
+  private currentSession: SessionInfo | undefined;
+  private newestId: number | undefined;
+  /** True from a connect until its catch-up is done: live messages wait in `held` meanwhile. */
+  private catchingUp = true;
+  private held: StoredMessage[] = [];
+  /** Bumped on every session and disconnect, so a stale catch-up stops. */
+  private generation = 0;
+  private wasOnline = false;
+  private closed = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retries = 0;
+
+  constructor(options: ChatClientOptions) {
+    super();
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.syncPageSize = options.syncPageSize ?? 500;
+    this.newestId = options.cursor;
+    const autoConnect = options.autoConnect ?? true;
+    const token = options.token;
+    const socketOptions: Partial<ManagerOptions & SocketOptions> = {
+      ...options.socket,
+      autoConnect: false,
+      auth: (callback) => {
+        Promise.resolve(typeof token === "function" ? token() : token).then(
+          (value) => callback({ token: value }),
+          () => callback({}),
+        );
+      },
+    };
+    this.socket = options.url === undefined ? io(socketOptions) : io(options.url, socketOptions);
+    this.currentState = autoConnect ? "connecting" : "offline";
+    this.bind();
+    if (autoConnect) this.socket.connect();
+  }
+
+  /** The connection state. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The latest session, once connected. */
+  get session(): SessionInfo | undefined {
+    return this.currentSession;
+  }
+
+  /** The signed-in user, once connected. */
+  get user(): User | undefined {
+    return this.currentSession?.user;
+  }
+
+  /**
+   * The newest message position (id, or rev on a v1.1 server) this client has seen; save it to resume a later
+   * client with `options.cursor`.
+   */
+  get cursor(): number | undefined {
+    return this.newestId;
+  }
+
+  /** Connects again after `close()`, a refused token or used-up reconnection attempts (or with `autoConnect: false`). */
+  connect(): void {
+    this.closed = false;
+    // Safe while a connection attempt is under way: Socket.IO does not open a second one.
+    if (this.socket.connected) return;
+    this.setState(this.wasOnline ? "reconnecting" : "connecting");
+    this.socket.connect();
+  }
+
+  /** Disconnects and stops reconnecting; state becomes `offline`. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.socket.disconnect();
+    this.setState("offline");
+  }
+
+  /** Resolves once the client is online and caught up; rejects if it goes offline first. */
+  whenOnline(): Promise<void> {
+    if (this.currentState === "online") return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const off = this.on("state", (state) => {
+        if (state === "online") {
+          off();
+          resolve();
+        } else if (state === "offline") {
+          off();
+          reject(new Error("the chat client went offline"));
+        }
+      });
+    });
+  }
+
+  /**
+   * Sends one request of the contract and resolves its `Result`. Never rejects: when not connected, or
+   * when no answer comes within the timeout, it resolves `{ ok: false, error: { code: "UNAVAILABLE" } }`.
+   * Requests are not queued while offline, so a retried request cannot also be sent late.
+   * @example
+   * const rooms = await client.request("room:list", {});
+   * if (rooms.ok) console.log(rooms.data.joined);
+   */
+  async request<E extends ClientEventName>(
+    event: E,
+    payload: EventPayload<E>,
+    options: RequestOptions = {},
+  ): Promise<Result<AckData<E>>> {
+    if (!this.socket.connected) return failure("UNAVAILABLE", "not connected to the chat server");
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timed = this.socket.timeout(timeoutMs);
+    // emitWithAck is typed `any` on a timeout socket; the contract says what comes back.
+    const emit = timed.emitWithAck as (event: E, payload: EventPayload<E>) => Promise<unknown>;
+    let answer: unknown;
+    try {
+      answer = await emit.call(timed, event, payload);
+    } catch {
+      return failure("UNAVAILABLE", `no answer to ${event} within ${timeoutMs} ms`);
+    }
+    if (!isResult(answer)) return failure("INTERNAL", `malformed answer to ${event}`);
+    const result = answer as Result<AckData<E>>;
+    // The server does not echo a message, or a change, to the socket that made it: a later sync must not
+    // replay it either.
+    if (result.ok && OWN_CHANGES.has(event)) {
+      const message = result.data as StoredMessage;
+      if (event === "message:send") this.seen.add(message.id);
+      this.seenRevs.add(positionOf(message));
+    }
+    return result;
+  }
+
+  /** Sends a message with an idempotency key (generated unless given), so a retry cannot duplicate it. */
+  send(input: SendMessageInput, options?: RequestOptions): Promise<Result<StoredMessage>> {
+    return this.request("message:send", { ...input, clientMsgId: input.clientMsgId ?? createClientMsgId() }, options);
+  }
+
+  private bind(): void {
+    const socket = this.socket;
+    socket.on("session", (session) => void this.catchUp(session));
+    socket.on("message", (message) => {
+      if (!isStored(message)) this.emit("presence", message);
+      else this.arrived(message);
+    });
+    socket.on("message:updated", (message) => this.arrived(message));
+    socket.on("room:invited", (invitation) => this.emit("invited", invitation));
+    socket.on("server:notice", (notice) => this.emit("notice", notice));
+    socket.on("disconnect", (reason) => {
+      this.generation += 1;
+      this.catchingUp = true;
+      this.held = [];
+      if (reason === "io client disconnect" || this.closed) {
+        this.setState("offline");
+        return;
+      }
+      this.setState(this.wasOnline ? "reconnecting" : "connecting");
+      // Socket.IO does not reconnect after a server-side disconnect (the server does it on shutdown).
+      if (reason === "io server disconnect") this.retryLater();
+    });
+    socket.on("connect_error", (error: Error & { data?: Partial<ConnectErrorData> }) => {
+      const code = error.data?.code;
+      if (code !== undefined) this.emit("error", { code, message: error.message });
+      if (code === "UNAUTHORIZED") {
+        // A refused token will not get better by retrying.
+        this.closed = true;
+        this.setState("offline");
+      } else if (!socket.active) {
+        // Refused by the server's middleware (rate limit, shutting down): Socket.IO leaves retrying to us.
+        this.retryLater();
+      }
+      // Otherwise a transport error: the manager retries with its own backoff.
+    });
+    socket.io.on("reconnect_failed", () => this.setState("offline"));
+  }
+
+  private async catchUp(session: SessionInfo): Promise<void> {
+    const generation = ++this.generation;
+    this.currentSession = session;
+    // No cursor yet: lastId was computed before this socket could receive anything, so start there.
+    // A cursor beyond lastId means the server's store was reset (or the newest messages seen are no longer
+    // visible): ids restart, so what was seen says nothing any more.
+    if (this.newestId === undefined || this.newestId > session.lastId) {
+      if (this.newestId !== undefined) {
+        this.seen.clear();
+        this.seenRevs.clear();
+      }
+      this.newestId = session.lastId;
+    }
+    this.emit("session", session);
+    let delivered = 0;
+    const start = this.newestId;
+    let after = start;
+    let failures = 0;
+    for (;;) {
+      // Even a first session syncs after lastId: it closes the gap between computing lastId and joining rooms.
+      const page = await this.request("sync", { after, limit: this.syncPageSize });
+      if (generation !== this.generation) return;
+      if (!page.ok) {
+        this.emit("error", page.error);
+        failures += 1;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** failures)));
+        if (generation !== this.generation) return;
+        continue;
+      }
+      failures = 0;
+      for (const message of page.data.messages) if (this.deliver(message, start)) delivered += 1;
+      const last = page.data.messages.at(-1);
+      if (!page.data.hasMore || last === undefined) break;
+      after = positionOf(last);
+    }
+    this.catchingUp = false;
+    const held = this.held.sort((a, b) => positionOf(a) - positionOf(b));
+    this.held = [];
+    for (const message of held) if (this.deliver(message, start)) delivered += 1;
+    this.wasOnline = true;
+    this.retries = 0;
+    this.setState("online");
+    this.emit("synced", { delivered, cursor: this.newestId });
+  }
+
+  /** A live message or update: held while catching up (to keep the order), handed on otherwise. */
+  private arrived(message: StoredMessage): void {
+    if (this.catchingUp) this.held.push(message);
+    else this.deliver(message, this.newestId ?? 0);
+  }
+
+  /**
+   * Hands a stored message to listeners unless it was seen; true when it was new. A message that changed
+   * since it was created is an update when its creation was seen, or predates `start` (the cursor the
+   * current session started from); otherwise it is news, shown in its current state.
+   */
+  private deliver(message: StoredMessage, start: number): boolean {
+    const position = positionOf(message);
+    this.newestId = Math.max(this.newestId ?? 0, position);
+    const changed = position > message.id;
+    if (changed && (this.seen.has(message.id) || message.id <= start)) {
+      if (!this.seenRevs.add(position)) return false;
+      this.seen.add(message.id);
+      this.emit("updated", message);
+      return true;
+    }
+    this.seenRevs.add(position);
+    if (!this.seen.add(message.id)) return false;
+    this.emit("message", message);
+    return true;
+  }
+
+  private retryLater(): void {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    const base = this.socket.io.reconnectionDelay();
+    const max = this.socket.io.reconnectionDelayMax();
+    const delay = Math.min(max, base * 2 ** this.retries) * (0.5 + Math.random() / 2);
+    this.retries += 1;
+    this.retryTimer = setTimeout(() => {
+      if (!this.closed && !this.socket.connected) this.socket.connect();
+    }, delay);
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.currentState === state) return;
+    this.currentState = state;
+    this.emit("state", state);
+  }
+}
+
+/**
+ * Creates a chat client for Node or the browser: typed requests that resolve `Result`s with a timeout,
+ * connection state, and every stored message exactly once, in order, across reconnects.
+ * @example
+ * const client = createChatClient({ url: "http://127.0.0.1:3000", token });
+ * client.on("message", (message) => render(message));
+ * await client.whenOnline();
+ * await client.send({ messageType: "group", mediaType: "text", to: "lobby", content: "hi" });
+ */
+export function createChatClient(options: ChatClientOptions): ChatClient {
+  return new ChatClient(options);
+}

@@ -1,0 +1,684 @@
+import { createChatClient, type ChatClient, type RoomInvitation } from "../../client/index.js";
+import type { PresenceMessage, Room, RoomMember, StoredMessage } from "../../shared/schemas.js";
+import {
+  LOBBY,
+  SYSTEM,
+  conversationOf,
+  directKey,
+  historyTarget,
+  keyOf,
+  refOf,
+  roomKey,
+  type ConversationKey,
+  type ConversationRef,
+} from "./conversations.js";
+import { h } from "./dom.js";
+import { Outbox } from "./outbox.js";
+import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
+import { Timeline } from "./timeline.js";
+import { BannerView } from "./views/banner.js";
+import { ChatHeaderView } from "./views/chat-header.js";
+import { ComposerView } from "./views/composer.js";
+import { browseRoomsDialog, createRoomDialog, inviteDialog, openModal } from "./views/dialogs.js";
+import { MembersView } from "./views/members.js";
+import { MessageListView, type RenderMode } from "./views/message-list.js";
+import { SidebarView, type SidebarItem } from "./views/sidebar.js";
+import { Toasts } from "./views/toasts.js";
+
+/** One conversation this tab has opened. */
+interface Conversation {
+  key: ConversationKey;
+  ref: ConversationRef;
+  timeline: Timeline;
+  loaded: boolean;
+  loading: boolean;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  /** `again`: asked to load while a load was under way, whose answer may predate the change. */
+  members: { list: RoomMember[]; hasMore: boolean; loading: boolean; again?: boolean };
+}
+
+const PAGE_SIZE = 50;
+const WIDE = "(min-width: 1100px)";
+
+/**
+ * The signed-in chat: owns the SDK client, what this tab knows (rooms, names, presence, timelines, unread
+ * counts) and the views, which it re-renders from that state.
+ */
+export class ChatApp {
+  private readonly client: ChatClient;
+  private readonly me: { id: string; name: string };
+  private readonly local: LocalState;
+  private readonly rooms = new Map<string, Room>();
+  private readonly conversations = new Map<ConversationKey, Conversation>();
+  private readonly names = new Map<string, string>();
+  private readonly online = new Map<string, boolean>();
+  private readonly invitations = new Map<string, RoomInvitation>();
+  private active: ConversationKey = roomKey(LOBBY);
+  private membersOpen = window.matchMedia(WIDE).matches;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private renderQueued = false;
+  private readonly teardown: (() => void)[] = [];
+
+  private readonly shell: HTMLElement;
+  private readonly main: HTMLElement;
+  private readonly sidebar: SidebarView;
+  private readonly header: ChatHeaderView;
+  private readonly banner: BannerView;
+  private readonly list: MessageListView;
+  private readonly composer: ComposerView;
+  private readonly members: MembersView;
+  private readonly toasts = new Toasts();
+  private readonly outbox: Outbox;
+
+  constructor(
+    root: HTMLElement,
+    private readonly session: StoredSession,
+    private readonly onLogout: (message?: string) => void,
+  ) {
+    this.me = session.user;
+    this.names.set(this.me.id, this.me.name);
+    this.names.set(SYSTEM, "System");
+    this.local = loadLocalState(this.me.id);
+
+    this.sidebar = new SidebarView({
+      onOpen: (key) => this.open(key),
+      onCreateRoom: () => this.createRoom(),
+      onBrowseRooms: () => this.browseRooms(),
+      onLogout: () => this.logout(),
+      onAcceptInvitation: (roomId) => void this.join(roomId),
+      onDismissInvitation: (roomId) => {
+        this.invitations.delete(roomId);
+        this.renderSidebar();
+      },
+    });
+    this.header = new ChatHeaderView({
+      onBack: () => this.setView("list"),
+      onInvite: () => this.invite(),
+      onLeave: () => this.leave(),
+      onToggleMembers: () => this.toggleMembers(),
+    });
+    this.banner = new BannerView(() => this.client.connect());
+    this.list = new MessageListView({
+      me: this.me.id,
+      nameOf: (id) => this.nameOf(id),
+      onRetry: (id) => this.outbox.retry(this.conversations.values(), id),
+      onDiscard: (id) => this.outbox.discard(this.conversations.values(), id),
+      onLoadOlder: () => void this.loadOlder(),
+    });
+    this.composer = new ComposerView({
+      onSend: (text) => {
+        this.outbox.sendText(this.conversation(this.active), text);
+        this.list.scrollToBottom();
+      },
+      onFiles: (files) => this.upload(files),
+    });
+    this.members = new MembersView({
+      onOpenDirect: (userId) => this.open(directKey(userId)),
+      onLoadMore: () => void this.loadMembers(this.conversation(this.active), true),
+      onClose: () => this.toggleMembers(false),
+    });
+    this.main = h(
+      "main",
+      { class: "main" },
+      this.header.element,
+      this.banner.element,
+      this.list.element,
+      this.composer.element,
+      h("div", { class: "drop-hint", "aria-hidden": "true" }, "Drop files to send them"),
+    );
+    const scrim = h("div", { class: "scrim", "aria-hidden": "true", onclick: () => this.toggleMembers(false) });
+    this.shell = h(
+      "div",
+      { class: "app", "data-view": "chat" },
+      this.sidebar.element,
+      this.main,
+      scrim,
+      this.members.element,
+      this.toasts.element,
+    );
+    // Escape closes the members drawer where it covers the conversation.
+    this.members.element.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !window.matchMedia(WIDE).matches) this.toggleMembers(false);
+    });
+    root.replaceChildren(this.shell);
+    this.bindPage();
+
+    this.client = createChatClient({ token: () => this.session.token, cursor: this.local.cursor });
+    this.outbox = new Outbox({
+      client: this.client,
+      token: () => this.session.token,
+      changed: () => this.scheduleRender(),
+      sent: (conversation, message) => {
+        this.markRead(conversation.key, message.id);
+        if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
+        this.save();
+      },
+    });
+    this.bindClient();
+    this.banner.set(this.client.state, !navigator.onLine);
+    this.open(this.active);
+  }
+
+  // ── client events ────────────────────────────────────────────────────────────────────────────────
+
+  private bindClient(): void {
+    const client = this.client;
+    client.on("state", (state) => {
+      this.banner.set(state, !navigator.onLine);
+      if (state !== "online") return;
+      // Every (re)connect: history if not loaded yet, fresh members and presence, then what waited to be sent.
+      const active = this.conversation(this.active);
+      this.ensureLoaded(active);
+      void this.loadMembers(active);
+      this.outbox.flush(this.conversations.values());
+    });
+    client.on("session", (session) => {
+      this.rooms.clear();
+      for (const room of session.rooms) this.rooms.set(room.id, room);
+      // Left in another tab while away: back to the lobby.
+      const active = refOf(this.active);
+      if (active.kind === "room" && !this.rooms.has(active.id)) this.open(roomKey(LOBBY));
+      this.render();
+    });
+    client.on("message", (message) => this.receive(message));
+    client.on("updated", (message) => {
+      if (this.conversations.get(conversationOf(message, this.me.id))?.timeline.update(message)) this.scheduleRender();
+    });
+    client.on("synced", () => this.save());
+    client.on("presence", (notice) => this.presence(notice));
+    client.on("invited", (invitation) => {
+      this.invitations.set(invitation.room.id, invitation);
+      this.renderSidebar();
+      this.toasts.show(`${this.nameOf(invitation.by)} invited you to ${invitation.room.name}.`, {
+        action: { label: "Join", run: () => void this.join(invitation.room.id) },
+      });
+    });
+    client.on("error", (error) => {
+      if (error.code === "UNAUTHORIZED") this.logout("Your session has ended. Please sign in again.");
+    });
+  }
+
+  private receive(message: StoredMessage): void {
+    const key = conversationOf(message, this.me.id);
+    if (key.startsWith("user:")) this.touchDirect(refOf(key).id);
+    if (message.messageType === "group" && !this.rooms.has(message.to)) void this.refreshRooms();
+    const conversation = this.conversations.get(key);
+    conversation?.timeline.add(message);
+    const seenNow = key === this.active && document.visibilityState === "visible";
+    if (message.from === this.me.id || seenNow) {
+      // Sending (from another tab too) reads the conversation up to there.
+      this.markRead(key, message.id);
+    } else if (message.id > (this.local.lastRead[key] ?? 0)) {
+      this.local.unread[key] = (this.local.unread[key] ?? 0) + 1;
+    }
+    this.save();
+    this.scheduleRender();
+  }
+
+  private presence(notice: PresenceMessage): void {
+    const isOnline = notice.messageType === "online";
+    const known = this.names.has(notice.from);
+    this.online.set(notice.from, isOnline);
+    for (const conversation of this.conversations.values()) {
+      const member = conversation.members.list.find((m) => m.userId === notice.from);
+      if (member) member.online = isOnline;
+      const shares =
+        member !== undefined ||
+        (conversation.ref.kind === "direct" && conversation.ref.id === notice.from) ||
+        conversation.key === roomKey(LOBBY);
+      if (shares) conversation.timeline.addNotice(notice);
+    }
+    // Someone new (just registered): the lobby's member list should show them.
+    if (!known && isOnline) {
+      this.names.set(notice.from, notice.from);
+      const lobby = this.conversations.get(roomKey(LOBBY));
+      if (lobby) void this.loadMembers(lobby);
+    }
+    this.scheduleRender();
+  }
+
+  // ── conversations ───────────────────────────────────────────────────────────────────────────────
+
+  private conversation(key: ConversationKey): Conversation {
+    let conversation = this.conversations.get(key);
+    if (!conversation) {
+      conversation = {
+        key,
+        ref: refOf(key),
+        timeline: new Timeline(),
+        loaded: false,
+        loading: false,
+        hasOlder: false,
+        loadingOlder: false,
+        members: { list: [], hasMore: false, loading: false },
+      };
+      this.conversations.set(key, conversation);
+    }
+    return conversation;
+  }
+
+  private open(key: ConversationKey): void {
+    const mode: RenderMode = key === this.active ? "update" : "reset";
+    this.active = key;
+    const conversation = this.conversation(key);
+    if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
+    this.markRead(key, conversation.timeline.newestId);
+    this.setView("chat");
+    if (!window.matchMedia(WIDE).matches) this.membersOpen = false;
+    this.renderConversation(mode);
+    this.renderSidebar();
+    this.ensureLoaded(conversation);
+    void this.loadMembers(conversation);
+    if (window.matchMedia("(pointer: fine)").matches) this.composer.focus();
+  }
+
+  private ensureLoaded(conversation: Conversation): void {
+    if (conversation.loaded || conversation.loading || this.client.state !== "online") return;
+    conversation.loading = true;
+    void this.client.request("history:list", { ...historyTarget(conversation.ref), limit: PAGE_SIZE }).then((page) => {
+      conversation.loading = false;
+      if (!page.ok) return this.unavailable(conversation, page.error.code, page.error.message);
+      for (const message of page.data.messages) conversation.timeline.add(message);
+      conversation.loaded = true;
+      conversation.hasOlder = page.data.hasMore;
+      if (conversation.key === this.active) this.markRead(conversation.key, conversation.timeline.newestId);
+      this.renderIfActive(conversation, "update");
+      this.fillViewport(conversation);
+    });
+  }
+
+  private async loadOlder(): Promise<void> {
+    const conversation = this.conversation(this.active);
+    const before = conversation.timeline.oldestId;
+    if (!conversation.loaded || conversation.loadingOlder || !conversation.hasOlder || before === undefined) return;
+    conversation.loadingOlder = true;
+    this.renderIfActive(conversation, "update");
+    const page = await this.client.request("history:list", {
+      ...historyTarget(conversation.ref),
+      before,
+      limit: PAGE_SIZE,
+    });
+    conversation.loadingOlder = false;
+    if (page.ok) {
+      for (const message of page.data.messages) conversation.timeline.add(message);
+      conversation.hasOlder = page.data.hasMore;
+    }
+    this.renderIfActive(conversation, "older");
+    this.fillViewport(conversation);
+  }
+
+  /** Loads older pages until the list can scroll, so "scroll up for more" always works. */
+  private fillViewport(conversation: Conversation): void {
+    if (conversation.key === this.active && conversation.hasOlder && this.list.underfilled) {
+      requestAnimationFrame(() => void this.loadOlder());
+    }
+  }
+
+  private async loadMembers(conversation: Conversation, more = false): Promise<void> {
+    const ref = conversation.ref;
+    if (ref.kind === "direct") {
+      const people = ref.id === SYSTEM || ref.id === this.me.id ? [this.me.id] : [this.me.id, ref.id];
+      conversation.members.list = people.map((userId) => ({
+        userId,
+        name: this.nameOf(userId),
+        online: this.isOnline(userId),
+      }));
+      this.renderIfActive(conversation, "update");
+      return;
+    }
+    if (this.client.state !== "online") return;
+    if (conversation.members.loading) {
+      conversation.members.again = !more;
+      return;
+    }
+    conversation.members.loading = true;
+    const after = more ? conversation.members.list.at(-1)?.userId : undefined;
+    const page = await this.client.request("room:members", { roomId: ref.id, limit: 200, ...(after ? { after } : {}) });
+    conversation.members.loading = false;
+    if (page.ok) {
+      conversation.members.list = more ? [...conversation.members.list, ...page.data.members] : page.data.members;
+      conversation.members.hasMore = page.data.hasMore;
+      for (const member of page.data.members) {
+        this.names.set(member.userId, member.name);
+        this.online.set(member.userId, member.online);
+      }
+    }
+    this.scheduleRender();
+    if (conversation.members.again) {
+      conversation.members.again = false;
+      await this.loadMembers(conversation);
+    }
+  }
+
+  private unavailable(conversation: Conversation, code: string, message: string): void {
+    this.toasts.show(`${this.titleOf(conversation.ref)}: ${message}`, { kind: "error" });
+    if (code !== "NOT_FOUND" && code !== "FORBIDDEN") return;
+    this.conversations.delete(conversation.key);
+    if (conversation.ref.kind === "direct")
+      this.local.directs = this.local.directs.filter((id) => id !== conversation.ref.id);
+    else this.rooms.delete(conversation.ref.id);
+    if (conversation.key === this.active) this.open(roomKey(LOBBY));
+    this.save();
+  }
+
+  private async refreshRooms(): Promise<void> {
+    const list = await this.client.request("room:list", {});
+    if (!list.ok) return;
+    this.rooms.clear();
+    for (const room of list.data.joined) this.rooms.set(room.id, room);
+    this.renderSidebar();
+  }
+
+  // ── sending ─────────────────────────────────────────────────────────────────────────────────────
+
+  private upload(files: File[]): void {
+    const conversation = this.conversation(this.active);
+    if (conversation.ref.kind === "direct" && conversation.ref.id === SYSTEM) return;
+    this.outbox.upload(conversation, files);
+    this.list.scrollToBottom();
+  }
+
+  // ── rooms ───────────────────────────────────────────────────────────────────────────────────────
+
+  private createRoom(): void {
+    createRoomDialog(
+      (name, visibility) => this.client.request("room:create", { name, visibility }),
+      (room) => {
+        this.rooms.set(room.id, room);
+        this.open(roomKey(room.id));
+      },
+    );
+  }
+
+  private browseRooms(): void {
+    browseRoomsDialog(
+      () => this.client.request("room:list", {}),
+      (roomId) => this.client.request("room:join", { roomId }),
+      (room) => this.joined(room),
+    );
+  }
+
+  private async join(roomId: string): Promise<void> {
+    const result = await this.client.request("room:join", { roomId });
+    if (result.ok) this.joined(result.data);
+    else this.toasts.show(result.error.message, { kind: "error" });
+  }
+
+  private joined(room: Room): void {
+    this.rooms.set(room.id, room);
+    this.invitations.delete(room.id);
+    // Joining makes the room's earlier history visible: load it afresh.
+    this.conversations.delete(roomKey(room.id));
+    this.open(roomKey(room.id));
+  }
+
+  private invite(): void {
+    const ref = refOf(this.active);
+    const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
+    if (!room) return;
+    const members = new Set(this.conversation(this.active).members.list.map((m) => m.userId));
+    const suggestions = [...this.names.entries()]
+      .filter(([id]) => !members.has(id) && id !== SYSTEM)
+      .map(([id, name]) => ({ id, name }));
+    inviteDialog(
+      room.name,
+      suggestions,
+      (userId) => this.client.request("room:invite", { roomId: room.id, userId }),
+      (userId) => this.toasts.show(`Invitation sent to ${this.nameOf(userId)}.`),
+    );
+  }
+
+  private leave(): void {
+    const ref = refOf(this.active);
+    const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
+    if (!room || room.id === LOBBY) return;
+    const error = h("p", { class: "form-error", role: "alert" });
+    openModal(`Leave ${room.name}?`, (close) => [
+      h(
+        "div",
+        { class: "modal-body" },
+        h(
+          "p",
+          {},
+          room.visibility === "private"
+            ? "You will need a new invitation to come back."
+            : "You can join again from Browse rooms.",
+        ),
+        error,
+        h(
+          "div",
+          { class: "modal-actions" },
+          h("button", { type: "button", class: "button", onclick: close }, "Cancel"),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button danger",
+              onclick: () =>
+                void this.client.request("room:leave", { roomId: room.id }).then((result) => {
+                  if (!result.ok) return void (error.textContent = result.error.message);
+                  close();
+                  this.rooms.delete(room.id);
+                  this.conversations.delete(roomKey(room.id));
+                  delete this.local.unread[roomKey(room.id)];
+                  this.open(roomKey(LOBBY));
+                  this.save();
+                }),
+            },
+            "Leave room",
+          ),
+        ),
+      ),
+    ]);
+  }
+
+  // ── bookkeeping ─────────────────────────────────────────────────────────────────────────────────
+
+  private nameOf(userId: string): string {
+    return this.names.get(userId) ?? userId;
+  }
+
+  private isOnline(userId: string): boolean {
+    return userId === this.me.id || this.online.get(userId) === true;
+  }
+
+  private titleOf(ref: ConversationRef): string {
+    if (ref.kind === "room") return this.rooms.get(ref.id)?.name ?? ref.id;
+    if (ref.id === SYSTEM) return "System";
+    return ref.id === this.me.id ? `${this.me.name} (you)` : this.nameOf(ref.id);
+  }
+
+  private touchDirect(userId: string): void {
+    if (this.local.directs[0] === userId) return;
+    this.local.directs = [userId, ...this.local.directs.filter((id) => id !== userId)];
+  }
+
+  private markRead(key: ConversationKey, id: number): void {
+    this.local.lastRead[key] = Math.max(this.local.lastRead[key] ?? 0, id);
+    delete this.local.unread[key];
+  }
+
+  private save(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => this.saveNow(), 300);
+  }
+
+  private saveNow(): void {
+    clearTimeout(this.saveTimer);
+    saveLocalState(this.me.id, { ...this.local, cursor: this.client.cursor });
+  }
+
+  private logout(message?: string): void {
+    this.saveNow();
+    this.client.close();
+    this.client.removeAllListeners();
+    for (const undo of this.teardown) undo();
+    for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
+    document.title = "Chat";
+    this.onLogout(message);
+  }
+
+  private bindPage(): void {
+    const listen = <K extends keyof WindowEventMap>(
+      target: Window,
+      type: K,
+      fn: (event: WindowEventMap[K]) => void,
+    ) => {
+      target.addEventListener(type, fn);
+      this.teardown.push(() => target.removeEventListener(type, fn));
+    };
+    const connectivity = () => this.banner.set(this.client.state, !navigator.onLine);
+    listen(window, "online", connectivity);
+    listen(window, "offline", connectivity);
+    listen(window, "pagehide", () => this.saveNow());
+    const visibility = () => {
+      if (document.visibilityState !== "visible") return this.saveNow();
+      this.markRead(this.active, this.conversation(this.active).timeline.newestId);
+      this.render();
+    };
+    document.addEventListener("visibilitychange", visibility);
+    this.teardown.push(() => document.removeEventListener("visibilitychange", visibility));
+    const media = window.matchMedia(WIDE);
+    const onWidth = () => {
+      this.membersOpen = media.matches;
+      this.render();
+    };
+    media.addEventListener("change", onWidth);
+    this.teardown.push(() => media.removeEventListener("change", onWidth));
+    // Drag and drop files anywhere on the conversation.
+    let depth = 0;
+    const hasFiles = (event: DragEvent) => event.dataTransfer?.types.includes("Files") === true;
+    this.main.addEventListener("dragenter", (event) => {
+      if (!hasFiles(event)) return;
+      depth += 1;
+      this.main.classList.add("dragging");
+    });
+    this.main.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) this.main.classList.remove("dragging");
+    });
+    this.main.addEventListener("dragover", (event) => {
+      if (hasFiles(event)) event.preventDefault();
+    });
+    this.main.addEventListener("drop", (event) => {
+      depth = 0;
+      this.main.classList.remove("dragging");
+      const files = [...(event.dataTransfer?.files ?? [])];
+      if (files.length === 0) return;
+      event.preventDefault();
+      this.upload(files);
+    });
+  }
+
+  private setView(view: "list" | "chat"): void {
+    this.shell.dataset.view = view;
+  }
+
+  private toggleMembers(open = !this.membersOpen): void {
+    this.membersOpen = open;
+    this.render();
+  }
+
+  // ── rendering ───────────────────────────────────────────────────────────────────────────────────
+
+  private scheduleRender(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.render();
+    });
+  }
+
+  private renderIfActive(conversation: Conversation, mode: RenderMode): void {
+    if (conversation.key === this.active) this.renderConversation(mode);
+  }
+
+  private render(): void {
+    this.renderConversation("update");
+    this.renderSidebar();
+  }
+
+  private renderConversation(mode: RenderMode): void {
+    const conversation = this.conversation(this.active);
+    const ref = conversation.ref;
+    const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
+    const title = this.titleOf(ref);
+    const isSystem = ref.kind === "direct" && ref.id === SYSTEM;
+    this.header.render({
+      title,
+      kind: ref.kind === "room" ? "room" : isSystem ? "system" : "direct",
+      isPrivate: room?.visibility === "private",
+      subtitle:
+        ref.kind === "room"
+          ? ref.id === LOBBY
+            ? "Everyone is here"
+            : `${room?.visibility === "private" ? "Private" : "Public"} room · ${room?.members ?? "?"} ${room?.members === 1 ? "member" : "members"}`
+          : isSystem
+            ? "Notices from the server"
+            : this.isOnline(ref.id)
+              ? "Online"
+              : "Offline",
+      online: ref.kind === "direct" && this.isOnline(ref.id),
+      canInvite: room?.visibility === "private",
+      canLeave: room !== undefined && room.id !== LOBBY,
+      membersOpen: this.membersOpen,
+    });
+    this.shell.dataset.members = this.membersOpen ? "open" : "closed";
+    this.composer.setTarget(ref.kind === "room" ? `#${title}` : title, !isSystem);
+    this.list.render(
+      {
+        title:
+          ref.kind === "room" ? `Welcome to ${title}` : isSystem ? "System notices" : `Your conversation with ${title}`,
+        timeline: conversation.timeline,
+        loaded: conversation.loaded,
+        hasOlder: conversation.hasOlder,
+        loadingOlder: conversation.loadingOlder,
+      },
+      mode,
+    );
+    this.members.render({
+      me: this.me.id,
+      members: conversation.members.list,
+      hasMore: conversation.members.hasMore,
+      loading: conversation.members.loading,
+    });
+  }
+
+  private renderSidebar(): void {
+    const item = (key: ConversationKey, kind: "room" | "direct"): SidebarItem => {
+      const ref = refOf(key);
+      return {
+        key,
+        kind,
+        title: this.titleOf(ref),
+        isPrivate: kind === "room" && this.rooms.get(ref.id)?.visibility === "private",
+        isSystem: kind === "direct" && ref.id === SYSTEM,
+        unread: this.local.unread[key] ?? 0,
+        online: kind === "direct" && ref.id !== SYSTEM && this.isOnline(ref.id),
+        active: key === this.active,
+      };
+    };
+    const rooms = [...this.rooms.values()]
+      .sort((a, b) => (a.id === LOBBY ? -1 : b.id === LOBBY ? 1 : a.name.localeCompare(b.name)))
+      .map((room) => item(roomKey(room.id), "room"));
+    const directs = [...this.local.directs];
+    if (this.active.startsWith("user:") && !directs.includes(refOf(this.active).id))
+      directs.unshift(refOf(this.active).id);
+    this.sidebar.render({
+      me: this.me,
+      rooms,
+      directs: directs.map((id) => item(keyOf({ kind: "direct", id }), "direct")),
+      invitations: [...this.invitations.values()]
+        .filter((invitation) => !this.rooms.has(invitation.room.id))
+        .map((invitation) => ({
+          roomId: invitation.room.id,
+          roomName: invitation.room.name,
+          byName: this.nameOf(invitation.by),
+        })),
+    });
+    const total = Object.values(this.local.unread).reduce<number>((sum, n) => sum + (n ?? 0), 0);
+    document.title = total > 0 ? `(${total}) Chat` : "Chat";
+  }
+}

@@ -1,0 +1,95 @@
+import { h, icon, ICONS, replaceChildren } from "../dom.js";
+
+/** What the header shows. */
+export interface HeaderState {
+  title: string;
+  kind: "room" | "direct" | "system";
+  isPrivate: boolean;
+  subtitle: string;
+  online?: boolean;
+  canInvite: boolean;
+  canLeave: boolean;
+  membersOpen: boolean;
+}
+
+/** What the header asks the app to do. */
+export interface HeaderContext {
+  onBack(): void;
+  onInvite(): void;
+  onLeave(): void;
+  onToggleMembers(): void;
+}
+
+/** The bar above the messages: back (phones), the conversation's name and status, its actions. */
+export class ChatHeaderView {
+  readonly element: HTMLElement;
+  private readonly title: HTMLHeadingElement;
+  private readonly subtitle: HTMLParagraphElement;
+  private readonly marker: HTMLSpanElement;
+  private readonly invite: HTMLButtonElement;
+  private readonly leave: HTMLButtonElement;
+  private readonly members: HTMLButtonElement;
+
+  constructor(context: HeaderContext) {
+    this.title = h("h1", { class: "chat-title" });
+    this.subtitle = h("p", { class: "chat-subtitle" });
+    this.marker = h("span", { class: "chat-marker" });
+    this.invite = h(
+      "button",
+      { type: "button", class: "button small", onclick: () => context.onInvite() },
+      icon([...ICONS.userPlus]),
+      h("span", { class: "label" }, "Invite"),
+    );
+    this.leave = h(
+      "button",
+      { type: "button", class: "button small", onclick: () => context.onLeave() },
+      icon([...ICONS.leave]),
+      h("span", { class: "label" }, "Leave"),
+    );
+    this.members = h(
+      "button",
+      {
+        type: "button",
+        class: "icon-button",
+        "aria-controls": "members-panel",
+        "aria-label": "Members",
+        title: "Members",
+        onclick: () => context.onToggleMembers(),
+      },
+      icon([...ICONS.users]),
+    );
+    this.element = h(
+      "header",
+      { class: "chat-header" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "icon-button back",
+          "aria-label": "All conversations",
+          onclick: () => context.onBack(),
+        },
+        icon([...ICONS.back]),
+      ),
+      this.marker,
+      h("div", { class: "chat-heading" }, this.title, this.subtitle),
+      h("div", { class: "chat-actions" }, this.invite, this.leave, this.members),
+    );
+  }
+
+  render(state: HeaderState): void {
+    this.title.textContent = state.title;
+    this.subtitle.textContent = state.subtitle;
+    replaceChildren(
+      this.marker,
+      state.kind === "room"
+        ? icon([...(state.isPrivate ? ICONS.lock : ICONS.hash)])
+        : state.kind === "system"
+          ? icon([...ICONS.bell])
+          : h("span", { class: `dot${state.online ? " is-online" : ""}`, "aria-hidden": "true" }),
+    );
+    this.invite.hidden = !state.canInvite;
+    this.leave.hidden = !state.canLeave;
+    this.members.setAttribute("aria-expanded", String(state.membersOpen));
+  }
+}

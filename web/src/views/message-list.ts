@@ -1,0 +1,419 @@
+import type { StoredMessage } from "../../../shared/schemas.js";
+import { h, icon, ICONS, replaceChildren } from "../dom.js";
+import { fileMeta } from "../files.js";
+import { dayKey, formatDay, formatFull, formatSize, formatTime, hueOf, initial, linkify } from "../format.js";
+import type { Notice, Outgoing, Timeline } from "../timeline.js";
+
+/** What the list needs from the app. */
+export interface MessageListContext {
+  me: string;
+  nameOf(userId: string): string;
+  onRetry(clientMsgId: string): void;
+  onDiscard(clientMsgId: string): void;
+  onLoadOlder(): void;
+}
+
+/** What the list shows. */
+export interface MessageListState {
+  title: string;
+  timeline: Timeline;
+  /** History has been loaded at least once. */
+  loaded: boolean;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+}
+
+/** Why the list re-renders: another conversation, older history on top, or anything else. */
+export type RenderMode = "reset" | "older" | "update";
+
+interface Row {
+  key: string;
+  /** A changed version rebuilds the element; an unchanged one reuses it. */
+  version: string;
+  build: () => HTMLElement;
+  continued?: boolean;
+}
+
+type Entry =
+  | { kind: "stored"; message: StoredMessage; at: number }
+  | { kind: "notice"; notice: Notice; at: number }
+  | { kind: "outgoing"; outgoing: Outgoing; at: number };
+
+const GROUP_WINDOW_MS = 5 * 60_000;
+const PIN_DISTANCE_PX = 64;
+const LOAD_OLDER_DISTANCE_PX = 200;
+
+const safeFileUrl = (url: string | undefined): string | undefined =>
+  url !== undefined && url.startsWith("/files/") ? url : undefined;
+
+function timeElement(ms: number): HTMLTimeElement {
+  return h("time", { datetime: new Date(ms).toISOString(), title: formatFull(ms) }, formatTime(ms));
+}
+
+/**
+ * The scrolling message list of one conversation: keyed rendering (an element is built once per message),
+ * stays pinned to the bottom unless the reader scrolled up, and asks for older pages near the top.
+ */
+export class MessageListView {
+  readonly element: HTMLElement;
+  private readonly scroller: HTMLDivElement;
+  private readonly list: HTMLOListElement;
+  private readonly top: HTMLDivElement;
+  private readonly jump: HTMLButtonElement;
+  private readonly cache = new Map<string, { element: HTMLElement; version: string }>();
+  private pinned = true;
+  private lastKey: string | undefined;
+
+  constructor(private readonly context: MessageListContext) {
+    this.top = h("div", { class: "history-top" });
+    this.list = h("ol", { class: "message-list", "aria-label": "Messages" });
+    this.scroller = h(
+      "div",
+      { class: "scroller", tabindex: "0", role: "log", "aria-live": "polite" },
+      this.top,
+      this.list,
+    );
+    this.jump = h(
+      "button",
+      { type: "button", class: "jump", hidden: true, onclick: () => this.scrollToBottom() },
+      icon([...ICONS.arrowDown]),
+      "New messages",
+    );
+    this.element = h("div", { class: "messages" }, this.scroller, this.jump);
+    this.scroller.addEventListener("scroll", () => {
+      const distance = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
+      this.pinned = distance < PIN_DISTANCE_PX;
+      if (this.pinned) this.jump.hidden = true;
+      if (this.scroller.scrollTop < LOAD_OLDER_DISTANCE_PX) this.context.onLoadOlder();
+    });
+    // An image that finishes loading grows the list: keep a pinned reader at the bottom.
+    this.list.addEventListener("load", () => this.pinned && this.scrollToBottom(), true);
+  }
+
+  /** True when the list does not fill its viewport yet (so older history should load without a scroll). */
+  get underfilled(): boolean {
+    return this.scroller.scrollHeight <= this.scroller.clientHeight + LOAD_OLDER_DISTANCE_PX;
+  }
+
+  /** True when the reader is at the bottom, seeing the newest messages. */
+  get atBottom(): boolean {
+    return this.pinned;
+  }
+
+  /** Shows `state`, reusing the elements of messages already shown. */
+  render(state: MessageListState, mode: RenderMode): void {
+    if (mode === "reset") {
+      this.cache.clear();
+      this.list.replaceChildren();
+      this.pinned = true;
+      this.jump.hidden = true;
+    }
+    this.renderTop(state);
+    const beforeHeight = this.scroller.scrollHeight;
+    const beforeTop = this.scroller.scrollTop;
+    const newestBefore = this.lastKey;
+    const rows = this.rows(state.timeline);
+    this.reconcile(rows);
+    this.lastKey = rows.at(-1)?.key;
+    if (mode === "older") {
+      this.scroller.scrollTop = beforeTop + (this.scroller.scrollHeight - beforeHeight);
+    } else if (mode === "reset" || this.pinned) {
+      this.scrollToBottom();
+    } else if (this.lastKey !== newestBefore) {
+      this.jump.hidden = false;
+    }
+  }
+
+  /** Scrolls to the newest message. */
+  scrollToBottom(): void {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.pinned = true;
+    this.jump.hidden = true;
+  }
+
+  private renderTop(state: MessageListState): void {
+    if (!state.loaded) {
+      replaceChildren(this.top, h("p", { class: "history-note" }, "Loading messages…"));
+    } else if (state.loadingOlder) {
+      replaceChildren(this.top, h("p", { class: "history-note" }, "Loading older messages…"));
+    } else if (state.hasOlder) {
+      replaceChildren(
+        this.top,
+        h(
+          "button",
+          { type: "button", class: "link-button", onclick: () => this.context.onLoadOlder() },
+          "Load older messages",
+        ),
+      );
+    } else {
+      replaceChildren(
+        this.top,
+        h(
+          "div",
+          { class: "history-start" },
+          h("p", { class: "history-title" }, state.title),
+          h(
+            "p",
+            { class: "history-note" },
+            state.timeline.stored.length === 0
+              ? "No messages yet. Say hello!"
+              : "This is the beginning of the conversation.",
+          ),
+        ),
+      );
+    }
+  }
+
+  private entries(timeline: Timeline): Entry[] {
+    const entries: Entry[] = [];
+    const notices = [...timeline.notices];
+    for (const message of timeline.stored) {
+      while (notices.length > 0 && notices[0]!.after < message.id) {
+        const notice = notices.shift()!;
+        entries.push({ kind: "notice", notice, at: notice.notice.createAt });
+      }
+      entries.push({ kind: "stored", message, at: message.createAt });
+    }
+    for (const notice of notices) entries.push({ kind: "notice", notice, at: notice.notice.createAt });
+    const outgoing = [...timeline.outgoing.values()].sort((a, b) => a.createAt - b.createAt);
+    for (const item of outgoing) entries.push({ kind: "outgoing", outgoing: item, at: item.createAt });
+    return entries;
+  }
+
+  private rows(timeline: Timeline): Row[] {
+    const rows: Row[] = [];
+    let previous: Entry | undefined;
+    for (const entry of this.entries(timeline)) {
+      if (previous === undefined || dayKey(previous.at) !== dayKey(entry.at)) {
+        const label = formatDay(entry.at);
+        rows.push({
+          key: `day:${dayKey(entry.at)}:${label}`,
+          version: label,
+          build: () => h("li", { class: "day-divider", role: "separator" }, h("span", {}, label)),
+        });
+        previous = undefined;
+      }
+      rows.push(this.row(entry, previous));
+      previous = entry;
+    }
+    return rows;
+  }
+
+  private senderOf(entry: Entry | undefined): string | undefined {
+    if (entry?.kind === "outgoing") return this.context.me;
+    if (entry?.kind === "stored" && entry.message.messageType !== "system") return entry.message.from;
+    return undefined;
+  }
+
+  private row(entry: Entry, previous: Entry | undefined): Row {
+    const sender = this.senderOf(entry);
+    const continued =
+      sender !== undefined &&
+      previous !== undefined &&
+      this.senderOf(previous) === sender &&
+      entry.at - previous.at < GROUP_WINDOW_MS;
+    switch (entry.kind) {
+      case "stored": {
+        const message = entry.message;
+        const rev = String(message.rev ?? message.id);
+        if (message.messageType === "system") {
+          return { key: `m:${message.id}`, version: rev, build: () => this.systemMessage(message) };
+        }
+        // Names can arrive after a message was first shown (member lists load later): rebuild when they do.
+        const version = `${rev}:${this.context.nameOf(message.from)}`;
+        return { key: `m:${message.id}`, version, continued, build: () => this.message(message) };
+      }
+      case "notice": {
+        const name = this.context.nameOf(entry.notice.notice.from);
+        return { key: `n:${entry.notice.seq}`, version: name, build: () => this.notice(entry.notice) };
+      }
+      case "outgoing": {
+        const item = entry.outgoing;
+        const progress = item.upload ? Math.round(item.upload.progress * 100) : 0;
+        return {
+          key: `o:${item.clientMsgId}`,
+          version: `${item.status}:${progress}:${item.error ?? ""}`,
+          continued,
+          build: () => this.outgoing(item, progress),
+        };
+      }
+    }
+  }
+
+  private reconcile(rows: Row[]): void {
+    const kept = new Set<string>();
+    let cursor: ChildNode | null = this.list.firstChild;
+    for (const row of rows) {
+      kept.add(row.key);
+      let cached = this.cache.get(row.key);
+      if (!cached || cached.version !== row.version) {
+        cached = { element: row.build(), version: row.version };
+        this.cache.set(row.key, cached);
+      }
+      cached.element.classList.toggle("continued", row.continued === true);
+      if (cached.element === cursor) cursor = cursor.nextSibling;
+      else this.list.insertBefore(cached.element, cursor);
+    }
+    while (cursor) {
+      const next: ChildNode | null = cursor.nextSibling;
+      cursor.remove();
+      cursor = next;
+    }
+    for (const key of [...this.cache.keys()]) if (!kept.has(key)) this.cache.delete(key);
+  }
+
+  private avatar(userId: string): HTMLElement {
+    const name = this.context.nameOf(userId);
+    return h("span", { class: "avatar", style: `--hue:${hueOf(userId)}`, "aria-hidden": "true" }, initial(name));
+  }
+
+  private message(message: StoredMessage): HTMLElement {
+    const own = message.from === this.context.me;
+    const author = own ? "You" : this.context.nameOf(message.from);
+    return h(
+      "li",
+      { class: own ? "msg own" : "msg", "data-id": message.id },
+      own ? null : this.avatar(message.from),
+      h(
+        "div",
+        { class: "msg-main" },
+        h(
+          "div",
+          { class: "msg-meta" },
+          h("span", { class: "msg-author" }, author),
+          timeElement(message.createAt),
+          message.editedAt !== undefined && message.deletedAt === undefined
+            ? h("span", { class: "edited", title: formatFull(message.editedAt) }, "(edited)")
+            : null,
+        ),
+        this.content(message, author),
+      ),
+    );
+  }
+
+  private content(message: StoredMessage, author: string): HTMLElement {
+    if (message.deletedAt !== undefined) return h("div", { class: "bubble deleted" }, "This message was deleted.");
+    const url = safeFileUrl(message.url);
+    if (message.mediaType === "image" && url) {
+      return h(
+        "div",
+        { class: "bubble media" },
+        h(
+          "a",
+          { class: "image-link", href: url, target: "_blank", rel: "noopener" },
+          h("img", { src: url, alt: message.content ?? `Image from ${author}`, loading: "lazy", decoding: "async" }),
+        ),
+        message.content ? h("p", { class: "caption" }, ...linkify(message.content)) : null,
+      );
+    }
+    if (message.mediaType !== "text" && url)
+      return h("div", { class: "bubble media" }, this.fileCard(url, message.content));
+    return h("div", { class: "bubble" }, ...linkify(message.content ?? ""));
+  }
+
+  private fileCard(url: string, caption: string | undefined): HTMLElement {
+    const name = h("span", { class: "file-name" }, caption ?? "File");
+    const size = h("span", { class: "file-size" }, "");
+    const card = h(
+      "a",
+      { class: "file-card", href: url, download: "", rel: "noopener" },
+      icon([...ICONS.file]),
+      h("span", { class: "file-text" }, name, size),
+      icon([...ICONS.download]),
+    );
+    void fileMeta(url).then((meta) => {
+      if (!meta) return;
+      name.textContent = meta.name;
+      size.textContent = Number.isFinite(meta.size) ? formatSize(meta.size) : "";
+      card.setAttribute(
+        "aria-label",
+        `Download ${meta.name}${Number.isFinite(meta.size) ? `, ${formatSize(meta.size)}` : ""}`,
+      );
+    });
+    return card;
+  }
+
+  private systemMessage(message: StoredMessage): HTMLElement {
+    return h(
+      "li",
+      { class: "system-msg", "data-id": message.id },
+      h(
+        "div",
+        { class: "system-card" },
+        h("span", { class: "system-label" }, icon([...ICONS.bell]), "System"),
+        h("p", { class: "system-text" }, ...linkify(message.content ?? "")),
+        timeElement(message.createAt),
+      ),
+    );
+  }
+
+  private notice({ notice }: Notice): HTMLElement {
+    const online = notice.messageType === "online";
+    return h(
+      "li",
+      { class: `presence-msg ${online ? "is-online" : "is-offline"}` },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("span", { class: "presence-name" }, this.context.nameOf(notice.from)),
+      online ? " is online" : " went offline",
+      h("span", { "aria-hidden": "true" }, " · "),
+      timeElement(notice.createAt),
+    );
+  }
+
+  private outgoing(item: Outgoing, progress: number): HTMLElement {
+    let body: HTMLElement;
+    if (item.upload) {
+      const preview = item.upload.previewUrl;
+      body = h(
+        "div",
+        { class: "bubble media upload" },
+        preview ? h("img", { src: preview, alt: `Preview of ${item.upload.file.name}` }) : null,
+        h(
+          "div",
+          { class: "upload-text" },
+          h("span", { class: "file-name" }, item.upload.file.name),
+          h("span", { class: "file-size" }, formatSize(item.upload.file.size)),
+        ),
+        item.status === "uploading"
+          ? h("progress", { max: "100", value: String(progress), "aria-label": `Uploading ${item.upload.file.name}` })
+          : null,
+      );
+    } else {
+      body = h("div", { class: "bubble" }, ...linkify(item.input.content ?? ""));
+    }
+    const status =
+      item.status === "uploading"
+        ? h("span", {}, `Uploading… ${progress}%`)
+        : item.status === "sending"
+          ? h("span", {}, "Sending…")
+          : item.status === "waiting"
+            ? h("span", {}, "Waiting for the connection…")
+            : h(
+                "span",
+                { class: "failed", role: "alert" },
+                `Not sent: ${item.error ?? "error"}. `,
+                h(
+                  "button",
+                  { type: "button", class: "link-button", onclick: () => this.context.onRetry(item.clientMsgId) },
+                  "Retry",
+                ),
+                " ",
+                h(
+                  "button",
+                  { type: "button", class: "link-button", onclick: () => this.context.onDiscard(item.clientMsgId) },
+                  "Discard",
+                ),
+              );
+    return h(
+      "li",
+      { class: `msg own outgoing is-${item.status}` },
+      h(
+        "div",
+        { class: "msg-main" },
+        h("div", { class: "msg-meta" }, h("span", { class: "msg-author" }, "You"), timeElement(item.createAt)),
+        body,
+        h("div", { class: "msg-status" }, status),
+      ),
+    );
+  }
+}

@@ -1,0 +1,230 @@
+import type { User } from "../../../shared/schemas.js";
+import type { ConversationKey } from "../conversations.js";
+import { h, icon, ICONS, keepingFocus, replaceChildren } from "../dom.js";
+import { hueOf, initial } from "../format.js";
+
+/** One conversation in the sidebar. */
+export interface SidebarItem {
+  key: ConversationKey;
+  title: string;
+  kind: "room" | "direct";
+  isPrivate?: boolean;
+  /** The System conversation (notices from the server): no presence. */
+  isSystem?: boolean;
+  unread: number;
+  online?: boolean;
+  active: boolean;
+}
+
+/** A pending invitation to a private room. */
+export interface InvitationItem {
+  roomId: string;
+  roomName: string;
+  byName: string;
+}
+
+/** What the sidebar shows. */
+export interface SidebarState {
+  me: User | undefined;
+  rooms: SidebarItem[];
+  directs: SidebarItem[];
+  invitations: InvitationItem[];
+}
+
+/** What the sidebar asks the app to do. */
+export interface SidebarContext {
+  onOpen(key: ConversationKey): void;
+  onCreateRoom(): void;
+  onBrowseRooms(): void;
+  onLogout(): void;
+  onAcceptInvitation(roomId: string): void;
+  onDismissInvitation(roomId: string): void;
+}
+
+/** The left column: who I am, rooms, invitations and direct conversations. */
+export class SidebarView {
+  readonly element: HTMLElement;
+  private readonly me: HTMLElement;
+  private readonly rooms: HTMLUListElement;
+  private readonly invitations: HTMLElement;
+  private readonly directs: HTMLUListElement;
+
+  constructor(private readonly context: SidebarContext) {
+    this.me = h("div", { class: "me" });
+    this.rooms = h("ul", { class: "conv-list", "aria-label": "Rooms" });
+    this.invitations = h("section", { class: "sidebar-section invitations", hidden: true });
+    this.directs = h("ul", { class: "conv-list", "aria-label": "Direct messages" });
+    this.element = h(
+      "nav",
+      { class: "sidebar", "aria-label": "Conversations" },
+      h(
+        "header",
+        { class: "sidebar-header" },
+        h("span", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), "Chat"),
+        this.me,
+      ),
+      h(
+        "div",
+        { class: "sidebar-scroll" },
+        h(
+          "section",
+          { class: "sidebar-section" },
+          h(
+            "div",
+            { class: "section-head" },
+            h("h2", {}, "Rooms"),
+            h(
+              "div",
+              { class: "section-actions" },
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "icon-button",
+                  "aria-label": "Browse rooms",
+                  title: "Browse rooms",
+                  onclick: () => context.onBrowseRooms(),
+                },
+                icon([...ICONS.compass]),
+              ),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "icon-button",
+                  "aria-label": "Create a room",
+                  title: "Create a room",
+                  onclick: () => context.onCreateRoom(),
+                },
+                icon([...ICONS.plus]),
+              ),
+            ),
+          ),
+          this.rooms,
+        ),
+        this.invitations,
+        h(
+          "section",
+          { class: "sidebar-section" },
+          h("div", { class: "section-head" }, h("h2", {}, "Direct messages")),
+          this.directs,
+        ),
+      ),
+    );
+  }
+
+  render(state: SidebarState): void {
+    keepingFocus(this.element, () => {
+      replaceChildren(
+        this.me,
+        state.me
+          ? h(
+              "div",
+              { class: "me-row" },
+              h(
+                "span",
+                { class: "avatar small", style: `--hue:${hueOf(state.me.id)}`, "aria-hidden": "true" },
+                initial(state.me.name),
+              ),
+              h("span", { class: "me-name", title: state.me.id }, state.me.name),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "icon-button",
+                  "aria-label": "Log out",
+                  title: "Log out",
+                  onclick: () => this.context.onLogout(),
+                },
+                icon([...ICONS.logout]),
+              ),
+            )
+          : null,
+      );
+      replaceChildren(this.rooms, ...state.rooms.map((item) => this.item(item)));
+      replaceChildren(
+        this.directs,
+        ...(state.directs.length > 0
+          ? state.directs.map((item) => this.item(item))
+          : [h("li", { class: "empty-note" }, "Pick someone in the member list to start a conversation.")]),
+      );
+      this.invitations.hidden = state.invitations.length === 0;
+      replaceChildren(
+        this.invitations,
+        h("div", { class: "section-head" }, h("h2", {}, "Invitations")),
+        h(
+          "ul",
+          { class: "invite-list" },
+          ...state.invitations.map((invite) =>
+            h(
+              "li",
+              { class: "invite" },
+              h("p", {}, h("strong", {}, invite.byName), " invited you to ", h("strong", {}, invite.roomName)),
+              h(
+                "div",
+                { class: "invite-actions" },
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "button small primary",
+                    "data-focus-key": `join:${invite.roomId}`,
+                    onclick: () => this.context.onAcceptInvitation(invite.roomId),
+                  },
+                  "Join",
+                ),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "button small",
+                    onclick: () => this.context.onDismissInvitation(invite.roomId),
+                  },
+                  "Dismiss",
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    });
+  }
+
+  private item(item: SidebarItem): HTMLElement {
+    const marker =
+      item.kind === "room"
+        ? icon([...(item.isPrivate ? ICONS.lock : ICONS.hash)])
+        : item.isSystem
+          ? icon([...ICONS.bell])
+          : h("span", { class: `dot${item.online ? " is-online" : ""}`, "aria-hidden": "true" });
+    const label = [
+      item.title,
+      item.kind === "direct" && !item.isSystem ? (item.online ? "online" : "offline") : undefined,
+      item.isPrivate ? "private" : undefined,
+      item.unread > 0 ? `${item.unread} unread` : undefined,
+    ]
+      .filter((part) => part !== undefined)
+      .join(", ");
+    return h(
+      "li",
+      {},
+      h(
+        "button",
+        {
+          type: "button",
+          class: `conv${item.active ? " active" : ""}${item.unread > 0 ? " has-unread" : ""}`,
+          "data-focus-key": item.key,
+          "aria-current": item.active ? "page" : undefined,
+          "aria-label": label,
+          title: item.title,
+          onclick: () => this.context.onOpen(item.key),
+        },
+        marker,
+        h("span", { class: "conv-title" }, item.title),
+        item.unread > 0
+          ? h("span", { class: "badge", "aria-hidden": "true" }, item.unread > 99 ? "99+" : String(item.unread))
+          : null,
+      ),
+    );
+  }
+}

@@ -10,13 +10,21 @@ import type {
   ServerToClientEvents,
 } from "../shared/events.js";
 import type {
+  Conversation,
+  ConversationSummary,
   Message,
   PresenceMessage,
+  PresenceStatus,
+  Receipt,
+  Revision,
   Room,
   SendMessageInput,
   SessionInfo,
   StoredMessage,
+  TypingNotice,
   User,
+  UserSettings,
+  UserUpdateInput,
 } from "../shared/schemas.js";
 import { TypedEmitter } from "./emitter.js";
 import { SeenIds } from "./seen-ids.js";
@@ -58,6 +66,13 @@ export type ChatClientEvents = {
    * while away; at most once per version. Only servers with message changes (contract v1.1) send these.
    */
   updated: (message: StoredMessage) => void;
+  /**
+   * Someone (or this user in another tab) moved a read position: the other members' `conversation:read`, live
+   * only (contract v1.1). The conversation is named from this user's side.
+   */
+  receipt: (receipt: Receipt) => void;
+  /** Another member started or stopped typing in a conversation, live only (contract v1.1). */
+  typing: (notice: TypingNotice) => void;
   /** A live-only online/offline notice. */
   presence: (notice: PresenceMessage) => void;
   /** Someone invited this user to a private room. */
@@ -276,6 +291,70 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return this.request("message:send", { ...input, clientMsgId: input.clientMsgId ?? createClientMsgId() }, options);
   }
 
+  // ── conversation state (contract v1.1) ─────────────────────────────────────────────────────────────
+
+  /** The caller's rooms and direct conversations with unread counts and read positions, newest activity first. */
+  listConversations(options?: RequestOptions): Promise<Result<ConversationSummary[]>> {
+    return this.request("conversation:list", {}, options);
+  }
+
+  /** Moves the caller's read position in a conversation forward (never back); answers the unread count left. */
+  markRead(
+    conversation: Conversation,
+    lastReadId: number,
+    options?: RequestOptions,
+  ): Promise<Result<{ unread: number }>> {
+    return this.request("conversation:read", { conversation, lastReadId }, options);
+  }
+
+  /** Tells the other members this user started or stopped typing (the server throttles starts). */
+  setTyping(
+    conversation: Conversation,
+    state: "start" | "stop",
+    options?: RequestOptions,
+  ): Promise<Result<Record<string, never>>> {
+    return this.request("typing", { conversation, state }, options);
+  }
+
+  /** Edits the text of one of this user's messages; answers the new version (never echoed as `updated`). */
+  edit(id: number, content: string, options?: RequestOptions): Promise<Result<StoredMessage>> {
+    return this.request("message:edit", { id, content }, options);
+  }
+
+  /** Deletes one of this user's messages; answers the tombstone (never echoed as `updated`). */
+  deleteMessage(id: number, options?: RequestOptions): Promise<Result<StoredMessage>> {
+    return this.request("message:delete", { id }, options);
+  }
+
+  /** The earlier texts of an edited message, oldest first. */
+  revisions(id: number, options?: RequestOptions): Promise<Result<Revision[]>> {
+    return this.request("message:revisions", { id }, options);
+  }
+
+  /** Adds (`on: true`) or removes this user's reaction; idempotent; answers the message. */
+  react(id: number, emoji: string, on: boolean, options?: RequestOptions): Promise<Result<StoredMessage>> {
+    return this.request("message:react", { id, emoji, on }, options);
+  }
+
+  /** Full-text search of what the caller may see, best match first; optionally in one conversation. */
+  search(
+    q: string,
+    filter: { conversation?: Conversation; limit?: number } = {},
+    options?: RequestOptions,
+  ): Promise<Result<{ messages: StoredMessage[] }>> {
+    return this.request("history:search", { q, ...filter }, options);
+  }
+
+  /** Who of `userIds` is online, and when the offline ones were last seen. */
+  queryPresence(userIds: string[], options?: RequestOptions): Promise<Result<PresenceStatus[]>> {
+    return this.request("presence:query", { userIds }, options);
+  }
+
+  /** Changes this user's name or read-receipt setting; `{}` answers the current values. */
+  updateUser(input: UserUpdateInput = {}, options?: RequestOptions): Promise<Result<UserSettings>> {
+    return this.request("user:update", input, options);
+  }
+
   private bind(): void {
     const socket = this.socket;
     socket.on("session", (session) => void this.catchUp(session));
@@ -284,6 +363,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       else this.arrived(message);
     });
     socket.on("message:updated", (message) => this.arrived(message));
+    socket.on("receipt", (receipt) => this.emit("receipt", receipt));
+    socket.on("typing", (notice) => this.emit("typing", notice));
     socket.on("room:invited", (invitation) => this.emit("invited", invitation));
     socket.on("server:notice", (notice) => this.emit("notice", notice));
     socket.on("disconnect", (reason) => {

@@ -11,3 +11,13 @@ export {
   type SyncSummary,
 } from "./chat-client.js";
 export { login, readResult, register, whoAmI, type BaseUrl } from "./http.js";
+export type {
+  Conversation,
+  ConversationSummary,
+  PresenceStatus,
+  Receipt,
+  Revision,
+  StoredMessage,
+  TypingNotice,
+  UserSettings,
+} from "../shared/schemas.js";

@@ -3,6 +3,7 @@ import type { PresenceMessage, Room, RoomMember, StoredMessage } from "../../sha
 import {
   LOBBY,
   SYSTEM,
+  conversationKey,
   conversationOf,
   directKey,
   historyTarget,
@@ -13,6 +14,7 @@ import {
   type ConversationRef,
 } from "./conversations.js";
 import { h } from "./dom.js";
+import { formatAgo, formatFull } from "./format.js";
 import { Outbox } from "./outbox.js";
 import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
 import { Timeline } from "./timeline.js";
@@ -39,6 +41,12 @@ interface Conversation {
 }
 
 const PAGE_SIZE = 50;
+/** A typing start is sent again after this long while still typing (the server expires one after 6 s). */
+const TYPING_REFRESH_MS = 3000;
+/** Someone else's typing line goes away after this long without a new start (the server sends a stop at 6 s). */
+const TYPING_TIMEOUT_MS = 8000;
+/** The server relays at most one typing start a second per user and conversation. */
+const TYPING_MIN_GAP_MS = 1100;
 const WIDE = "(min-width: 1100px)";
 
 /**
@@ -59,6 +67,24 @@ export class ChatApp {
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private renderQueued = false;
   private readonly teardown: (() => void)[] = [];
+  /** My read position per conversation as the server knows it. */
+  private readonly serverRead = new Map<ConversationKey, number>();
+  /** Others' read positions learnt from receipts, per conversation. */
+  private readonly reads = new Map<ConversationKey, Map<string, number>>();
+  /** Who is typing where, each with the timer that forgets them. */
+  private readonly typers = new Map<ConversationKey, Map<string, ReturnType<typeof setTimeout>>>();
+  /** Where I last told the server I am typing, and when. */
+  private typingSent: { key: ConversationKey; at: number } | undefined;
+  /** When a start was last sent (the server relays at most one a second), and a start waiting for that. */
+  private typingStartAt = 0;
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly typingLine: HTMLElement;
+  /** When offline users were last seen. */
+  private readonly lastSeen = new Map<string, number>();
+  /** A message to scroll to once its conversation shows it (a search result). */
+  private jumpTo: number | undefined;
+  /** The message the composer replies to. */
+  private replyTo: { key: ConversationKey; message: StoredMessage } | undefined;
 
   private readonly shell: HTMLElement;
   private readonly main: HTMLElement;
@@ -86,6 +112,7 @@ export class ChatApp {
       onCreateRoom: () => this.createRoom(),
       onBrowseRooms: () => this.browseRooms(),
       onLogout: () => this.logout(),
+      onSearch: (query) => void this.search(query),
       onAcceptInvitation: (roomId) => void this.join(roomId),
       onDismissInvitation: (roomId) => {
         this.invitations.delete(roomId);
@@ -105,14 +132,41 @@ export class ChatApp {
       onRetry: (id) => this.outbox.retry(this.conversations.values(), id),
       onDiscard: (id) => this.outbox.discard(this.conversations.values(), id),
       onLoadOlder: () => void this.loadOlder(),
+      onEdit: async (id, content) => {
+        const result = await this.client.edit(id, content);
+        if (!result.ok) return result.error.message;
+        this.applyUpdate(result.data);
+        return undefined;
+      },
+      onDelete: (id) => this.confirmDelete(id),
+      onAtBottom: () => this.reportRead(),
+      onReact: (id, emoji, on) =>
+        void this.client.react(id, emoji, on).then((result) => {
+          if (result.ok) this.applyUpdate(result.data);
+          else this.toasts.show(result.error.message, { kind: "error" });
+        }),
+      onReply: (message) => {
+        this.replyTo = { key: this.active, message };
+        this.renderReply();
+        this.composer.focus();
+      },
     });
     this.composer = new ComposerView({
       onSend: (text) => {
-        this.outbox.sendText(this.conversation(this.active), text);
+        const replyTo = this.replyTo?.key === this.active ? this.replyTo.message.id : undefined;
+        this.replyTo = undefined;
+        this.renderReply();
+        this.outbox.sendText(this.conversation(this.active), text, replyTo);
         this.list.scrollToBottom();
       },
       onFiles: (files) => this.upload(files),
+      onTyping: (typing) => this.typing(typing),
+      onCancelReply: () => {
+        this.replyTo = undefined;
+        this.renderReply();
+      },
     });
+    this.typingLine = h("p", { class: "typing-line", "aria-live": "polite" });
     this.members = new MembersView({
       onOpenDirect: (userId) => this.open(directKey(userId)),
       onLoadMore: () => void this.loadMembers(this.conversation(this.active), true),
@@ -124,6 +178,7 @@ export class ChatApp {
       this.header.element,
       this.banner.element,
       this.list.element,
+      this.typingLine,
       this.composer.element,
       h("div", { class: "drop-hint", "aria-hidden": "true" }, "Drop files to send them"),
     );
@@ -151,6 +206,8 @@ export class ChatApp {
       changed: () => this.scheduleRender(),
       sent: (conversation, message) => {
         this.markRead(conversation.key, message.id);
+        // Sending moves my read position on the server too.
+        this.serverRead.set(conversation.key, Math.max(this.serverRead.get(conversation.key) ?? 0, message.id));
         if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
         this.save();
       },
@@ -172,6 +229,7 @@ export class ChatApp {
       this.ensureLoaded(active);
       void this.loadMembers(active);
       this.outbox.flush(this.conversations.values());
+      void this.syncConversations();
     });
     client.on("session", (session) => {
       this.rooms.clear();
@@ -182,8 +240,32 @@ export class ChatApp {
       this.render();
     });
     client.on("message", (message) => this.receive(message));
-    client.on("updated", (message) => {
-      if (this.conversations.get(conversationOf(message, this.me.id))?.timeline.update(message)) this.scheduleRender();
+    client.on("updated", (message) => this.applyUpdate(message));
+    client.on("receipt", (receipt) => {
+      const key = conversationKey(receipt.conversation);
+      if (receipt.userId === this.me.id) {
+        // Read in another tab: the server has the counts.
+        this.serverRead.set(key, Math.max(this.serverRead.get(key) ?? 0, receipt.lastReadId));
+        void this.syncConversations();
+        return;
+      }
+      let reads = this.reads.get(key);
+      if (!reads) this.reads.set(key, (reads = new Map()));
+      reads.set(receipt.userId, Math.max(reads.get(receipt.userId) ?? 0, receipt.lastReadId));
+      if (key === this.active) this.scheduleRender();
+    });
+    client.on("typing", (notice) => {
+      const key = conversationKey(notice.conversation);
+      if (notice.state === "start") {
+        let typers = this.typers.get(key);
+        if (!typers) this.typers.set(key, (typers = new Map()));
+        clearTimeout(typers.get(notice.userId));
+        typers.set(
+          notice.userId,
+          setTimeout(() => this.stoppedTyping(key, notice.userId), TYPING_TIMEOUT_MS),
+        );
+        if (key === this.active) this.renderTyping();
+      } else this.stoppedTyping(key, notice.userId);
     });
     client.on("synced", () => this.save());
     client.on("presence", (notice) => this.presence(notice));
@@ -205,6 +287,8 @@ export class ChatApp {
     if (message.messageType === "group" && !this.rooms.has(message.to)) void this.refreshRooms();
     const conversation = this.conversations.get(key);
     conversation?.timeline.add(message);
+    this.stoppedTyping(key, message.from);
+    if (message.from === this.me.id) this.serverRead.set(key, Math.max(this.serverRead.get(key) ?? 0, message.id));
     const seenNow = key === this.active && document.visibilityState === "visible";
     if (message.from === this.me.id || seenNow) {
       // Sending (from another tab too) reads the conversation up to there.
@@ -220,6 +304,8 @@ export class ChatApp {
     const isOnline = notice.messageType === "online";
     const known = this.names.has(notice.from);
     this.online.set(notice.from, isOnline);
+    if (isOnline) this.lastSeen.delete(notice.from);
+    else this.lastSeen.set(notice.from, notice.createAt);
     for (const conversation of this.conversations.values()) {
       const member = conversation.members.list.find((m) => m.userId === notice.from);
       if (member) member.online = isOnline;
@@ -260,6 +346,11 @@ export class ChatApp {
 
   private open(key: ConversationKey): void {
     const mode: RenderMode = key === this.active ? "update" : "reset";
+    if (key !== this.active) {
+      this.typing(false);
+      this.replyTo = undefined;
+      this.renderReply();
+    }
     this.active = key;
     const conversation = this.conversation(key);
     if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
@@ -324,6 +415,7 @@ export class ChatApp {
         name: this.nameOf(userId),
         online: this.isOnline(userId),
       }));
+      void this.queryLastSeen(conversation.members.list);
       this.renderIfActive(conversation, "update");
       return;
     }
@@ -343,6 +435,7 @@ export class ChatApp {
         this.names.set(member.userId, member.name);
         this.online.set(member.userId, member.online);
       }
+      void this.queryLastSeen(page.data.members);
     }
     this.scheduleRender();
     if (conversation.members.again) {
@@ -368,6 +461,227 @@ export class ChatApp {
     this.rooms.clear();
     for (const room of list.data.joined) this.rooms.set(room.id, room);
     this.renderSidebar();
+  }
+
+  /** Asks when the offline ones of `members` were last seen. */
+  private async queryLastSeen(members: RoomMember[]): Promise<void> {
+    const offline = members.filter((m) => !m.online && m.userId !== SYSTEM).map((m) => m.userId);
+    if (offline.length === 0 || this.client.state !== "online") return;
+    const result = await this.client.queryPresence(offline.slice(0, 200));
+    if (!result.ok) return;
+    for (const status of result.data) {
+      if (status.lastSeenAt !== undefined) this.lastSeen.set(status.userId, status.lastSeenAt);
+    }
+    this.scheduleRender();
+  }
+
+  private async search(query: string): Promise<void> {
+    const result = await this.client.search(query, { limit: 30 });
+    const body = h("div", { class: "modal-body search-results" });
+    if (!result.ok) body.append(h("p", { class: "form-error", role: "alert" }, result.error.message));
+    else if (result.data.messages.length === 0)
+      body.append(h("p", { class: "empty-note" }, `Nothing matches “${query}”.`));
+    const close = openModal(`Search: ${query}`, () => [body]);
+    if (!result.ok) return;
+    body.append(
+      h(
+        "ul",
+        { class: "result-list", "aria-label": "Search results" },
+        ...result.data.messages.map((message) => {
+          const key = conversationOf(message, this.me.id);
+          const where = this.titleOf(refOf(key));
+          const who = message.from === this.me.id ? "You" : this.nameOf(message.from);
+          return h(
+            "li",
+            {},
+            h(
+              "button",
+              {
+                type: "button",
+                class: "result",
+                onclick: () => {
+                  close();
+                  this.jumpTo = message.id;
+                  this.open(key);
+                },
+              },
+              h(
+                "span",
+                { class: "result-meta" },
+                h("span", { class: "result-where" }, key.startsWith("room:") ? `#${where}` : where),
+                ` · ${who} · `,
+                h("time", { datetime: new Date(message.createAt).toISOString() }, formatFull(message.createAt)),
+              ),
+              h("span", { class: "result-text" }, message.content ?? ""),
+            ),
+          );
+        }),
+      ),
+    );
+  }
+
+  /** Scrolls to (and briefly highlights) the message a search result pointed at, once it is shown. */
+  private jump(): void {
+    const id = this.jumpTo;
+    if (id === undefined) return;
+    const element = this.list.element.querySelector<HTMLElement>(`li[data-id="${id}"]`);
+    if (!element) return;
+    this.jumpTo = undefined;
+    element.scrollIntoView({ block: "center" });
+    element.classList.add("highlight");
+    setTimeout(() => element.classList.remove("highlight"), 2000);
+  }
+
+  // ── conversation state ──────────────────────────────────────────────────────────────────────────
+
+  /** Unread counts, read positions and direct conversations from the server (every connect). */
+  private async syncConversations(): Promise<void> {
+    const list = await this.client.listConversations();
+    if (!list.ok) return;
+    const directs: string[] = [];
+    for (const row of list.data) {
+      const key = conversationKey(row.conversation);
+      if ("user" in row.conversation) {
+        directs.push(row.conversation.user);
+        if (row.conversation.user !== SYSTEM) this.names.set(row.conversation.user, row.name);
+      }
+      const told = this.serverRead.get(key) ?? 0;
+      this.serverRead.set(key, Math.max(told, row.lastReadId));
+      this.local.lastRead[key] = Math.max(this.local.lastRead[key] ?? 0, row.lastReadId);
+      // A row older than a read this tab already sent (answers can cross), or the conversation on screen
+      // (read as soon as its newest message shows): keep what this tab knows.
+      const stale = told > row.lastReadId;
+      const onScreen = key === this.active && document.visibilityState === "visible";
+      if (stale || onScreen) continue;
+      if (row.unread > 0) this.local.unread[key] = row.unread;
+      else delete this.local.unread[key];
+    }
+    this.local.directs = [...directs, ...this.local.directs.filter((id) => !directs.includes(id))];
+    this.save();
+    this.render();
+  }
+
+  /** Tells the server the open conversation is read when its newest message is in view. */
+  private reportRead(): void {
+    const key = this.active;
+    const conversation = this.conversations.get(key);
+    if (!conversation?.loaded || this.client.state !== "online") return;
+    if (document.visibilityState !== "visible" || !this.list.atBottom) return;
+    const newest = conversation.timeline.newestId;
+    if (newest <= (this.serverRead.get(key) ?? 0)) return;
+    this.serverRead.set(key, newest);
+    this.markRead(key, newest);
+    void this.client.markRead(historyTarget(conversation.ref), newest).then((result) => {
+      if (!result.ok) return;
+      if (result.data.unread > 0 && key !== this.active) this.local.unread[key] = result.data.unread;
+      this.save();
+      this.renderSidebar();
+    });
+  }
+
+  /** A newer version of a message (edited, deleted, reacted to), from others or answering my own change. */
+  private applyUpdate(message: StoredMessage): void {
+    if (this.conversations.get(conversationOf(message, this.me.id))?.timeline.update(message)) this.scheduleRender();
+  }
+
+  private confirmDelete(id: number): void {
+    const error = h("p", { class: "form-error", role: "alert" });
+    openModal("Delete message?", (close) => [
+      h(
+        "div",
+        { class: "modal-body" },
+        h("p", {}, "Everyone in the conversation will see “This message was deleted.” instead."),
+        error,
+        h(
+          "div",
+          { class: "modal-actions" },
+          h("button", { type: "button", class: "button", onclick: close }, "Cancel"),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button danger",
+              onclick: () =>
+                void this.client.deleteMessage(id).then((result) => {
+                  if (!result.ok) return void (error.textContent = result.error.message);
+                  close();
+                  this.applyUpdate(result.data);
+                }),
+            },
+            "Delete message",
+          ),
+        ),
+      ),
+    ]);
+  }
+
+  /** Tells the others whether I am typing in the open conversation (a start again every few seconds). */
+  private typing(active: boolean): void {
+    const sent = this.typingSent;
+    const ref = refOf(this.active);
+    clearTimeout(this.typingTimer);
+    if (active && !(ref.kind === "direct" && ref.id === SYSTEM)) {
+      const now = Date.now();
+      if (sent?.key === this.active && now - sent.at < TYPING_REFRESH_MS) return;
+      if (sent && sent.key !== this.active) {
+        this.typingSent = undefined;
+        void this.client.setTyping(historyTarget(refOf(sent.key)), "stop");
+      }
+      // A start within a second of the last would not be relayed: send it once it would be.
+      const wait = this.typingStartAt + TYPING_MIN_GAP_MS - now;
+      if (wait > 0) {
+        this.typingTimer = setTimeout(() => this.typing(true), wait);
+        return;
+      }
+      this.typingSent = { key: this.active, at: now };
+      this.typingStartAt = now;
+      void this.client.setTyping(historyTarget(ref), "start");
+    } else if (sent) {
+      this.typingSent = undefined;
+      void this.client.setTyping(historyTarget(refOf(sent.key)), "stop");
+    }
+  }
+
+  private stoppedTyping(key: ConversationKey, userId: string): void {
+    const typers = this.typers.get(key);
+    if (!typers?.has(userId)) return;
+    clearTimeout(typers.get(userId));
+    typers.delete(userId);
+    if (key === this.active) this.renderTyping();
+  }
+
+  private renderReply(): void {
+    const message = this.replyTo?.message;
+    this.composer.setReply(
+      message && {
+        author: message.from === this.me.id ? "yourself" : this.nameOf(message.from),
+        text: message.content ?? (message.mediaType === "image" ? "an image" : "a file"),
+      },
+    );
+  }
+
+  private renderTyping(): void {
+    const names = [...(this.typers.get(this.active)?.keys() ?? [])].map((id) => this.nameOf(id));
+    this.typingLine.textContent =
+      names.length === 0
+        ? ""
+        : names.length === 1
+          ? `${names[0]} is typing…`
+          : names.length === 2
+            ? `${names[0]} and ${names[1]} are typing…`
+            : "Several people are typing…";
+  }
+
+  /** "Seen by" under my newest message: who read up to it (the peer, or room members whose receipts say so). */
+  private seenBy(conversation: Conversation): { id: number; names: string[] } | undefined {
+    const mine = conversation.timeline.stored.findLast(
+      (m) => m.from === this.me.id && m.messageType !== "system" && m.deletedAt === undefined,
+    );
+    if (!mine) return undefined;
+    const names = [...(this.reads.get(conversation.key) ?? [])]
+      .filter(([userId, position]) => userId !== this.me.id && position >= mine.id)
+      .map(([userId]) => this.nameOf(userId));
+    return { id: mine.id, names };
   }
 
   // ── sending ─────────────────────────────────────────────────────────────────────────────────────
@@ -532,6 +846,9 @@ export class ChatApp {
     listen(window, "online", connectivity);
     listen(window, "offline", connectivity);
     listen(window, "pagehide", () => this.saveNow());
+    // "last seen 5 min ago" ages: refresh the members panel now and then.
+    const tick = setInterval(() => this.scheduleRender(), 60_000);
+    this.teardown.push(() => clearInterval(tick));
     const visibility = () => {
       if (document.visibilityState !== "visible") return this.saveNow();
       this.markRead(this.active, this.conversation(this.active).timeline.newestId);
@@ -619,7 +936,9 @@ export class ChatApp {
             ? "Notices from the server"
             : this.isOnline(ref.id)
               ? "Online"
-              : "Offline",
+              : this.lastSeen.has(ref.id)
+                ? `Offline · last seen ${formatAgo(this.lastSeen.get(ref.id)!)}`
+                : "Offline",
       online: ref.kind === "direct" && this.isOnline(ref.id),
       canInvite: room?.visibility === "private",
       canLeave: room !== undefined && room.id !== LOBBY,
@@ -635,14 +954,19 @@ export class ChatApp {
         loaded: conversation.loaded,
         hasOlder: conversation.hasOlder,
         loadingOlder: conversation.loadingOlder,
+        seen: this.seenBy(conversation),
       },
       mode,
     );
+    this.renderTyping();
+    this.jump();
+    this.reportRead();
     this.members.render({
       me: this.me.id,
       members: conversation.members.list,
       hasMore: conversation.members.hasMore,
       loading: conversation.members.loading,
+      lastSeen: this.lastSeen,
     });
   }
 

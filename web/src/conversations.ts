@@ -46,3 +46,7 @@ export function conversationOf(message: StoredMessage, me: string): Conversation
       return message.to === me || message.to === "*" ? directKey(SYSTEM) : roomKey(message.to);
   }
 }
+
+/** The key of a conversation as section-8 events name it (`{ room }` or `{ user }`, from my side). */
+export const conversationKey = (conversation: { room: string } | { user: string }): ConversationKey =>
+  "room" in conversation ? roomKey(conversation.room) : directKey(conversation.user);

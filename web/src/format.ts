@@ -72,3 +72,15 @@ export function hueOf(id: string): number {
   for (let i = 0; i < id.length; i += 1) hash = (hash * 31 + id.charCodeAt(i)) | 0;
   return Math.abs(hash) % 360;
 }
+
+/** `just now`, `5 min ago`, `3 h ago`, `yesterday`, or the day, for "last seen". */
+export function formatAgo(ms: number, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - ms) / 1000));
+  if (seconds < 60) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  if (dayKey(ms) === dayKey(now - 86_400_000)) return "yesterday";
+  return `on ${formatDay(ms, now)}`;
+}

@@ -31,8 +31,9 @@ export class Outbox {
   constructor(private readonly deps: OutboxDeps) {}
 
   /** Sends a text message. */
-  sendText(target: OutboxTarget, text: string): void {
-    const item = this.add(target, { mediaType: "text", content: text }, "sending");
+  sendText(target: OutboxTarget, text: string, replyTo?: number): void {
+    const body = replyTo === undefined ? { content: text } : { content: text, replyTo };
+    const item = this.add(target, { mediaType: "text", ...body }, "sending");
     void this.dispatch(target, item);
   }
 
@@ -80,7 +81,7 @@ export class Outbox {
 
   private add(
     target: OutboxTarget,
-    body: Pick<SendMessageInput, "mediaType" | "content">,
+    body: Pick<SendMessageInput, "mediaType" | "content" | "replyTo">,
     status: Outgoing["status"],
   ): Outgoing {
     const clientMsgId = createClientMsgId();

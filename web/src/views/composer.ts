@@ -5,6 +5,10 @@ export interface ComposerContext {
   /** Sends the text; the composer clears itself. */
   onSend(text: string): void;
   onFiles(files: File[]): void;
+  /** Drops the reply being written. */
+  onCancelReply(): void;
+  /** Whether there is something being typed (false on send, blur and an emptied box). */
+  onTyping(typing: boolean): void;
 }
 
 const MAX_LENGTH = 4000;
@@ -17,6 +21,7 @@ export class ComposerView {
   private readonly attach: HTMLButtonElement;
   private readonly send: HTMLButtonElement;
   private readonly readOnlyNote: HTMLParagraphElement;
+  private readonly replyBar: HTMLDivElement;
 
   constructor(private readonly context: ComposerContext) {
     this.input = h("textarea", {
@@ -44,10 +49,12 @@ export class ComposerView {
       icon([...ICONS.send]),
     );
     this.readOnlyNote = h("p", { class: "read-only", hidden: true }, "System notices are read-only.");
+    this.replyBar = h("div", { class: "reply-bar", hidden: true });
     this.element = h(
       "form",
       { class: "composer", "aria-label": "Send a message" },
       h("label", { for: "composer-input", class: "visually-hidden", id: "composer-label" }, "Message"),
+      this.replyBar,
       h("div", { class: "composer-box" }, this.attach, this.input, this.send),
       this.fileInput,
       this.readOnlyNote,
@@ -58,12 +65,21 @@ export class ComposerView {
     });
     this.input.addEventListener("keydown", (event) => {
       // Enter sends; Shift+Enter is a newline; never while an IME is composing.
+      if (event.key === "Escape" && !this.replyBar.hidden) {
+        event.preventDefault();
+        this.context.onCancelReply();
+        return;
+      }
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
         this.submit();
       }
     });
-    this.input.addEventListener("input", () => this.autosize());
+    this.input.addEventListener("input", () => {
+      this.autosize();
+      this.context.onTyping(this.input.value.trim() !== "");
+    });
+    this.input.addEventListener("blur", () => this.context.onTyping(false));
     this.input.addEventListener("paste", (event) => {
       const files = [...(event.clipboardData?.files ?? [])];
       if (files.length === 0) return;
@@ -87,6 +103,35 @@ export class ComposerView {
     this.readOnlyNote.hidden = writable;
   }
 
+  /** Shows (or, with undefined, hides) the message being replied to above the box. */
+  setReply(reply: { author: string; text: string } | undefined): void {
+    this.replyBar.hidden = reply === undefined;
+    if (!reply) return this.replyBar.replaceChildren();
+    const text = reply.text.length > 140 ? `${reply.text.slice(0, 140)}…` : reply.text;
+    this.replyBar.replaceChildren(
+      h(
+        "div",
+        { class: "reply-quote", role: "note", "aria-label": `Replying to ${reply.author}: ${text}` },
+        h("span", { class: "reply-author" }, `Replying to ${reply.author}`),
+        h("span", { class: "reply-text" }, text),
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "icon-button",
+          "aria-label": "Cancel reply",
+          title: "Cancel reply",
+          onclick: () => {
+            this.context.onCancelReply();
+            this.focus();
+          },
+        },
+        icon([...ICONS.x]),
+      ),
+    );
+  }
+
   focus(): void {
     if (!this.input.disabled) this.input.focus({ preventScroll: true });
   }
@@ -97,6 +142,7 @@ export class ComposerView {
     this.context.onSend(text);
     this.input.value = "";
     this.autosize();
+    this.context.onTyping(false);
   }
 
   private autosize(): void {

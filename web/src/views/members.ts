@@ -1,6 +1,6 @@
 import type { RoomMember } from "../../../shared/schemas.js";
 import { h, icon, ICONS, keepingFocus, replaceChildren } from "../dom.js";
-import { hueOf, initial } from "../format.js";
+import { formatAgo, hueOf, initial } from "../format.js";
 
 /** What the members panel shows. */
 export interface MembersState {
@@ -9,6 +9,8 @@ export interface MembersState {
   members: RoomMember[];
   hasMore: boolean;
   loading: boolean;
+  /** When offline members were last seen (from `presence:query` and offline notices). */
+  lastSeen: ReadonlyMap<string, number>;
 }
 
 /** What the members panel asks the app to do. */
@@ -58,8 +60,8 @@ export class MembersView {
       replaceChildren(
         this.body,
         state.loading && state.members.length === 0 ? h("p", { class: "empty-note" }, "Loading members…") : null,
-        online.length > 0 ? this.group(`Online — ${online.length}`, online.sort(byName), state.me) : null,
-        offline.length > 0 ? this.group(`Offline — ${offline.length}`, offline.sort(byName), state.me) : null,
+        online.length > 0 ? this.group(`Online — ${online.length}`, online.sort(byName), state) : null,
+        offline.length > 0 ? this.group(`Offline — ${offline.length}`, offline.sort(byName), state) : null,
         state.hasMore
           ? h(
               "button",
@@ -76,7 +78,7 @@ export class MembersView {
     });
   }
 
-  private group(title: string, members: RoomMember[], me: string): HTMLElement {
+  private group(title: string, members: RoomMember[], { me, lastSeen }: MembersState): HTMLElement {
     return h(
       "section",
       { class: "member-group" },
@@ -87,6 +89,8 @@ export class MembersView {
         ...members.map((member) => {
           const self = member.userId === me;
           const state = member.online ? "online" : "offline";
+          const seenAt = member.online ? undefined : lastSeen.get(member.userId);
+          const seenId = `last-seen-${member.userId}`;
           return h(
             "li",
             {},
@@ -97,6 +101,7 @@ export class MembersView {
                 class: `member${member.online ? " is-online" : ""}`,
                 "data-focus-key": `member:${member.userId}`,
                 "data-user": member.userId,
+                "aria-describedby": seenAt === undefined ? undefined : seenId,
                 "aria-label": self
                   ? `${member.name} (you), ${state}: notes to self`
                   : `Message ${member.name}, ${state}`,
@@ -109,7 +114,14 @@ export class MembersView {
                 initial(member.name),
                 h("span", { class: "dot" }),
               ),
-              h("span", { class: "member-name" }, member.name),
+              h(
+                "span",
+                { class: "member-text" },
+                h("span", { class: "member-name" }, member.name),
+                seenAt === undefined
+                  ? null
+                  : h("span", { class: "last-seen", id: seenId }, `last seen ${formatAgo(seenAt)}`),
+              ),
               self ? h("span", { class: "you" }, "you") : null,
             ),
           );

@@ -11,6 +11,16 @@ export interface MessageListContext {
   onRetry(clientMsgId: string): void;
   onDiscard(clientMsgId: string): void;
   onLoadOlder(): void;
+  /** Saves an edit of one of my messages; resolves an error message, or undefined when it was saved. */
+  onEdit(id: number, content: string): Promise<string | undefined>;
+  /** Asks to delete one of my messages. */
+  onDelete(id: number): void;
+  /** Adds (`on`) or removes my reaction. */
+  onReact(id: number, emoji: string, on: boolean): void;
+  /** Starts a reply to a message. */
+  onReply(message: StoredMessage): void;
+  /** The reader reached the newest message (scrolled to the bottom). */
+  onAtBottom(): void;
 }
 
 /** What the list shows. */
@@ -21,6 +31,8 @@ export interface MessageListState {
   loaded: boolean;
   hasOlder: boolean;
   loadingOlder: boolean;
+  /** "Seen by" under my last message: its id and who read up to it. */
+  seen?: { id: number; names: string[] };
 }
 
 /** Why the list re-renders: another conversation, older history on top, or anything else. */
@@ -38,6 +50,9 @@ type Entry =
   | { kind: "stored"; message: StoredMessage; at: number }
   | { kind: "notice"; notice: Notice; at: number }
   | { kind: "outgoing"; outgoing: Outgoing; at: number };
+
+/** The reactions offered in every message's menu. */
+export const QUICK_REACTIONS = ["👍", "❤️", "😂"] as const;
 
 const GROUP_WINDOW_MS = 5 * 60_000;
 const PIN_DISTANCE_PX = 64;
@@ -63,6 +78,11 @@ export class MessageListView {
   private readonly cache = new Map<string, { element: HTMLElement; version: string }>();
   private pinned = true;
   private lastKey: string | undefined;
+  private lastState: MessageListState | undefined;
+  /** The message whose action menu is open. */
+  private menuFor: number | undefined;
+  /** The message being edited, and the error of the last save. */
+  private editing: { id: number; error?: string } | undefined;
 
   constructor(private readonly context: MessageListContext) {
     this.top = h("div", { class: "history-top" });
@@ -83,8 +103,18 @@ export class MessageListView {
     this.scroller.addEventListener("scroll", () => {
       const distance = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
       this.pinned = distance < PIN_DISTANCE_PX;
-      if (this.pinned) this.jump.hidden = true;
+      if (this.pinned) {
+        this.jump.hidden = true;
+        this.context.onAtBottom();
+      }
       if (this.scroller.scrollTop < LOAD_OLDER_DISTANCE_PX) this.context.onLoadOlder();
+    });
+    // A click anywhere but in the open menu closes it.
+    document.addEventListener("click", (event) => {
+      if (this.menuFor === undefined) return;
+      if (event.target instanceof Element && event.target.closest(".msg-actions")) return;
+      this.menuFor = undefined;
+      this.refresh();
     });
     // An image that finishes loading grows the list: keep a pinned reader at the bottom.
     this.list.addEventListener("load", () => this.pinned && this.scrollToBottom(), true);
@@ -102,7 +132,10 @@ export class MessageListView {
 
   /** Shows `state`, reusing the elements of messages already shown. */
   render(state: MessageListState, mode: RenderMode): void {
+    this.lastState = state;
     if (mode === "reset") {
+      this.menuFor = undefined;
+      this.editing = undefined;
       this.cache.clear();
       this.list.replaceChildren();
       this.pinned = true;
@@ -195,6 +228,11 @@ export class MessageListView {
       }
       rows.push(this.row(entry, previous));
       previous = entry;
+      const seen = this.lastState?.seen;
+      if (entry.kind === "stored" && seen !== undefined && seen.id === entry.message.id && seen.names.length > 0) {
+        const text = `Seen by ${seen.names.join(", ")}`;
+        rows.push({ key: "seen", version: text, build: () => h("li", { class: "seen-by" }, text) });
+      }
     }
     return rows;
   }
@@ -220,7 +258,11 @@ export class MessageListView {
           return { key: `m:${message.id}`, version: rev, build: () => this.systemMessage(message) };
         }
         // Names can arrive after a message was first shown (member lists load later): rebuild when they do.
-        const version = `${rev}:${this.context.nameOf(message.from)}`;
+        const editing = this.editing?.id === message.id ? `e:${this.editing.error ?? ""}` : "";
+        const menu = this.menuFor === message.id ? "m" : "";
+        const quoted = message.replyTo === undefined ? undefined : this.find(message.replyTo);
+        const quote = quoted ? `${quoted.rev ?? quoted.id}:${this.context.nameOf(quoted.from)}` : "";
+        const version = `${rev}:${this.context.nameOf(message.from)}:${editing}:${menu}:${quote}`;
         return { key: `m:${message.id}`, version, continued, build: () => this.message(message) };
       }
       case "notice": {
@@ -267,9 +309,182 @@ export class MessageListView {
     return h("span", { class: "avatar", style: `--hue:${hueOf(userId)}`, "aria-hidden": "true" }, initial(name));
   }
 
+  private find(id: number): StoredMessage | undefined {
+    return this.lastState?.timeline.stored.find((m) => m.id === id);
+  }
+
+  /** Rebuilds with the last state (after a menu or editor opened or closed). */
+  private refresh(): void {
+    if (this.lastState) this.render(this.lastState, "update");
+  }
+
+  private focusIn(id: number, selector: string): void {
+    this.list.querySelector<HTMLElement>(`li[data-id="${id}"] ${selector}`)?.focus();
+  }
+
+  private toggleMenu(id: number, open = this.menuFor !== id): void {
+    this.menuFor = open ? id : undefined;
+    this.refresh();
+    this.focusIn(id, open ? '[role="menuitem"]' : ".msg-actions-toggle");
+  }
+
+  private startEdit(id: number): void {
+    this.menuFor = undefined;
+    this.editing = { id };
+    this.refresh();
+    const input = this.list.querySelector<HTMLTextAreaElement>(`li[data-id="${id}"] textarea`);
+    input?.focus();
+    input?.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  private stopEdit(id: number): void {
+    this.editing = undefined;
+    this.refresh();
+    this.focusIn(id, ".msg-actions-toggle");
+  }
+
+  private async saveEdit(message: StoredMessage, content: string): Promise<void> {
+    if (content.trim() === "" || content === message.content) return this.stopEdit(message.id);
+    const error = await this.context.onEdit(message.id, content);
+    if (this.editing?.id !== message.id) return;
+    if (error === undefined) return this.stopEdit(message.id);
+    this.editing = { id: message.id, error };
+    this.refresh();
+  }
+
+  /** Closes the menu, then does what was picked. */
+  private pick(run: () => void): void {
+    this.menuFor = undefined;
+    this.refresh();
+    run();
+  }
+
+  private actions(message: StoredMessage): HTMLElement {
+    const own = message.from === this.context.me;
+    const open = this.menuFor === message.id;
+    const menuId = `msg-menu-${message.id}`;
+    const close = (event: KeyboardEvent) => {
+      if (event.key !== "Escape") return;
+      event.stopPropagation();
+      this.toggleMenu(message.id, false);
+    };
+    const moveFocus = (event: KeyboardEvent) => {
+      if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+      event.preventDefault();
+      const items = [...(event.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('[role="menuitem"]')];
+      const at = items.indexOf(document.activeElement as HTMLElement);
+      const next = (at + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      items[next]?.focus();
+    };
+    return h(
+      "div",
+      { class: `msg-actions${open ? " open" : ""}`, onkeydown: close },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "icon-button msg-actions-toggle",
+          "aria-label": "Message actions",
+          title: "Message actions",
+          "aria-haspopup": "menu",
+          "aria-expanded": open ? "true" : "false",
+          "aria-controls": open ? menuId : undefined,
+          onclick: () => this.toggleMenu(message.id),
+        },
+        icon([...ICONS.more]),
+      ),
+      open
+        ? h(
+            "div",
+            { class: "msg-menu", role: "menu", id: menuId, "aria-label": "Message actions", onkeydown: moveFocus },
+            h(
+              "button",
+              { type: "button", role: "menuitem", onclick: () => this.pick(() => this.context.onReply(message)) },
+              "Reply",
+            ),
+            h(
+              "div",
+              { class: "menu-reactions", role: "group", "aria-label": "React" },
+              ...QUICK_REACTIONS.map((emoji) =>
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    role: "menuitem",
+                    "aria-label": `React with ${emoji}`,
+                    title: `React with ${emoji}`,
+                    onclick: () =>
+                      this.pick(() =>
+                        this.context.onReact(
+                          message.id,
+                          emoji,
+                          !(message.reactions?.[emoji] ?? []).includes(this.context.me),
+                        ),
+                      ),
+                  },
+                  emoji,
+                ),
+              ),
+            ),
+            own && message.mediaType === "text"
+              ? h("button", { type: "button", role: "menuitem", onclick: () => this.startEdit(message.id) }, "Edit")
+              : null,
+            own &&
+              h(
+                "button",
+                {
+                  type: "button",
+                  role: "menuitem",
+                  class: "danger",
+                  onclick: () => {
+                    this.menuFor = undefined;
+                    this.refresh();
+                    this.context.onDelete(message.id);
+                  },
+                },
+                "Delete",
+              ),
+          )
+        : null,
+    );
+  }
+
+  private editor(message: StoredMessage): HTMLElement {
+    const input = h("textarea", { class: "edit-input", rows: "2", maxlength: "4000", "aria-label": "Edit message" });
+    input.value = message.content ?? "";
+    const form = h(
+      "form",
+      { class: "edit-form" },
+      input,
+      this.editing?.error ? h("p", { class: "form-error", role: "alert" }, this.editing.error) : null,
+      h(
+        "div",
+        { class: "edit-actions" },
+        h("span", { class: "edit-hint" }, "Enter to save · Escape to cancel"),
+        h("button", { type: "button", class: "button small", onclick: () => this.stopEdit(message.id) }, "Cancel"),
+        h("button", { type: "submit", class: "button small primary" }, "Save"),
+      ),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.saveEdit(message, input.value);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        this.stopEdit(message.id);
+      } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        void this.saveEdit(message, input.value);
+      }
+    });
+    return form;
+  }
+
   private message(message: StoredMessage): HTMLElement {
     const own = message.from === this.context.me;
     const author = own ? "You" : this.context.nameOf(message.from);
+    const editing = this.editing?.id === message.id && message.deletedAt === undefined;
     return h(
       "li",
       { class: own ? "msg own" : "msg", "data-id": message.id },
@@ -286,8 +501,55 @@ export class MessageListView {
             ? h("span", { class: "edited", title: formatFull(message.editedAt) }, "(edited)")
             : null,
         ),
-        this.content(message, author),
+        message.replyTo !== undefined ? this.quote(message.replyTo) : null,
+        editing ? this.editor(message) : this.content(message, author),
+        message.deletedAt === undefined ? this.reactions(message) : null,
       ),
+      message.deletedAt === undefined && !editing ? this.actions(message) : null,
+    );
+  }
+
+  private quote(id: number): HTMLElement {
+    const quoted = this.find(id);
+    const text = !quoted
+      ? "an earlier message"
+      : quoted.deletedAt !== undefined
+        ? "This message was deleted."
+        : quoted.mediaType === "text"
+          ? (quoted.content ?? "")
+          : (quoted.content ?? (quoted.mediaType === "image" ? "an image" : "a file"));
+    const who = quoted ? (quoted.from === this.context.me ? "You" : this.context.nameOf(quoted.from)) : "";
+    return h(
+      "div",
+      { class: "reply-quote", "aria-label": quoted ? `Reply to ${who}: ${text}` : "Reply to an earlier message" },
+      quoted ? h("span", { class: "reply-author" }, who) : null,
+      h("span", { class: "reply-text" }, text.length > 140 ? `${text.slice(0, 140)}…` : text),
+    );
+  }
+
+  private reactions(message: StoredMessage): HTMLElement | null {
+    const entries = Object.entries(message.reactions ?? {}).filter(([, users]) => users.length > 0);
+    if (entries.length === 0) return null;
+    return h(
+      "div",
+      { class: "reactions", role: "group", "aria-label": "Reactions" },
+      ...entries.map(([emoji, users]) => {
+        const mine = users.includes(this.context.me);
+        const names = users.map((id) => (id === this.context.me ? "you" : this.context.nameOf(id))).join(", ");
+        return h(
+          "button",
+          {
+            type: "button",
+            class: `reaction${mine ? " mine" : ""}`,
+            "aria-pressed": mine ? "true" : "false",
+            "aria-label": `${emoji} ${users.length}, from ${names}`,
+            title: names,
+            onclick: () => this.context.onReact(message.id, emoji, !mine),
+          },
+          h("span", { "aria-hidden": "true" }, emoji),
+          h("span", { class: "reaction-count", "aria-hidden": "true" }, String(users.length)),
+        );
+      }),
     );
   }
 

@@ -37,6 +37,8 @@ export interface SidebarContext {
   onCreateRoom(): void;
   onBrowseRooms(): void;
   onLogout(): void;
+  /** Searches the messages this user may see. */
+  onSearch(query: string): void;
   onAcceptInvitation(roomId: string): void;
   onDismissInvitation(roomId: string): void;
 }
@@ -62,6 +64,7 @@ export class SidebarView {
         { class: "sidebar-header" },
         h("span", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), "Chat"),
         this.me,
+        this.searchForm(),
       ),
       h(
         "div",
@@ -111,6 +114,25 @@ export class SidebarView {
         ),
       ),
     );
+  }
+
+  private searchForm(): HTMLFormElement {
+    const input = h("input", {
+      type: "search",
+      id: "message-search",
+      class: "search-input",
+      placeholder: "Search messages",
+      "aria-label": "Search messages",
+      maxlength: "200",
+      autocomplete: "off",
+    });
+    const form = h("form", { class: "search", role: "search" }, input);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const query = input.value.trim();
+      if (query !== "") this.context.onSearch(query);
+    });
+    return form;
   }
 
   render(state: SidebarState): void {

@@ -87,6 +87,25 @@ async function appendAll(store: SqliteStore, drafts: MessageDraft[]): Promise<nu
 }
 
 describe("SqliteStore schema", () => {
+  it("upgrades a version-1 database with messages: rev equals id, search and direct conversations backfilled", async () => {
+    const file = join(tempDir(), "v1.db");
+    const raw = new Database(file);
+    raw.exec(MIGRATIONS[0]!);
+    raw.pragma("user_version = 1");
+    raw.exec(`INSERT INTO users (id, name, create_at) VALUES ('alice', 'alice', 1), ('bob', 'bob', 1);
+      INSERT INTO messages (message_type, media_type, sender, recipient, conversation, recipient_user, content, create_at, update_at)
+      VALUES ('single', 'text', 'alice', 'bob', 'd:alice|bob', 'bob', 'hello from the old days', 5, 5);`);
+    raw.close();
+    const store = openStore(file);
+    expect(store.database.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+    const [message] = (await store.visibleAfter("bob", 0, 10)).messages;
+    expect(message).toMatchObject({ id: 1, rev: 1, content: "hello from the old days" });
+    expect(await store.directPeers("bob")).toEqual(["alice"]);
+    expect((await store.search("bob", '"old"', undefined, 10)).map((m) => m.id)).toEqual([1]);
+    const next = await store.appendMessage(single("bob", "alice"));
+    expect(next.message.id).toBe(2);
+  });
+
   it("applies every migration and records their count in user_version", () => {
     const store = openStore();
     expect(MIGRATIONS.length).toBeGreaterThan(0);

@@ -156,6 +156,12 @@ export class MessageService {
   private reach(channels: string[] | undefined, except?: string): number {
     const nsp = this.io.of("/");
     if (!channels) return nsp.sockets.size;
+    if (channels.length === 1) {
+      // One room: its size, less the sender's socket when it is in it (sockets still in the handshake
+      // middleware are counted; they are few and brief).
+      const room = nsp.adapter.rooms.get(channels[0]!);
+      return (room?.size ?? 0) - (except !== undefined && room?.has(except) ? 1 : 0);
+    }
     const ids = new Set<string>();
     for (const channel of channels) {
       for (const id of nsp.adapter.rooms.get(channel) ?? []) if (nsp.sockets.has(id)) ids.add(id);

@@ -116,4 +116,10 @@ export const MIGRATIONS: readonly string[] = [
     INSERT INTO messages_fts (rowid, content) SELECT new.id, new.content WHERE new.content IS NOT NULL;
   END;
   `,
+  // Since v1.1 every query on these columns orders by rev (the *_rev_* indexes); these two id-ordered ones
+  // were only written, at a cost on every insert.
+  `
+  DROP INDEX messages_by_recipient_user;
+  DROP INDEX messages_direct_by_sender;
+  `,
 ];

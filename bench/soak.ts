@@ -36,6 +36,12 @@ interface Member {
   socket: Client;
   seen: Set<number>;
   cursor: number;
+  /**
+   * Where the catch-up after the latest connect starts: the cursor as it was when that connect's `session`
+   * arrived. Read later, it could already include live messages of the new socket (ws can hand several frames
+   * over in one turn), and skip what the previous socket missed below them.
+   */
+  syncFrom: number;
   duplicates: number;
   room: string;
 }
@@ -58,7 +64,7 @@ async function request<T>(socket: Client, event: string, payload: unknown): Prom
 
 /** Catches up from the member's cursor, following pages to the end. */
 async function catchUp(member: Member): Promise<void> {
-  let after = member.cursor;
+  let after = member.syncFrom;
   for (;;) {
     const page = await request<MessagePage>(member.socket, "sync", { after });
     for (const message of page.messages) member.seen.add(message.id);
@@ -85,12 +91,18 @@ function open(url: string, member: Omit<Member, "socket">): Promise<Member> {
     latencies.push(Date.now() - message.createAt);
   });
   return new Promise((resolve, reject) => {
-    socket.once("session", () => resolve(full));
+    socket.once("session", () => {
+      full.syncFrom = full.cursor;
+      resolve(full);
+    });
     socket.once("connect_error", reject);
   });
 }
 
+/** The server's RSS and used heap right after a full garbage collection (see bench/gc-on-signal.ts). */
 async function serverSample(pid: number, url: string): Promise<{ rss: number; heap: number }> {
+  process.kill(pid, "SIGUSR2");
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
   const metrics = await (await fetch(`${url}/metrics`)).text();
@@ -100,22 +112,26 @@ async function serverSample(pid: number, url: string): Promise<{ rss: number; he
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "chat-soak-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
-    env: {
-      ...process.env,
-      PORT: "0",
-      DATA_DIR: dataDir,
-      LOG_LEVEL: "info",
-      JWT_SECRET: SECRET,
-      PUSH_API_KEY: SECRET,
-      ADMIN_API_KEY: SECRET,
-      PRESENCE_ROOM_LIMIT: "100",
-      PRESENCE_GRACE_MS: "1000",
-      RATE_LIMIT_EVENTS_PER_10S: "1000000",
-      RATE_LIMIT_CONNECTIONS_PER_MIN: "1000000",
+  const child = spawn(
+    process.execPath,
+    ["--expose-gc", "--import", "tsx", "--import", "./bench/gc-on-signal.ts", "server/main.ts"],
+    {
+      env: {
+        ...process.env,
+        PORT: "0",
+        DATA_DIR: dataDir,
+        LOG_LEVEL: "info",
+        JWT_SECRET: SECRET,
+        PUSH_API_KEY: SECRET,
+        ADMIN_API_KEY: SECRET,
+        PRESENCE_ROOM_LIMIT: "100",
+        PRESENCE_GRACE_MS: "1000",
+        RATE_LIMIT_EVENTS_PER_10S: "1000000",
+        RATE_LIMIT_CONNECTIONS_PER_MIN: "1000000",
+      },
+      stdio: ["ignore", "pipe", "inherit"],
     },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -131,7 +147,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < CLIENTS; i += 50) {
     const batch = Array.from({ length: Math.min(50, CLIENTS - i) }, (_, k) => {
       const id = `soak${i + k}`;
-      return open(url, { id, seen: new Set(), cursor: 0, duplicates: 0, room: "" });
+      return open(url, { id, seen: new Set(), cursor: 0, syncFrom: 0, duplicates: 0, room: "" });
     });
     members.push(...(await Promise.all(batch)));
   }

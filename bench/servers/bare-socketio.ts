@@ -1,0 +1,67 @@
+/**
+ * Baseline: a bare Socket.IO 4.8 server doing only the transport work of the chat — the same Socket.IO
+ * options as server/app.ts, no authentication, no store, no validation. The client says who it is and
+ * which rooms it is in through the handshake `auth` (the chat server's token is ignored); `message:send`
+ * is routed exactly as the chat routes it (room channel, or both users' channels, except the sending
+ * socket) and acked with an echo of the message under a counter id.
+ */
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const port = Number(process.env["PORT"] ?? 0);
+const http = createServer((request, response) => {
+  if (request.url === "/healthz") {
+    response.setHeader("content-type", "application/json");
+    response.end('{"status":"ok"}');
+    return;
+  }
+  response.statusCode = 404;
+  response.end();
+});
+
+const io = new Server(http, {
+  serveClient: false,
+  maxHttpBufferSize: 65536,
+  perMessageDeflate: false,
+  pingInterval: 25_000,
+  pingTimeout: 20_000,
+});
+
+interface BenchAuth {
+  user?: unknown;
+  rooms?: unknown;
+}
+
+interface SendPayload {
+  messageType: "single" | "group";
+  mediaType: string;
+  to: string;
+  content?: string;
+}
+
+let nextId = 1;
+
+io.on("connection", (socket) => {
+  const auth = socket.handshake.auth as BenchAuth;
+  const user = typeof auth.user === "string" ? auth.user : socket.id;
+  const rooms = Array.isArray(auth.rooms) ? auth.rooms.filter((room) => typeof room === "string") : [];
+  socket.join([`u:${user}`, ...rooms.map((room) => `r:${room}`)]);
+  socket.on("message:send", (payload: SendPayload, ack?: (result: unknown) => void) => {
+    const at = Date.now();
+    const message = {
+      id: nextId++,
+      messageType: payload.messageType,
+      mediaType: payload.mediaType,
+      from: user,
+      to: payload.to,
+      content: payload.content,
+      createAt: at,
+      updateAt: at,
+    };
+    const channels = payload.messageType === "single" ? [`u:${payload.to}`, `u:${user}`] : [`r:${payload.to}`];
+    socket.to(channels).emit("message", message);
+    ack?.({ ok: true, data: message });
+  });
+});
+
+http.listen(port, "127.0.0.1");

@@ -1,42 +1,14 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import type { Receipt } from "../../shared/schemas.js";
-import {
-  composer,
-  launchBrowser,
-  messageLog,
-  openPage,
-  screenshot,
-  sendThroughUi,
-  type UserPage,
-} from "../support/browser.js";
-import { cleanup, connect, nextEvent, ok, signToken, startServer, type TestServer } from "../support/harness.js";
+import { composer, messageLog, screenshot, sendThroughUi, useBrowser } from "../support/browser.js";
+import { connect, nextEvent, ok, signToken, startServer, type TestServer } from "../support/harness.js";
 
-let browser: Browser;
-const pages: UserPage[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-}, 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-afterEach(async () => {
-  const opened = pages.splice(0);
-  for (const { context } of opened) await context.close();
-  await cleanup();
-  for (const { dialogs, errors } of opened) {
-    expect(dialogs).toEqual([]);
-    expect(errors).toEqual([]);
-  }
-});
+const openInBrowser = useBrowser();
 
 /** Opens the web client signed in as `id` (a fresh browser: nothing remembered locally) and waits for the lobby. */
 async function user(server: TestServer, id: string): Promise<Page> {
-  const opened = await openPage(browser, server.url, { session: { token: signToken(id), user: { id, name: id } } });
-  pages.push(opened);
+  const opened = await openInBrowser(server.url, { session: { token: signToken(id), user: { id, name: id } } });
   await opened.page.getByRole("heading", { level: 1, name: "Lobby" }).waitFor();
   return opened.page;
 }

@@ -1,46 +1,23 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import type { StoredMessage } from "../../shared/schemas.js";
 import {
   composer,
-  launchBrowser,
   makePng,
   messageLog,
-  openPage,
+  useBrowser,
   registerThroughUi,
   screenshot,
   sendThroughUi,
   type PageOptions,
   type UserPage,
 } from "../support/browser.js";
-import { PUSH_KEY, cleanup, connect, ok, signToken, startServer, type TestServer } from "../support/harness.js";
+import { PUSH_KEY, connect, ok, signToken, startServer, type TestServer } from "../support/harness.js";
 
-let browser: Browser;
-const pages: UserPage[] = [];
+const openInBrowser = useBrowser();
 
-beforeAll(async () => {
-  browser = await launchBrowser();
-}, 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-afterEach(async () => {
-  const opened = pages.splice(0);
-  for (const { context } of opened) await context.close();
-  await cleanup();
-  // Nothing a page did may have opened a dialog or thrown.
-  for (const { dialogs, errors } of opened) {
-    expect(dialogs).toEqual([]);
-    expect(errors).toEqual([]);
-  }
-});
-
-async function open(server: TestServer, options?: PageOptions): Promise<UserPage> {
-  const opened = await openPage(browser, server.url, options);
-  pages.push(opened);
-  return opened;
+function open(server: TestServer, options?: PageOptions): Promise<UserPage> {
+  return openInBrowser(server.url, options);
 }
 
 /** Opens a page and registers `username` through the sign-in screen. */

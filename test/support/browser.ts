@@ -2,7 +2,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import type { User } from "../../shared/schemas.js";
+import { cleanup } from "./harness.js";
 
 /** Debian's Chromium: `apt-get update && apt-get install -y chromium` (never `playwright install`). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -153,4 +155,36 @@ export function makePng(width: number, height: number, from = [79, 70, 229], to 
     chunk("IDAT", deflateSync(Buffer.concat(rows))),
     chunk("IEND", Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * Sets up a test file's browser: one Chromium for the file; every page opened through the returned
+ * function is closed after its test, and the test fails if any of those pages opened a dialog or threw.
+ * @example const open = useBrowser(); const { page } = await open(server.url);
+ */
+export function useBrowser(): (url: string, options?: PageOptions) => Promise<UserPage> {
+  let browser: Browser | undefined;
+  const pages: UserPage[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    const opened = pages.splice(0);
+    for (const { context } of opened) await context.close();
+    await cleanup();
+    // Nothing a page did may have opened a dialog or thrown.
+    for (const { dialogs, errors } of opened) {
+      expect(dialogs).toEqual([]);
+      expect(errors).toEqual([]);
+    }
+  });
+  return async (url, options) => {
+    if (!browser) throw new Error("the browser is not launched yet: call the opener inside a test");
+    const opened = await openPage(browser, url, options);
+    pages.push(opened);
+    return opened;
+  };
 }

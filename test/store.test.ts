@@ -16,7 +16,7 @@ import {
   type SqliteStoreOptions,
 } from "../server/store/sqlite-store.js";
 import type { MessageDraft } from "../server/store/types.js";
-import { cleanup, tempDir } from "./support/harness.js";
+import { cleanup, tempDir, until } from "./support/harness.js";
 
 afterEach(cleanup);
 
@@ -160,6 +160,78 @@ describe("SqliteStore schema", () => {
       createAt: 1000,
       members: 0,
     });
+  });
+});
+
+describe("SqliteStore full-text index", () => {
+  /** Message ids the full-text index itself holds for a term (a plain scan would read the content table). */
+  const indexed = (store: SqliteStore, term: string) =>
+    store.database
+      .prepare<[string], { rowid: number }>("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid")
+      .all(term)
+      .map((row) => row.rowid);
+  const watermark = (store: SqliteStore) =>
+    store.database.prepare<[], { upto: number }>("SELECT indexed_upto AS upto FROM search_index").get()!.upto;
+  const integrityCheck = (store: SqliteStore) =>
+    store.database.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  const found = async (store: SqliteStore, user: string, match: string) =>
+    (await store.search(user, match, undefined, 10)).map((m) => m.id);
+
+  it("indexes after the commit, not in it, and catches up by itself shortly after", async () => {
+    const store = openStore(undefined, { searchIndexDelayMs: 50 });
+    await addUsers(store, "alice");
+    const [id] = await appendAll(store, [group("alice", "lobby", { content: "pelican" })]);
+    expect(indexed(store, "pelican")).toEqual([]);
+    expect(watermark(store)).toBe(0);
+    await until(() => watermark(store) >= id!);
+    expect(indexed(store, "pelican")).toEqual([id]);
+    integrityCheck(store);
+  });
+
+  it("a search sees a message committed just before it, even with the indexer far behind", async () => {
+    const store = openStore(undefined, { searchIndexDelayMs: 60_000 });
+    await addUsers(store, "alice");
+    const [id] = await appendAll(store, [group("alice", "lobby", { content: "cormorant" })]);
+    expect(indexed(store, "cormorant")).toEqual([]);
+    expect(await found(store, "alice", "cormorant")).toEqual([id]);
+    expect(watermark(store)).toBeGreaterThanOrEqual(id!);
+  });
+
+  it("edits and deletes keep the index exact whether or not the message was indexed yet", async () => {
+    const store = openStore(undefined, { searchIndexDelayMs: 60_000 });
+    await addUsers(store, "alice");
+    const [early, earlyGone] = await appendAll(store, [
+      group("alice", "lobby", { content: "heron early" }),
+      group("alice", "lobby", { content: "heron doomed" }),
+    ]);
+    expect(await found(store, "alice", "heron")).toHaveLength(2); // indexes both
+    const [late, lateGone] = await appendAll(store, [
+      group("alice", "lobby", { content: "heron late" }),
+      group("alice", "lobby", { content: "heron lost" }),
+    ]);
+    // Indexed and not-yet-indexed messages, each edited and deleted before the index catches up.
+    await store.editMessage(early!, "egret early", ++clock);
+    await store.editMessage(late!, "egret late", ++clock);
+    await store.deleteMessage(earlyGone!, ++clock);
+    await store.deleteMessage(lateGone!, ++clock);
+    expect(indexed(store, "egret")).toEqual([early]);
+    expect(indexed(store, "heron")).toEqual([]);
+    expect((await found(store, "alice", "egret")).sort()).toEqual([early, late]);
+    for (const term of ["heron", "doomed", "lost"]) expect(indexed(store, term)).toEqual([]);
+    expect(indexed(store, "late")).toEqual([late]);
+    integrityCheck(store);
+  });
+
+  it("a restart picks up the indexing where the watermark stopped", async () => {
+    const file = join(tempDir(), "x.db");
+    const first = openStore(file, { searchIndexDelayMs: 60_000 });
+    await addUsers(first, "alice");
+    const [id] = await appendAll(first, [group("alice", "lobby", { content: "kittiwake" })]);
+    await first.close();
+    const second = openStore(file, { searchIndexDelayMs: 10 });
+    await until(() => watermark(second) >= id!);
+    expect(indexed(second, "kittiwake")).toEqual([id]);
+    integrityCheck(second);
   });
 });
 

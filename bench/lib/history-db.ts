@@ -15,7 +15,7 @@ export const HISTORY = {
 } as const;
 
 /** Bumped when the generated data changes. */
-const BUILDER_VERSION = 1;
+const BUILDER_VERSION = 2;
 
 export const historyUser = (index: number): string => `h${String(index).padStart(5, "0")}`;
 export const historyRoom = (index: number): string => `hr${index}`;
@@ -152,6 +152,9 @@ export function historyDb(log: (message: string) => void): string {
     }
     for (const index of indexes) db.exec(index.sql);
     for (const fts of ftsTables) db.exec(`INSERT INTO ${fts.name} (${fts.name}) VALUES ('rebuild')`);
+    // Since v1.2 the store indexes behind a watermark: the rebuild indexed everything.
+    const watermark = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_index'").get();
+    if (watermark !== undefined) db.exec("UPDATE search_index SET indexed_upto = (SELECT MAX(id) FROM messages)");
     for (const trigger of triggers) db.exec(trigger.sql);
   })();
   db.pragma("journal_mode = WAL");

@@ -122,4 +122,25 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX messages_by_recipient_user;
   DROP INDEX messages_direct_by_sender;
   `,
+  // v1.2: full-text indexing leaves the insert path. A trigger indexed every message inside its own commit,
+  // and FTS5's segment merging made that most of a stored message's cost; the store now indexes messages
+  // in batches behind a persisted watermark (`search_index.indexed_upto`, everything up to it is indexed)
+  // and catches the index up before each search. Edits and deletes touch the index only for indexed rows:
+  // deleting an entry that was never inserted would corrupt an external-content index. Bigger batches
+  // and automerge 8 (from 4) cut the merge work; searches read a few more segments.
+  `
+  CREATE TABLE search_index (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_upto INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO search_index (id, indexed_upto) VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM messages));
+  DROP TRIGGER messages_fts_insert;
+  DROP TRIGGER messages_fts_update;
+  CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages
+  WHEN old.id <= (SELECT indexed_upto FROM search_index WHERE id = 1) BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, content) SELECT 'delete', old.id, old.content WHERE old.content IS NOT NULL;
+    INSERT INTO messages_fts (rowid, content) SELECT new.id, new.content WHERE new.content IS NOT NULL;
+  END;
+  INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 8);
+  `,
 ];

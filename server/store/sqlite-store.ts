@@ -30,7 +30,12 @@ export interface SqliteStoreOptions {
   onCommit?: (durationMs: number, messages: number) => void;
   /** Clock for the lobby's creation time. */
   now?: () => number;
+  /** How long after a commit the full-text index catches up (default 250 ms); searches catch it up first. */
+  searchIndexDelayMs?: number;
 }
+
+/** Ids indexed per full-text transaction: big enough to amortise FTS5's segment writes, small enough not to stall. */
+const SEARCH_INDEX_CHUNK = 500;
 
 interface MessageRow {
   id: number;
@@ -92,6 +97,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly insertBatch: (batch: Pending[]) => AppendResult[];
+  private readonly indexChunk: (from: number, to: number) => void;
   private pending: Pending[] = [];
   /**
    * The one counter behind message ids and revs. This store is the only writer of its database, so it hands
@@ -100,6 +106,9 @@ export class SqliteStore implements Store {
    */
   private seq = 0;
   private flushScheduled = false;
+  /** Every message with an id up to this is in the full-text index (persisted in `search_index`). */
+  private indexedUpto = 0;
+  private indexTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SqliteStoreOptions) {
     if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
@@ -220,7 +229,17 @@ export class SqliteStore implements Store {
       afterPair: db.prepare<PageParams, MessageRow>(pageSql("AND id > @cursor", "ASC", true)),
       visibleAfter: db.prepare<{ user: string; after: number; limit: number }, MessageRow>(VISIBLE_AFTER_SQL),
       lastVisible: db.prepare<{ user: string }, { last: number | null }>(LAST_VISIBLE_SQL),
+      indexedUpto: db.prepare<[], { indexed_upto: number }>("SELECT indexed_upto FROM search_index WHERE id = 1"),
+      indexRange: db.prepare<[number, number]>(
+        "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id > ? AND id <= ? AND content IS NOT NULL",
+      ),
+      setIndexedUpto: db.prepare<[number]>("UPDATE search_index SET indexed_upto = ? WHERE id = 1"),
     };
+    this.indexChunk = this.db.transaction((from: number, to: number) => {
+      this.statements.indexRange.run(from, to);
+      this.statements.setIndexedUpto.run(to);
+      this.indexedUpto = to;
+    });
     this.insertBatch = this.db.transaction((batch: Pending[]) => batch.map(({ draft }) => this.insertOne(draft)));
     const highest = this.db
       .prepare<[], { high: number | null }>(
@@ -229,7 +248,9 @@ export class SqliteStore implements Store {
       )
       .get();
     this.seq = highest?.high ?? 0;
+    this.indexedUpto = this.statements.indexedUpto.get()!.indexed_upto;
     this.seed();
+    this.scheduleIndexing();
   }
 
   /** The raw database, for tests and diagnostics (EXPLAIN QUERY PLAN). */
@@ -458,6 +479,26 @@ export class SqliteStore implements Store {
     }
     this.options.onCommit?.(performance.now() - started, batch.length);
     batch.forEach((item, index) => item.resolve(results[index]!));
+    this.scheduleIndexing();
+  }
+
+  /** Starts the full-text indexer a little after a commit, so that one batch takes many commits' messages. */
+  private scheduleIndexing(): void {
+    if (this.indexTimer !== undefined || this.indexedUpto >= this.seq || !this.db.open) return;
+    this.indexTimer = setTimeout(() => this.indexStep(), this.options.searchIndexDelayMs ?? 250).unref();
+  }
+
+  /** Indexes one chunk, then yields to the event loop before the next while the index is behind. */
+  private indexStep(): void {
+    this.indexTimer = undefined;
+    if (!this.db.open || this.indexedUpto >= this.seq) return;
+    this.indexChunk(this.indexedUpto, Math.min(this.indexedUpto + SEARCH_INDEX_CHUNK, this.seq));
+    if (this.indexedUpto < this.seq) this.indexTimer = setTimeout(() => this.indexStep(), 0).unref();
+  }
+
+  /** Brings the full-text index up to every committed message (before a search, so it misses none). */
+  private indexAll(): void {
+    if (this.indexedUpto < this.seq) this.indexChunk(this.indexedUpto, this.seq);
   }
 
   async conversationPage(
@@ -559,6 +600,7 @@ export class SqliteStore implements Store {
 
   async search(userId: string, match: string, conversation: ConversationKeys | undefined, limit: number) {
     const [a, b] = conversation === undefined ? [null, null] : pair(conversation);
+    this.indexAll();
     return this.statements.search.all({ user: userId, match, a, b, limit }).map((row) => this.toMessage(row));
   }
 
@@ -581,6 +623,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.flush();
+    clearTimeout(this.indexTimer);
+    this.indexTimer = undefined;
     this.db.close();
   }
 }

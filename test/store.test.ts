@@ -615,7 +615,7 @@ describe("SqliteStore query plans", () => {
     return store;
   }
 
-  it("reads a conversation page through an index in id order, never a full scan or a sort of it", async () => {
+  it("reads a conversation page from a covering index in id order, never the table, a full scan or a sort", async () => {
     const store = await populated();
     const params = { a: "r:lobby", b: "r:lobby", cursor: 100, limit: 51 };
     for (const [name, sql] of [
@@ -625,7 +625,7 @@ describe("SqliteStore query plans", () => {
     ] as const) {
       const steps = plan(store, sql, params);
       expect(fullScans(steps), `${name}: ${steps.join(" | ")}`).toEqual([]);
-      expect(steps.join(" | "), name).toMatch(/messages_by_conversation/);
+      expect(steps.join(" | "), name).toMatch(/COVERING INDEX messages_by_conversation/);
       expect(steps.join(" | "), name).not.toMatch(/TEMP B-TREE/);
     }
   });
@@ -639,7 +639,7 @@ describe("SqliteStore query plans", () => {
       limit: 51,
     });
     expect(fullScans(steps), steps.join(" | ")).toEqual([]);
-    expect(steps.filter((step) => /messages_by_conversation/.test(step))).toHaveLength(2);
+    expect(steps.filter((step) => /COVERING INDEX messages_by_conversation/.test(step))).toHaveLength(2);
   });
 
   it("runs visibleAfter through indexes, never a full scan of messages", async () => {

@@ -143,4 +143,12 @@ export const MIGRATIONS: readonly string[] = [
   END;
   INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 8);
   `,
+  // v1.2: a conversation's messages are scattered over the table (rows are in id order, conversations
+  // interleave), so a page of 50 read 50 table pages. The (conversation, id) index now carries every column
+  // a read returns, so a page is a few consecutive index pages. It costs the size of the messages again.
+  `
+  DROP INDEX messages_by_conversation;
+  CREATE INDEX messages_by_conversation ON messages (conversation, id, message_type, media_type, sender, recipient,
+    content, file_id, client_msg_id, create_at, update_at, rev, edited_at, deleted_at, reply_to, reactions);
+  `,
 ];

@@ -410,6 +410,40 @@ describe("SqliteStore appendMessage", () => {
   });
 });
 
+describe("SqliteStore group commit side effects", () => {
+  it("leaves the sender's read position at its last message of a batch, per conversation", async () => {
+    const store = openStore();
+    await addUsers(store, "alice", "bob");
+    const results = await Promise.all([
+      store.appendMessage(group("alice", "lobby")),
+      store.appendMessage(single("alice", "bob")),
+      store.appendMessage(group("alice", "lobby")),
+      store.appendMessage(single("alice", "bob")),
+      store.appendMessage(group("bob", "lobby")),
+    ]);
+    const [, , lastGroup, lastDirect, bobs] = results.map((r) => r.message.id);
+    expect(await store.readPosition("alice", roomConversation("lobby"))).toBe(lastGroup);
+    expect(await store.readPosition("alice", directConversation("alice", "bob"))).toBe(lastDirect);
+    expect(await store.readPosition("bob", roomConversation("lobby"))).toBe(bobs);
+    expect(await store.readPosition("bob", directConversation("alice", "bob"))).toBe(0);
+  });
+
+  it("records both users' direct conversation once, in the batch and after it, and a system one for its recipient", async () => {
+    const store = openStore();
+    await addUsers(store, "alice", "bob", "carol");
+    await Promise.all([store.appendMessage(single("alice", "bob")), store.appendMessage(single("bob", "alice"))]);
+    await store.appendMessage(single("alice", "bob"));
+    await store.appendMessage(single("carol", "alice"));
+    await store.appendMessage(system({ user: "bob" }));
+    expect((await store.directPeers("alice")).sort()).toEqual(["bob", "carol"]);
+    expect((await store.directPeers("bob")).sort()).toEqual(["alice", "system"]);
+    expect(await store.directPeers("carol")).toEqual(["alice"]);
+    // Stored, not only remembered: the table holds each pair once.
+    const count = store.database.prepare("SELECT COUNT(*) AS n FROM direct_conversations").get() as { n: number };
+    expect(count.n).toBe(5);
+  });
+});
+
 describe("SqliteStore conversationPage", () => {
   /** `count` lobby messages interleaved with messages of another conversation; returns the lobby ids. */
   async function lobbyWith(count: number): Promise<{ store: SqliteStore; lobby: number[] }> {

@@ -101,6 +101,26 @@ interface RoomRow {
   member_count: number;
 }
 
+/** What a batch of inserts changes besides the rows: see SqliteStore.insertOne. */
+interface BatchEffects {
+  /** `user\0peer` direct-conversation pairs the batch's messages belong to. */
+  pairs: Set<string>;
+  /** `user\0conversation` → the sender's last message id in the batch. */
+  readTo: Map<string, number>;
+}
+
+/** A user id and another id as one key (a user id cannot hold NUL; the other part may). */
+const pairKey = (userId: string, other: string): string => `${userId}\u0000${other}`;
+
+/** The two parts of a pairKey. */
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf("\u0000");
+  return [key.slice(0, at), key.slice(at + 1)];
+}
+
+/** Bound of SqliteStore.knownPairs (about 100 bytes each). */
+const KNOWN_PAIRS_MAX = 100_000;
+
 interface Pending {
   draft: MessageDraft;
   resolve: (result: AppendResult) => void;
@@ -123,7 +143,12 @@ const toRoom = (row: RoomRow): Room => ({
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
-  private readonly insertBatch: (batch: Pending[]) => AppendResult[];
+  private readonly insertBatch: (batch: Pending[]) => { results: AppendResult[]; pairs: Set<string> };
+  /**
+   * Direct-conversation pairs (`user\0peer`) known to be stored, so that a conversation's every message
+   * does not write its pair again. Filled only after a commit; cleared when it grows past a bound.
+   */
+  private readonly knownPairs = new Set<string>();
   private readonly indexChunk: (from: number, to: number) => void;
   private pending: Pending[] = [];
   /**
@@ -204,11 +229,9 @@ export class SqliteStore implements Store {
       byClientId: rows<[string, string]>(
         `SELECT ${messageColumns()} FROM messages WHERE sender = ? AND client_msg_id = ?`,
       ),
-      insertMessage: rows<Record<string, unknown>>(
-        `INSERT INTO messages (id, rev, message_type, media_type, sender, recipient, conversation, recipient_user,
-           content, file_id, client_msg_id, reply_to, create_at, update_at)
-         VALUES (@id, @id, @messageType, @mediaType, @from, @to, @conversation, @recipientUser,
-           @content, @fileId, @clientMsgId, @replyTo, @createAt, @createAt) RETURNING ${messageColumns()}`,
+      insertMessage: db.prepare<[...MessageRow, string | null]>(
+        `INSERT INTO messages (${messageColumns()}, recipient_user)
+         VALUES (${MESSAGE_COLUMNS.map(() => "?").join(", ")}, ?)`,
       ),
       getMessage: rows<[number]>(`SELECT ${messageColumns()} FROM messages WHERE id = ?`),
       addDirect: db.prepare("INSERT INTO direct_conversations (user_id, peer) VALUES (?, ?) ON CONFLICT DO NOTHING"),
@@ -265,7 +288,12 @@ export class SqliteStore implements Store {
       this.statements.setIndexedUpto.run(to);
       this.indexedUpto = to;
     });
-    this.insertBatch = this.db.transaction((batch: Pending[]) => batch.map(({ draft }) => this.insertOne(draft)));
+    this.insertBatch = this.db.transaction((batch: Pending[]) => {
+      const effects: BatchEffects = { pairs: new Set(), readTo: new Map() };
+      const results = batch.map(({ draft }) => this.insertOne(draft, effects));
+      this.applyEffects(effects);
+      return { results, pairs: effects.pairs };
+    });
     const highest = this.db
       .prepare<[], { high: number | null }>(
         `SELECT MAX(COALESCE((SELECT MAX(id) FROM messages), 0), COALESCE((SELECT MAX(rev) FROM messages), 0),
@@ -457,32 +485,55 @@ export class SqliteStore implements Store {
     );
   }
 
-  private insertOne(draft: MessageDraft): AppendResult {
+  /**
+   * One message of a group commit. What a batch changes besides the rows themselves is collected in `batch`
+   * and written once per batch: the sender's read position per conversation, and direct-conversation pairs
+   * not yet known.
+   */
+  private insertOne(draft: MessageDraft, batch: BatchEffects): AppendResult {
     if (draft.clientMsgId !== undefined) {
       const existing = this.statements.byClientId.get(draft.from, draft.clientMsgId);
       if (existing) return { message: this.toMessage(existing), created: false };
     }
-    const row = this.statements.insertMessage.get({
-      id: ++this.seq,
-      messageType: draft.messageType,
-      mediaType: draft.mediaType,
-      from: draft.from,
-      to: draft.to,
-      conversation: draft.conversation,
-      recipientUser: draft.recipientUser,
-      content: draft.content ?? null,
-      fileId: draft.fileId ?? null,
-      clientMsgId: draft.clientMsgId ?? null,
-      replyTo: draft.replyTo ?? null,
-      createAt: draft.createAt,
-    })!;
+    const id = ++this.seq;
+    // The row as stored is also the message returned: nothing is read back.
+    const row: MessageRow = [
+      id,
+      draft.messageType,
+      draft.mediaType,
+      draft.from,
+      draft.to,
+      draft.content ?? null,
+      draft.fileId ?? null,
+      draft.clientMsgId ?? null,
+      draft.createAt,
+      draft.createAt,
+      id,
+      null,
+      null,
+      draft.replyTo ?? null,
+      null,
+      draft.conversation,
+    ];
+    this.statements.insertMessage.run(...row, draft.recipientUser);
     if (draft.recipientUser !== null) {
-      this.statements.addDirect.run(draft.recipientUser, draft.from);
-      if (draft.messageType === "single") this.statements.addDirect.run(draft.from, draft.recipientUser);
+      batch.pairs.add(pairKey(draft.recipientUser, draft.from));
+      if (draft.messageType === "single") batch.pairs.add(pairKey(draft.from, draft.recipientUser));
     }
-    // Sending moves the sender's read position to its own message.
-    if (draft.messageType !== "system") this.statements.readUpTo.run(draft.from, draft.conversation, row[0]);
+    // Sending moves the sender's read position to its own message (ids only grow: the last one wins).
+    if (draft.messageType !== "system") batch.readTo.set(pairKey(draft.from, draft.conversation), id);
     return { message: this.toMessage(row), created: true };
+  }
+
+  /** Writes what a batch of inserts collected (inside its transaction). */
+  private applyEffects(batch: BatchEffects): void {
+    for (const pair of batch.pairs) {
+      if (this.knownPairs.has(pair)) continue;
+      this.statements.addDirect.run(...splitKey(pair));
+    }
+    for (const [pair, id] of batch.readTo) {
+      this.statements.readUpTo.run(...splitKey(pair), id);
+    }
   }
 
   appendMessage(draft: MessageDraft): Promise<AppendResult> {
@@ -505,7 +556,10 @@ export class SqliteStore implements Store {
     const started = performance.now();
     let results: AppendResult[];
     try {
-      results = this.insertBatch(batch);
+      const written = this.insertBatch(batch);
+      results = written.results;
+      if (this.knownPairs.size + written.pairs.size > KNOWN_PAIRS_MAX) this.knownPairs.clear();
+      for (const pair of written.pairs) this.knownPairs.add(pair);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;

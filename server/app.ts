@@ -172,8 +172,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const registry = new ConnectionRegistry({
     graceMs: config.presenceGraceMs,
     now,
-    onOnline: (userId) =>
-      void announce("online", userId).catch((err: unknown) => logger.error({ err }, "online notice failed")),
+    onOnline: (userId, rooms) =>
+      void announce("online", userId, rooms).catch((err: unknown) => logger.error({ err }, "online notice failed")),
     onOffline: (userId, lastSeenAt) =>
       void Promise.all([store.setLastSeen(userId, lastSeenAt), announce("offline", userId)]).catch((err: unknown) =>
         logger.error({ err }, "offline notice failed"),

@@ -430,6 +430,21 @@ describe("socket handshake, shared secret", () => {
     ["a token for the reserved user system", () => signToken("system")],
     ["a token whose payload is a string, not claims", () => jwt.sign("alice", TEST_SECRET)],
     [
+      "a token whose exp is a string",
+      () => hs256WithText(TEST_SECRET, { sub: "alice", exp: String(nowSeconds() + 600) }),
+    ],
+    [
+      "a token whose nbf is not a number",
+      () => hs256WithText(TEST_SECRET, { sub: "alice", exp: nowSeconds() + 600, nbf: "0" }),
+    ],
+    ["a token whose payload is a JSON array", () => hs256WithText(TEST_SECRET, [{ sub: "alice" }])],
+    ["a token of four parts", () => `${signToken("alice")}.x`],
+    ["a token with a truncated signature", () => signToken("alice").slice(0, -4)],
+    [
+      "a token whose header is not JSON",
+      () => `${Buffer.from("{alg:HS256").toString("base64url")}.${signToken("alice").split(".").slice(1).join(".")}`,
+    ],
+    [
       "a token with a tampered payload",
       () => {
         const [header, , signature] = signToken("alice").split(".");

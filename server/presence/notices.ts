@@ -1,6 +1,6 @@
 import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
-import type { PresenceMessage } from "../../shared/schemas.js";
+import type { PresenceMessage, Room } from "../../shared/schemas.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
 import type { Store } from "../store/types.js";
 
@@ -9,11 +9,12 @@ type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEven
 /**
  * Sends an online or offline notice about a user to every socket that shares a room with it, once per
  * socket, except the user's own. Rooms with more than `roomLimit` members carry no notices: a notice per
- * connect to every member of a huge room grows with the square of the users.
+ * connect to every member of a huge room grows with the square of the users. `known` are the user's rooms
+ * when the caller has just read them (the handshake has).
  */
 export function createPresenceNotifier(io: ChatIo, store: Store, roomLimit: number, now: () => number) {
-  return async (messageType: "online" | "offline", userId: string): Promise<void> => {
-    const rooms = (await store.roomsOf(userId)).filter((room) => room.members <= roomLimit);
+  return async (messageType: "online" | "offline", userId: string, known?: readonly Room[]): Promise<void> => {
+    const rooms = (known ?? (await store.roomsOf(userId))).filter((room) => room.members <= roomLimit);
     if (rooms.length === 0) return;
     const at = now();
     const notice: PresenceMessage = {

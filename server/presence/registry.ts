@@ -1,3 +1,5 @@
+import type { Room } from "../../shared/schemas.js";
+
 interface Entry {
   sockets: Set<string>;
   offlineTimer: NodeJS.Timeout | undefined;
@@ -7,8 +9,11 @@ interface Entry {
 export interface RegistryOptions {
   /** How long a user with no socket left still counts as online. @default 5000 */
   graceMs: number;
-  /** Called when a user's first socket connects (not after a reconnect within the grace). */
-  onOnline: (userId: string) => void;
+  /**
+   * Called when a user's first socket connects (not after a reconnect within the grace), with the rooms that
+   * socket's handshake loaded (the online notice goes to them; no second read).
+   */
+  onOnline: (userId: string, rooms: readonly Room[] | undefined) => void;
   /** Called when a user's last socket has been gone for the grace. */
   onOffline: (userId: string, lastSeenAt: number) => void;
   now: () => number;
@@ -25,8 +30,8 @@ export class ConnectionRegistry {
 
   constructor(private readonly options: RegistryOptions) {}
 
-  /** Records a connected socket. */
-  add(userId: string, socketId: string): void {
+  /** Records a connected socket; `rooms` are its user's rooms as its handshake read them. */
+  add(userId: string, socketId: string, rooms?: readonly Room[]): void {
     let entry = this.users.get(userId);
     const firstSocket = entry === undefined;
     if (!entry) {
@@ -41,7 +46,7 @@ export class ConnectionRegistry {
     if (entry.sockets.size === 0) this.liveUsers += 1;
     entry.sockets.add(socketId);
     this.sockets += 1;
-    if (firstSocket) this.options.onOnline(userId);
+    if (firstSocket) this.options.onOnline(userId, rooms);
   }
 
   /** Records a closed socket; the user goes offline after the grace unless a socket comes back. */

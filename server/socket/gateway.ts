@@ -98,7 +98,10 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
 
   io.on("connection", (socket) => {
     const user = socket.data.user;
-    const log = logger.child({ socketId: socket.id, userId: user.id });
+    // The socket's logger is made when something is logged: most sockets never log.
+    let child: Logger | undefined;
+    const log = () => (child ??= logger.child({ socketId: socket.id, userId: user.id }));
+    const debug = logger.isLevelEnabled("debug");
     let strikes = 0;
     socket.use((packet, next) => {
       eventLimiter.consume(user.id).then(
@@ -116,21 +119,28 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
           // A socket that keeps sending after being told is flooding: drop it.
           strikes += 1;
           if (strikes > config.rateLimitEventsPer10s) {
-            log.warn("disconnecting a flooding socket");
+            log().warn("disconnecting a flooding socket");
             socket.disconnect(true);
           }
         },
       );
     });
-    bindHandlers(socket, deps.handlers, { user, socketId: socket.id, log, observe: deps.observe });
-    registry.add(user.id, socket.id);
-    socket.on("disconnect", (reason) => {
-      registry.remove(user.id, socket.id);
-      log.debug({ reason }, "disconnected");
+    bindHandlers(socket, deps.handlers, {
+      user,
+      socketId: socket.id,
+      get log() {
+        return log();
+      },
+      observe: deps.observe,
     });
     const session = sessions.get(socket);
     sessions.delete(socket);
+    registry.add(user.id, socket.id, session?.rooms);
+    socket.on("disconnect", (reason) => {
+      registry.remove(user.id, socket.id);
+      if (debug) log().debug({ reason }, "disconnected");
+    });
     if (session) socket.emit("session", session);
-    log.debug("connected");
+    if (debug) log().debug("connected");
   });
 }

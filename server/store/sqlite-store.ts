@@ -169,6 +169,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("cache_size = -65536");
     this.migrate();
     const db = this.db;
     const rows = <P extends unknown[] | object>(sql: string) => db.prepare<P, MessageRow>(sql).raw(true);

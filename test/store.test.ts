@@ -236,6 +236,17 @@ describe("SqliteStore full-text index", () => {
 });
 
 describe("SqliteStore users and rooms", () => {
+  it("tells a member, an outsider and a room that does not exist apart in one read", async () => {
+    const store = openStore();
+    await addUsers(store, "alice", "bob");
+    await store.createRoom({ id: "den", name: "Den", visibility: "private", createdBy: "alice", createAt: 5 });
+    expect(await store.membership("den", "alice")).toBe("member");
+    expect(await store.membership("den", "bob")).toBe("outsider");
+    expect(await store.membership("nowhere", "alice")).toBe("no-room");
+    await store.removeMember("den", "alice");
+    expect(await store.membership("den", "alice")).toBe("outsider");
+  });
+
   it("creates a user once: a second createUser with the same id answers false and changes nothing", async () => {
     const store = openStore();
     expect(await store.createUser({ id: "alice", name: "Alice", passwordHash: "h1", createAt: 5 })).toBe(true);

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { closeAll, connect, now, specFor, type RawConn } from "../lib/client.js";
 import { CHAT_ENV, fmt, variantOf, type BenchContext, type CaseResult, type MetricSpec } from "../lib/harness.js";
 import { HISTORY, historyDb, historyRoom, historyRoomsOf, historyUser } from "../lib/history-db.js";
-import { ROOT, SERVER_CPU, ServerProcess } from "../lib/proc.js";
+import { NODE_FLAGS, ROOT, SERVER_CPU, ServerProcess } from "../lib/proc.js";
 import { tempDataDir } from "../lib/seed.js";
 import { round, samplePercentile } from "../lib/stats.js";
 import type { HistorySpec } from "../servers/history-entry.js";
@@ -100,6 +100,7 @@ export async function historyCase(ctx: BenchContext): Promise<CaseResult> {
       "-c",
       String(SERVER_CPU),
       process.execPath,
+      ...NODE_FLAGS,
       "--import",
       "tsx",
       join(ROOT, "bench/servers/history-entry.ts"),

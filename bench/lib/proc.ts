@@ -103,6 +103,22 @@ type ProbeRequestBody = ProbeRequest extends infer R ? (R extends ProbeRequest ?
 
 const PROBE = pathToFileURL(join(ROOT, "bench/servers/probe.ts")).href;
 
+/**
+ * The Node flags `npm start` gives our server (package.json `start`: `node <flags> --import tsx …`), so the
+ * bench runs it with the same heap settings as production.
+ */
+function startFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
+  const words = manifest.scripts.start.trim().split(/\s+/);
+  if (words[0] !== "node" || !words.includes("--import")) {
+    throw new Error(`package.json start is not "node <flags> --import tsx …": update bench/lib/proc.ts`);
+  }
+  return words.slice(1, words.indexOf("--import"));
+}
+
+// The baselines get the same flags: the comparison is of the servers, not of their heap settings.
+export const NODE_FLAGS = startFlags();
+
 const children = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL");
@@ -143,7 +159,18 @@ export class ServerProcess {
     const port = await freePort();
     const child = spawn(
       "taskset",
-      ["-c", String(SERVER_CPU), process.execPath, "--expose-gc", "--import", "tsx", "--import", PROBE, ENTRY[kind]],
+      [
+        "-c",
+        String(SERVER_CPU),
+        process.execPath,
+        ...NODE_FLAGS,
+        "--expose-gc",
+        "--import",
+        "tsx",
+        "--import",
+        PROBE,
+        ENTRY[kind],
+      ],
       {
         cwd: ROOT,
         env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", ...env },

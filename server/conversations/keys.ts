@@ -22,6 +22,13 @@ export interface ResolvedConversation {
   peer?: string;
 }
 
+/** Throws NOT_FOUND for a room that does not exist and FORBIDDEN when the user is not in it. */
+export async function requireMember(store: Store, roomId: string, userId: string): Promise<void> {
+  const membership = await store.membership(roomId, userId);
+  if (membership === "no-room") throw notFound("room");
+  if (membership === "outsider") throw forbidden("not a member of this room");
+}
+
 /**
  * Checks that the caller may use a conversation (a room it belongs to, an existing user, or `system`) and
  * returns its storage keys. A room that does not exist or a user that does not is NOT_FOUND; a room the
@@ -33,8 +40,7 @@ export async function resolveConversation(
   conversation: Conversation,
 ): Promise<ResolvedConversation> {
   if ("room" in conversation) {
-    if (!(await store.getRoom(conversation.room))) throw notFound("room");
-    if (!(await store.isMember(conversation.room, userId))) throw forbidden("not a member of this room");
+    await requireMember(store, conversation.room, userId);
     const key = roomConversation(conversation.room);
     return { conversation, keys: key, readKey: key };
   }

@@ -9,7 +9,7 @@ import type {
   SendMessage,
   StoredMessage,
 } from "../../shared/schemas.js";
-import { canSee, channelsOf, resolveConversation } from "../conversations/keys.js";
+import { canSee, channelsOf, requireMember, resolveConversation } from "../conversations/keys.js";
 import { AppError, forbidden, notFound } from "../errors.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
 import type { MessageDraft, MessageRecord, Store } from "../store/types.js";
@@ -96,8 +96,7 @@ export class MessageService {
       };
       channels = [userChannel(input.to), userChannel(senderId)];
     } else {
-      if (!(await this.store.getRoom(input.to))) throw notFound("room");
-      if (!(await this.store.isMember(input.to, senderId))) throw forbidden("not a member of this room");
+      await requireMember(this.store, input.to, senderId);
       draft = { ...base, messageType: "group", conversation: roomConversation(input.to), recipientUser: null };
       channels = [roomChannel(input.to)];
     }

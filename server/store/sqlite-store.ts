@@ -190,6 +190,12 @@ export class SqliteStore implements Store {
       isMember: db.prepare<[string, string], { one: number }>(
         "SELECT 1 AS one FROM room_members WHERE room_id = ? AND user_id = ?",
       ),
+      membership: db
+        .prepare<[string, string, string], [number, number]>(
+          `SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?),
+             EXISTS (SELECT 1 FROM room_members WHERE room_id = ? AND user_id = ?)`,
+        )
+        .raw(true),
       insertInvite: db.prepare(
         "INSERT INTO room_invites (room_id, user_id, invited_by, create_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
       ),
@@ -435,6 +441,11 @@ export class SqliteStore implements Store {
 
   async isMember(roomId: string, userId: string): Promise<boolean> {
     return this.statements.isMember.get(roomId, userId) !== undefined;
+  }
+
+  async membership(roomId: string, userId: string): Promise<"member" | "outsider" | "no-room"> {
+    const [room, member] = this.statements.membership.get(roomId, roomId, userId)!;
+    return member === 1 ? "member" : room === 1 ? "outsider" : "no-room";
   }
 
   async addInvite(roomId: string, userId: string, invitedBy: string, at: number): Promise<void> {

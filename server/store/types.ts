@@ -96,6 +96,8 @@ export interface Store {
   /** Removes a member; false when not one. */
   removeMember(roomId: string, userId: string): Promise<boolean>;
   isMember(roomId: string, userId: string): Promise<boolean>;
+  /** Whether the room exists and the user is in it, in one read (the check before every room message). */
+  membership(roomId: string, userId: string): Promise<"member" | "outsider" | "no-room">;
   addInvite(roomId: string, userId: string, invitedBy: string, at: number): Promise<void>;
   hasInvite(roomId: string, userId: string): Promise<boolean>;
   roomsOf(userId: string): Promise<Room[]>;

@@ -106,6 +106,18 @@ describe("SqliteStore schema", () => {
     expect(next.message.id).toBe(2);
   });
 
+  it("runs in WAL mode with its sync setting, a 64 MiB page cache and a checkpoint every 10,000 WAL pages", () => {
+    const full = openStore();
+    const normal = openStore(undefined, { sync: "normal" });
+    const pragma = (store: SqliteStore, name: string) => store.database.pragma(name, { simple: true });
+    expect(pragma(full, "journal_mode")).toBe("wal");
+    expect(pragma(full, "synchronous")).toBe(2); // FULL
+    expect(pragma(normal, "synchronous")).toBe(1); // NORMAL
+    expect(pragma(full, "cache_size")).toBe(-65536);
+    expect(pragma(full, "wal_autocheckpoint")).toBe(10000);
+    expect(pragma(full, "journal_size_limit")).toBe(64 * 1024 * 1024);
+  });
+
   it("applies every migration and records their count in user_version", () => {
     const store = openStore();
     expect(MIGRATIONS.length).toBeGreaterThan(0);

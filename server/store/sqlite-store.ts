@@ -169,7 +169,14 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
+    // A 64 MiB page cache (SQLite's default is 2 MiB): the recent pages of active conversations stay in it.
     this.db.pragma("cache_size = -65536");
+    // Checkpoint the WAL every ~40 MiB instead of ~4 MiB: the pages every commit touches (the tails of
+    // active conversations in each index) are copied to the database once per checkpoint, so fewer
+    // checkpoints copy far fewer pages (about a third less CPU per stored direct message in a bench of
+    // 300-message commits). The file is cut back to 64 MiB after a checkpoint.
+    this.db.pragma("wal_autocheckpoint = 10000");
+    this.db.pragma("journal_size_limit = 67108864");
     this.migrate();
     const db = this.db;
     const rows = <P extends unknown[] | object>(sql: string) => db.prepare<P, MessageRow>(sql).raw(true);

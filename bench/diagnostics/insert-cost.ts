@@ -29,7 +29,7 @@ const variants: Variant[] = [
   { name: "schema as is, DB_SYNC=normal", sync: "normal" },
   { name: "full-text index not caught up", sync: "full", skipIndex: true },
   {
-    name: "without the three rev indexes",
+    name: "without the (conversation, rev) index",
     sync: "full",
     alter: (db) => {
       for (const { name } of db

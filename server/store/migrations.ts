@@ -151,4 +151,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX messages_by_conversation ON messages (conversation, id, message_type, media_type, sender, recipient,
     content, file_id, client_msg_id, create_at, update_at, rev, edited_at, deleted_at, reply_to, reactions);
   `,
+  // v1.2: `sync` and `lastId` read a user's direct conversations through `direct_conversations` and the
+  // `(conversation, rev)` index, so these two per-user indexes were two more writes per direct message.
+  `
+  DROP INDEX messages_rev_by_recipient_user;
+  DROP INDEX messages_rev_direct_by_sender;
+  `,
 ];

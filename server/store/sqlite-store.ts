@@ -776,11 +776,19 @@ export const SEARCH_SQL = `
   ORDER BY bm25(messages_fts), m.id DESC LIMIT @limit`;
 
 /**
- * Every message a user may see after a cursor: the rooms it belongs to (group and system-to-room), direct
- * messages to or from it (and system messages to it), and system messages to everyone. Every branch is an
- * index range (no scan of `messages`); the direct and broadcast branches stop at `limit`, but the rooms
- * branch reads every message after the cursor in all the user's rooms before sorting and cutting it, so its
- * cost grows with how far behind the client is (see the benchmarks issue).
+ * The key of the direct conversation between `dc.user_id` and `dc.peer` (what directConversation() makes:
+ * the two ids in order; user ids are ASCII, so SQLite's byte order is JavaScript's).
+ */
+const DIRECT_KEY_SQL = `CASE WHEN dc.user_id < dc.peer THEN 'd:' || dc.user_id || '|' || dc.peer
+  ELSE 'd:' || dc.peer || '|' || dc.user_id END`;
+
+/**
+ * Every message a user may see after a cursor: the rooms it belongs to (group and system-to-room), its
+ * direct conversations (listed in `direct_conversations`, its conversation with `system` included), and
+ * system messages to everyone. Every branch is an index range on `(conversation, rev)` (no scan of
+ * `messages`); the broadcast branch stops at `limit`, but the rooms and direct branches read every message
+ * after the cursor in the user's conversations before sorting and cutting, so their cost grows with how
+ * far behind the client is.
  */
 export const VISIBLE_AFTER_SQL = `
   SELECT ${messageColumns("m.")} FROM messages m WHERE m.id IN (
@@ -789,9 +797,9 @@ export const VISIBLE_AFTER_SQL = `
       JOIN messages msg ON msg.conversation = 'r:' || rm.room_id AND msg.rev > @after
       WHERE rm.user_id = @user ORDER BY msg.rev LIMIT @limit)
     UNION ALL SELECT id FROM (
-      SELECT id FROM messages WHERE recipient_user = @user AND rev > @after ORDER BY rev LIMIT @limit)
-    UNION ALL SELECT id FROM (
-      SELECT id FROM messages WHERE sender = @user AND message_type = 'single' AND rev > @after ORDER BY rev LIMIT @limit)
+      SELECT msg.id AS id, msg.rev AS rev FROM direct_conversations dc
+      JOIN messages msg ON msg.conversation = ${DIRECT_KEY_SQL} AND msg.rev > @after
+      WHERE dc.user_id = @user ORDER BY msg.rev LIMIT @limit)
     UNION ALL SELECT id FROM (
       SELECT id FROM messages WHERE conversation = '*' AND rev > @after ORDER BY rev LIMIT @limit)
   ) ORDER BY m.rev LIMIT @limit`;
@@ -800,7 +808,7 @@ export const LAST_VISIBLE_SQL = `
   SELECT MAX(last) AS last FROM (
     SELECT (SELECT MAX(rev) FROM messages WHERE conversation = 'r:' || rm.room_id) AS last
       FROM room_members rm WHERE rm.user_id = @user
-    UNION ALL SELECT MAX(rev) FROM messages WHERE recipient_user = @user
-    UNION ALL SELECT MAX(rev) FROM messages WHERE sender = @user AND message_type = 'single'
+    UNION ALL SELECT (SELECT MAX(rev) FROM messages WHERE conversation = ${DIRECT_KEY_SQL})
+      FROM direct_conversations dc WHERE dc.user_id = @user
     UNION ALL SELECT MAX(rev) FROM messages WHERE conversation = '*'
   )`;

@@ -29,6 +29,7 @@ import { createPresenceNotifier } from "./presence/notices.js";
 import { ConnectionRegistry } from "./presence/registry.js";
 import { RoomService } from "./rooms/service.js";
 import { roomChannel } from "./socket/channels.js";
+import { coalesceWrites } from "./socket/coalesce-writes.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
 import { SqliteStore } from "./store/sqlite-store.js";
@@ -168,6 +169,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       origin: (origin, callback) => callback(null, originAllowed(origin, undefined)),
     },
   });
+
+  coalesceWrites(io);
 
   const registry = new ConnectionRegistry({
     graceMs: config.presenceGraceMs,

@@ -1,0 +1,84 @@
+import type { Socket as NetSocket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Message, TypingNotice } from "../shared/index.js";
+import { userChannel } from "../server/socket/channels.js";
+import { cleanup, connect, ok, openSocket, signToken, startServer, storedOnly, until, type TestServer } from "./support/harness.js";
+
+afterEach(cleanup);
+
+/** Counts the write calls (`_write` or `_writev`, each one system call) on the server's TCP socket of a user. */
+function countWrites(server: TestServer, userId: string): { writes: number } {
+  const socket = [...server.server.io.of("/").sockets.values()].find((s) => s.data.user.id === userId)!;
+  const transport = socket.conn.transport as unknown as { socket: { _socket: NetSocket } };
+  const tcp = transport.socket._socket as NetSocket & {
+    _write: (...args: unknown[]) => void;
+    _writev: (...args: unknown[]) => void;
+  };
+  const counter = { writes: 0 };
+  const write = tcp._write.bind(tcp);
+  const writev = tcp._writev.bind(tcp);
+  tcp._write = (...args) => {
+    counter.writes += 1;
+    write(...args);
+  };
+  tcp._writev = (...args) => {
+    counter.writes += 1;
+    writev(...args);
+  };
+  return counter;
+}
+
+describe("write coalescing", () => {
+  it("sends every frame queued for a connection in one turn in one write, in order", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    const seen: TypingNotice[] = [];
+    alice.socket.on("typing", (notice) => seen.push(notice));
+    const counter = countWrites(server, "alice");
+    for (let index = 0; index < 5; index++) {
+      server.server.io
+        .to(userChannel("alice"))
+        .emit("typing", { conversation: { user: `u${index}` }, userId: `u${index}`, state: "start" });
+    }
+    await until(() => seen.length === 5);
+    expect(seen.map((notice) => notice.userId)).toEqual(["u0", "u1", "u2", "u3", "u4"]);
+    expect(counter.writes).toBe(1);
+  });
+
+  it("does not hold a frame past the turn that queued it", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    const counter = countWrites(server, "alice");
+    const first = new Promise<TypingNotice>((resolve) => alice.socket.once("typing", resolve));
+    server.server.io.to(userChannel("alice")).emit("typing", { conversation: { user: "bob" }, userId: "bob", state: "start" });
+    // Written before the next turn of the event loop, not when more traffic comes.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(counter.writes).toBe(1);
+    expect((await first).userId).toBe("bob");
+  });
+
+  it("delivers a burst of sends and their acks complete and in order", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    const bob = await connect(server, "bob");
+    const sends = Array.from({ length: 50 }, (_, index) =>
+      ok(bob.socket, "message:send", { messageType: "single", mediaType: "text", to: "alice", content: `m${index}` }),
+    );
+    const acked = await Promise.all(sends);
+    expect(acked.map((message) => message.content)).toEqual(Array.from({ length: 50 }, (_, index) => `m${index}`));
+    await until(() => storedOnly(alice.received).length === 50);
+    expect(storedOnly(alice.received).map((message) => message.id)).toEqual(acked.map((message) => message.id));
+  });
+
+  it("still delivers over HTTP long-polling", async () => {
+    const server = await startServer();
+    const polling = { transports: ["polling"] };
+    const alice = openSocket(server.url, signToken("alice"), polling);
+    const bob = openSocket(server.url, signToken("bob"), polling);
+    const received: Message[] = [];
+    alice.on("message", (message) => received.push(message));
+    await Promise.all([alice, bob].map((socket) => new Promise((resolve) => socket.once("session", resolve))));
+    const sent = await ok(bob, "message:send", { messageType: "single", mediaType: "text", to: "alice", content: "hi" });
+    await until(() => received.some((message) => "id" in message && message.id === sent.id));
+  });
+});

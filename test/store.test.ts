@@ -281,6 +281,17 @@ describe("SqliteStore users and rooms", () => {
     expect((await store.roomsOf("alice")).map((room) => room.id)).toEqual(["lobby"]);
   });
 
+  it("tells an existing user from an unknown one, and sees a user created after a miss", async () => {
+    const store = openStore();
+    expect(await store.userExists("alice")).toBe(false);
+    await store.createUser({ id: "alice", name: "Alice", passwordHash: null, createAt: 5 });
+    expect(await store.userExists("alice")).toBe(true);
+    expect(await store.userExists("alice")).toBe(true);
+    await store.ensureUser("bob", "Bob", 6);
+    expect(await store.userExists("bob")).toBe(true);
+    expect(await store.userExists("carol")).toBe(false);
+  });
+
   it("ensureUser creates a missing user with lobby membership, and returns an existing one unchanged", async () => {
     const store = openStore();
     expect(await store.getUser("bob")).toBeUndefined();

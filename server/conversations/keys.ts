@@ -49,7 +49,7 @@ export async function resolveConversation(
     const own = systemConversation(userId);
     return { conversation, keys: [own, BROADCAST_CONVERSATION], readKey: own, peer };
   }
-  if (!(await store.getUser(peer))) throw notFound("user");
+  if (!(await store.userExists(peer))) throw notFound("user");
   const key = directConversation(userId, peer);
   return { conversation, keys: key, readKey: key, peer };
 }

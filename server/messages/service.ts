@@ -87,7 +87,7 @@ export class MessageService {
     };
     if (input.messageType === "single") {
       if (input.to === SYSTEM_USER_ID) throw forbidden("the system user does not take messages");
-      if (!(await this.store.getUser(input.to))) throw notFound("user");
+      if (!(await this.store.userExists(input.to))) throw notFound("user");
       draft = {
         ...base,
         messageType: "single",
@@ -133,7 +133,7 @@ export class MessageService {
       createAt: this.now(),
     };
     if ("user" in target) {
-      if (target.user === SYSTEM_USER_ID || !(await this.store.getUser(target.user))) throw notFound("user");
+      if (target.user === SYSTEM_USER_ID || !(await this.store.userExists(target.user))) throw notFound("user");
       draft = { ...base, to: target.user, conversation: systemConversation(target.user), recipientUser: target.user };
       channels = [userChannel(target.user)];
     } else if ("room" in target) {

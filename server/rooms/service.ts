@@ -68,7 +68,7 @@ export class RoomService {
   async invite(userId: string, roomId: string, inviteeId: string): Promise<{ roomId: string; userId: string }> {
     const room = await this.existing(roomId);
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
-    if (!(await this.store.getUser(inviteeId))) throw notFound("user");
+    if (!(await this.store.userExists(inviteeId))) throw notFound("user");
     await this.store.addInvite(roomId, inviteeId, userId, this.now());
     this.io.to(userChannel(inviteeId)).emit("room:invited", { room, by: userId });
     return { roomId, userId: inviteeId };

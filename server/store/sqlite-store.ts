@@ -120,6 +120,8 @@ function splitKey(key: string): [string, string] {
 
 /** Bound of SqliteStore.knownPairs (about 100 bytes each). */
 const KNOWN_PAIRS_MAX = 100_000;
+/** Bound of SqliteStore.knownUsers (about 60 bytes each). */
+const KNOWN_USERS_MAX = 100_000;
 
 interface Pending {
   draft: MessageDraft;
@@ -149,6 +151,11 @@ export class SqliteStore implements Store {
    * does not write its pair again. Filled only after a commit; cleared when it grows past a bound.
    */
   private readonly knownPairs = new Set<string>();
+  /**
+   * Ids of users known to exist, so that the check before every direct message does not read the users
+   * table. Users are never deleted, so an entry cannot go stale; cleared when it grows past a bound.
+   */
+  private readonly knownUsers = new Set<string>();
   private readonly indexChunk: (from: number, to: number) => void;
   private pending: Pending[] = [];
   /**
@@ -185,6 +192,7 @@ export class SqliteStore implements Store {
         "INSERT INTO users (id, name, password_hash, create_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
       ),
       getUser: db.prepare<[string], UserRow>("SELECT * FROM users WHERE id = ?"),
+      userExists: db.prepare<[string], number>("SELECT 1 FROM users WHERE id = ?").pluck(),
       insertRoom: db.prepare(
         "INSERT INTO rooms (id, name, visibility, created_by, create_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
       ),
@@ -409,10 +417,25 @@ export class SqliteStore implements Store {
   }
 
   async ensureUser(id: string, name: string, createAt: number): Promise<UserRecord> {
-    const existing = this.statements.getUser.get(id);
-    if (existing) return this.toUser(existing);
-    this.createUserTx({ id, name, passwordHash: null, createAt });
-    return this.toUser(this.statements.getUser.get(id)!);
+    let row = this.statements.getUser.get(id);
+    if (!row) {
+      this.createUserTx({ id, name, passwordHash: null, createAt });
+      row = this.statements.getUser.get(id)!;
+    }
+    this.rememberUser(id);
+    return this.toUser(row);
+  }
+
+  async userExists(id: string): Promise<boolean> {
+    if (this.knownUsers.has(id)) return true;
+    if (this.statements.userExists.get(id) === undefined) return false;
+    this.rememberUser(id);
+    return true;
+  }
+
+  private rememberUser(id: string): void {
+    if (this.knownUsers.size >= KNOWN_USERS_MAX) this.knownUsers.clear();
+    this.knownUsers.add(id);
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {

@@ -88,6 +88,8 @@ export interface Store {
   /** Returns the user, creating it (and its lobby membership) when absent. */
   ensureUser(id: string, name: string, createAt: number): Promise<UserRecord>;
   getUser(id: string): Promise<UserRecord | undefined>;
+  /** Whether the user exists (cheaper than `getUser`: the check before every direct message). */
+  userExists(id: string): Promise<boolean>;
 
   createRoom(room: RoomDraft): Promise<Room>;
   getRoom(id: string): Promise<Room | undefined>;

@@ -170,7 +170,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     },
   });
 
-  coalesceWrites(io);
+  coalesceWrites(io, (err: unknown) => logger.error({ err }, "socket write failed; connection closed"));
 
   const registry = new ConnectionRegistry({
     graceMs: config.presenceGraceMs,

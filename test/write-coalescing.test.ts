@@ -70,6 +70,25 @@ describe("write coalescing", () => {
     expect(storedOnly(alice.received).map((message) => message.id)).toEqual(acked.map((message) => message.id));
   });
 
+  it("closes a connection whose write throws and still flushes the others", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    const bob = await connect(server, "bob");
+    const aliceServerSide = [...server.server.io.of("/").sockets.values()].find((s) => s.data.user.id === "alice")!;
+    (aliceServerSide.conn.transport as unknown as { send: () => void }).send = () => {
+      throw new Error("write failed");
+    };
+    const aliceGone = new Promise((resolve) => alice.socket.once("disconnect", resolve));
+    const bobGot = new Promise<TypingNotice>((resolve) => bob.socket.once("typing", resolve));
+    server.server.io
+      .to([userChannel("alice"), userChannel("bob")])
+      .emit("typing", { conversation: { user: "carol" }, userId: "carol", state: "start" });
+    expect((await bobGot).userId).toBe("carol");
+    await aliceGone;
+    // The server is still serving.
+    await ok(bob.socket, "message:send", { messageType: "group", mediaType: "text", to: "lobby", content: "still up" });
+  });
+
   it("still delivers over HTTP long-polling", async () => {
     const server = await startServer();
     const polling = { transports: ["polling"] };

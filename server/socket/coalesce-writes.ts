@@ -3,6 +3,7 @@ import type { Server } from "socket.io";
 /** The parts of an engine.io socket (`io.engine` connection) that write coalescing touches. */
 interface EngineConnection {
   flush(): void;
+  close(discard?: boolean): void;
   readonly transport: { socket?: { _socket?: { cork?: () => void; uncork?: () => void } } };
 }
 
@@ -18,8 +19,9 @@ interface EngineConnection {
  * socket corked, so its queued frames go out in one `writev`. Order is unchanged (the packets wait in
  * engine.io's own write buffer), nothing is held past the turn that queued it, and engine.io's flow
  * control is untouched: the real `flush` still sends nothing while the transport is not writable.
+ * `onError` hears of a connection whose write threw (it is then closed).
  */
-export function coalesceWrites(io: Server): void {
+export function coalesceWrites(io: Server, onError: (error: unknown) => void): void {
   let pending = new Set<EngineConnection>();
   let flushOf: ((this: EngineConnection) => void) | undefined;
 
@@ -32,6 +34,11 @@ export function coalesceWrites(io: Server): void {
       if (corked) tcp.cork!();
       try {
         flushOf!.call(connection);
+      } catch (error) {
+        // This used to throw into the code that emitted; now it surfaces here, after it. Drop the broken
+        // connection (its client reconnects and catches up with `sync`) and flush the others.
+        onError(error);
+        connection.close(true);
       } finally {
         if (corked) tcp.uncork!();
       }

@@ -38,11 +38,19 @@ export function defineHandler<S extends z.ZodType, T>(
 /**
  * Listens for every event of the table on a socket: answers each ack with a `Result`, turns `AppError`s into
  * their code, and anything else into INTERNAL (logged, never shown to the client).
+ *
+ * The listeners are made once per table and shared by every socket (Socket.IO calls a listener with the
+ * socket as `this`, and each finds its context in a WeakMap): a socket costs one map entry, not a closure
+ * per event.
+ * @example const bind = handlerBinder(table); io.on("connection", (socket) => bind(socket, ctx));
  */
-export function bindHandlers(socket: Socket, table: HandlerTable, ctx: HandlerContext): void {
-  for (const event of Object.keys(table) as ClientEventName[]) {
+export function handlerBinder(table: HandlerTable): (socket: Socket, ctx: HandlerContext) => void {
+  const contexts = new WeakMap<Socket, HandlerContext>();
+  const listeners = (Object.keys(table) as ClientEventName[]).map((event) => {
     const handler = table[event] as Handler<unknown>;
-    socket.on(event, (...args: unknown[]) => {
+    const listener = function (this: Socket, ...args: unknown[]): void {
+      const ctx = contexts.get(this);
+      if (!ctx) return;
       const started = performance.now();
       const ack =
         typeof args[args.length - 1] === "function" ? (args.pop() as (result: Result<unknown>) => void) : undefined;
@@ -58,6 +66,11 @@ export function bindHandlers(socket: Socket, table: HandlerTable, ctx: HandlerCo
           ctx.observe?.(event, (performance.now() - started) / 1000, info.code);
         },
       );
-    });
-  }
+    };
+    return [event, listener] as const;
+  });
+  return (socket, ctx) => {
+    contexts.set(socket, ctx);
+    for (const [event, listener] of listeners) socket.on(event, listener as never);
+  };
 }

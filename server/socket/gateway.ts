@@ -17,7 +17,7 @@ import type { Logger } from "../logger.js";
 import type { ConnectionRegistry } from "../presence/registry.js";
 import type { Store } from "../store/types.js";
 import { roomChannel, userChannel } from "./channels.js";
-import { bindHandlers, type HandlerTable } from "./define-handler.js";
+import { handlerBinder, type HandlerTable } from "./define-handler.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -62,6 +62,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
   const connectionLimiter = new RateLimiterMemory({ points: config.rateLimitConnectionsPerMin, duration: 60 });
   const eventLimiter = new RateLimiterMemory({ points: config.rateLimitEventsPer10s, duration: 10 });
   const sessions = new WeakMap<ChatSocket, SessionInfo>();
+  const bindHandlers = handlerBinder(deps.handlers);
 
   io.use((socket, next) => {
     if (!deps.accepting()) return next(refusal("UNAVAILABLE"));
@@ -125,7 +126,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
         },
       );
     });
-    bindHandlers(socket, deps.handlers, {
+    bindHandlers(socket, {
       user,
       socketId: socket.id,
       get log() {

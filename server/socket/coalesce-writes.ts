@@ -20,6 +20,10 @@ interface EngineConnection {
  * engine.io's own write buffer), nothing is held past the turn that queued it, and engine.io's flow
  * control is untouched: the real `flush` still sends nothing while the transport is not writable.
  * `onError` hears of a connection whose write threw (it is then closed).
+ *
+ * It relies on two internals: engine.io 6 calls `this.flush()` on its socket (so an own property takes
+ * over), and `ws` keeps the TCP socket as `WebSocket#_socket`. test/write-coalescing.test.ts counts the
+ * writes, so an upgrade that changes either fails there.
  */
 export function coalesceWrites(io: Server, onError: (error: unknown) => void): void {
   let pending = new Set<EngineConnection>();

@@ -193,7 +193,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   });
   const conversations = new ConversationService(io, store, now);
   const users = new UserService(io, store, (userId) => registry.isOnline(userId));
-  const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId));
+  const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId), config.maxRoomsPerUser);
   const nsp = io.of("/");
   const workers = new WorkerManager({
     onlineSockets: (roomId) => nsp.adapter.rooms.get(roomChannel(roomId))?.size ?? 0,

@@ -8,7 +8,7 @@ import {
 } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { SYSTEM_USER_ID, isUserId } from "../../shared/ids.js";
-import type { User } from "../../shared/schemas.js";
+import { isWellFormed, type User } from "../../shared/schemas.js";
 import { ConfigError, type Config } from "../config.js";
 import { AppError } from "../errors.js";
 
@@ -82,7 +82,10 @@ export function createTokenService(config: Config): TokenService {
       const sub = payload.sub;
       if (!isUserId(sub) || sub === SYSTEM_USER_ID) throw unauthorized();
       const claim: unknown = payload["name"];
-      const name = typeof claim === "string" && claim.trim().length > 0 ? claim.trim().slice(0, 64) : undefined;
+      const trimmed = typeof claim === "string" ? claim.trim().slice(0, 64) : "";
+      // A name that would pass for the system, or that is not well-formed text, is not used.
+      const usable = trimmed.length > 0 && trimmed.toLowerCase() !== SYSTEM_USER_ID && isWellFormed(trimmed);
+      const name = usable ? trimmed : undefined;
       return { id: sub, name };
     },
   };

@@ -6,6 +6,10 @@ import type { Room, StoredMessage } from "../../shared/schemas.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
   AppendResult,
+  ChangeResult,
+  DeleteChange,
+  EditChange,
+  ReactionChange,
   ConversationKey,
   ConversationKeys,
   MessageRecord,
@@ -117,6 +121,12 @@ function splitKey(key: string): [string, string] {
   const at = key.indexOf("\u0000");
   return [key.slice(0, at), key.slice(at + 1)];
 }
+
+/** Revisions kept per message: the newest ones (the contract's bound on what an edit war can store). */
+export const MAX_REVISIONS = 50;
+
+/** A stored reactions object; JSON.parse makes `__proto__` an own key, as stored. */
+const parseReactions = (json: string): Record<string, string[]> => JSON.parse(json) as Record<string, string[]>;
 
 /** Bound of SqliteStore.knownPairs (about 100 bytes each). */
 const KNOWN_PAIRS_MAX = 100_000;
@@ -266,12 +276,18 @@ export class SqliteStore implements Store {
       ),
       addRevision: db.prepare("INSERT INTO message_revisions (message_id, content, edited_at) VALUES (?, ?, ?)"),
       revisions: db.prepare<[number], { content: string; edited_at: number }>(
-        "SELECT content, edited_at FROM message_revisions WHERE message_id = ? ORDER BY edited_at, rowid",
+        `SELECT content, edited_at FROM (SELECT rowid, content, edited_at FROM message_revisions WHERE message_id = ?
+           ORDER BY edited_at DESC, rowid DESC LIMIT ${MAX_REVISIONS}) ORDER BY edited_at, rowid`,
       ),
       dropRevisions: db.prepare("DELETE FROM message_revisions WHERE message_id = ?"),
       edit: rows<[string, number, number, number, number]>(
         `UPDATE messages SET content = ?, edited_at = ?, update_at = ?, rev = ? WHERE id = ? RETURNING ${messageColumns()}`,
       ),
+      pruneRevisions: db.prepare<[number, number, number]>(
+        `DELETE FROM message_revisions WHERE message_id = ? AND rowid NOT IN (
+           SELECT rowid FROM message_revisions WHERE message_id = ? ORDER BY edited_at DESC, rowid DESC LIMIT ?)`,
+      ),
+      roomsCreatedBy: db.prepare<[string], number>("SELECT COUNT(*) FROM rooms WHERE created_by = ?").pluck(),
       tombstone: rows<[number, number, number, number]>(
         `UPDATE messages SET content = NULL, file_id = NULL, deleted_at = ?, update_at = ?, rev = ?
          WHERE id = ? RETURNING ${messageColumns()}`,
@@ -379,7 +395,7 @@ export class SqliteStore implements Store {
     if (editedAt !== null) message.editedAt = editedAt;
     if (deletedAt !== null) message.deletedAt = deletedAt;
     if (replyTo !== null) message.replyTo = replyTo;
-    if (reactions !== null) message.reactions = JSON.parse(reactions) as Record<string, string[]>;
+    if (reactions !== null) message.reactions = parseReactions(reactions);
     return message;
   }
 
@@ -443,13 +459,18 @@ export class SqliteStore implements Store {
     return row && this.toUser(row);
   }
 
-  async createRoom(room: RoomDraft): Promise<Room> {
-    this.db.transaction(() => {
+  async createRoom(room: RoomDraft, maxOwned = Infinity): Promise<Room | undefined> {
+    const created = this.db.transaction(() => {
+      // The count and the insert it guards are one transaction: parallel creations cannot pass the cap.
+      if (room.createdBy !== SYSTEM_USER_ID && this.statements.roomsCreatedBy.get(room.createdBy)! >= maxOwned) {
+        return false;
+      }
       this.statements.insertRoom.run(room.id, room.name, room.visibility, room.createdBy, room.createAt);
       // Rooms the server makes for itself (e.g. a task's log room) have no creator to seat.
       if (room.createdBy !== SYSTEM_USER_ID) this.joinSync(room.id, room.createdBy, room.createAt);
+      return true;
     })();
-    return toRoom(this.statements.getRoom.get(room.id)!);
+    return created ? toRoom(this.statements.getRoom.get(room.id)!) : undefined;
   }
 
   async getRoom(id: string): Promise<Room | undefined> {
@@ -665,23 +686,42 @@ export class SqliteStore implements Store {
     return this.statements.lastVisible.get({ user: userId })?.last ?? 0;
   }
 
+  async messageByClientId(sender: string, clientMsgId: string): Promise<StoredMessage | undefined> {
+    const row = this.statements.byClientId.get(sender, clientMsgId);
+    return row && this.toMessage(row);
+  }
+
   async getMessage(id: number): Promise<MessageRecord | undefined> {
     const row = this.statements.getMessage.get(id);
     return row && { message: this.toMessage(row), conversation: row[15] };
   }
 
-  async editMessage(id: number, content: string, at: number): Promise<StoredMessage> {
-    return this.db.transaction(() => {
-      const before = this.statements.getMessage.get(id)!;
-      this.statements.addRevision.run(id, before[5] ?? "", at);
-      return this.toMessage(this.statements.edit.get(content, at, at, ++this.seq, id)!);
+  async editMessage(id: number, change: EditChange): Promise<ChangeResult> {
+    // The checks and the write are one transaction: a delete or another edit cannot slip in between.
+    return this.db.transaction((): ChangeResult => {
+      const row = this.statements.getMessage.get(id);
+      if (!row) return { ok: false, refusal: "missing" };
+      if (row[3] !== change.author) return { ok: false, refusal: "not-author" };
+      if (row[12] !== null) return { ok: false, refusal: "deleted" };
+      if (row[2] !== "text") return { ok: false, refusal: "not-text" };
+      if (row[8] < change.createdFrom) return { ok: false, refusal: "window-passed" };
+      this.statements.addRevision.run(id, row[5] ?? "", change.at);
+      this.statements.pruneRevisions.run(id, id, MAX_REVISIONS);
+      const edited = this.statements.edit.get(change.content, change.at, change.at, ++this.seq, id)!;
+      return { ok: true, message: this.toMessage(edited), changed: true };
     })();
   }
 
-  async deleteMessage(id: number, at: number): Promise<StoredMessage> {
-    return this.db.transaction(() => {
+  async deleteMessage(id: number, change: DeleteChange): Promise<ChangeResult> {
+    return this.db.transaction((): ChangeResult => {
+      const row = this.statements.getMessage.get(id);
+      if (!row) return { ok: false, refusal: "missing" };
+      if (change.author !== undefined && row[3] !== change.author) return { ok: false, refusal: "not-author" };
+      // Deleting a tombstone again changes nothing.
+      if (row[12] !== null) return { ok: true, message: this.toMessage(row), changed: false };
       this.statements.dropRevisions.run(id);
-      return this.toMessage(this.statements.tombstone.get(at, at, ++this.seq, id)!);
+      const tombstone = this.statements.tombstone.get(change.at, change.at, ++this.seq, id)!;
+      return { ok: true, message: this.toMessage(tombstone), changed: true };
     })();
   }
 
@@ -689,17 +729,26 @@ export class SqliteStore implements Store {
     return this.statements.revisions.all(id).map((row) => ({ content: row.content, editedAt: row.edited_at }));
   }
 
-  async setReaction(id: number, emoji: string, userId: string, on: boolean, at: number): Promise<AppendResult> {
-    return this.db.transaction(() => {
-      const row = this.statements.getMessage.get(id)!;
-      const reactions = row[14] === null ? {} : (JSON.parse(row[14]) as Record<string, string[]>);
-      const users = Object.hasOwn(reactions, emoji) ? reactions[emoji]! : [];
-      if (users.includes(userId) === on) return { message: this.toMessage(row), created: false };
-      const next = on ? [...users, userId] : users.filter((user) => user !== userId);
-      if (next.length > 0) reactions[emoji] = next;
-      else delete reactions[emoji];
-      const json = Object.keys(reactions).length > 0 ? JSON.stringify(reactions) : null;
-      return { message: this.toMessage(this.statements.setReactions.get(json, at, ++this.seq, id)!), created: true };
+  async setReaction(id: number, change: ReactionChange): Promise<ChangeResult> {
+    return this.db.transaction((): ChangeResult => {
+      const row = this.statements.getMessage.get(id);
+      if (!row) return { ok: false, refusal: "missing" };
+      if (row[12] !== null) return { ok: false, refusal: "deleted" };
+      // A Map, not an object: a key such as `__proto__` is a key like any other, never the prototype.
+      const reactions = new Map(Object.entries(row[14] === null ? {} : parseReactions(row[14])));
+      const users = reactions.get(change.emoji) ?? [];
+      if (users.includes(change.userId) === change.on)
+        return { ok: true, message: this.toMessage(row), changed: false };
+      if (change.on && users.length === 0 && reactions.size >= change.maxKeys) {
+        return { ok: false, refusal: "too-many-reactions" };
+      }
+      const next = change.on ? [...users, change.userId] : users.filter((user) => user !== change.userId);
+      if (next.length > 0) reactions.set(change.emoji, next);
+      else reactions.delete(change.emoji);
+      // fromEntries defines own properties, so `__proto__` is stored as the key it is.
+      const json = reactions.size > 0 ? JSON.stringify(Object.fromEntries(reactions)) : null;
+      const updated = this.statements.setReactions.get(json, change.at, ++this.seq, id)!;
+      return { ok: true, message: this.toMessage(updated), changed: true };
     })();
   }
 

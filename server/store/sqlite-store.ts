@@ -36,10 +36,19 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** How long after a commit the full-text index catches up (default 250 ms); searches catch it up first. */
   searchIndexDelayMs?: number;
+  /**
+   * Told when background work fails: the search indexer (task `search-index`). The store logs nothing
+   * itself; it carries on and retries, so this is for the log line and the metric.
+   */
+  onBackgroundError?: (task: string, error: unknown) => void;
+  /** The indexer's first retry delay after a failure; it doubles per failure in a row, up to 60 s. @default 1000 */
+  searchIndexRetryMs?: number;
 }
 
 /** Ids indexed per full-text transaction: big enough to amortise FTS5's segment writes, small enough not to stall. */
 const SEARCH_INDEX_CHUNK = 500;
+/** The longest the indexer waits before retrying after failures in a row. */
+const SEARCH_INDEX_RETRY_MAX_MS = 60_000;
 
 /**
  * The columns every message read selects, in this order. Messages are read as arrays (`.raw()`): building a
@@ -178,6 +187,8 @@ export class SqliteStore implements Store {
   /** Every message with an id up to this is in the full-text index (persisted in `search_index`). */
   private indexedUpto = 0;
   private indexTimer: NodeJS.Timeout | undefined;
+  /** Indexer failures in a row; while above 0 a retry is pending and searches do not try to catch up. */
+  private indexFailures = 0;
 
   constructor(private readonly options: SqliteStoreOptions) {
     if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
@@ -321,11 +332,16 @@ export class SqliteStore implements Store {
       ),
       setIndexedUpto: db.prepare<[number]>("UPDATE search_index SET indexed_upto = ? WHERE id = 1"),
     };
-    this.indexChunk = this.db.transaction((from: number, to: number) => {
+    const indexTransaction = this.db.transaction((from: number, to: number) => {
       this.statements.indexRange.run(from, to);
       this.statements.setIndexedUpto.run(to);
-      this.indexedUpto = to;
     });
+    // The watermark in memory moves only once the transaction committed: a failed COMMIT (disk full) must
+    // leave it where the database has it, or those messages would never be indexed.
+    this.indexChunk = (from, to) => {
+      indexTransaction(from, to);
+      this.indexedUpto = to;
+    };
     this.insertBatch = this.db.transaction((batch: Pending[]) => {
       const effects: BatchEffects = { pairs: new Set(), readTo: new Map() };
       const results = batch.map(({ draft }) => this.insertOne(draft, effects));
@@ -642,13 +658,47 @@ export class SqliteStore implements Store {
   private indexStep(): void {
     this.indexTimer = undefined;
     if (!this.db.open || this.indexedUpto >= this.seq) return;
-    this.indexChunk(this.indexedUpto, Math.min(this.indexedUpto + SEARCH_INDEX_CHUNK, this.seq));
+    try {
+      this.indexChunk(this.indexedUpto, Math.min(this.indexedUpto + SEARCH_INDEX_CHUNK, this.seq));
+    } catch (error) {
+      this.indexFailed(error);
+      return;
+    }
+    this.indexFailures = 0;
     if (this.indexedUpto < this.seq) this.indexTimer = setTimeout(() => this.indexStep(), 0).unref();
   }
 
-  /** Brings the full-text index up to every committed message (before a search, so it misses none). */
+  /**
+   * Brings the full-text index up to every committed message (before a search, so it misses none). While
+   * the indexer is failing, the search answers from what is indexed and leaves the retry to the timer: a
+   * search must not fail, nor each search pay for another failing attempt.
+   */
   private indexAll(): void {
-    if (this.indexedUpto < this.seq) this.indexChunk(this.indexedUpto, this.seq);
+    if (this.indexedUpto >= this.seq || this.indexFailures > 0) return;
+    try {
+      this.indexChunk(this.indexedUpto, this.seq);
+    } catch (error) {
+      this.indexFailed(error);
+    }
+  }
+
+  /**
+   * Reports an indexer failure (disk full, a lock held too long, a damaged index) and retries after a delay
+   * that doubles with each failure in a row, so a lasting fault neither ends the process nor spins.
+   * Commits in the meantime do not reschedule (`scheduleIndexing` sees the pending timer).
+   */
+  private indexFailed(error: unknown): void {
+    this.indexFailures += 1;
+    try {
+      this.options.onBackgroundError?.("search-index", error);
+    } catch {
+      // The reporter's own failure must not turn this one fatal: the retry below still has to be set.
+    }
+    if (!this.db.open) return;
+    clearTimeout(this.indexTimer);
+    const first = this.options.searchIndexRetryMs ?? 1000;
+    const delay = Math.min(first * 2 ** Math.min(this.indexFailures - 1, 20), SEARCH_INDEX_RETRY_MAX_MS);
+    this.indexTimer = setTimeout(() => this.indexStep(), delay).unref();
   }
 
   async conversationPage(

@@ -38,6 +38,18 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules: a promise is awaited, returned, or handled with .catch/.then(ok, fail); `void` does
+    // not count as handling (a rejection would be unhandled), and no promise goes where a callback's
+    // result is ignored (an event listener, setTimeout).
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": ["error", { ignoreVoid: false }],
+      "@typescript-eslint/no-misused-promises": "error",
+      "@typescript-eslint/await-thenable": "error",
+    },
+  },
+  {
     files: ["server/**/*.ts"],
     rules: { "no-console": "error" },
   },

@@ -187,7 +187,10 @@ async function main(): Promise<void> {
         failures += 1;
       });
     inflight.add(p);
-    void p.finally(() => inflight.delete(p));
+    p.then(
+      () => inflight.delete(p),
+      () => inflight.delete(p),
+    );
   };
 
   const churn = async () => {

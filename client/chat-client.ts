@@ -375,7 +375,11 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
 
   private bind(): void {
     const socket = this.socket;
-    socket.on("session", (session) => void this.catchUp(session));
+    socket.on("session", (session) => {
+      this.catchUp(session).catch((error: unknown) =>
+        this.emit("error", { code: "INTERNAL", message: `catch-up failed: ${String(error)}` }),
+      );
+    });
     socket.on("message", (message) => {
       if (!isStored(message)) this.emit("presence", message);
       else this.arrived(message);

@@ -71,7 +71,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const roomId = await serveTaskLogs(server, process.env["TASK_ID"] ?? "demo", command);
   const { port } = await server.listen();
   server.app.log.info({ roomId, url: `http://${config.host}:${port}` }, "task logs example listening");
-  const stop = () => void server.close().then(() => process.exit(0));
+  const stop = () => {
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.app.log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }

@@ -66,7 +66,10 @@ function logLines(booted: Booted): Record<string, unknown>[] {
 async function listeningUrl(booted: Booted, ms = 15_000): Promise<string> {
   const deadline = Date.now() + ms;
   let exited = false;
-  void booted.exited.then(() => (exited = true));
+  booted.exited.then(
+    () => (exited = true),
+    () => (exited = true),
+  );
   for (;;) {
     const line = logLines(booted).find((entry) => entry["msg"] === "listening");
     if (line) return String(line["url"]);

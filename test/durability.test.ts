@@ -64,7 +64,10 @@ describe("durability", () => {
           sent.get(sender)!.push(item);
           const p = send(socket, item).catch(() => {});
           inflight.add(p);
-          void p.finally(() => inflight.delete(p));
+          p.then(
+            () => inflight.delete(p),
+            () => inflight.delete(p),
+          );
           if (inflight.size >= 4) await Promise.race(inflight);
         }
       });

@@ -89,7 +89,13 @@ for (const variant of variants.filter((v) => only === undefined || v.name.includ
       const now = performance.now();
       while (next <= now) {
         const scheduled = next;
-        void store.appendMessage(draft(index++)).then(() => waits.record(performance.now() - scheduled));
+        store.appendMessage(draft(index++)).then(
+          () => waits.record(performance.now() - scheduled),
+          (error: unknown) => {
+            console.error(error);
+            process.exitCode = 1;
+          },
+        );
         next += interval;
       }
       if (now - started < SECONDS * 1000) setTimeout(tick, 1);

@@ -73,7 +73,13 @@ export function historyDb(log: (message: string) => void): string {
   rmSync(`${building}-wal`, { force: true });
   rmSync(`${building}-shm`, { force: true });
   const at = 1_700_000_000_000;
-  void new SqliteStore({ file: building, sync: "normal", fileUrl: (id) => `/files/${id}`, now: () => at }).close();
+  // Creates the schema; SQLite closes synchronously, before the next line opens the file again.
+  new SqliteStore({ file: building, sync: "normal", fileUrl: (id) => `/files/${id}`, now: () => at })
+    .close()
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
   const db = new Database(building);
   db.pragma("journal_mode = OFF");
   db.pragma("synchronous = OFF");

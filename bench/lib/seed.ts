@@ -33,7 +33,13 @@ export function seedChatDb(dataDir: string, users: string[], rooms: SeedRoom[] =
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, "chat.db");
   const at = Date.now();
-  void new SqliteStore({ file, sync: "normal", fileUrl: (id) => `/files/${id}`, now: () => at }).close();
+  // Creates the schema; SQLite closes synchronously, before the next line opens the file again.
+  new SqliteStore({ file, sync: "normal", fileUrl: (id) => `/files/${id}`, now: () => at })
+    .close()
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   const insertUser = db.prepare("INSERT INTO users (id, name, password_hash, create_at) VALUES (?, ?, NULL, ?)");

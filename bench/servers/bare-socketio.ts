@@ -45,7 +45,10 @@ io.on("connection", (socket) => {
   const auth = socket.handshake.auth as BenchAuth;
   const user = typeof auth.user === "string" ? auth.user : socket.id;
   const rooms = Array.isArray(auth.rooms) ? auth.rooms.filter((room) => typeof room === "string") : [];
-  socket.join([`u:${user}`, ...rooms.map((room) => `r:${room}`)]);
+  // The in-memory adapter joins synchronously; `join` is typed for adapters that do not.
+  Promise.resolve(socket.join([`u:${user}`, ...rooms.map((room) => `r:${room}`)])).catch((error: unknown) =>
+    console.error(error),
+  );
   socket.on("message:send", (payload: SendPayload, ack?: (result: unknown) => void) => {
     const at = Date.now();
     const message = {

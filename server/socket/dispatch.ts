@@ -154,7 +154,7 @@ export function createDispatcher(
       const item: Queued = { event, payload: admitted === false ? undefined : (args[0] ?? null), ack, admitted };
       if (item.payload !== undefined) full += 1;
       queue.push(item);
-      if (!draining) void drain();
+      if (!draining) drain().catch((error: unknown) => ctx.log.error({ err: error }, "request queue failed"));
     });
   };
 }

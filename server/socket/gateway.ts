@@ -109,7 +109,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       const user = { id: record.id, name: record.name };
       const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
       socket.data.user = user;
-      socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);
+      await socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);
       sessions.set(socket, { user, rooms, lastId });
     })().then(
       () => next(),

@@ -80,7 +80,7 @@ export class WorkerManager {
     };
     this.running.set(roomId, entry);
     if (options.timeoutMs !== undefined) {
-      entry.timeoutTimer = setTimeout(() => this.abort(roomId, "timeout"), options.timeoutMs);
+      entry.timeoutTimer = setTimeout(() => this.stopInBackground(roomId, "timeout"), options.timeoutMs);
     }
     if (this.deps.onlineSockets(roomId) === 0) this.roomEmpty(roomId);
     const context: WorkerContext = {
@@ -123,6 +123,11 @@ export class WorkerManager {
     }
   }
 
+  /** Stops a worker from a timer: a failure is reported, never unhandled. */
+  private stopInBackground(roomId: string, reason: StopReason): void {
+    this.abort(roomId, reason).catch((err: unknown) => this.deps.onBackgroundError("worker", err, { worker: roomId }));
+  }
+
   private abort(roomId: string, reason: StopReason): Promise<void> {
     const entry = this.running.get(roomId);
     if (!entry) return Promise.resolve();
@@ -139,7 +144,7 @@ export class WorkerManager {
   roomEmpty(roomId: string): void {
     const entry = this.running.get(roomId);
     if (!entry || entry.idleTimer) return;
-    entry.idleTimer = setTimeout(() => void this.abort(roomId, "idle"), entry.idleGraceMs);
+    entry.idleTimer = setTimeout(() => this.stopInBackground(roomId, "idle"), entry.idleGraceMs);
   }
 
   /** Tells the manager a socket is in the room again: a pending idle stop is cancelled. */

@@ -58,7 +58,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)));
+    exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)), reject);
   });
   return { child, url, output: () => output, exited };
 }

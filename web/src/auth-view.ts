@@ -1,6 +1,7 @@
 import { login, register } from "../../client/index.js";
 import { h } from "./dom.js";
 import type { StoredSession } from "./storage.js";
+import { background } from "./background.js";
 
 export interface AuthViewOptions {
   /** A note to show above the form, e.g. why the user was signed out. */
@@ -71,17 +72,19 @@ export function renderAuthView(root: HTMLElement, options: AuthViewOptions): voi
     submit.disabled = true;
     error.textContent = "";
     const credentials = { username: username.value.trim(), password: password.value };
-    void (mode === "login" ? login("", credentials) : register("", credentials)).then((result) => {
-      submit.disabled = false;
-      if (result.ok) return options.onSignedIn({ token: result.data.token, user: result.data.user });
-      error.textContent =
-        result.error.code === "CONFLICT"
-          ? "That username is taken."
-          : result.error.code === "UNAUTHORIZED"
-            ? "Wrong username or password."
-            : result.error.message;
-      password.select();
-    });
+    background(
+      (mode === "login" ? login("", credentials) : register("", credentials)).then((result) => {
+        submit.disabled = false;
+        if (result.ok) return options.onSignedIn({ token: result.data.token, user: result.data.user });
+        error.textContent =
+          result.error.code === "CONFLICT"
+            ? "That username is taken."
+            : result.error.code === "UNAUTHORIZED"
+              ? "Wrong username or password."
+              : result.error.message;
+        password.select();
+      }),
+    );
   });
 
   root.replaceChildren(

@@ -26,6 +26,7 @@ import { MembersView } from "./views/members.js";
 import { MessageListView, type RenderMode } from "./views/message-list.js";
 import { SidebarView, type SidebarItem } from "./views/sidebar.js";
 import { Toasts } from "./views/toasts.js";
+import { background } from "./background.js";
 
 /** One conversation this tab has opened. */
 interface Conversation {
@@ -112,8 +113,8 @@ export class ChatApp {
       onCreateRoom: () => this.createRoom(),
       onBrowseRooms: () => this.browseRooms(),
       onLogout: () => this.logout(),
-      onSearch: (query) => void this.search(query),
-      onAcceptInvitation: (roomId) => void this.join(roomId),
+      onSearch: (query) => background(this.search(query)),
+      onAcceptInvitation: (roomId) => background(this.join(roomId)),
       onDismissInvitation: (roomId) => {
         this.invitations.delete(roomId);
         this.renderSidebar();
@@ -131,7 +132,7 @@ export class ChatApp {
       nameOf: (id) => this.nameOf(id),
       onRetry: (id) => this.outbox.retry(this.conversations.values(), id),
       onDiscard: (id) => this.outbox.discard(this.conversations.values(), id),
-      onLoadOlder: () => void this.loadOlder(),
+      onLoadOlder: () => background(this.loadOlder()),
       onEdit: async (id, content) => {
         const result = await this.client.edit(id, content);
         if (!result.ok) return result.error.message;
@@ -141,10 +142,12 @@ export class ChatApp {
       onDelete: (id) => this.confirmDelete(id),
       onAtBottom: () => this.reportRead(),
       onReact: (id, emoji, on) =>
-        void this.client.react(id, emoji, on).then((result) => {
-          if (result.ok) this.applyUpdate(result.data);
-          else this.toasts.show(result.error.message, { kind: "error" });
-        }),
+        background(
+          this.client.react(id, emoji, on).then((result) => {
+            if (result.ok) this.applyUpdate(result.data);
+            else this.toasts.show(result.error.message, { kind: "error" });
+          }),
+        ),
       onReply: (message) => {
         this.replyTo = { key: this.active, message };
         this.renderReply();
@@ -169,7 +172,7 @@ export class ChatApp {
     this.typingLine = h("p", { class: "typing-line", "aria-live": "polite" });
     this.members = new MembersView({
       onOpenDirect: (userId) => this.open(directKey(userId)),
-      onLoadMore: () => void this.loadMembers(this.conversation(this.active), true),
+      onLoadMore: () => background(this.loadMembers(this.conversation(this.active), true)),
       onClose: () => this.toggleMembers(false),
     });
     this.main = h(
@@ -227,9 +230,9 @@ export class ChatApp {
       // Every (re)connect: history if not loaded yet, fresh members and presence, then what waited to be sent.
       const active = this.conversation(this.active);
       this.ensureLoaded(active);
-      void this.loadMembers(active);
+      background(this.loadMembers(active));
       this.outbox.flush(this.conversations.values());
-      void this.syncConversations();
+      background(this.syncConversations());
     });
     client.on("session", (session) => {
       this.rooms.clear();
@@ -251,7 +254,7 @@ export class ChatApp {
       if (receipt.userId === this.me.id) {
         // Read in another tab: the server has the counts.
         this.serverRead.set(key, Math.max(this.serverRead.get(key) ?? 0, receipt.lastReadId));
-        void this.syncConversations();
+        background(this.syncConversations());
         return;
       }
       let reads = this.reads.get(key);
@@ -278,7 +281,7 @@ export class ChatApp {
       this.invitations.set(invitation.room.id, invitation);
       this.renderSidebar();
       this.toasts.show(`${this.nameOf(invitation.by)} invited you to ${invitation.room.name}.`, {
-        action: { label: "Join", run: () => void this.join(invitation.room.id) },
+        action: { label: "Join", run: () => background(this.join(invitation.room.id)) },
       });
     });
     client.on("error", (error) => {
@@ -289,7 +292,7 @@ export class ChatApp {
   private receive(message: StoredMessage): void {
     const key = conversationOf(message, this.me.id);
     if (key.startsWith("user:")) this.touchDirect(refOf(key).id);
-    if (message.messageType === "group" && !this.rooms.has(message.to)) void this.refreshRooms();
+    if (message.messageType === "group" && !this.rooms.has(message.to)) background(this.refreshRooms());
     const conversation = this.conversations.get(key);
     conversation?.timeline.add(message);
     this.stoppedTyping(key, message.from);
@@ -324,7 +327,7 @@ export class ChatApp {
     if (!known && isOnline) {
       this.names.set(notice.from, notice.from);
       const lobby = this.conversations.get(roomKey(LOBBY));
-      if (lobby) void this.loadMembers(lobby);
+      if (lobby) background(this.loadMembers(lobby));
     }
     this.scheduleRender();
   }
@@ -365,23 +368,25 @@ export class ChatApp {
     this.renderConversation(mode);
     this.renderSidebar();
     this.ensureLoaded(conversation);
-    void this.loadMembers(conversation);
+    background(this.loadMembers(conversation));
     if (window.matchMedia("(pointer: fine)").matches) this.composer.focus();
   }
 
   private ensureLoaded(conversation: Conversation): void {
     if (conversation.loaded || conversation.loading || this.client.state !== "online") return;
     conversation.loading = true;
-    void this.client.request("history:list", { ...historyTarget(conversation.ref), limit: PAGE_SIZE }).then((page) => {
-      conversation.loading = false;
-      if (!page.ok) return this.unavailable(conversation, page.error.code, page.error.message);
-      for (const message of page.data.messages) conversation.timeline.add(message);
-      conversation.loaded = true;
-      conversation.hasOlder = page.data.hasMore;
-      if (conversation.key === this.active) this.markRead(conversation.key, conversation.timeline.newestId);
-      this.renderIfActive(conversation, "update");
-      this.fillViewport(conversation);
-    });
+    background(
+      this.client.request("history:list", { ...historyTarget(conversation.ref), limit: PAGE_SIZE }).then((page) => {
+        conversation.loading = false;
+        if (!page.ok) return this.unavailable(conversation, page.error.code, page.error.message);
+        for (const message of page.data.messages) conversation.timeline.add(message);
+        conversation.loaded = true;
+        conversation.hasOlder = page.data.hasMore;
+        if (conversation.key === this.active) this.markRead(conversation.key, conversation.timeline.newestId);
+        this.renderIfActive(conversation, "update");
+        this.fillViewport(conversation);
+      }),
+    );
   }
 
   private async loadOlder(): Promise<void> {
@@ -407,7 +412,7 @@ export class ChatApp {
   /** Loads older pages until the list can scroll, so "scroll up for more" always works. */
   private fillViewport(conversation: Conversation): void {
     if (conversation.key === this.active && conversation.hasOlder && this.list.underfilled) {
-      requestAnimationFrame(() => void this.loadOlder());
+      requestAnimationFrame(() => background(this.loadOlder()));
     }
   }
 
@@ -420,7 +425,7 @@ export class ChatApp {
         name: this.nameOf(userId),
         online: this.isOnline(userId),
       }));
-      void this.queryLastSeen(conversation.members.list);
+      background(this.queryLastSeen(conversation.members.list));
       this.renderIfActive(conversation, "update");
       return;
     }
@@ -440,7 +445,7 @@ export class ChatApp {
         this.names.set(member.userId, member.name);
         this.online.set(member.userId, member.online);
       }
-      void this.queryLastSeen(page.data.members);
+      background(this.queryLastSeen(page.data.members));
     }
     this.scheduleRender();
     if (conversation.members.again) {
@@ -576,12 +581,14 @@ export class ChatApp {
     if (newest <= (this.serverRead.get(key) ?? 0)) return;
     this.serverRead.set(key, newest);
     this.markRead(key, newest);
-    void this.client.markRead(historyTarget(conversation.ref), newest).then((result) => {
-      if (!result.ok) return;
-      if (result.data.unread > 0 && key !== this.active) this.local.unread[key] = result.data.unread;
-      this.save();
-      this.renderSidebar();
-    });
+    background(
+      this.client.markRead(historyTarget(conversation.ref), newest).then((result) => {
+        if (!result.ok) return;
+        if (result.data.unread > 0 && key !== this.active) this.local.unread[key] = result.data.unread;
+        this.save();
+        this.renderSidebar();
+      }),
+    );
   }
 
   /** A newer version of a message (edited, deleted, reacted to), from others or answering my own change. */
@@ -607,11 +614,13 @@ export class ChatApp {
               type: "button",
               class: "button danger",
               onclick: () =>
-                void this.client.deleteMessage(id).then((result) => {
-                  if (!result.ok) return void (error.textContent = result.error.message);
-                  close();
-                  this.applyUpdate(result.data);
-                }),
+                background(
+                  this.client.deleteMessage(id).then((result) => {
+                    if (!result.ok) return void (error.textContent = result.error.message);
+                    close();
+                    this.applyUpdate(result.data);
+                  }),
+                ),
             },
             "Delete message",
           ),
@@ -630,7 +639,7 @@ export class ChatApp {
       if (sent?.key === this.active && now - sent.at < TYPING_REFRESH_MS) return;
       if (sent && sent.key !== this.active) {
         this.typingSent = undefined;
-        void this.client.setTyping(historyTarget(refOf(sent.key)), "stop");
+        background(this.client.setTyping(historyTarget(refOf(sent.key)), "stop"));
       }
       // A start within a second of the last would not be relayed: send it once it would be.
       const wait = this.typingStartAt + TYPING_MIN_GAP_MS - now;
@@ -640,10 +649,10 @@ export class ChatApp {
       }
       this.typingSent = { key: this.active, at: now };
       this.typingStartAt = now;
-      void this.client.setTyping(historyTarget(ref), "start");
+      background(this.client.setTyping(historyTarget(ref), "start"));
     } else if (sent) {
       this.typingSent = undefined;
-      void this.client.setTyping(historyTarget(refOf(sent.key)), "stop");
+      background(this.client.setTyping(historyTarget(refOf(sent.key)), "stop"));
     }
   }
 
@@ -775,15 +784,17 @@ export class ChatApp {
               type: "button",
               class: "button danger",
               onclick: () =>
-                void this.client.request("room:leave", { roomId: room.id }).then((result) => {
-                  if (!result.ok) return void (error.textContent = result.error.message);
-                  close();
-                  this.rooms.delete(room.id);
-                  this.conversations.delete(roomKey(room.id));
-                  delete this.local.unread[roomKey(room.id)];
-                  this.open(roomKey(LOBBY));
-                  this.save();
-                }),
+                background(
+                  this.client.request("room:leave", { roomId: room.id }).then((result) => {
+                    if (!result.ok) return void (error.textContent = result.error.message);
+                    close();
+                    this.rooms.delete(room.id);
+                    this.conversations.delete(roomKey(room.id));
+                    delete this.local.unread[roomKey(room.id)];
+                    this.open(roomKey(LOBBY));
+                    this.save();
+                  }),
+                ),
             },
             "Leave room",
           ),

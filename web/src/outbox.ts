@@ -3,6 +3,7 @@ import type { SendMessageInput, StoredMessage } from "../../shared/schemas.js";
 import type { ConversationKey, ConversationRef } from "./conversations.js";
 import { rememberFileMeta, uploadFile } from "./files.js";
 import type { Outgoing, Timeline } from "./timeline.js";
+import { background } from "./background.js";
 
 /** A conversation something can be sent to. */
 export interface OutboxTarget {
@@ -34,7 +35,7 @@ export class Outbox {
   sendText(target: OutboxTarget, text: string, replyTo?: number): void {
     const body = replyTo === undefined ? { content: text } : { content: text, replyTo };
     const item = this.add(target, { mediaType: "text", ...body }, "sending");
-    void this.dispatch(target, item);
+    background(this.dispatch(target, item));
   }
 
   /** Uploads files (with progress), then sends each as an image or file message. */
@@ -46,7 +47,7 @@ export class Outbox {
         progress: 0,
         previewUrl: PREVIEWABLE.test(file.type) ? URL.createObjectURL(file) : undefined,
       };
-      void this.transfer(target, item);
+      background(this.transfer(target, item));
     }
   }
 
@@ -54,7 +55,7 @@ export class Outbox {
   flush(targets: Iterable<OutboxTarget>): void {
     for (const target of targets) {
       for (const item of target.timeline.outgoing.values()) {
-        if (item.status === "waiting") void this.dispatch(target, item);
+        if (item.status === "waiting") background(this.dispatch(target, item));
       }
     }
   }
@@ -65,8 +66,8 @@ export class Outbox {
     if (!found) return;
     const [target, item] = found;
     item.error = undefined;
-    if (item.upload && item.input.fileId === undefined) void this.transfer(target, item);
-    else void this.dispatch(target, item);
+    if (item.upload && item.input.fileId === undefined) background(this.transfer(target, item));
+    else background(this.dispatch(target, item));
   }
 
   /** Gives up on a failed message. */

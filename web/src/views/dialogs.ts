@@ -1,6 +1,7 @@
 import type { Result } from "../../../shared/errors.js";
 import type { Room } from "../../../shared/schemas.js";
 import { h, icon, ICONS, replaceChildren, type Child } from "../dom.js";
+import { background } from "../background.js";
 
 let dialogSeq = 0;
 
@@ -54,15 +55,17 @@ function modalForm<T>(
     event.preventDefault();
     button.disabled = true;
     error.textContent = "";
-    void submit(form).then((result) => {
-      button.disabled = false;
-      if (result.ok) {
-        close();
-        done(result.data);
-      } else {
-        error.textContent = result.error.message;
-      }
-    });
+    background(
+      submit(form).then((result) => {
+        button.disabled = false;
+        if (result.ok) {
+          close();
+          done(result.data);
+        } else {
+          error.textContent = result.error.message;
+        }
+      }),
+    );
   });
   return form;
 }
@@ -121,49 +124,53 @@ export function browseRoomsDialog(
 ): void {
   const body = h("div", { class: "modal-body" }, h("p", { class: "empty-note" }, "Loading rooms…"));
   openModal("Browse rooms", (close) => {
-    void list().then((result) => {
-      if (!result.ok)
-        return replaceChildren(body, h("p", { class: "form-error", role: "alert" }, result.error.message));
-      if (result.data.discoverable.length === 0)
-        return replaceChildren(
+    background(
+      list().then((result) => {
+        if (!result.ok)
+          return replaceChildren(body, h("p", { class: "form-error", role: "alert" }, result.error.message));
+        if (result.data.discoverable.length === 0)
+          return replaceChildren(
+            body,
+            h("p", { class: "empty-note" }, "You are in every public room. Create a new one!"),
+          );
+        replaceChildren(
           body,
-          h("p", { class: "empty-note" }, "You are in every public room. Create a new one!"),
-        );
-      replaceChildren(
-        body,
-        h(
-          "ul",
-          { class: "room-browser" },
-          ...result.data.discoverable.map((room) => {
-            const error = h("span", { class: "form-error", role: "alert" });
-            const button = h(
-              "button",
-              { type: "button", class: "button small primary", "aria-label": `Join ${room.name}` },
-              "Join",
-            );
-            button.addEventListener("click", () => {
-              button.disabled = true;
-              void join(room.id).then((answer) => {
-                button.disabled = false;
-                if (answer.ok) {
-                  close();
-                  joined(answer.data);
-                } else error.textContent = answer.error.message;
+          h(
+            "ul",
+            { class: "room-browser" },
+            ...result.data.discoverable.map((room) => {
+              const error = h("span", { class: "form-error", role: "alert" });
+              const button = h(
+                "button",
+                { type: "button", class: "button small primary", "aria-label": `Join ${room.name}` },
+                "Join",
+              );
+              button.addEventListener("click", () => {
+                button.disabled = true;
+                background(
+                  join(room.id).then((answer) => {
+                    button.disabled = false;
+                    if (answer.ok) {
+                      close();
+                      joined(answer.data);
+                    } else error.textContent = answer.error.message;
+                  }),
+                );
               });
-            });
-            return h(
-              "li",
-              {},
-              icon([...ICONS.hash]),
-              h("span", { class: "room-name" }, room.name),
-              h("span", { class: "room-count" }, `${room.members} ${room.members === 1 ? "member" : "members"}`),
-              error,
-              button,
-            );
-          }),
-        ),
-      );
-    });
+              return h(
+                "li",
+                {},
+                icon([...ICONS.hash]),
+                h("span", { class: "room-name" }, room.name),
+                h("span", { class: "room-count" }, `${room.members} ${room.members === 1 ? "member" : "members"}`),
+                error,
+                button,
+              );
+            }),
+          ),
+        );
+      }),
+    );
     return [body];
   });
 }

@@ -3,6 +3,7 @@ import { h, icon, ICONS, replaceChildren } from "../dom.js";
 import { fileMeta } from "../files.js";
 import { dayKey, formatDay, formatFull, formatSize, formatTime, hueOf, initial, linkify } from "../format.js";
 import type { Notice, Outgoing, Timeline } from "../timeline.js";
+import { background } from "../background.js";
 
 /** What the list needs from the app. */
 export interface MessageListContext {
@@ -467,7 +468,7 @@ export class MessageListView {
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      void this.saveEdit(message, input.value);
+      background(this.saveEdit(message, input.value));
     });
     input.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
@@ -475,7 +476,7 @@ export class MessageListView {
         this.stopEdit(message.id);
       } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        void this.saveEdit(message, input.value);
+        background(this.saveEdit(message, input.value));
       }
     });
     return form;
@@ -585,15 +586,17 @@ export class MessageListView {
       h("span", { class: "file-text" }, name, size),
       icon([...ICONS.download]),
     );
-    void fileMeta(url).then((meta) => {
-      if (!meta) return;
-      name.textContent = meta.name;
-      size.textContent = Number.isFinite(meta.size) ? formatSize(meta.size) : "";
-      card.setAttribute(
-        "aria-label",
-        `Download ${meta.name}${Number.isFinite(meta.size) ? `, ${formatSize(meta.size)}` : ""}`,
-      );
-    });
+    background(
+      fileMeta(url).then((meta) => {
+        if (!meta) return;
+        name.textContent = meta.name;
+        size.textContent = Number.isFinite(meta.size) ? formatSize(meta.size) : "";
+        card.setAttribute(
+          "aria-label",
+          `Download ${meta.name}${Number.isFinite(meta.size) ? `, ${formatSize(meta.size)}` : ""}`,
+        );
+      }),
+    );
     return card;
   }
 

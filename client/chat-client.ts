@@ -18,6 +18,7 @@ import type {
   Receipt,
   Revision,
   Room,
+  RoomMemberChange,
   SendMessageInput,
   SessionInfo,
   ReactionUpdate,
@@ -81,8 +82,12 @@ export type ChatClientEvents = {
   typing: (notice: TypingNotice) => void;
   /** A live-only online/offline notice. */
   presence: (notice: PresenceMessage) => void;
-  /** Someone invited this user to a private room. */
+  /** Someone invited this user to a private room (live hint; `room:list` has the pending ones). */
   invited: (invitation: RoomInvitation) => void;
+  /** Membership or a role changed in one of this user's rooms (the subject's own sockets hear it too). */
+  member: (change: RoomMemberChange) => void;
+  /** A user followed with `subscribePresence` went online or offline. */
+  status: (status: PresenceStatus) => void;
   /** The server is about to close the connection on purpose; the client reconnects by itself. */
   notice: (notice: ServerNotice) => void;
   /** A catch-up finished: everything missed while away has been delivered. */
@@ -368,6 +373,19 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return this.request("presence:query", { userIds }, options);
   }
 
+  /** Drops this user's pending invitation to a private room. */
+  declineInvitation(roomId: string, options?: RequestOptions): Promise<Result<{ roomId: string }>> {
+    return this.request("room:decline", { roomId }, options);
+  }
+
+  /**
+   * Follows these users' presence from now on (replacing the previous list; at most 500): answers their
+   * status now, then `status` events when they go online or offline. Call again after a reconnect.
+   */
+  subscribePresence(userIds: string[], options?: RequestOptions): Promise<Result<PresenceStatus[]>> {
+    return this.request("presence:subscribe", { userIds }, options);
+  }
+
   /** Changes this user's name or read-receipt setting; `{}` answers the current values. */
   updateUser(input: UserUpdateInput = {}, options?: RequestOptions): Promise<Result<UserSettings>> {
     return this.request("user:update", input, options);
@@ -388,6 +406,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     socket.on("receipt", (receipt) => this.emit("receipt", receipt));
     socket.on("typing", (notice) => this.emit("typing", notice));
     socket.on("room:invited", (invitation) => this.emit("invited", invitation));
+    socket.on("room:member", (change) => this.emit("member", change));
+    socket.on("presence", (status) => this.emit("status", status));
     socket.on("server:notice", (notice) => this.emit("notice", notice));
     socket.on("disconnect", (reason) => {
       this.generation += 1;

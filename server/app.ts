@@ -28,6 +28,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { MessageService } from "./messages/service.js";
 import { createPresenceNotifier } from "./presence/notices.js";
 import { ConnectionRegistry } from "./presence/registry.js";
+import { PresenceSubscriptions, presenceEvent } from "./presence/subscriptions.js";
 import { RoomService } from "./rooms/service.js";
 import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
@@ -180,15 +181,25 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const registry = new ConnectionRegistry({
     graceMs: config.presenceGraceMs,
     now,
-    onOnline: (userId, rooms) =>
-      void announce("online", userId, rooms).catch((err: unknown) =>
+    onOnline: (userId, rooms) => {
+      tellFollowers(userId, true);
+      announce("online", userId, rooms).catch((err: unknown) =>
         backgroundError("presence", err, { notice: "online", userId }),
-      ),
-    onOffline: (userId, lastSeenAt) =>
-      void Promise.all([store.setLastSeen(userId, lastSeenAt), announce("offline", userId)]).catch((err: unknown) =>
+      );
+    },
+    onOffline: (userId, lastSeenAt) => {
+      tellFollowers(userId, false, lastSeenAt);
+      Promise.all([store.setLastSeen(userId, lastSeenAt), announce("offline", userId)]).catch((err: unknown) =>
         backgroundError("presence", err, { notice: "offline", userId }),
-      ),
+      );
+    },
   });
+  const presenceSubscriptions = new PresenceSubscriptions();
+  /** `presence` to the sockets that subscribed to this user, at the moments of the online/offline notices. */
+  const tellFollowers = (userId: string, online: boolean, lastSeenAt?: number) => {
+    const followers = presenceSubscriptions.followers(userId);
+    if (followers.length > 0) io.to(followers).emit("presence", presenceEvent(userId, online, lastSeenAt));
+  };
   const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
   const messages = new MessageService(io, store, {
     now,
@@ -218,7 +229,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     if (channel.startsWith("r:")) workers.roomEmpty(channel.slice(2));
   });
   const hub = new ChatHub(io, store, messages, registry, workers);
-  const handlers = createHandlerTable({ messages, rooms, conversations, users });
+  const handlers = createHandlerTable({ messages, rooms, conversations, users, presence: presenceSubscriptions });
   attachGateway(io, {
     config,
     store,
@@ -228,6 +239,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     logger,
     now,
     accepting: () => accepting,
+    onSocketClosed: (socketId) => presenceSubscriptions.drop(socketId),
     observe: (event, seconds, code) => {
       if (code !== undefined) metrics.rejected(code);
       // Only the contract's events become label values: a client can send any event name.

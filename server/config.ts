@@ -53,7 +53,7 @@ const envSchema = z.object({
       return seconds;
     }),
   PRESENCE_GRACE_MS: int(0, 3_600_000, 5000),
-  PRESENCE_ROOM_LIMIT: int(0, 10_000_000, 1000),
+  PRESENCE_ROOM_LIMIT: int(0, 10_000_000, 100),
   ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -116,7 +116,7 @@ export interface Config {
   readonly tokenTtlSeconds: number;
   /** @default 5000 */
   readonly presenceGraceMs: number;
-  /** @default 1000 */
+  /** Rooms with more members carry no online/offline notices. @default 100 */
   readonly presenceRoomLimit: number;
   /** Extra browser origins allowed besides the server's own. */
   readonly allowedOrigins: readonly string[] | undefined;

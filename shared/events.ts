@@ -8,6 +8,7 @@ import type {
   MessageReactInput,
   MessageRefInput,
   PresenceQueryInput,
+  PresenceSubscribeInput,
   PresenceStatus,
   ReactionUpdate,
   Receipt,
@@ -21,6 +22,8 @@ import type {
   Room,
   RoomCreateInput,
   RoomInvite,
+  RoomLists,
+  RoomMemberChange,
   RoomMember,
   RoomMembersInput,
   RoomRef,
@@ -43,7 +46,8 @@ export interface ClientToServerEvents {
   "room:join": (payload: RoomRef, ack: Ack<Room>) => void;
   "room:leave": (payload: RoomRef, ack: Ack<{ roomId: string }>) => void;
   "room:invite": (payload: RoomInvite, ack: Ack<RoomInvite>) => void;
-  "room:list": (payload: Record<string, never>, ack: Ack<{ joined: Room[]; discoverable: Room[] }>) => void;
+  "room:list": (payload: Record<string, never>, ack: Ack<RoomLists>) => void;
+  "room:decline": (payload: RoomRef, ack: Ack<{ roomId: string }>) => void;
   "room:members": (payload: RoomMembersInput, ack: Ack<{ members: RoomMember[]; hasMore: boolean }>) => void;
   "conversation:list": (payload: Record<string, never>, ack: Ack<ConversationSummary[]>) => void;
   "conversation:read": (payload: ConversationReadInput, ack: Ack<{ unread: number }>) => void;
@@ -54,6 +58,7 @@ export interface ClientToServerEvents {
   "message:react": (payload: MessageReactInput, ack: Ack<StoredMessage>) => void;
   "history:search": (payload: HistorySearchInput, ack: Ack<{ messages: StoredMessage[] }>) => void;
   "presence:query": (payload: PresenceQueryInput, ack: Ack<PresenceStatus[]>) => void;
+  "presence:subscribe": (payload: PresenceSubscribeInput, ack: Ack<PresenceStatus[]>) => void;
   "user:update": (payload: UserUpdateInput, ack: Ack<UserSettings>) => void;
 }
 
@@ -69,6 +74,10 @@ export interface ServerToClientEvents {
   message: (message: Message) => void;
   /** Sent to the invitee's sockets when a member invites them to a room. */
   "room:invited": (invite: { room: Room; by: string }) => void;
+  /** Membership or a role changed in a room this socket's user is in (or just left). */
+  "room:member": (change: RoomMemberChange) => void;
+  /** A user this socket subscribed to (`presence:subscribe`) went online or offline. */
+  presence: (status: PresenceStatus) => void;
   /** Sent before the server closes the connection on purpose (e.g. shutdown); the client should reconnect. */
   "server:notice": (notice: ServerNotice) => void;
   /**

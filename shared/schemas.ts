@@ -221,6 +221,9 @@ export const historySearchSchema = z.object({
 /** `presence:query` payload: 1–200 user ids (unknown ids are answered as offline). */
 export const presenceQuerySchema = z.object({ userIds: z.array(z.string().min(1).max(256)).min(1).max(200) });
 
+/** `presence:subscribe` payload: the users this socket follows from now on (replacing the previous list). */
+export const presenceSubscribeSchema = z.object({ userIds: z.array(z.string().min(1).max(256)).max(500) });
+
 /** `user:update` payload; `{}` answers the current values. */
 export const userUpdateSchema = z.object({
   name: trimmedText(1, 64).optional(),
@@ -281,6 +284,7 @@ export type MessageReactInput = z.input<typeof messageReactSchema>;
 export type HistorySearchInput = z.input<typeof historySearchSchema>;
 export type HistorySearch = z.output<typeof historySearchSchema>;
 export type PresenceQueryInput = z.input<typeof presenceQuerySchema>;
+export type PresenceSubscribeInput = z.input<typeof presenceSubscribeSchema>;
 export type UserUpdateInput = z.input<typeof userUpdateSchema>;
 
 export type MediaType = z.infer<typeof mediaTypeSchema>;
@@ -322,11 +326,43 @@ export interface MessagePage {
   hasMore: boolean;
 }
 
+/** A member's role in a room: its creator is the owner; `lobby` has none. */
+export type RoomRole = "owner" | "moderator" | "member";
+
 /** One member of a room, as `room:members` lists it. */
 export interface RoomMember {
   userId: string;
   name: string;
   online: boolean;
+  role: RoomRole;
+}
+
+/** A pending invitation to a private room, as `room:list` lists it. */
+export interface RoomInvitation {
+  room: Room;
+  /** Who invited. */
+  by: string;
+  /** When, ms since the epoch. */
+  at: number;
+}
+
+/** `room:list`'s answer. */
+export interface RoomLists {
+  joined: Room[];
+  /** Public rooms the caller is not in. */
+  discoverable: Room[];
+  /** Private rooms the caller has a pending invitation to, newest first. */
+  invited: RoomInvitation[];
+}
+
+/** A change of a room's membership or of a member's role, sent to the room's members (the subject included). */
+export interface RoomMemberChange {
+  roomId: string;
+  userId: string;
+  name: string;
+  change: "joined" | "left" | "kicked" | "banned" | "role";
+  /** The subject's role after the change: present for `joined` and `role`. */
+  role?: RoomRole;
 }
 
 /** What the server emits once after a successful connect. */

@@ -42,7 +42,7 @@ describe("loadConfig", () => {
       jwtAlgorithm: "HS256",
       tokenTtlSeconds: 12 * 3600,
       presenceGraceMs: 5000,
-      presenceRoomLimit: 1000,
+      presenceRoomLimit: 100,
       allowedOrigins: undefined,
       maxFrameBytes: 65536,
       maxUploadBytes: 10 * 1024 * 1024,

@@ -41,7 +41,11 @@ describe("shared event map types", () => {
     expectTypeOf<AckData<"room:create">>().toEqualTypeOf<Room>();
     expectTypeOf<AckData<"room:join">>().toEqualTypeOf<Room>();
     expectTypeOf<AckData<"room:leave">>().toEqualTypeOf<{ roomId: string }>();
-    expectTypeOf<AckData<"room:list">>().toEqualTypeOf<{ joined: Room[]; discoverable: Room[] }>();
+    expectTypeOf<AckData<"room:list">>().toEqualTypeOf<{
+      joined: Room[];
+      discoverable: Room[];
+      invited: { room: Room; by: string; at: number }[];
+    }>();
     expectTypeOf<AckData<"room:members">>().toEqualTypeOf<{ members: RoomMember[]; hasMore: boolean }>();
     expectTypeOf<MessagePage>().toEqualTypeOf<{ messages: StoredMessage[]; hasMore: boolean }>();
   });
@@ -70,6 +74,7 @@ describe("shared event map types", () => {
       | "room:leave"
       | "room:invite"
       | "room:list"
+      | "room:decline"
       | "room:members"
       | "conversation:list"
       | "conversation:read"
@@ -80,6 +85,7 @@ describe("shared event map types", () => {
       | "message:react"
       | "history:search"
       | "presence:query"
+      | "presence:subscribe"
       | "user:update"
     >();
   });

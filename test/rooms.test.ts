@@ -497,10 +497,10 @@ describe("room:members", () => {
     await Promise.all(["Z9", "_x"].map((id) => waitForMessage(a, (m) => m.messageType === "offline" && m.from === id)));
     const page = await ok(a.socket, "room:members", { roomId: room.id });
     expect(page.members).toEqual([
-      { userId: "B", name: "B", online: true },
-      { userId: "Z9", name: "Z9", online: false },
-      { userId: "_x", name: "_x", online: false },
-      { userId: "a", name: "a", online: true },
+      { userId: "B", name: "B", online: true, role: "member" },
+      { userId: "Z9", name: "Z9", online: false, role: "member" },
+      { userId: "_x", name: "_x", online: false, role: "member" },
+      { userId: "a", name: "a", online: true, role: "owner" },
     ]);
   });
 

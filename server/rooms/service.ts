@@ -2,12 +2,18 @@ import { randomBytes } from "node:crypto";
 import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import { LOBBY_ROOM_ID } from "../../shared/ids.js";
-import type { Room, RoomMember } from "../../shared/schemas.js";
+import type { Room, RoomLists, RoomMember, RoomMemberChange, RoomRole } from "../../shared/schemas.js";
 import { AppError, forbidden, notFound } from "../errors.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
 import type { Store } from "../store/types.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** Pending invitations `room:list` answers at most (newest first). */
+export const MAX_LISTED_INVITATIONS = 200;
+
+/** A member's role: the room's creator owns it; `lobby` (created by the system) has no owner. */
+const roleOf = (room: Room, userId: string): RoomRole => (room.createdBy === userId ? "owner" : "member");
 
 /** Tells who is online (including the grace), for member lists. */
 export type OnlineCheck = (userId: string) => boolean;
@@ -33,6 +39,7 @@ export class RoomService {
     );
     if (!room) throw new AppError("CONFLICT", `a user may own at most ${this.maxRoomsPerUser} rooms`);
     this.io.in(userChannel(userId)).socketsJoin(roomChannel(room.id));
+    await this.announceMember(room, userId, "joined");
     return room;
   }
 
@@ -42,44 +49,64 @@ export class RoomService {
     return room;
   }
 
-  /** Joins a public room, or a private one the user was invited to. */
+  /** Tells the room's members (the subject's sockets included, while still in the room) of a change. */
+  private async announceMember(room: Room, userId: string, change: RoomMemberChange["change"]): Promise<void> {
+    const name = (await this.store.getUser(userId))?.name ?? userId;
+    const event: RoomMemberChange = { roomId: room.id, userId, name, change };
+    if (change === "joined" || change === "role") event.role = roleOf(room, userId);
+    this.io.to(roomChannel(room.id)).emit("room:member", event);
+  }
+
+  /** Joins a public room, or a private one the user was invited to (the join uses the invitation up). */
   async join(userId: string, roomId: string): Promise<Room> {
-    const room = await this.existing(roomId);
-    if (room.visibility === "private" && !(await this.store.isMember(roomId, userId))) {
-      if (!(await this.store.hasInvite(roomId, userId)))
-        throw forbidden("this room is private: ask a member for an invitation");
-    }
-    await this.store.addMember(roomId, userId, this.now());
+    const outcome = await this.store.joinRoom(roomId, userId, this.now());
+    if (outcome === "no-room") throw notFound("room");
+    if (outcome === "not-invited") throw forbidden("this room is private: ask a member for an invitation");
     this.io.in(userChannel(userId)).socketsJoin(roomChannel(roomId));
-    return (await this.store.getRoom(roomId))!;
+    const room = await this.existing(roomId);
+    if (outcome === "joined") await this.announceMember(room, userId, "joined");
+    return room;
   }
 
   /** Leaves a room (never the lobby). */
   async leave(userId: string, roomId: string): Promise<{ roomId: string }> {
-    await this.existing(roomId);
+    const room = await this.existing(roomId);
     if (roomId === LOBBY_ROOM_ID) throw forbidden("the lobby cannot be left");
     if (!(await this.store.removeMember(roomId, userId))) throw forbidden("not a member of this room");
+    // Told before the user's sockets leave the channel, so they hear it too.
+    await this.announceMember(room, userId, "left");
     this.io.in(userChannel(userId)).socketsLeave(roomChannel(roomId));
     return { roomId };
   }
 
-  /** A member invites a user; the invitee's sockets are told. */
+  /** A member invites a user to a private room; the invitation stays pending until joined or declined. */
   async invite(userId: string, roomId: string, inviteeId: string): Promise<{ roomId: string; userId: string }> {
     const room = await this.existing(roomId);
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
     if (!(await this.store.userExists(inviteeId))) throw notFound("user");
+    // A member needs no invitation; one to a public room would never show (anyone may join it).
+    if (room.visibility === "public" || (await this.store.isMember(roomId, inviteeId))) {
+      return { roomId, userId: inviteeId };
+    }
     await this.store.addInvite(roomId, inviteeId, userId, this.now());
     this.io.to(userChannel(inviteeId)).emit("room:invited", { room, by: userId });
     return { roomId, userId: inviteeId };
   }
 
-  /** The rooms a user is in, and the public rooms it could join. */
-  async list(userId: string): Promise<{ joined: Room[]; discoverable: Room[] }> {
-    const [joined, discoverable] = await Promise.all([
+  /** Drops the caller's pending invitation to a room. */
+  async decline(userId: string, roomId: string): Promise<{ roomId: string }> {
+    if (!(await this.store.dropInvite(roomId, userId))) throw notFound("invitation");
+    return { roomId };
+  }
+
+  /** The rooms a user is in, the public rooms it could join, and its pending invitations. */
+  async list(userId: string): Promise<RoomLists> {
+    const [joined, discoverable, invited] = await Promise.all([
       this.store.roomsOf(userId),
       this.store.discoverableRooms(userId),
+      this.store.pendingInvites(userId, MAX_LISTED_INVITATIONS),
     ]);
-    return { joined, discoverable };
+    return { joined, discoverable, invited };
   }
 
   /** A page of a room's members, by user id, for members only. */
@@ -89,13 +116,16 @@ export class RoomService {
     after: string | undefined,
     limit: number,
   ): Promise<{ members: RoomMember[]; hasMore: boolean }> {
-    await this.existing(roomId);
+    const room = await this.existing(roomId);
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
     const rows = await this.store.members(roomId, after, limit + 1);
     return {
-      members: rows
-        .slice(0, limit)
-        .map((row) => ({ userId: row.userId, name: row.name, online: this.isOnline(row.userId) })),
+      members: rows.slice(0, limit).map((row) => ({
+        userId: row.userId,
+        name: row.name,
+        online: this.isOnline(row.userId),
+        role: roleOf(room, row.userId),
+      })),
       hasMore: rows.length > limit,
     };
   }

@@ -34,6 +34,8 @@ export interface GatewayDeps {
   now: () => number;
   /** True while the server accepts new connections. */
   accepting: () => boolean;
+  /** Told when a connected socket closed (after the registry), to drop what it held. */
+  onSocketClosed?: (socketId: string) => void;
   /** Told how each request ended (error code, or undefined on success), for metrics. */
   observe?: (event: ClientEventName, seconds: number, code: ErrorCode | undefined) => void;
 }
@@ -165,6 +167,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     registry.add(user.id, socket.id, session?.rooms);
     socket.on("disconnect", (reason) => {
       registry.remove(user.id, socket.id);
+      deps.onSocketClosed?.(socket.id);
       if (debug) log().debug({ reason }, "disconnected");
     });
     if (session) socket.emit("session", session);

@@ -7,6 +7,7 @@ import {
   messageReactSchema,
   messageRefSchema,
   presenceQuerySchema,
+  presenceSubscribeSchema,
   typingSchema,
   userUpdateSchema,
   roomCreateSchema,
@@ -18,6 +19,7 @@ import {
   syncSchema,
 } from "../../shared/schemas.js";
 import type { ConversationService } from "../conversations/service.js";
+import type { PresenceSubscriptions } from "../presence/subscriptions.js";
 import type { MessageService } from "../messages/service.js";
 import type { RoomService } from "../rooms/service.js";
 import type { UserService } from "../users/service.js";
@@ -29,8 +31,9 @@ export function createHandlerTable(services: {
   rooms: RoomService;
   conversations: ConversationService;
   users: UserService;
+  presence: PresenceSubscriptions;
 }): HandlerTable {
-  const { messages, rooms, conversations, users } = services;
+  const { messages, rooms, conversations, users, presence } = services;
   return {
     "message:send": defineHandler(sendMessageSchema, (ctx, input) => messages.send(ctx.user.id, input, ctx.socketId)),
     "history:list": defineHandler(historyListSchema, (ctx, input) => messages.history(ctx.user.id, input)),
@@ -44,6 +47,7 @@ export function createHandlerTable(services: {
       rooms.invite(ctx.user.id, input.roomId, input.userId),
     ),
     "room:list": defineHandler(roomListSchema, (ctx) => rooms.list(ctx.user.id)),
+    "room:decline": defineHandler(roomRefSchema, (ctx, input) => rooms.decline(ctx.user.id, input.roomId)),
     "room:members": defineHandler(roomMembersSchema, (ctx, input) =>
       rooms.members(ctx.user.id, input.roomId, input.after, input.limit),
     ),
@@ -68,6 +72,10 @@ export function createHandlerTable(services: {
       messages: await messages.search(ctx.user.id, input.q, input.conversation, input.limit),
     })),
     "presence:query": defineHandler(presenceQuerySchema, (_ctx, input) => users.presence(input.userIds)),
+    "presence:subscribe": defineHandler(presenceSubscribeSchema, (ctx, input) => {
+      presence.subscribe(ctx.socketId, input.userIds);
+      return users.presence(input.userIds);
+    }),
     "user:update": defineHandler(userUpdateSchema, (ctx, input) => users.update(ctx.user.id, input)),
   };
 }

@@ -157,4 +157,9 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX messages_rev_by_recipient_user;
   DROP INDEX messages_rev_direct_by_sender;
   `,
+  // v0.3: \`room:list\` answers a user's pending invitations, newest first; \`room:create\` counts a user's rooms.
+  `
+  CREATE INDEX room_invites_by_user ON room_invites (user_id, create_at);
+  CREATE INDEX rooms_by_creator ON rooms (created_by);
+  `,
 ];

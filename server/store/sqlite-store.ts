@@ -2,13 +2,14 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { LOBBY_ROOM_ID, SYSTEM_USER_ID } from "../../shared/ids.js";
-import type { Room, StoredMessage } from "../../shared/schemas.js";
+import type { Room, RoomInvitation, StoredMessage } from "../../shared/schemas.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
   AppendResult,
   ChangeResult,
   DeleteChange,
   EditChange,
+  JoinOutcome,
   ReactionChange,
   ConversationKey,
   ConversationKeys,
@@ -232,8 +233,15 @@ export class SqliteStore implements Store {
              EXISTS (SELECT 1 FROM room_members WHERE room_id = ? AND user_id = ?)`,
         )
         .raw(true),
+      // A new invitation to a room already pending refreshes it (who, when): the newest is what the invitee sees.
       insertInvite: db.prepare(
-        "INSERT INTO room_invites (room_id, user_id, invited_by, create_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        `INSERT INTO room_invites (room_id, user_id, invited_by, create_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET invited_by = excluded.invited_by, create_at = excluded.create_at`,
+      ),
+      deleteInvite: db.prepare<[string, string]>("DELETE FROM room_invites WHERE room_id = ? AND user_id = ?"),
+      pendingInvites: db.prepare<[string, number], RoomRow & { invited_by: string; invited_at: number }>(
+        `SELECT r.*, i.invited_by, i.create_at AS invited_at FROM room_invites i JOIN rooms r ON r.id = i.room_id
+         WHERE i.user_id = ? ORDER BY i.create_at DESC, i.room_id LIMIT ?`,
       ),
       hasInvite: db.prepare<[string, string], { one: number }>(
         "SELECT 1 AS one FROM room_invites WHERE room_id = ? AND user_id = ?",
@@ -521,6 +529,30 @@ export class SqliteStore implements Store {
 
   async hasInvite(roomId: string, userId: string): Promise<boolean> {
     return this.statements.hasInvite.get(roomId, userId) !== undefined;
+  }
+
+  async dropInvite(roomId: string, userId: string): Promise<boolean> {
+    return this.statements.deleteInvite.run(roomId, userId).changes > 0;
+  }
+
+  async pendingInvites(userId: string, limit: number): Promise<RoomInvitation[]> {
+    return this.statements.pendingInvites
+      .all(userId, limit)
+      .map((row) => ({ room: toRoom(row), by: row.invited_by, at: row.invited_at }));
+  }
+
+  async joinRoom(roomId: string, userId: string, at: number): Promise<JoinOutcome> {
+    // The checks (room, visibility, invitation) and the write are one transaction: a decline or a leave
+    // cannot slip in between. Joining uses the invitation up.
+    return this.db.transaction((): JoinOutcome => {
+      const room = this.statements.getRoom.get(roomId);
+      if (!room) return "no-room";
+      if (this.statements.isMember.get(roomId, userId) !== undefined) return "already";
+      const invited = this.statements.deleteInvite.run(roomId, userId).changes > 0;
+      if (room.visibility === "private" && !invited) return "not-invited";
+      this.joinSync(roomId, userId, at);
+      return "joined";
+    })();
   }
 
   async roomsOf(userId: string): Promise<Room[]> {

@@ -1,4 +1,4 @@
-import type { MediaType, Room, StoredMessage, User } from "../../shared/schemas.js";
+import type { MediaType, Room, RoomInvitation, StoredMessage, User } from "../../shared/schemas.js";
 
 /** A user row, with the password hash for built-in accounts. */
 export interface UserRecord extends User {
@@ -100,6 +100,9 @@ export interface MemberRow {
   name: string;
 }
 
+/** What `joinRoom` did: joined, was already a member, or why not. */
+export type JoinOutcome = "joined" | "already" | "no-room" | "not-invited";
+
 /** A new room. */
 export interface RoomDraft {
   id: string;
@@ -132,8 +135,18 @@ export interface Store {
   isMember(roomId: string, userId: string): Promise<boolean>;
   /** Whether the room exists and the user is in it, in one read (the check before every room message). */
   membership(roomId: string, userId: string): Promise<"member" | "outsider" | "no-room">;
+  /** Records (or refreshes) a pending invitation. */
   addInvite(roomId: string, userId: string, invitedBy: string, at: number): Promise<void>;
   hasInvite(roomId: string, userId: string): Promise<boolean>;
+  /** Drops a pending invitation; false when there was none. */
+  dropInvite(roomId: string, userId: string): Promise<boolean>;
+  /** A user's pending invitations, newest first, at most `limit`. */
+  pendingInvites(userId: string, limit: number): Promise<RoomInvitation[]>;
+  /**
+   * Joins a room if the user may, in one transaction: a public room, or a private one with a pending
+   * invitation, which the join uses up.
+   */
+  joinRoom(roomId: string, userId: string, at: number): Promise<JoinOutcome>;
   roomsOf(userId: string): Promise<Room[]>;
   /** Every room, oldest first, at most `limit`. */
   allRooms(limit?: number): Promise<Room[]>;

@@ -424,6 +424,7 @@ export class ChatApp {
         userId,
         name: this.nameOf(userId),
         online: this.isOnline(userId),
+        role: "member" as const,
       }));
       background(this.queryLastSeen(conversation.members.list));
       this.renderIfActive(conversation, "update");

@@ -7,9 +7,9 @@
  *   npx tsx bench/attacks/connection-attacks.ts [--dir <checkout>] [--only a,b,...] [--json <file>]
  *
  * `--dir` is the checkout whose `server/main.ts` is started (default: this one), e.g. a worktree of the code
- * before the fix. Scenarios: stalled-ws, stalled-polling, forged-xff, sessions, silent-tcp, sockets-per-user,
- * logins. `--trust-proxy` is the TRUST_PROXY value the forged-xff scenario gives the server: `true` (the old
- * README's advice) by default.
+ * before the fix. Scenarios: stalled-ws, flood-control (the same load with no stalled reader), stalled-polling,
+ * forged-xff, sessions, silent-tcp, sockets-per-user, logins. `--trust-proxy` is the TRUST_PROXY value the
+ * forged-xff scenario gives the server: `true` (the old README's advice) by default.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -176,8 +176,11 @@ async function pool<T>(count: number, width: number, task: (index: number) => Pr
   return results;
 }
 
-/** Senders that keep `window` messages of 4,000 characters in flight each, until stopped. */
-async function startSenders(target: Target, count: number, window = 32) {
+/**
+ * Senders that keep `window` messages of 4,000 characters in flight each, until `total` have been sent (or
+ * `stop`); `done` resolves then. A count, not a duration, so runs on a busy machine stay comparable.
+ */
+async function startSenders(target: Target, count: number, total: number, window = 32) {
   const sockets: Socket[] = [];
   let sent = 0;
   let running = true;
@@ -193,7 +196,7 @@ async function startSenders(target: Target, count: number, window = 32) {
   }
   const loops = sockets.map(async (socket) => {
     const lane = async () => {
-      while (running && socket.connected) {
+      while (running && socket.connected && sent < total) {
         await socket
           .timeout(10_000)
           .emitWithAck("message:send", { messageType: "group", mediaType: "text", to: "lobby", content })
@@ -207,6 +210,7 @@ async function startSenders(target: Target, count: number, window = 32) {
     get sent() {
       return sent;
     },
+    done: Promise.all(loops),
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -233,39 +237,47 @@ async function stalledPolling(target: Target, user: string): Promise<{ pong(): P
 
 type Report = Record<string, unknown>;
 
-const scenarios: Record<string, () => Promise<Report>> = {
-  /** 5 WebSockets that stop reading (answering pings blindly) while 4 senders flood the lobby for 20 s. */
-  async "stalled-ws"() {
-    const target = await startTarget({ RATE_LIMIT_EVENTS_PER_10S: "1000000" });
-    try {
-      const stalled: WebSocket[] = [];
-      for (let index = 0; index < 5; index++) {
-        const { ws } = await openRawWs(target, { connectAs: `stalled${index}` });
-        (ws as unknown as { _socket: NetSocket })._socket.pause();
-        stalled.push(ws);
-      }
-      const pongs = setInterval(() => stalled.forEach((ws) => ws.readyState === WebSocket.OPEN && ws.send("3")), 5000);
-      const before = target.rssMiB();
-      const rss = target.sampleRss();
-      const senders = await startSenders(target, 4);
-      await sleep(20_000);
-      const connectedAtEnd = await adminConnections(target);
-      await senders.stop();
-      clearInterval(pongs);
-      const peak = rss.stop();
-      for (const ws of stalled) ws.terminate();
-      return {
-        rssBeforeMiB: before,
-        rssPeakMiB: peak,
-        messagesSent: senders.sent,
-        stalledStillConnected: connectedAtEnd - 4,
-      };
-    } finally {
-      await target.stop();
+/** `count` WebSockets that stop reading (answering pings blindly) while 4 senders send 15,000 lobby messages. */
+async function stalledWs(count: number): Promise<Report> {
+  const target = await startTarget({ RATE_LIMIT_EVENTS_PER_10S: "1000000" });
+  try {
+    const stalled: WebSocket[] = [];
+    for (let index = 0; index < count; index++) {
+      const { ws } = await openRawWs(target, { connectAs: `stalled${index}` });
+      (ws as unknown as { _socket: NetSocket })._socket.pause();
+      stalled.push(ws);
     }
-  },
+    const pongs = setInterval(() => stalled.forEach((ws) => ws.readyState === WebSocket.OPEN && ws.send("3")), 5000);
+    const before = target.rssMiB();
+    const rss = target.sampleRss();
+    const started = Date.now();
+    const senders = await startSenders(target, 4, 15_000);
+    await Promise.race([senders.done, sleep(60_000)]);
+    const seconds = (Date.now() - started) / 1000;
+    const connectedAtEnd = await adminConnections(target);
+    await senders.stop();
+    clearInterval(pongs);
+    const peak = rss.stop();
+    for (const ws of stalled) ws.terminate();
+    return {
+      rssBeforeMiB: before,
+      rssPeakMiB: peak,
+      messagesSent: senders.sent,
+      seconds,
+      stalledStillConnected: connectedAtEnd - 4,
+    };
+  } finally {
+    await target.stop();
+  }
+}
 
-  /** 3 long-polling sessions that never GET (pong blindly) while 4 senders flood the lobby for 15 s. */
+const scenarios: Record<string, () => Promise<Report>> = {
+  /** 5 WebSockets that stop reading (answering pings blindly) while 4 senders send 15,000 lobby messages. */
+  "stalled-ws": () => stalledWs(5),
+  /** The same load with no stalled reader: what the load itself costs. */
+  "flood-control": () => stalledWs(0),
+
+  /** 3 long-polling sessions that never GET (pong blindly) while 4 senders send 15,000 lobby messages. */
   async "stalled-polling"() {
     const target = await startTarget({ RATE_LIMIT_EVENTS_PER_10S: "1000000" });
     try {
@@ -273,8 +285,10 @@ const scenarios: Record<string, () => Promise<Report>> = {
       const pongs = setInterval(() => sessions.forEach((session) => void session.pong().catch(() => 0)), 5000);
       const before = target.rssMiB();
       const rss = target.sampleRss();
-      const senders = await startSenders(target, 4);
-      await sleep(15_000);
+      const started = Date.now();
+      const senders = await startSenders(target, 4, 15_000);
+      await Promise.race([senders.done, sleep(60_000)]);
+      const seconds = (Date.now() - started) / 1000;
       const connectedAtEnd = await adminConnections(target);
       await senders.stop();
       clearInterval(pongs);
@@ -282,6 +296,7 @@ const scenarios: Record<string, () => Promise<Report>> = {
         rssBeforeMiB: before,
         rssPeakMiB: rss.stop(),
         messagesSent: senders.sent,
+        seconds,
         stalledStillConnected: connectedAtEnd - 4,
       };
     } finally {

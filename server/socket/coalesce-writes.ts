@@ -60,16 +60,18 @@ function packetBytes(packet: EnginePacket): number {
  * control is untouched: the real `flush` still sends nothing while the transport is not writable.
  * `onError` hears of a connection whose write threw (it is then closed).
  *
- * Slow consumers: the same `flush` sees every packet queued for a connection, so it also keeps a running
- * count of the bytes waiting in engine.io's write buffer (packets a stalled WebSocket's transport is not
- * writable for, or that a polling client never GETs), each packet counted once. After each flush that count plus the
- * WebSocket's own `bufferedAmount` (what `ws` and the TCP socket hold) is compared with `maxPendingBytes`;
- * past it the connection is closed and its buffers dropped, so a client that stops reading costs at most
- * that much memory. Its client reconnects and catches up with `sync`; the other connections never wait.
+ * Slow consumers: each connection that was flushed has its backlog measured at the end of the turn: the
+ * bytes waiting in engine.io's write buffer (packets a stalled WebSocket's transport is not writable for, or
+ * that a polling client never GETs), each packet counted once however many turns it waits, plus the
+ * WebSocket's `bufferedAmount` (what `ws` and the TCP socket hold). Past `maxPendingBytes` the connection is
+ * closed and its buffers dropped, so a client that stops reading costs at most about that much memory. Its
+ * client reconnects and catches up with `sync`; the other connections never wait.
  *
- * It relies on two internals: engine.io 6 calls `this.flush()` on its socket (so an own property takes
- * over), and `ws` keeps the TCP socket as `WebSocket#_socket`. test/write-coalescing.test.ts counts the
- * writes, so an upgrade that changes either fails there.
+ * It relies on three internals: engine.io 6 calls `this.flush()` on its socket (so an own property takes
+ * over) and queues packets in `Socket#writeBuffer`, swapping in a new array when it sends; `ws` keeps the TCP
+ * socket as `WebSocket#_socket`. test/write-coalescing.test.ts counts the writes and
+ * test/connection-limits.test.ts drops stalled readers on both transports, so an upgrade that changes any
+ * of them fails there.
  */
 export function coalesceWrites(io: Server, options: CoalesceOptions): void {
   const { maxPendingBytes, onError, onOverflow } = options;

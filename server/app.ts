@@ -24,6 +24,10 @@ import { registerPushRoutes } from "./push/routes.js";
 import { UserService } from "./users/service.js";
 import { WorkerManager } from "./workers/manager.js";
 import { createOriginCheck } from "./http/origins.js";
+import { createProxyTrust } from "./http/client-address.js";
+import { closeSilentConnections } from "./http/idle-connections.js";
+import { PasswordHasher } from "./auth/password.js";
+import { ConnectionBudget } from "./socket/connection-budget.js";
 import { createLogger, type Logger } from "./logger.js";
 import { MessageService } from "./messages/service.js";
 import { createPresenceNotifier } from "./presence/notices.js";
@@ -63,6 +67,8 @@ export interface ChatServer {
   readonly messages: MessageService;
   readonly rooms: RoomService;
   readonly registry: ConnectionRegistry;
+  /** Password hashing for register and login, at most 4 (and no more than the cores) at a time. */
+  readonly passwords: PasswordHasher;
   /** The library API: system messages to users, rooms and everyone; socket counts; sessions; stats. */
   readonly hub: ChatHub;
   /** One server-side worker per room while the room has online members. */
@@ -112,6 +118,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     });
   const tokens = createTokenService(config);
   const originAllowed = createOriginCheck(config);
+  // One notion of the client's address for HTTP (`request.ip`) and the Socket.IO handshake.
+  const proxyTrust = createProxyTrust(config.trustProxy);
+  const budget = new ConnectionBudget(config.rateLimitConnectionsPerMin, proxyTrust);
+  const passwords = new PasswordHasher({ logN: config.scryptLogN });
   let accepting = true;
 
   const app: FastifyInstance = Fastify({
@@ -119,10 +129,14 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     loggerInstance: logger as FastifyBaseLogger,
     // Fastify's own request lines would carry the query string; the onResponse hook logs the path only.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy,
+    // A function, not a hop count: fastify 5 ignores X-Forwarded-For for a number (it cannot check the peer).
+    trustProxy: proxyTrust ?? false,
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
+    keepAliveTimeout: config.idleConnectionTimeoutMs,
   });
+  // A request must send its headers within the idle timeout too (slow headers hold a descriptor as well).
+  app.server.headersTimeout = config.idleConnectionTimeoutMs;
   installErrorHandling(app);
   // Form bodies for the push-center compatible `POST /send`; no plugin needed for one flat form.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => {
@@ -167,16 +181,38 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     perMessageDeflate: false,
     pingInterval: config.pingIntervalMs,
     pingTimeout: config.pingTimeoutMs,
+    // An Engine.IO session that has not connected its namespace by then is closed.
+    connectTimeout: config.connectTimeoutMs,
+    // Runs before engine.io creates a session: the per-address budget counts sessions, connected or not.
     allowRequest: (request, callback) => {
-      const allowed = originAllowed(request.headers.origin, request.headers.host);
-      callback(allowed ? null : "origin not allowed", allowed);
+      if (!originAllowed(request.headers.origin, request.headers.host)) return callback("origin not allowed", false);
+      budget.admitSession(request).then(
+        (admitted) => callback(admitted ? null : "too many connections", admitted),
+        (error: unknown) => {
+          logger.error({ err: error }, "connection budget failed");
+          callback("unavailable", false);
+        },
+      );
     },
     cors: {
       origin: (origin, callback) => callback(null, originAllowed(origin, undefined)),
     },
   });
 
-  coalesceWrites(io, (err: unknown) => logger.error({ err }, "socket write failed; connection closed"));
+  // After Socket.IO attached: engine.io takes the server's `request` listeners over, and only passes it the
+  // requests that are not its own.
+  closeSilentConnections(app.server, config.idleConnectionTimeoutMs);
+
+  coalesceWrites(io, {
+    maxPendingBytes: config.maxSocketBufferBytes,
+    onError: (err: unknown) => logger.error({ err }, "socket write failed; connection closed"),
+    onOverflow: (pendingBytes, transport) => {
+      logger.warn(
+        { pendingBytes, transport },
+        "disconnected a slow consumer: unsent output over MAX_SOCKET_BUFFER_BYTES",
+      );
+    },
+  });
 
   const registry = new ConnectionRegistry({
     graceMs: config.presenceGraceMs,
@@ -235,6 +271,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     store,
     tokens,
     registry,
+    budget,
     handlers,
     logger,
     now,
@@ -248,7 +285,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   });
 
   const authDeps = { config, store, tokens, now };
-  registerAuthRoutes(app, authDeps);
+  registerAuthRoutes(app, { ...authDeps, passwords });
   registerFileRoutes(app, {
     ...authDeps,
     filesDir: join(config.dataDir, "files"),
@@ -296,6 +333,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     messages,
     rooms,
     registry,
+    passwords,
     hub,
     workers,
     metrics,

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** A blank variable (`PORT=`) counts as unset, never as 0. */
@@ -27,6 +28,54 @@ export function parseDurationSeconds(text: string): number | undefined {
   const seconds = Number(match[1]) * unit;
   return seconds > 0 ? seconds : undefined;
 }
+
+/** Names proxy-addr (and so fastify) accepts for well-known ranges in a trusted proxy list. */
+export const PROXY_RANGE_NAMES = ["loopback", "linklocal", "uniquelocal"] as const;
+
+/** True for `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8` or one of `PROXY_RANGE_NAMES`. */
+function isProxyEntry(entry: string): boolean {
+  if ((PROXY_RANGE_NAMES as readonly string[]).includes(entry)) return true;
+  const [address = "", prefix, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `TRUST_PROXY`: a hop count (`0`, `1`, ...; `false` is 0 and `true` is 1) or a comma list of trusted proxy
+ * addresses, CIDR ranges and range names.
+ */
+const trustProxySchema = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((value, ctx): number | readonly string[] => {
+      const text = value?.trim().toLowerCase() ?? "0";
+      if (text === "false") return 0;
+      if (text === "true") return 1;
+      if (/^\d+$/.test(text)) {
+        const hops = Number(text);
+        if (hops <= 32) return hops;
+        ctx.addIssue({ code: "custom", message: "expected at most 32 proxies" });
+        return z.NEVER;
+      }
+      const entries = text
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+      const bad = entries.find((entry) => !isProxyEntry(entry));
+      if (entries.length === 0 || bad !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a number of proxies, true/false, or a comma list of proxy addresses or CIDR ranges${bad === undefined ? "" : `; "${bad}" is none of them`}`,
+        });
+        return z.NEVER;
+      }
+      return Object.freeze(entries);
+    }),
+);
 
 const envSchema = z.object({
   NODE_ENV: z.string().default("development"),
@@ -80,7 +129,11 @@ const envSchema = z.object({
   RATE_LIMIT_EVENTS_PER_10S: int(1, 1_000_000, 200),
   RATE_LIMIT_CONNECTIONS_PER_MIN: int(1, 1_000_000, 600),
   RATE_LIMIT_AUTH_PER_MIN: int(1, 1_000_000, 30),
-  TRUST_PROXY: z.preprocess(blankToUndefined, z.stringbool().default(false)),
+  TRUST_PROXY: trustProxySchema,
+  MAX_SOCKETS_PER_USER: int(1, 1_000_000, 50),
+  MAX_SOCKET_BUFFER_BYTES: int(65536, 1024 * 1024 * 1024, 4 * 1024 * 1024),
+  CONNECT_TIMEOUT_MS: int(100, 600_000, 10_000),
+  IDLE_CONNECTION_TIMEOUT_MS: int(100, 600_000, 30_000),
   DB_SYNC: z.enum(["full", "normal"]).default("full"),
   SCRYPT_LOG_N: int(14, 20, 17),
   PING_INTERVAL_MS: int(1000, 600_000, 25_000),
@@ -130,8 +183,20 @@ export interface Config {
   readonly rateLimitConnectionsPerMin: number;
   /** @default 30 */
   readonly rateLimitAuthPerMin: number;
-  /** @default false */
-  readonly trustProxy: boolean;
+  /**
+   * Who is a proxy: a number N of proxies in front (the client is the Nth address from the right of
+   * `X-Forwarded-For`), or the proxies' addresses and CIDR ranges (the client is the first address, from the
+   * right, that is not one of them). @default 0 (the TCP peer is the client)
+   */
+  readonly trustProxy: number | readonly string[];
+  /** Sockets one user may hold at once; beyond, the handshake is RATE_LIMITED. @default 50 */
+  readonly maxSocketsPerUser: number;
+  /** Unsent output a connection may hold before it is disconnected as a slow consumer. @default 4194304 */
+  readonly maxSocketBufferBytes: number;
+  /** How long an Engine.IO session may stay without connecting its namespace. @default 10000 */
+  readonly connectTimeoutMs: number;
+  /** How long an HTTP connection may stay silent (before its first request, or between keep-alive requests). @default 30000 */
+  readonly idleConnectionTimeoutMs: number;
   /** `full` fsyncs every commit before acking; `normal` survives a process crash but not a power loss. @default "full" */
   readonly dbSync: "full" | "normal";
   /** log2 of the scrypt cost parameter N. @default 17 */
@@ -196,6 +261,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitConnectionsPerMin: e.RATE_LIMIT_CONNECTIONS_PER_MIN,
     rateLimitAuthPerMin: e.RATE_LIMIT_AUTH_PER_MIN,
     trustProxy: e.TRUST_PROXY,
+    maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+    maxSocketBufferBytes: e.MAX_SOCKET_BUFFER_BYTES,
+    connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
+    idleConnectionTimeoutMs: e.IDLE_CONNECTION_TIMEOUT_MS,
     dbSync: e.DB_SYNC,
     scryptLogN: e.SCRYPT_LOG_N,
     pingIntervalMs: e.PING_INTERVAL_MS,

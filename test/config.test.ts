@@ -49,7 +49,7 @@ describe("loadConfig", () => {
       rateLimitEventsPer10s: 200,
       rateLimitConnectionsPerMin: 600,
       rateLimitAuthPerMin: 30,
-      trustProxy: false,
+      trustProxy: 0,
     });
   });
 

@@ -6,7 +6,7 @@ import type { Config } from "../config.js";
 import { AppError } from "../errors.js";
 import type { Store } from "../store/types.js";
 import { bearerToken, parseInput } from "../validate.js";
-import { hashPassword, verifyPassword } from "./password.js";
+import type { PasswordHasher } from "./password.js";
 import type { TokenService } from "./tokens.js";
 
 /** What the auth routes need. */
@@ -16,6 +16,11 @@ export interface AuthDeps {
   tokens: TokenService;
   now: () => number;
 }
+
+/** Failed logins one username may take per window, from any address; then 429 until the window passes. */
+export const FAILED_LOGINS_PER_USERNAME = 10;
+/** The window of `FAILED_LOGINS_PER_USERNAME`, in seconds (15 minutes). */
+export const FAILED_LOGIN_WINDOW_S = 15 * 60;
 
 /**
  * Resolves the bearer JWT of a request to its user, creating the user record on first sight of an
@@ -27,12 +32,21 @@ export async function authenticateRequest(request: FastifyRequest, deps: AuthDep
   return { id: record.id, name: record.name };
 }
 
-/** Built-in accounts: register, login (rate limited per client address) and `GET /api/me`. */
-export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
-  const { config, store, tokens } = deps;
-  const limiter = new RateLimiterMemory({ points: config.rateLimitAuthPerMin, duration: 60 });
+/**
+ * Built-in accounts: register, login (rate limited per client address, failed logins limited per username) and
+ * `GET /api/me`. Passwords are hashed through `passwords`, which bounds how many hashes run at once.
+ */
+export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps & { passwords: PasswordHasher }): void {
+  const { store, tokens, passwords } = deps;
+  const limiter = new RateLimiterMemory({ points: deps.config.rateLimitAuthPerMin, duration: 60 });
+  const failures = new RateLimiterMemory({ points: FAILED_LOGINS_PER_USERNAME, duration: FAILED_LOGIN_WINDOW_S });
   // Login for an unknown user still runs one hash, so timing does not tell which usernames exist.
   let decoy: Promise<string> | undefined;
+  const decoyHash = () =>
+    (decoy ??= passwords.hash("decoy password").catch((error: unknown) => {
+      decoy = undefined;
+      throw error;
+    }));
 
   const guard = async (request: FastifyRequest) => {
     try {
@@ -51,7 +65,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
     const { username, password } = parseInput(credentialsSchema, request.body);
     const id = username.toLowerCase();
     if (id === SYSTEM_USER_ID || (await store.getUser(id))) throw new AppError("CONFLICT", "username is taken");
-    const passwordHash = await hashPassword(password, config.scryptLogN);
+    const passwordHash = await passwords.hash(password);
     if (!(await store.createUser({ id, name: id, passwordHash, createAt: deps.now() }))) {
       throw new AppError("CONFLICT", "username is taken");
     }
@@ -61,11 +75,28 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
   app.post("/api/auth/login", async (request) => {
     await guard(request);
     const { username, password } = parseInput(loginSchema, request.body);
-    const record = await store.getUser(username.toLowerCase());
-    const stored = record?.passwordHash ?? (await (decoy ??= hashPassword("decoy password", config.scryptLogN)));
-    const valid = await verifyPassword(password, stored);
-    if (!record?.passwordHash || !valid) throw new AppError("UNAUTHORIZED", "wrong username or password");
-    return answer({ id: record.id, name: record.name });
+    const id = username.toLowerCase();
+    // Every attempt takes a point before its hash runs and a success gives it back: parallel guesses cannot
+    // all pass a check made before any of them failed.
+    try {
+      await failures.consume(id);
+    } catch {
+      throw new AppError("RATE_LIMITED", "too many failed logins for this username, try again later");
+    }
+    let guessed = false;
+    try {
+      const record = await store.getUser(id);
+      const stored = record?.passwordHash ?? (await decoyHash());
+      const valid = await passwords.verify(password, stored);
+      if (!record?.passwordHash || !valid) {
+        guessed = true;
+        throw new AppError("UNAUTHORIZED", "wrong username or password");
+      }
+      return answer({ id: record.id, name: record.name });
+    } finally {
+      // Only a wrong password is a failure: a success, a busy server or a broken store gives the point back.
+      if (!guessed) await failures.reward(id, 1);
+    }
   });
 
   app.get("/api/me", async (request) => authenticateRequest(request, deps));

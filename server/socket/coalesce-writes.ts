@@ -1,10 +1,49 @@
 import type { Server } from "socket.io";
 
+/** An engine.io packet as it waits in a connection's write buffer. */
+interface EnginePacket {
+  readonly data?: string | Buffer | ArrayBuffer | ArrayBufferView;
+}
+
 /** The parts of an engine.io socket (`io.engine` connection) that write coalescing touches. */
 interface EngineConnection {
   flush(): void;
   close(discard?: boolean): void;
-  readonly transport: { socket?: { _socket?: { cork?: () => void; uncork?: () => void } } };
+  readonly writeBuffer: readonly EnginePacket[];
+  readonly transport: {
+    readonly name: string;
+    socket?: {
+      _socket?: { cork?: () => void; uncork?: () => void };
+      readonly bufferedAmount?: number;
+      terminate?: () => void;
+    };
+  };
+}
+
+/** What a connection holds that has not reached the kernel, as far as `flush` has seen it. */
+interface Backlog {
+  /** The `writeBuffer` array counted (engine.io swaps in a new one whenever it sends). */
+  buffer: readonly EnginePacket[];
+  /** How many of its packets are counted in `bytes`. */
+  counted: number;
+  bytes: number;
+}
+
+/** Options of `coalesceWrites`. */
+export interface CoalesceOptions {
+  /** Unsent bytes a connection may hold (engine.io's write buffer plus the WebSocket's) before it is dropped. */
+  maxPendingBytes: number;
+  /** Hears of a connection whose write threw (it is then closed). */
+  onError: (error: unknown) => void;
+  /** Hears of a connection dropped for holding more than `maxPendingBytes` (a client that stopped reading). */
+  onOverflow: (pendingBytes: number, transport: string) => void;
+}
+
+/** Bytes a packet adds to a write buffer, near enough: its payload's length plus the framing. */
+function packetBytes(packet: EnginePacket): number {
+  const data = packet.data;
+  if (data === undefined) return 8;
+  return 8 + (typeof data === "string" ? data.length : data.byteLength);
 }
 
 /**
@@ -21,13 +60,48 @@ interface EngineConnection {
  * control is untouched: the real `flush` still sends nothing while the transport is not writable.
  * `onError` hears of a connection whose write threw (it is then closed).
  *
- * It relies on two internals: engine.io 6 calls `this.flush()` on its socket (so an own property takes
- * over), and `ws` keeps the TCP socket as `WebSocket#_socket`. test/write-coalescing.test.ts counts the
- * writes, so an upgrade that changes either fails there.
+ * Slow consumers: each connection that was flushed has its backlog measured at the end of the turn: the
+ * bytes waiting in engine.io's write buffer (packets a stalled WebSocket's transport is not writable for, or
+ * that a polling client never GETs), each packet counted once however many turns it waits, plus the
+ * WebSocket's `bufferedAmount` (what `ws` and the TCP socket hold). Past `maxPendingBytes` the connection is
+ * closed and its buffers dropped, so a client that stops reading costs at most about that much memory. Its
+ * client reconnects and catches up with `sync`; the other connections never wait.
+ *
+ * It relies on three internals: engine.io 6 calls `this.flush()` on its socket (so an own property takes
+ * over) and queues packets in `Socket#writeBuffer`, swapping in a new array when it sends; `ws` keeps the TCP
+ * socket as `WebSocket#_socket`. test/write-coalescing.test.ts counts the writes and
+ * test/connection-limits.test.ts drops stalled readers on both transports, so an upgrade that changes any
+ * of them fails there.
  */
-export function coalesceWrites(io: Server, onError: (error: unknown) => void): void {
+export function coalesceWrites(io: Server, options: CoalesceOptions): void {
+  const { maxPendingBytes, onError, onOverflow } = options;
   let pending = new Set<EngineConnection>();
   let flushOf: ((this: EngineConnection) => void) | undefined;
+  const backlogs = new WeakMap<EngineConnection, Backlog>();
+
+  /** Counts the packets queued since the last look; a swapped buffer (engine.io sent the old one) restarts. */
+  const queuedBytes = (connection: EngineConnection): number => {
+    const buffer = connection.writeBuffer;
+    let backlog = backlogs.get(connection);
+    if (!backlog) {
+      backlog = { buffer, counted: 0, bytes: 0 };
+      backlogs.set(connection, backlog);
+    } else if (backlog.buffer !== buffer || backlog.counted > buffer.length) {
+      backlog.buffer = buffer;
+      backlog.counted = 0;
+      backlog.bytes = 0;
+    }
+    while (backlog.counted < buffer.length) backlog.bytes += packetBytes(buffer[backlog.counted++]!);
+    return backlog.bytes;
+  };
+
+  const drop = (connection: EngineConnection, bytes: number) => {
+    onOverflow(bytes, connection.transport.name);
+    const ws = connection.transport.socket;
+    // Discard what is queued and close now: a close frame would wait behind the data the peer is not reading.
+    connection.close(true);
+    ws?.terminate?.();
+  };
 
   const release = () => {
     const connections = pending;
@@ -43,9 +117,13 @@ export function coalesceWrites(io: Server, onError: (error: unknown) => void): v
         // connection (its client reconnects and catches up with `sync`) and flush the others.
         onError(error);
         connection.close(true);
+        continue;
       } finally {
         if (corked) tcp.uncork!();
       }
+      // Counted at the end of the turn, not per packet, so a broadcast never sees a room change under it.
+      const bytes = queuedBytes(connection) + (connection.transport.socket?.bufferedAmount ?? 0);
+      if (bytes > maxPendingBytes) drop(connection, bytes);
     }
   };
 

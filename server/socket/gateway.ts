@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Server, Socket } from "socket.io";
 import type { ErrorCode } from "../../shared/errors.js";
@@ -17,8 +16,10 @@ import type { Logger } from "../logger.js";
 import type { ConnectionRegistry } from "../presence/registry.js";
 import type { Store } from "../store/types.js";
 import { roomChannel, userChannel } from "./channels.js";
+import type { ConnectionBudget } from "./connection-budget.js";
 import type { HandlerTable } from "./define-handler.js";
 import { createDispatcher } from "./dispatch.js";
+import { SocketQuota } from "./socket-quota.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -29,6 +30,8 @@ export interface GatewayDeps {
   store: Store;
   tokens: TokenService;
   registry: ConnectionRegistry;
+  /** The per-address connection budget, shared with the Engine.IO handshake check. */
+  budget: ConnectionBudget;
   handlers: HandlerTable;
   logger: Logger;
   now: () => number;
@@ -62,16 +65,6 @@ function refusal(code: ConnectErrorData["code"]): Error & { data: ConnectErrorDa
   return Object.assign(new Error(code === "UNAUTHORIZED" ? "unauthorized" : code.toLowerCase()), { data: { code } });
 }
 
-/** The client's address: the socket's peer, or the first `X-Forwarded-For` hop behind a trusted proxy. */
-export function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = request.headers["x-forwarded-for"];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
-    if (first) return first;
-  }
-  return request.socket.remoteAddress ?? "unknown";
-}
-
 /**
  * Wires authentication, rate limits and the connection lifecycle onto the Socket.IO server. Everything
  * asynchronous (token, user record, rooms, `lastId`) happens in the middleware, before the socket can
@@ -80,7 +73,7 @@ export function clientAddress(request: IncomingMessage, trustProxy: boolean): st
  */
 export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
   const { config, store, tokens, registry, logger } = deps;
-  const connectionLimiter = new RateLimiterMemory({ points: config.rateLimitConnectionsPerMin, duration: 60 });
+  const quota = new SocketQuota(config.maxSocketsPerUser);
   const eventLimiter = new RateLimiterMemory({ points: config.rateLimitEventsPer10s, duration: 10 });
   const sessions = new WeakMap<ChatSocket, SessionInfo>();
   const attachDispatch = createDispatcher(deps.handlers, {
@@ -91,9 +84,12 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
 
   io.use((socket, next) => {
     if (!deps.accepting()) return next(refusal("UNAVAILABLE"));
-    connectionLimiter.consume(clientAddress(socket.request, config.trustProxy)).then(
-      () => next(),
-      () => next(refusal("RATE_LIMITED")),
+    deps.budget.admitConnect(socket.request, socket.conn).then(
+      (admitted) => next(admitted ? undefined : refusal("RATE_LIMITED")),
+      (error: unknown) => {
+        logger.error({ err: error }, "connection budget failed");
+        next(refusal("UNAVAILABLE"));
+      },
     );
   });
 
@@ -106,6 +102,11 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     } catch {
       return next(refusal("UNAUTHORIZED"));
     }
+    // Taken now, before anything is awaited, so concurrent handshakes of one user cannot overshoot.
+    const userId = identity.id;
+    if (!quota.reserve(userId, socket.id)) return next(refusal("RATE_LIMITED"));
+    const release = () => quota.release(userId, socket.id);
+    socket.once("disconnect", release);
     (async () => {
       const record = await store.ensureUser(identity.id, identity.name ?? identity.id, deps.now());
       const user = { id: record.id, name: record.name };
@@ -114,8 +115,16 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       await socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);
       sessions.set(socket, { user, rooms, lastId });
     })().then(
-      () => next(),
+      () => {
+        next();
+        // socket.io connects the socket on the next tick unless its connection closed meanwhile; then no
+        // `disconnect` will come to give the slot back.
+        process.nextTick(() => {
+          if (!socket.connected) release();
+        });
+      },
       (error: unknown) => {
+        release();
         logger.error({ err: error }, "handshake failed");
         next(refusal("UNAVAILABLE"));
       },

@@ -16,6 +16,7 @@ import { ConversationService } from "./conversations/service.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
+import { FileService } from "./files/service.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
 import { ChatHub } from "./hub.js";
 import { Metrics } from "./metrics.js";
@@ -65,6 +66,8 @@ export interface ChatServer {
   readonly hub: ChatHub;
   /** One server-side worker per room while the room has online members. */
   readonly workers: WorkerManager;
+  /** Uploads: quota, removal once unreferenced, the orphan sweep. */
+  readonly files: FileService;
   readonly metrics: Metrics;
   /** Starts listening on `config.host:config.port` (port 0 picks a free one). */
   listen(): Promise<AddressInfo>;
@@ -183,9 +186,21 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       ),
   });
   const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
+  const filesDir = join(config.dataDir, "files");
+  const files = new FileService({
+    store,
+    filesDir,
+    quotaBytes: config.uploadQuotaBytes,
+    orphanTtlMs: config.uploadOrphanTtlMs,
+    now,
+    logger,
+    onBackgroundError: (task) => metrics.backgroundError(task),
+  });
+  files.start();
   const messages = new MessageService(io, store, {
     now,
     editWindowMs: config.editWindowMs,
+    files,
     events: {
       accepted: (message) => metrics.messageAccepted(message),
       delivered: (sockets) => metrics.delivered(sockets),
@@ -229,11 +244,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const authDeps = { config, store, tokens, now };
   registerAuthRoutes(app, authDeps);
-  registerFileRoutes(app, {
-    ...authDeps,
-    filesDir: join(config.dataDir, "files"),
-    maxUploadBytes: config.maxUploadBytes,
-  });
+  registerFileRoutes(app, { ...authDeps, filesDir, files });
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -263,6 +274,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       // io.close() (it calls httpServer.close and waits) would otherwise wait on for ever.
       await app.close();
       await io.close();
+      await files.close();
       await store.close();
     })());
 
@@ -278,6 +290,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     registry,
     hub,
     workers,
+    files,
     metrics,
     async listen() {
       await app.listen({ port: config.port, host: config.host });

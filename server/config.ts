@@ -80,6 +80,9 @@ const envSchema = z.object({
   RATE_LIMIT_EVENTS_PER_10S: int(1, 1_000_000, 200),
   RATE_LIMIT_CONNECTIONS_PER_MIN: int(1, 1_000_000, 600),
   RATE_LIMIT_AUTH_PER_MIN: int(1, 1_000_000, 30),
+  RATE_LIMIT_UPLOADS_PER_MIN: int(1, 1_000_000, 30),
+  UPLOAD_QUOTA_BYTES: int(1, 2 ** 50, 1024 * 1024 * 1024),
+  UPLOAD_ORPHAN_TTL_MS: int(1, 10 * 365 * 86_400_000, 86_400_000),
   TRUST_PROXY: z.preprocess(blankToUndefined, z.stringbool().default(false)),
   DB_SYNC: z.enum(["full", "normal"]).default("full"),
   SCRYPT_LOG_N: int(14, 20, 17),
@@ -129,6 +132,12 @@ export interface Config {
   readonly rateLimitConnectionsPerMin: number;
   /** @default 30 */
   readonly rateLimitAuthPerMin: number;
+  /** Uploads per user per minute. @default 30 */
+  readonly rateLimitUploadsPerMin: number;
+  /** Most bytes one user's stored files may total. @default 1073741824 */
+  readonly uploadQuotaBytes: number;
+  /** How long an upload no message references is kept. @default 86400000 */
+  readonly uploadOrphanTtlMs: number;
   /** @default false */
   readonly trustProxy: boolean;
   /** `full` fsyncs every commit before acking; `normal` survives a process crash but not a power loss. @default "full" */
@@ -192,6 +201,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitEventsPer10s: e.RATE_LIMIT_EVENTS_PER_10S,
     rateLimitConnectionsPerMin: e.RATE_LIMIT_CONNECTIONS_PER_MIN,
     rateLimitAuthPerMin: e.RATE_LIMIT_AUTH_PER_MIN,
+    rateLimitUploadsPerMin: e.RATE_LIMIT_UPLOADS_PER_MIN,
+    uploadQuotaBytes: e.UPLOAD_QUOTA_BYTES,
+    uploadOrphanTtlMs: e.UPLOAD_ORPHAN_TTL_MS,
     trustProxy: e.TRUST_PROXY,
     dbSync: e.DB_SYNC,
     scryptLogN: e.SCRYPT_LOG_N,

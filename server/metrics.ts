@@ -21,6 +21,7 @@ export class Metrics {
   private readonly commitLatency: Histogram;
   private readonly commitBatch: Histogram;
   private readonly pushes: Counter<"route">;
+  private readonly backgroundErrors: Counter<"task">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -87,6 +88,12 @@ export class Metrics {
       labelNames: ["route"],
       registers,
     });
+    this.backgroundErrors = new Counter({
+      name: "chat_background_errors_total",
+      help: "Failures of background work (logged, never fatal), by task",
+      labelNames: ["task"],
+      registers,
+    });
   }
 
   messageAccepted(message: StoredMessage): void {
@@ -112,5 +119,10 @@ export class Metrics {
 
   pushed(route: "/api/push" | "/send"): void {
     this.pushes.inc({ route });
+  }
+
+  /** Counts one failure of background work; `task` is a fixed name chosen by the code, never by a client. */
+  backgroundError(task: string): void {
+    this.backgroundErrors.inc({ task });
   }
 }

@@ -38,6 +38,8 @@ export interface MessageServiceOptions {
   /** How long after `createAt` its author may edit a message (inclusive). @default 900000 */
   editWindowMs: number;
   events?: MessageEvents;
+  /** Removes a file once the last message holding it is deleted. */
+  files?: { releaseIfUnreferenced(fileId: string): Promise<void> };
 }
 
 /**
@@ -220,6 +222,7 @@ export class MessageService {
     if (record.message.deletedAt !== undefined) return record.message;
     const tombstone = await this.store.deleteMessage(id, this.now());
     this.announce(record, tombstone, originSocketId);
+    if (record.message.fileId !== undefined) await this.options.files?.releaseIfUnreferenced(record.message.fileId);
     return tombstone;
   }
 

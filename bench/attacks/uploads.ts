@@ -38,7 +38,10 @@ function bytesOnDisk(): number | undefined {
   return total;
 }
 
-async function upload(user: string, body: Buffer = TEN_MIB): Promise<{ status: number; fileId?: string; url?: string }> {
+async function upload(
+  user: string,
+  body: Buffer = TEN_MIB,
+): Promise<{ status: number; fileId?: string; url?: string }> {
   const form = new FormData();
   form.append("file", new Blob([new Uint8Array(body)]), "big.bin");
   try {

@@ -12,6 +12,7 @@ import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
 import { registerAdminRoutes } from "./admin/routes.js";
 import { registerAuthRoutes } from "./auth/routes.js";
+import { createBackgroundErrorReporter, type BackgroundErrorReporter } from "./background.js";
 import { ConversationService } from "./conversations/service.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
@@ -69,6 +70,8 @@ export interface ChatServer {
   /** Uploads: quota, removal once unreferenced, the orphan sweep. */
   readonly files: FileService;
   readonly metrics: Metrics;
+  /** Logs and counts a failure of background work (`chat_background_errors_total{task}`); never fatal. */
+  readonly backgroundError: BackgroundErrorReporter;
   /** Starts listening on `config.host:config.port` (port 0 picks a free one). */
   listen(): Promise<AddressInfo>;
   /** Disconnects every socket, stops HTTP, commits what is pending and closes the database. Idempotent. */
@@ -98,6 +101,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     users: () => registry.userCount,
     workers: () => workers.size,
   });
+  const backgroundError = createBackgroundErrorReporter(logger, metrics);
   const store =
     options.store ??
     new SqliteStore({
@@ -106,6 +110,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       fileUrl,
       now,
       onCommit: (ms, count) => metrics.committed(ms, count),
+      onBackgroundError: backgroundError,
     });
   const tokens = createTokenService(config);
   const originAllowed = createOriginCheck(config);
@@ -179,10 +184,12 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     graceMs: config.presenceGraceMs,
     now,
     onOnline: (userId, rooms) =>
-      void announce("online", userId, rooms).catch((err: unknown) => logger.error({ err }, "online notice failed")),
+      void announce("online", userId, rooms).catch((err: unknown) =>
+        backgroundError("presence", err, { notice: "online", userId }),
+      ),
     onOffline: (userId, lastSeenAt) =>
       void Promise.all([store.setLastSeen(userId, lastSeenAt), announce("offline", userId)]).catch((err: unknown) =>
-        logger.error({ err }, "offline notice failed"),
+        backgroundError("presence", err, { notice: "offline", userId }),
       ),
   });
   const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
@@ -208,7 +215,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   });
   const conversations = new ConversationService(io, store, now);
   const users = new UserService(io, store, (userId) => registry.isOnline(userId));
-  const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId));
+  const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId), config.maxRoomsPerUser);
   const nsp = io.of("/");
   const workers = new WorkerManager({
     onlineSockets: (roomId) => nsp.adapter.rooms.get(roomChannel(roomId))?.size ?? 0,
@@ -216,6 +223,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     logger,
     now,
     idleGraceMs: config.presenceGraceMs,
+    onBackgroundError: backgroundError,
   });
   // Workers follow their room's presence through the adapter's own events: no polling.
   nsp.adapter.on("join-room", (channel: string) => {
@@ -292,6 +300,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     workers,
     files,
     metrics,
+    backgroundError,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       return app.server.address() as AddressInfo;

@@ -90,6 +90,7 @@ const envSchema = z.object({
   PING_TIMEOUT_MS: int(1000, 600_000, 20_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000),
   EDIT_WINDOW_MS: int(0, 10 * 365 * 86_400_000, 900_000),
+  MAX_ROOMS_PER_USER: int(1, 1_000_000, 100),
 });
 
 /** The server's whole configuration, parsed once from the environment and frozen. */
@@ -152,6 +153,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How long after sending its author may edit a message. @default 900000 */
   readonly editWindowMs: number;
+  /** Rooms one user may own (have created); `room:create` beyond is CONFLICT. @default 100 */
+  readonly maxRoomsPerUser: number;
 }
 
 /** A configuration value that stops the boot; the message names the variable. */
@@ -211,5 +214,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pingTimeoutMs: e.PING_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     editWindowMs: e.EDIT_WINDOW_MS,
+    maxRoomsPerUser: e.MAX_ROOMS_PER_USER,
   });
 }

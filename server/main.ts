@@ -1,4 +1,5 @@
 import { createChatServer } from "./app.js";
+import { installProcessGuards } from "./background.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { resolveSecrets } from "./secrets.js";
@@ -15,6 +16,9 @@ try {
   if (report.weak.length > 0)
     logger.warn({ secrets: report.weak }, "secrets shorter than 32 bytes: refused in production");
   const server = await createChatServer({ config, logger });
+  // From here on, a stray rejected promise is logged and counted (task `unhandled`), not the end of every
+  // connection; an uncaught exception is still fatal, after a log line (see installProcessGuards for why).
+  installProcessGuards(process, logger, server.backgroundError);
   const address = await server.listen();
   logger.info(
     { url: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${address.port}` },

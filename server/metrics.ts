@@ -90,7 +90,7 @@ export class Metrics {
     });
     this.backgroundErrors = new Counter({
       name: "chat_background_errors_total",
-      help: "Failures of background work (logged, never fatal), by task",
+      help: "Failures of background work (search indexing, presence notices, workers, unhandled rejections), by task",
       labelNames: ["task"],
       registers,
     });
@@ -121,7 +121,7 @@ export class Metrics {
     this.pushes.inc({ route });
   }
 
-  /** Counts one failure of background work; `task` is a fixed name chosen by the code, never by a client. */
+  /** Counts one failure of background work; `task` is a small fixed set (e.g. `search-index`, `worker`). */
   backgroundError(task: string): void {
     this.backgroundErrors.inc({ task });
   }

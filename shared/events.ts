@@ -9,6 +9,7 @@ import type {
   MessageRefInput,
   PresenceQueryInput,
   PresenceStatus,
+  ReactionUpdate,
   Receipt,
   Revision,
   TypingInput,
@@ -70,8 +71,11 @@ export interface ServerToClientEvents {
   "room:invited": (invite: { room: Room; by: string }) => void;
   /** Sent before the server closes the connection on purpose (e.g. shutdown); the client should reconnect. */
   "server:notice": (notice: ServerNotice) => void;
-  /** A message this socket may see changed (edit, delete, reaction); not sent to the socket that changed it. */
-  "message:updated": (message: StoredMessage) => void;
+  /**
+   * A message this socket may see changed (edit, delete, reaction); not sent to the socket that changed it.
+   * A change of reactions only comes as a `ReactionUpdate` (`partial: "reactions"`).
+   */
+  "message:updated": (message: StoredMessage | ReactionUpdate) => void;
   receipt: (receipt: Receipt) => void;
   typing: (notice: TypingNotice) => void;
 }

@@ -3,14 +3,24 @@ import { roomIdSchema, userIdSchema, usernameSchema } from "./ids.js";
 
 const cursor = z.int().min(0);
 
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when a string is well-formed UTF-16 (no lone surrogate): what is acked is then what is stored. */
+export const isWellFormed = (value: string): boolean => !LONE_SURROGATE.test(value);
+
 /**
- * A string of `min` to `max` UTF-16 code units, as JavaScript's `length` counts them. zod 4 measures
- * `.max()` in code points, so an emoji counts one there and two here; the contract counts code units.
+ * A string of `min` to `max` UTF-16 code units, as JavaScript's `length` counts them, with no lone
+ * surrogate (SQLite and JSON would turn one into U+FFFD). zod 4 measures `.max()` in code points, so an
+ * emoji counts one there and two here; the contract counts code units.
  */
 function text(min: number, max: number) {
-  return z.string().refine((value) => value.length >= min && value.length <= max, {
-    message: `expected ${min}-${max} UTF-16 code units`,
-  });
+  return z
+    .string()
+    .refine((value) => value.length >= min && value.length <= max, {
+      message: `expected ${min}-${max} UTF-16 code units`,
+    })
+    .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" });
 }
 
 /** Like `text`, after trimming white space at both ends. */
@@ -20,7 +30,8 @@ function trimmedText(min: number, max: number) {
     .trim()
     .refine((value) => value.length >= min && value.length <= max, {
       message: `expected ${min}-${max} UTF-16 code units`,
-    });
+    })
+    .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" });
 }
 
 /** Media carried by a message. */
@@ -101,7 +112,7 @@ export const roomMembersSchema = z.object({
 /** Body of `POST /api/auth/register` and `POST /api/auth/login`. */
 export const credentialsSchema = z.object({
   username: usernameSchema,
-  password: z.string().min(8).max(256),
+  password: z.string().min(8).max(256).refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" }),
 });
 
 /** Body of `POST /api/auth/login`: any strings; a username that cannot exist is just a wrong username (401). */
@@ -288,6 +299,20 @@ export type PushInput = z.input<typeof pushSchema>;
 export type User = z.infer<typeof userSchema>;
 export type Room = z.infer<typeof roomSchema>;
 export type StoredMessage = z.infer<typeof storedMessageSchema>;
+
+/**
+ * `message:updated` for a change of reactions only: the message's header without its content or file, and
+ * in `reactions` only the key that changed, with its users after the change (`[]` once none is left).
+ * Merge it into the copy you hold when its `rev` is higher: the other keys and the content did not change.
+ * A full message costs every member the content and every key on each toggle.
+ */
+export type ReactionUpdate = Pick<
+  StoredMessage,
+  "id" | "messageType" | "mediaType" | "from" | "to" | "createAt" | "updateAt" | "rev"
+> & {
+  reactions: Record<string, string[]>;
+  partial: "reactions";
+};
 export type PresenceMessage = z.infer<typeof presenceMessageSchema>;
 export type Message = StoredMessage | PresenceMessage;
 

@@ -6,7 +6,14 @@
 import { expect } from "vitest";
 import { createChatServer } from "../server/app.js";
 import type { ErrorCode, Result } from "../shared/errors.js";
-import type { Receipt, SessionInfo, StoredMessage, TypingNotice, UploadedFile } from "../shared/schemas.js";
+import type {
+  ReactionUpdate,
+  Receipt,
+  SessionInfo,
+  StoredMessage,
+  TypingNotice,
+  UploadedFile,
+} from "../shared/schemas.js";
 import type { Message } from "../shared/schemas.js";
 import {
   cleanup,
@@ -22,7 +29,7 @@ import {
 /** A connected client that records, from its first packet, every event section 8 adds. */
 export interface Client extends Connected {
   /** Every `message:updated` received, in order. */
-  updated: StoredMessage[];
+  updated: (StoredMessage | ReactionUpdate)[];
   /** Every `receipt` received, in order. */
   receipts: Receipt[];
   /** Every `typing` received, in order. */
@@ -38,7 +45,7 @@ export interface Client extends Connected {
 export async function client(server: { url: string }, userId: string, name?: string): Promise<Client> {
   const socket: ClientSocket = openSocket(server.url, signToken(userId, name === undefined ? {} : { name }));
   const received: Message[] = [];
-  const updated: StoredMessage[] = [];
+  const updated: (StoredMessage | ReactionUpdate)[] = [];
   const receipts: Receipt[] = [];
   const typing: TypingNotice[] = [];
   const events: string[] = [];

@@ -222,10 +222,12 @@ describe("SqliteStore full-text index", () => {
       group("alice", "lobby", { content: "heron lost" }),
     ]);
     // Indexed and not-yet-indexed messages, each edited and deleted before the index catches up.
-    await store.editMessage(early!, "egret early", ++clock);
-    await store.editMessage(late!, "egret late", ++clock);
-    await store.deleteMessage(earlyGone!, ++clock);
-    await store.deleteMessage(lateGone!, ++clock);
+    const edit = (id: number, content: string) =>
+      store.editMessage(id, { author: "alice", content, at: ++clock, createdFrom: 0 });
+    await edit(early!, "egret early");
+    await edit(late!, "egret late");
+    await store.deleteMessage(earlyGone!, { author: "alice", at: ++clock });
+    await store.deleteMessage(lateGone!, { author: "alice", at: ++clock });
     expect(indexed(store, "egret")).toEqual([early]);
     expect(indexed(store, "heron")).toEqual([]);
     expect((await found(store, "alice", "egret")).sort()).toEqual([early, late]);

@@ -8,7 +8,7 @@ import {
 } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { SYSTEM_USER_ID, isUserId } from "../../shared/ids.js";
-import type { User } from "../../shared/schemas.js";
+import { isWellFormed, type User } from "../../shared/schemas.js";
 import { ConfigError, type Config } from "../config.js";
 import { AppError } from "../errors.js";
 
@@ -82,7 +82,10 @@ export function createTokenService(config: Config): TokenService {
       const sub = payload.sub;
       if (!isUserId(sub) || sub === SYSTEM_USER_ID) throw unauthorized();
       const claim: unknown = payload["name"];
-      const name = typeof claim === "string" && claim.trim().length > 0 ? claim.trim().slice(0, 64) : undefined;
+      const trimmed = typeof claim === "string" ? claim.trim().slice(0, 64) : "";
+      // A name that would pass for the system, or that is not well-formed text, is not used.
+      const usable = trimmed.length > 0 && trimmed.toLowerCase() !== SYSTEM_USER_ID && isWellFormed(trimmed);
+      const name = usable ? trimmed : undefined;
       return { id: sub, name };
     },
   };
@@ -106,7 +109,8 @@ function signatureValid(algorithm: Config["jwtAlgorithm"], key: KeyObject, signe
 }
 
 /**
- * Verifies a compact JWS token with node:crypto: the header must name exactly the configured algorithm
+ * Verifies a compact JWS token with node:crypto: each part must be canonical base64url (see decodeCanonical)
+ * and the header and claims JSON objects; the header must name exactly the configured algorithm
  * (so a public key can never be used as an HMAC secret, and `none` never passes), the signature must be
  * right, and the claims must hold — `exp` present and in the future, `nbf` passed, `iss`/`aud` as
  * configured. jsonwebtoken 9 does the same for HS/RS/ES but not EdDSA, and costs several times as much
@@ -116,16 +120,11 @@ function verifyJwt(token: string, algorithm: Config["jwtAlgorithm"], key: KeyObj
   const parts = token.split(".");
   if (parts.length !== 3) throw new Error("malformed token");
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  const header = JSON.parse(Buffer.from(headerPart, "base64url").toString("utf8")) as unknown;
-  if (typeof header !== "object" || header === null || (header as { alg?: unknown }).alg !== algorithm) {
-    throw new Error("unexpected algorithm");
-  }
+  const header = parseJsonObject(decodeCanonical(headerPart));
+  if (header["alg"] !== algorithm) throw new Error("unexpected algorithm");
   const signed = Buffer.from(`${headerPart}.${payloadPart}`);
-  if (!signatureValid(algorithm, key, signed, Buffer.from(signaturePart, "base64url")))
-    throw new Error("bad signature");
-  const payload = JSON.parse(Buffer.from(payloadPart, "base64url").toString("utf8")) as unknown;
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new Error("not a claims set");
-  const claims = payload as jwt.JwtPayload;
+  if (!signatureValid(algorithm, key, signed, decodeCanonical(signaturePart))) throw new Error("bad signature");
+  const claims = parseJsonObject(decodeCanonical(payloadPart)) as jwt.JwtPayload;
   const now = Math.floor(Date.now() / 1000);
   if (typeof claims.exp !== "number" || claims.exp <= now) throw new Error("expired");
   if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf > now))
@@ -136,4 +135,26 @@ function verifyJwt(token: string, algorithm: Config["jwtAlgorithm"], key: KeyObj
     if (!audiences.includes(config.jwtAudience)) throw new Error("wrong audience");
   }
   return claims;
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Decodes one part of a compact JWS, accepting only its one canonical base64url text (RFC 7515 §2: no
+ * padding, no other characters). Node's decoder skips junk (`!!`, `=`, whitespace) and ignores the unused
+ * low bits of the last character, so several texts decode to the same bytes; re-encoding must give back
+ * exactly the text received, so that one token has one spelling and an altered token is never accepted.
+ */
+function decodeCanonical(part: string): Buffer {
+  if (!BASE64URL.test(part)) throw new Error("not base64url");
+  const bytes = Buffer.from(part, "base64url");
+  if (bytes.toString("base64url") !== part) throw new Error("not canonical base64url");
+  return bytes;
+}
+
+/** Parses a JOSE header or claims set: a JSON object (not an array, not null). */
+function parseJsonObject(bytes: Buffer): Record<string, unknown> {
+  const value = JSON.parse(bytes.toString("utf8")) as unknown;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
+  return value as Record<string, unknown>;
 }

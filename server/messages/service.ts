@@ -5,6 +5,7 @@ import type {
   Conversation,
   HistoryList,
   MessagePage,
+  ReactionUpdate,
   Revision,
   SendMessage,
   StoredMessage,
@@ -12,10 +13,37 @@ import type {
 import { canSee, channelsOf, requireMember, resolveConversation } from "../conversations/keys.js";
 import { AppError, forbidden, notFound } from "../errors.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
-import type { MessageDraft, MessageRecord, Store } from "../store/types.js";
+import type {
+  ChangeRefusal,
+  ChangeResult,
+  ConversationKey,
+  MessageDraft,
+  MessageRecord,
+  Store,
+} from "../store/types.js";
 import { BROADCAST_CONVERSATION, directConversation, roomConversation, systemConversation } from "./conversation.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** Distinct reaction keys one message may carry; a toggle that would add one more is CONFLICT. */
+export const MAX_REACTION_KEYS = 20;
+
+/** Why a change was refused, as the client is told. */
+const REFUSALS: Record<ChangeRefusal, () => AppError> = {
+  missing: () => notFound("message"),
+  "not-author": () => forbidden("only the author may change a message"),
+  deleted: () => forbidden("a deleted message cannot be changed"),
+  "not-text": () => forbidden("only text messages can be edited"),
+  "window-passed": () => forbidden("the edit window has passed"),
+  "too-many-reactions": () =>
+    new AppError("CONFLICT", `a message carries at most ${MAX_REACTION_KEYS} different reactions`),
+};
+
+/** The message a conditional change answers, or the refusal it was, thrown. */
+function changed(result: ChangeResult): StoredMessage {
+  if (!result.ok) throw REFUSALS[result.refusal]();
+  return result.message;
+}
 
 /** Where a system message goes. */
 export type SystemTarget = { user: string } | { room: string } | { all: true };
@@ -75,6 +103,12 @@ export class MessageService {
    * a used `clientMsgId` returns the first message and delivers nothing.
    */
   async send(senderId: string, input: SendMessage, originSocketId?: string): Promise<StoredMessage> {
+    // A resend is answered before anything else is checked: the sender may have left the room since, or the
+    // file may be gone, and the first message is still the answer.
+    if (input.clientMsgId !== undefined) {
+      const first = await this.store.messageByClientId(senderId, input.clientMsgId);
+      if (first) return first;
+    }
     let draft: MessageDraft;
     let channels: string[];
     const base = {
@@ -191,23 +225,31 @@ export class MessageService {
   }
 
   /** Tells every socket that may see the message about its change, except the one that made it. */
-  private announce(record: MessageRecord, message: StoredMessage, originSocketId: string | undefined): void {
-    const channels = channelsOf(record.conversation);
+  private announce(
+    conversation: ConversationKey,
+    update: StoredMessage | ReactionUpdate,
+    originSocketId: string | undefined,
+  ): void {
+    const channels = channelsOf(conversation);
     const audience = channels ? this.io.to(channels) : this.io.except([]);
-    (originSocketId ? audience.except(originSocketId) : audience).emit("message:updated", message);
+    (originSocketId ? audience.except(originSocketId) : audience).emit("message:updated", update);
   }
 
-  /** The author edits a text message within the edit window; the previous text becomes a revision. */
+  /**
+   * The author edits a text message within the edit window; the previous text becomes a revision. The checks
+   * are the store's, in the transaction that writes: a delete stored first makes the edit FORBIDDEN.
+   */
   async edit(userId: string, id: number, content: string, originSocketId?: string): Promise<StoredMessage> {
     const record = await this.visible(userId, id);
-    const { message } = record;
-    if (message.from !== userId) throw forbidden("only the author may edit a message");
-    if (message.deletedAt !== undefined) throw forbidden("a deleted message cannot be edited");
-    if (message.mediaType !== "text") throw forbidden("only text messages can be edited");
     const at = this.now();
-    if (at - message.createAt > this.options.editWindowMs) throw forbidden("the edit window has passed");
-    const updated = await this.store.editMessage(id, content, at);
-    this.announce(record, updated, originSocketId);
+    const result = await this.store.editMessage(id, {
+      author: userId,
+      content,
+      at,
+      createdFrom: at - this.options.editWindowMs,
+    });
+    const updated = changed(result);
+    this.announce(record.conversation, updated, originSocketId);
     return updated;
   }
 
@@ -218,10 +260,9 @@ export class MessageService {
   async delete(userId: string, id: number, originSocketId?: string, asAdmin = false): Promise<StoredMessage> {
     const record = asAdmin ? await this.store.getMessage(id) : await this.visible(userId, id);
     if (!record) throw notFound("message");
-    if (!asAdmin && record.message.from !== userId) throw forbidden("only the author may delete a message");
-    if (record.message.deletedAt !== undefined) return record.message;
-    const tombstone = await this.store.deleteMessage(id, this.now());
-    this.announce(record, tombstone, originSocketId);
+    const result = await this.store.deleteMessage(id, { author: asAdmin ? undefined : userId, at: this.now() });
+    const tombstone = changed(result);
+    if (result.ok && result.changed) this.announce(record.conversation, tombstone, originSocketId);
     if (record.message.fileId !== undefined) await this.options.files?.releaseIfUnreferenced(record.message.fileId);
     return tombstone;
   }
@@ -232,12 +273,36 @@ export class MessageService {
     return this.store.revisions(id);
   }
 
-  /** Adds or removes the caller's emoji on a message it may see; a toggle that changes nothing is silent. */
+  /**
+   * Adds or removes the caller's emoji on a message it may see; a toggle that changes nothing is silent.
+   * The others get a `ReactionUpdate` with the changed key only; the caller's ack has the whole message.
+   */
   async react(userId: string, id: number, emoji: string, on: boolean, originSocketId?: string): Promise<StoredMessage> {
     const record = await this.visible(userId, id);
-    if (record.message.deletedAt !== undefined) throw forbidden("a deleted message takes no reactions");
-    const { message, created } = await this.store.setReaction(id, emoji, userId, on, this.now());
-    if (created) this.announce(record, message, originSocketId);
+    const result = await this.store.setReaction(id, { emoji, userId, on, at: this.now(), maxKeys: MAX_REACTION_KEYS });
+    const message = changed(result);
+    if (result.ok && result.changed) {
+      const users =
+        message.reactions !== undefined && Object.hasOwn(message.reactions, emoji) ? message.reactions[emoji]! : [];
+      const { id: messageId, messageType, mediaType, from, to, createAt, updateAt, rev } = message;
+      this.announce(
+        record.conversation,
+        // fromEntries defines an own property: `__proto__` is sent as the key it is.
+        {
+          id: messageId,
+          messageType,
+          mediaType,
+          from,
+          to,
+          createAt,
+          updateAt,
+          rev,
+          reactions: Object.fromEntries([[emoji, users]]),
+          partial: "reactions",
+        },
+        originSocketId,
+      );
+    }
     return message;
   }
 

@@ -3,7 +3,7 @@ import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import { LOBBY_ROOM_ID } from "../../shared/ids.js";
 import type { Room, RoomMember } from "../../shared/schemas.js";
-import { forbidden, notFound } from "../errors.js";
+import { AppError, forbidden, notFound } from "../errors.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
 import type { Store } from "../store/types.js";
 
@@ -22,17 +22,16 @@ export class RoomService {
     private readonly store: Store,
     private readonly now: () => number,
     private readonly isOnline: OnlineCheck,
+    private readonly maxRoomsPerUser = Infinity,
   ) {}
 
   /** Creates a room with the creator as its first member. */
   async create(userId: string, name: string, visibility: "public" | "private", id?: string): Promise<Room> {
-    const room = await this.store.createRoom({
-      id: id ?? randomBytes(9).toString("base64url"),
-      name,
-      visibility,
-      createdBy: userId,
-      createAt: this.now(),
-    });
+    const room = await this.store.createRoom(
+      { id: id ?? randomBytes(9).toString("base64url"), name, visibility, createdBy: userId, createAt: this.now() },
+      this.maxRoomsPerUser,
+    );
+    if (!room) throw new AppError("CONFLICT", `a user may own at most ${this.maxRoomsPerUser} rooms`);
     this.io.in(userChannel(userId)).socketsJoin(roomChannel(room.id));
     return room;
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Server, Socket } from "socket.io";
-import type { ErrorCode, Result } from "../../shared/errors.js";
+import type { ErrorCode } from "../../shared/errors.js";
 import type {
   ClientEventName,
   ClientToServerEvents,
@@ -17,7 +17,8 @@ import type { Logger } from "../logger.js";
 import type { ConnectionRegistry } from "../presence/registry.js";
 import type { Store } from "../store/types.js";
 import { roomChannel, userChannel } from "./channels.js";
-import { handlerBinder, type HandlerTable } from "./define-handler.js";
+import type { HandlerTable } from "./define-handler.js";
+import { createDispatcher } from "./dispatch.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -36,6 +37,24 @@ export interface GatewayDeps {
   /** Told how each request ended (error code, or undefined on success), for metrics. */
   observe?: (event: ClientEventName, seconds: number, code: ErrorCode | undefined) => void;
 }
+
+/** Requests one socket may have waiting (payloads kept); more are answered RATE_LIMITED. */
+export const MAX_QUEUED_REQUESTS = 100;
+/** Expensive requests one user may have running at once over all its sockets; the rest wait in order. */
+export const MAX_EXPENSIVE_PER_USER = 2;
+/** Requests whose cost grows with the data they read (bounded by their page, but still the costliest). */
+const EXPENSIVE_EVENTS: ReadonlySet<ClientEventName> = new Set([
+  "history:search",
+  "history:list",
+  "sync",
+  "conversation:list",
+  "room:members",
+  "room:list",
+]);
+/** Strikes (refused requests) count within windows of this length: the event budget's own window. */
+const STRIKE_WINDOW_MS = 10_000;
+const admitted = () => true;
+const refusedByBudget = () => false;
 
 function refusal(code: ConnectErrorData["code"]): Error & { data: ConnectErrorData } {
   return Object.assign(new Error(code === "UNAUTHORIZED" ? "unauthorized" : code.toLowerCase()), { data: { code } });
@@ -62,7 +81,11 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
   const connectionLimiter = new RateLimiterMemory({ points: config.rateLimitConnectionsPerMin, duration: 60 });
   const eventLimiter = new RateLimiterMemory({ points: config.rateLimitEventsPer10s, duration: 10 });
   const sessions = new WeakMap<ChatSocket, SessionInfo>();
-  const bindHandlers = handlerBinder(deps.handlers);
+  const attachDispatch = createDispatcher(deps.handlers, {
+    maxQueued: MAX_QUEUED_REQUESTS,
+    maxExpensivePerUser: MAX_EXPENSIVE_PER_USER,
+    expensive: EXPENSIVE_EVENTS,
+  });
 
   io.use((socket, next) => {
     if (!deps.accepting()) return next(refusal("UNAVAILABLE"));
@@ -103,37 +126,40 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     let child: Logger | undefined;
     const log = () => (child ??= logger.child({ socketId: socket.id, userId: user.id }));
     const debug = logger.isLevelEnabled("debug");
+    // Strikes are requests refused for budget within the current window; a socket that piles up more than
+    // a window's budget of them keeps sending after being told, and is dropped (logged once). They decay:
+    // a well-behaved tab refused now and then, because another tab of its user flooded, is never dropped.
     let strikes = 0;
-    socket.use((packet, next) => {
-      eventLimiter.consume(user.id).then(
-        () => next(),
-        () => {
-          deps.observe?.(packet[0] as ClientEventName, 0, "RATE_LIMITED");
-          const ack = packet[packet.length - 1];
-          if (typeof ack === "function") {
-            const answer: Result<never> = {
-              ok: false,
-              error: { code: "RATE_LIMITED", message: "too many requests, slow down" },
-            };
-            (ack as (result: Result<never>) => void)(answer);
+    let strikeWindow = 0;
+    let dropped = false;
+    attachDispatch(
+      socket,
+      {
+        user,
+        socketId: socket.id,
+        get log() {
+          return log();
+        },
+        observe: deps.observe,
+      },
+      {
+        admit: () => eventLimiter.consume(user.id).then(admitted, refusedByBudget),
+        refused: (event) => {
+          deps.observe?.(event as ClientEventName, 0, "RATE_LIMITED");
+          const at = deps.now();
+          if (at - strikeWindow >= STRIKE_WINDOW_MS) {
+            strikeWindow = at;
+            strikes = 0;
           }
-          // A socket that keeps sending after being told is flooding: drop it.
           strikes += 1;
-          if (strikes > config.rateLimitEventsPer10s) {
+          if (strikes > config.rateLimitEventsPer10s && !dropped) {
+            dropped = true;
             log().warn("disconnecting a flooding socket");
             socket.disconnect(true);
           }
         },
-      );
-    });
-    bindHandlers(socket, {
-      user,
-      socketId: socket.id,
-      get log() {
-        return log();
       },
-      observe: deps.observe,
-    });
+    );
     const session = sessions.get(socket);
     sessions.delete(socket);
     registry.add(user.id, socket.id, session?.rooms);

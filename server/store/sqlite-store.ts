@@ -6,6 +6,10 @@ import type { Room, StoredMessage } from "../../shared/schemas.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
   AppendResult,
+  ChangeResult,
+  DeleteChange,
+  EditChange,
+  ReactionChange,
   ConversationKey,
   ConversationKeys,
   MessageRecord,
@@ -33,10 +37,19 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** How long after a commit the full-text index catches up (default 250 ms); searches catch it up first. */
   searchIndexDelayMs?: number;
+  /**
+   * Told when background work fails: the search indexer (task `search-index`). The store logs nothing
+   * itself; it carries on and retries, so this is for the log line and the metric.
+   */
+  onBackgroundError?: (task: string, error: unknown) => void;
+  /** The indexer's first retry delay after a failure; it doubles per failure in a row, up to 60 s. @default 1000 */
+  searchIndexRetryMs?: number;
 }
 
 /** Ids indexed per full-text transaction: big enough to amortise FTS5's segment writes, small enough not to stall. */
 const SEARCH_INDEX_CHUNK = 500;
+/** The longest the indexer waits before retrying after failures in a row. */
+const SEARCH_INDEX_RETRY_MAX_MS = 60_000;
 
 /**
  * The columns every message read selects, in this order. Messages are read as arrays (`.raw()`): building a
@@ -119,6 +132,12 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, at), key.slice(at + 1)];
 }
 
+/** Revisions kept per message: the newest ones (the contract's bound on what an edit war can store). */
+export const MAX_REVISIONS = 50;
+
+/** A stored reactions object; JSON.parse makes `__proto__` an own key, as stored. */
+const parseReactions = (json: string): Record<string, string[]> => JSON.parse(json) as Record<string, string[]>;
+
 /** Bound of SqliteStore.knownPairs (about 100 bytes each). */
 const KNOWN_PAIRS_MAX = 100_000;
 /** Bound of SqliteStore.knownUsers (about 60 bytes each). */
@@ -169,6 +188,8 @@ export class SqliteStore implements Store {
   /** Every message with an id up to this is in the full-text index (persisted in `search_index`). */
   private indexedUpto = 0;
   private indexTimer: NodeJS.Timeout | undefined;
+  /** Indexer failures in a row; while above 0 a retry is pending and searches do not try to catch up. */
+  private indexFailures = 0;
 
   constructor(private readonly options: SqliteStoreOptions) {
     if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
@@ -297,12 +318,18 @@ export class SqliteStore implements Store {
       ),
       addRevision: db.prepare("INSERT INTO message_revisions (message_id, content, edited_at) VALUES (?, ?, ?)"),
       revisions: db.prepare<[number], { content: string; edited_at: number }>(
-        "SELECT content, edited_at FROM message_revisions WHERE message_id = ? ORDER BY edited_at, rowid",
+        `SELECT content, edited_at FROM (SELECT rowid, content, edited_at FROM message_revisions WHERE message_id = ?
+           ORDER BY edited_at DESC, rowid DESC LIMIT ${MAX_REVISIONS}) ORDER BY edited_at, rowid`,
       ),
       dropRevisions: db.prepare("DELETE FROM message_revisions WHERE message_id = ?"),
       edit: rows<[string, number, number, number, number]>(
         `UPDATE messages SET content = ?, edited_at = ?, update_at = ?, rev = ? WHERE id = ? RETURNING ${messageColumns()}`,
       ),
+      pruneRevisions: db.prepare<[number, number, number]>(
+        `DELETE FROM message_revisions WHERE message_id = ? AND rowid NOT IN (
+           SELECT rowid FROM message_revisions WHERE message_id = ? ORDER BY edited_at DESC, rowid DESC LIMIT ?)`,
+      ),
+      roomsCreatedBy: db.prepare<[string], number>("SELECT COUNT(*) FROM rooms WHERE created_by = ?").pluck(),
       tombstone: rows<[number, number, number, number]>(
         `UPDATE messages SET content = NULL, file_id = NULL, deleted_at = ?, update_at = ?, rev = ?
          WHERE id = ? RETURNING ${messageColumns()}`,
@@ -336,11 +363,16 @@ export class SqliteStore implements Store {
       ),
       setIndexedUpto: db.prepare<[number]>("UPDATE search_index SET indexed_upto = ? WHERE id = 1"),
     };
-    this.indexChunk = this.db.transaction((from: number, to: number) => {
+    const indexTransaction = this.db.transaction((from: number, to: number) => {
       this.statements.indexRange.run(from, to);
       this.statements.setIndexedUpto.run(to);
-      this.indexedUpto = to;
     });
+    // The watermark in memory moves only once the transaction committed: a failed COMMIT (disk full) must
+    // leave it where the database has it, or those messages would never be indexed.
+    this.indexChunk = (from, to) => {
+      indexTransaction(from, to);
+      this.indexedUpto = to;
+    };
     this.insertBatch = this.db.transaction((batch: Pending[]) => {
       const effects: BatchEffects = { pairs: new Set(), readTo: new Map() };
       const results = batch.map(({ draft }) => this.insertOne(draft, effects));
@@ -410,7 +442,7 @@ export class SqliteStore implements Store {
     if (editedAt !== null) message.editedAt = editedAt;
     if (deletedAt !== null) message.deletedAt = deletedAt;
     if (replyTo !== null) message.replyTo = replyTo;
-    if (reactions !== null) message.reactions = JSON.parse(reactions) as Record<string, string[]>;
+    if (reactions !== null) message.reactions = parseReactions(reactions);
     return message;
   }
 
@@ -474,13 +506,18 @@ export class SqliteStore implements Store {
     return row && this.toUser(row);
   }
 
-  async createRoom(room: RoomDraft): Promise<Room> {
-    this.db.transaction(() => {
+  async createRoom(room: RoomDraft, maxOwned = Infinity): Promise<Room | undefined> {
+    const created = this.db.transaction(() => {
+      // The count and the insert it guards are one transaction: parallel creations cannot pass the cap.
+      if (room.createdBy !== SYSTEM_USER_ID && this.statements.roomsCreatedBy.get(room.createdBy)! >= maxOwned) {
+        return false;
+      }
       this.statements.insertRoom.run(room.id, room.name, room.visibility, room.createdBy, room.createAt);
       // Rooms the server makes for itself (e.g. a task's log room) have no creator to seat.
       if (room.createdBy !== SYSTEM_USER_ID) this.joinSync(room.id, room.createdBy, room.createAt);
+      return true;
     })();
-    return toRoom(this.statements.getRoom.get(room.id)!);
+    return created ? toRoom(this.statements.getRoom.get(room.id)!) : undefined;
   }
 
   async getRoom(id: string): Promise<Room | undefined> {
@@ -703,13 +740,47 @@ export class SqliteStore implements Store {
   private indexStep(): void {
     this.indexTimer = undefined;
     if (!this.db.open || this.indexedUpto >= this.seq) return;
-    this.indexChunk(this.indexedUpto, Math.min(this.indexedUpto + SEARCH_INDEX_CHUNK, this.seq));
+    try {
+      this.indexChunk(this.indexedUpto, Math.min(this.indexedUpto + SEARCH_INDEX_CHUNK, this.seq));
+    } catch (error) {
+      this.indexFailed(error);
+      return;
+    }
+    this.indexFailures = 0;
     if (this.indexedUpto < this.seq) this.indexTimer = setTimeout(() => this.indexStep(), 0).unref();
   }
 
-  /** Brings the full-text index up to every committed message (before a search, so it misses none). */
+  /**
+   * Brings the full-text index up to every committed message (before a search, so it misses none). While
+   * the indexer is failing, the search answers from what is indexed and leaves the retry to the timer: a
+   * search must not fail, nor each search pay for another failing attempt.
+   */
   private indexAll(): void {
-    if (this.indexedUpto < this.seq) this.indexChunk(this.indexedUpto, this.seq);
+    if (this.indexedUpto >= this.seq || this.indexFailures > 0) return;
+    try {
+      this.indexChunk(this.indexedUpto, this.seq);
+    } catch (error) {
+      this.indexFailed(error);
+    }
+  }
+
+  /**
+   * Reports an indexer failure (disk full, a lock held too long, a damaged index) and retries after a delay
+   * that doubles with each failure in a row, so a lasting fault neither ends the process nor spins.
+   * Commits in the meantime do not reschedule (`scheduleIndexing` sees the pending timer).
+   */
+  private indexFailed(error: unknown): void {
+    this.indexFailures += 1;
+    try {
+      this.options.onBackgroundError?.("search-index", error);
+    } catch {
+      // The reporter's own failure must not turn this one fatal: the retry below still has to be set.
+    }
+    if (!this.db.open) return;
+    clearTimeout(this.indexTimer);
+    const first = this.options.searchIndexRetryMs ?? 1000;
+    const delay = Math.min(first * 2 ** Math.min(this.indexFailures - 1, 20), SEARCH_INDEX_RETRY_MAX_MS);
+    this.indexTimer = setTimeout(() => this.indexStep(), delay).unref();
   }
 
   async conversationPage(
@@ -747,23 +818,42 @@ export class SqliteStore implements Store {
     return this.statements.lastVisible.get({ user: userId })?.last ?? 0;
   }
 
+  async messageByClientId(sender: string, clientMsgId: string): Promise<StoredMessage | undefined> {
+    const row = this.statements.byClientId.get(sender, clientMsgId);
+    return row && this.toMessage(row);
+  }
+
   async getMessage(id: number): Promise<MessageRecord | undefined> {
     const row = this.statements.getMessage.get(id);
     return row && { message: this.toMessage(row), conversation: row[15] };
   }
 
-  async editMessage(id: number, content: string, at: number): Promise<StoredMessage> {
-    return this.db.transaction(() => {
-      const before = this.statements.getMessage.get(id)!;
-      this.statements.addRevision.run(id, before[5] ?? "", at);
-      return this.toMessage(this.statements.edit.get(content, at, at, ++this.seq, id)!);
+  async editMessage(id: number, change: EditChange): Promise<ChangeResult> {
+    // The checks and the write are one transaction: a delete or another edit cannot slip in between.
+    return this.db.transaction((): ChangeResult => {
+      const row = this.statements.getMessage.get(id);
+      if (!row) return { ok: false, refusal: "missing" };
+      if (row[3] !== change.author) return { ok: false, refusal: "not-author" };
+      if (row[12] !== null) return { ok: false, refusal: "deleted" };
+      if (row[2] !== "text") return { ok: false, refusal: "not-text" };
+      if (row[8] < change.createdFrom) return { ok: false, refusal: "window-passed" };
+      this.statements.addRevision.run(id, row[5] ?? "", change.at);
+      this.statements.pruneRevisions.run(id, id, MAX_REVISIONS);
+      const edited = this.statements.edit.get(change.content, change.at, change.at, ++this.seq, id)!;
+      return { ok: true, message: this.toMessage(edited), changed: true };
     })();
   }
 
-  async deleteMessage(id: number, at: number): Promise<StoredMessage> {
-    return this.db.transaction(() => {
+  async deleteMessage(id: number, change: DeleteChange): Promise<ChangeResult> {
+    return this.db.transaction((): ChangeResult => {
+      const row = this.statements.getMessage.get(id);
+      if (!row) return { ok: false, refusal: "missing" };
+      if (change.author !== undefined && row[3] !== change.author) return { ok: false, refusal: "not-author" };
+      // Deleting a tombstone again changes nothing.
+      if (row[12] !== null) return { ok: true, message: this.toMessage(row), changed: false };
       this.statements.dropRevisions.run(id);
-      return this.toMessage(this.statements.tombstone.get(at, at, ++this.seq, id)!);
+      const tombstone = this.statements.tombstone.get(change.at, change.at, ++this.seq, id)!;
+      return { ok: true, message: this.toMessage(tombstone), changed: true };
     })();
   }
 
@@ -771,17 +861,26 @@ export class SqliteStore implements Store {
     return this.statements.revisions.all(id).map((row) => ({ content: row.content, editedAt: row.edited_at }));
   }
 
-  async setReaction(id: number, emoji: string, userId: string, on: boolean, at: number): Promise<AppendResult> {
-    return this.db.transaction(() => {
-      const row = this.statements.getMessage.get(id)!;
-      const reactions = row[14] === null ? {} : (JSON.parse(row[14]) as Record<string, string[]>);
-      const users = Object.hasOwn(reactions, emoji) ? reactions[emoji]! : [];
-      if (users.includes(userId) === on) return { message: this.toMessage(row), created: false };
-      const next = on ? [...users, userId] : users.filter((user) => user !== userId);
-      if (next.length > 0) reactions[emoji] = next;
-      else delete reactions[emoji];
-      const json = Object.keys(reactions).length > 0 ? JSON.stringify(reactions) : null;
-      return { message: this.toMessage(this.statements.setReactions.get(json, at, ++this.seq, id)!), created: true };
+  async setReaction(id: number, change: ReactionChange): Promise<ChangeResult> {
+    return this.db.transaction((): ChangeResult => {
+      const row = this.statements.getMessage.get(id);
+      if (!row) return { ok: false, refusal: "missing" };
+      if (row[12] !== null) return { ok: false, refusal: "deleted" };
+      // A Map, not an object: a key such as `__proto__` is a key like any other, never the prototype.
+      const reactions = new Map(Object.entries(row[14] === null ? {} : parseReactions(row[14])));
+      const users = reactions.get(change.emoji) ?? [];
+      if (users.includes(change.userId) === change.on)
+        return { ok: true, message: this.toMessage(row), changed: false };
+      if (change.on && users.length === 0 && reactions.size >= change.maxKeys) {
+        return { ok: false, refusal: "too-many-reactions" };
+      }
+      const next = change.on ? [...users, change.userId] : users.filter((user) => user !== change.userId);
+      if (next.length > 0) reactions.set(change.emoji, next);
+      else reactions.delete(change.emoji);
+      // fromEntries defines own properties, so `__proto__` is stored as the key it is.
+      const json = reactions.size > 0 ? JSON.stringify(Object.fromEntries(reactions)) : null;
+      const updated = this.statements.setReactions.get(json, change.at, ++this.seq, id)!;
+      return { ok: true, message: this.toMessage(updated), changed: true };
     })();
   }
 

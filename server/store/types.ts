@@ -62,6 +62,37 @@ export interface AppendResult {
   created: boolean;
 }
 
+/** Why a conditional change of a message was refused (the checks run in the same transaction as the write). */
+export type ChangeRefusal = "missing" | "not-author" | "deleted" | "not-text" | "window-passed" | "too-many-reactions";
+
+/** Outcome of a conditional change: the message as it is now and whether it changed, or why not. */
+export type ChangeResult =
+  { ok: true; message: StoredMessage; changed: boolean } | { ok: false; refusal: ChangeRefusal };
+
+/** An edit: allowed only to `author`, for a text message not deleted, created at or after `createdFrom`. */
+export interface EditChange {
+  author: string;
+  content: string;
+  at: number;
+  /** The oldest `createAt` still in the edit window. */
+  createdFrom: number;
+}
+
+/** A delete: by `author` only, or by anyone when `author` is undefined (an admin). */
+export interface DeleteChange {
+  author: string | undefined;
+  at: number;
+}
+
+/** A reaction toggle, refused on a tombstone and when it would add a key beyond `maxKeys`. */
+export interface ReactionChange {
+  emoji: string;
+  userId: string;
+  on: boolean;
+  at: number;
+  maxKeys: number;
+}
+
 /** Paging of one conversation. */
 export interface PageQuery {
   before?: number | undefined;
@@ -97,7 +128,8 @@ export interface Store {
   /** Whether the user exists (cheaper than `getUser`: the check before every direct message). */
   userExists(id: string): Promise<boolean>;
 
-  createRoom(room: RoomDraft): Promise<Room>;
+  /** Creates a room and seats its creator; undefined when the creator already owns `maxOwned` rooms. */
+  createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined>;
   getRoom(id: string): Promise<Room | undefined>;
   /** Adds a member; false when already one. */
   addMember(roomId: string, userId: string, at: number): Promise<boolean>;
@@ -155,14 +187,22 @@ export interface Store {
     page: PageQuery,
   ): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
   getMessage(id: number): Promise<MessageRecord | undefined>;
-  /** Replaces a message's text, keeping the previous one as a revision; bumps rev. */
-  editMessage(id: number, content: string, at: number): Promise<StoredMessage>;
-  /** Turns a message into a tombstone (no content or file) and drops its revisions; bumps rev. */
-  deleteMessage(id: number, at: number): Promise<StoredMessage>;
-  /** Earlier texts of a message, oldest first. */
+  /** The sender's message with this idempotency key, if it sent one. */
+  messageByClientId(sender: string, clientMsgId: string): Promise<StoredMessage | undefined>;
+  /**
+   * Replaces a message's text if the change's checks hold at the moment of writing, keeping the previous
+   * text as a revision (the newest MAX_REVISIONS are kept); bumps rev.
+   */
+  editMessage(id: number, change: EditChange): Promise<ChangeResult>;
+  /**
+   * Turns a message into a tombstone (no content or file) and drops its revisions; bumps rev. A tombstone
+   * is answered unchanged (`changed: false`).
+   */
+  deleteMessage(id: number, change: DeleteChange): Promise<ChangeResult>;
+  /** Earlier texts of a message, oldest first (at most the newest MAX_REVISIONS). */
   revisions(id: number): Promise<{ content: string; editedAt: number }[]>;
-  /** Adds or removes one user's emoji; `created` is false (and rev unchanged) when nothing changed. */
-  setReaction(id: number, emoji: string, userId: string, on: boolean, at: number): Promise<AppendResult>;
+  /** Adds or removes one user's emoji; `changed` is false (and rev unchanged) when nothing changed. */
+  setReaction(id: number, change: ReactionChange): Promise<ChangeResult>;
   /** The user's read position in a conversation, 0 when never read. */
   readPosition(userId: string, conversation: ConversationKey): Promise<number>;
   /** Moves the read position forward only; returns the position now. */

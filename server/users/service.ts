@@ -1,6 +1,8 @@
 import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import type { PresenceStatus, UserSettings } from "../../shared/schemas.js";
+import { SYSTEM_USER_ID, isUserId } from "../../shared/ids.js";
+import { invalid } from "../errors.js";
 import { userChannel } from "../socket/channels.js";
 import type { Store } from "../store/types.js";
 
@@ -32,11 +34,25 @@ export class UserService {
     return answers;
   }
 
+  /**
+   * Refuses a display name that would pass for someone else: `System` in any case, or another user's id
+   * (as written, or in lower case: built-in accounts' ids are lower case).
+   */
+  private async checkDisplayName(userId: string, name: string): Promise<void> {
+    if (name.toLowerCase() === SYSTEM_USER_ID) throw invalid("the name System is reserved");
+    for (const id of new Set([name, name.toLowerCase()])) {
+      if (id !== userId && isUserId(id) && (await this.store.userExists(id))) {
+        throw invalid("that name is another user's id");
+      }
+    }
+  }
+
   /** Changes the caller's name and whether its read receipts reach others; `{}` answers the current values. */
   async update(
     userId: string,
     changes: { name?: string | undefined; readReceipts?: boolean | undefined },
   ): Promise<UserSettings> {
+    if (changes.name !== undefined) await this.checkDisplayName(userId, changes.name);
     const user = await this.store.updateUser(userId, changes);
     if (changes.name !== undefined) {
       // Sockets on this server carry the name for the monitor's session list.

@@ -44,6 +44,11 @@ export interface WorkerManagerDeps {
   now: () => number;
   /** @default 5000 */
   idleGraceMs: number;
+  /**
+   * Logs and counts a worker that threw (task `worker`) or whose stop notice could not be posted
+   * (`worker-notice`); the manager removes the worker and carries on.
+   */
+  onBackgroundError: (task: string, error: unknown, bindings: { worker: string }) => void;
 }
 
 /**
@@ -86,13 +91,14 @@ export class WorkerManager {
     };
     entry.done = (async () => worker(context))().then(
       () => this.finished(roomId, entry, undefined),
-      (error: unknown) => this.finished(roomId, entry, error),
+      // Wrapped, so that a worker throwing `undefined` still counts as a failure.
+      (error: unknown) => this.finished(roomId, entry, { error }),
     );
     log.info("worker started");
     return true;
   }
 
-  private async finished(roomId: string, entry: Running, error: unknown): Promise<void> {
+  private async finished(roomId: string, entry: Running, failure: { error: unknown } | undefined): Promise<void> {
     clearTimeout(entry.idleTimer);
     clearTimeout(entry.timeoutTimer);
     if (this.running.get(roomId) === entry) this.running.delete(roomId);
@@ -100,8 +106,8 @@ export class WorkerManager {
     const log = this.deps.logger.child({ worker: roomId });
     let notice: string | undefined;
     // Once aborted, whatever the worker throws (AbortError, `signal.throwIfAborted()`'s reason) is a stop.
-    if (error !== undefined && reason === undefined) {
-      log.error({ err: error }, "worker failed");
+    if (failure !== undefined && reason === undefined) {
+      this.deps.onBackgroundError("worker", failure.error, { worker: roomId });
       notice = "The room's worker failed and was stopped.";
     } else if (reason === undefined) {
       log.info("worker finished");
@@ -113,7 +119,7 @@ export class WorkerManager {
     if (notice !== undefined && !this.closed) {
       await this.deps
         .publish(roomId, notice)
-        .catch((err: unknown) => log.warn({ err }, "could not post the worker notice"));
+        .catch((err: unknown) => this.deps.onBackgroundError("worker-notice", err, { worker: roomId }));
     }
   }
 

@@ -241,6 +241,11 @@ export class ChatApp {
     });
     client.on("message", (message) => this.receive(message));
     client.on("updated", (message) => this.applyUpdate(message));
+    client.on("reactions", (update) => {
+      if (this.conversations.get(conversationOf(update, this.me.id))?.timeline.mergeReactions(update)) {
+        this.scheduleRender();
+      }
+    });
     client.on("receipt", (receipt) => {
       const key = conversationKey(receipt.conversation);
       if (receipt.userId === this.me.id) {

@@ -496,6 +496,8 @@ export class MessageListView {
           "div",
           { class: "msg-meta" },
           h("span", { class: "msg-author" }, author),
+          // The id beside the name: a display name alone can imitate someone else's.
+          own || message.from === "system" ? null : h("span", { class: "msg-author-id" }, `@${message.from}`),
           timeElement(message.createAt),
           message.editedAt !== undefined && message.deletedAt === undefined
             ? h("span", { class: "edited", title: formatFull(message.editedAt) }, "(edited)")

@@ -1,0 +1,160 @@
+import type { Socket } from "socket.io";
+import type { ErrorCode, Result } from "../../shared/errors.js";
+import type { ClientEventName } from "../../shared/events.js";
+import { toErrorInfo } from "../errors.js";
+import type { Handler, HandlerContext, HandlerTable } from "./define-handler.js";
+
+type Ack = (result: Result<unknown>) => void;
+
+/** One request waiting in a socket's queue. */
+interface Queued {
+  event: string;
+  /** Undefined for a request refused at arrival (its payload is not kept). */
+  payload: unknown;
+  ack: Ack | undefined;
+  /** The budget's verdict, taken when the request arrived; `false` answers RATE_LIMITED. */
+  admitted: Promise<boolean> | boolean;
+}
+
+/** What the dispatcher asks of its owner, per socket. */
+export interface DispatchHooks {
+  /**
+   * Charges one request to the user's budget, at arrival and in arrival order. Resolves `false` when the
+   * request is over budget.
+   */
+  admit(): Promise<boolean> | boolean;
+  /** Told of a request answered RATE_LIMITED (over budget, or the socket's queue was full). */
+  refused(event: string): void;
+}
+
+/** Limits of the dispatcher. */
+export interface DispatchOptions {
+  /** Requests one socket may have waiting, payloads included; more are answered RATE_LIMITED. */
+  maxQueued: number;
+  /** Expensive requests (search, sync, lists) one user may have running at once, over all its sockets. */
+  maxExpensivePerUser: number;
+  /** The events that count as expensive. */
+  expensive: ReadonlySet<ClientEventName>;
+}
+
+/** Per-user counting semaphore for expensive requests: the rest wait their turn, in order. */
+class UserGates {
+  private readonly gates = new Map<string, { running: number; waiting: (() => void)[] }>();
+
+  constructor(private readonly limit: number) {}
+
+  async enter(userId: string): Promise<void> {
+    let gate = this.gates.get(userId);
+    if (!gate) this.gates.set(userId, (gate = { running: 0, waiting: [] }));
+    if (gate.running < this.limit) {
+      gate.running += 1;
+      return;
+    }
+    // Each socket runs one request at a time, so a user has at most one waiter per socket.
+    await new Promise<void>((resolve) => gate.waiting.push(resolve));
+  }
+
+  leave(userId: string): void {
+    const gate = this.gates.get(userId)!;
+    const next = gate.waiting.shift();
+    if (next) return next(); // the slot passes straight to the next waiter
+    gate.running -= 1;
+    if (gate.running === 0) this.gates.delete(userId);
+  }
+}
+
+const rateLimited: Result<never> = {
+  ok: false,
+  error: { code: "RATE_LIMITED", message: "too many requests, slow down" },
+};
+
+/**
+ * Per-socket ordered dispatch: each socket's requests are handled one at a time, in the order the socket
+ * sent them, so what one socket sends is stored, acked and delivered in send order whatever each request
+ * awaits (a file check, a reply target, a slow store). Every request is charged to the user's budget the
+ * moment it arrives; a refused one keeps its place in the queue (so acks stay in order) but not its payload.
+ *
+ * The table's events are served here, not through Socket.IO listeners: `socket.use` sees every incoming
+ * event synchronously, in arrival order, and queues it. Events outside the table are charged and ignored.
+ * @example const attach = createDispatcher(table, options); io.on("connection", (s) => attach(s, ctx, hooks));
+ */
+export function createDispatcher(
+  table: HandlerTable,
+  options: DispatchOptions,
+): (socket: Socket, ctx: HandlerContext, hooks: DispatchHooks) => void {
+  const gates = new UserGates(options.maxExpensivePerUser);
+
+  const serve = async (ctx: HandlerContext, item: Queued): Promise<void> => {
+    const event = item.event as ClientEventName;
+    if (!(await item.admitted)) {
+      item.ack?.(rateLimited);
+      return;
+    }
+    if (!Object.hasOwn(table, event)) return; // not an event of the contract: ignored, no answer
+    const handler = table[event] as Handler<unknown>;
+    const started = performance.now();
+    const gated = options.expensive.has(event);
+    if (gated) await gates.enter(ctx.user.id);
+    let code: ErrorCode | undefined;
+    try {
+      const data = await handler(ctx, item.payload);
+      item.ack?.({ ok: true, data });
+    } catch (error) {
+      const info = toErrorInfo(error);
+      if (info.code === "INTERNAL") ctx.log.error({ err: error, event }, "handler failed");
+      item.ack?.({ ok: false, error: info });
+      code = info.code;
+    } finally {
+      if (gated) gates.leave(ctx.user.id);
+    }
+    ctx.observe?.(event, (performance.now() - started) / 1000, code);
+  };
+
+  return (socket, ctx, hooks) => {
+    const queue: Queued[] = [];
+    let head = 0;
+    let draining = false;
+    let full = 0;
+
+    const drain = async () => {
+      draining = true;
+      while (head < queue.length) {
+        const item = queue[head]!;
+        queue[head++] = undefined as never;
+        if (head > 64 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        if (item.payload !== undefined) full -= 1;
+        try {
+          await serve(ctx, item);
+        } catch (error) {
+          ctx.log.error({ err: error, event: item.event }, "request dispatch failed");
+        }
+      }
+      queue.length = 0;
+      head = 0;
+      draining = false;
+    };
+
+    socket.use((packet) => {
+      const args = packet.slice(1);
+      const ack = typeof args[args.length - 1] === "function" ? (args.pop() as Ack) : undefined;
+      const event = String(packet[0]);
+      let admitted = hooks.admit();
+      if (admitted !== false && full >= options.maxQueued) admitted = false;
+      if (admitted === false) hooks.refused(event);
+      else if (admitted !== true) {
+        admitted = admitted.then((ok) => {
+          if (!ok) hooks.refused(event);
+          return ok;
+        });
+      }
+      // A refused request keeps its place (its answer follows the answers before it) but not its payload.
+      const item: Queued = { event, payload: admitted === false ? undefined : (args[0] ?? null), ack, admitted };
+      if (item.payload !== undefined) full += 1;
+      queue.push(item);
+      if (!draining) void drain();
+    });
+  };
+}

@@ -200,8 +200,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     quotaBytes: config.uploadQuotaBytes,
     orphanTtlMs: config.uploadOrphanTtlMs,
     now,
-    logger,
-    onBackgroundError: (task) => metrics.backgroundError(task),
+    onBackgroundError: backgroundError,
   });
   files.start();
   const messages = new MessageService(io, store, {

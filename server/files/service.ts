@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { Logger } from "../logger.js";
+import type { BackgroundErrorReporter } from "../background.js";
 import type { FileCursor, FileRecord, Store } from "../store/types.js";
 
 /** The `task` label of the orphan sweep's failures in `chat_background_errors_total`. */
@@ -26,9 +26,8 @@ export interface FileServiceOptions {
   /** Files looked at (and at most removed) per sweep transaction. @default 500 */
   sweepBatch?: number;
   now: () => number;
-  logger: Logger;
-  /** Told of each failure of background work, by task (the metrics counter). */
-  onBackgroundError: (task: string) => void;
+  /** Logs and counts a failure (`chat_background_errors_total{task}`). */
+  onBackgroundError: BackgroundErrorReporter;
 }
 
 /**
@@ -71,7 +70,7 @@ export class FileService {
       if (await this.options.store.releaseFile(fileId, this.options.now()))
         await this.removeBytes([fileId], RELEASE_TASK);
     } catch (err) {
-      this.failed(RELEASE_TASK, err);
+      this.options.onBackgroundError(RELEASE_TASK, err);
     }
   }
 
@@ -83,7 +82,7 @@ export class FileService {
       this.running = this.sweepNow()
         .then(
           () => undefined,
-          (err: unknown) => this.failed(SWEEP_TASK, err),
+          (err: unknown) => this.options.onBackgroundError(SWEEP_TASK, err),
         )
         .finally(() => {
           this.running = undefined;
@@ -136,15 +135,10 @@ export class FileService {
         await rm(join(this.options.filesDir, id), { force: true });
         gone.push(id);
       } catch (err) {
-        this.failed(task, err);
+        this.options.onBackgroundError(task, err);
       }
     }
     await this.options.store.forgetFiles(gone);
     return gone.length;
-  }
-
-  private failed(task: string, err: unknown): void {
-    this.options.logger.error({ err, task }, "file cleanup failed; it is retried by the next sweep");
-    this.options.onBackgroundError(task);
   }
 }

@@ -17,6 +17,7 @@ import { ConversationService } from "./conversations/service.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
+import { FileService } from "./files/service.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
 import { ChatHub } from "./hub.js";
 import { Metrics } from "./metrics.js";
@@ -73,6 +74,8 @@ export interface ChatServer {
   readonly hub: ChatHub;
   /** One server-side worker per room while the room has online members. */
   readonly workers: WorkerManager;
+  /** Uploads: quota, removal once unreferenced, the orphan sweep. */
+  readonly files: FileService;
   readonly metrics: Metrics;
   /** Logs and counts a failure of background work (`chat_background_errors_total{task}`); never fatal. */
   readonly backgroundError: BackgroundErrorReporter;
@@ -237,9 +240,20 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     if (followers.length > 0) io.to(followers).emit("presence", presenceEvent(userId, online, lastSeenAt));
   };
   const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
+  const filesDir = join(config.dataDir, "files");
+  const files = new FileService({
+    store,
+    filesDir,
+    quotaBytes: config.uploadQuotaBytes,
+    orphanTtlMs: config.uploadOrphanTtlMs,
+    now,
+    onBackgroundError: backgroundError,
+  });
+  files.start();
   const messages = new MessageService(io, store, {
     now,
     editWindowMs: config.editWindowMs,
+    files,
     events: {
       accepted: (message) => metrics.messageAccepted(message),
       delivered: (sockets) => metrics.delivered(sockets),
@@ -286,11 +300,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const authDeps = { config, store, tokens, now };
   registerAuthRoutes(app, { ...authDeps, passwords });
-  registerFileRoutes(app, {
-    ...authDeps,
-    filesDir: join(config.dataDir, "files"),
-    maxUploadBytes: config.maxUploadBytes,
-  });
+  registerFileRoutes(app, { ...authDeps, filesDir, files });
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -320,6 +330,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       // io.close() (it calls httpServer.close and waits) would otherwise wait on for ever.
       await app.close();
       await io.close();
+      await files.close();
       await store.close();
     })());
 
@@ -336,6 +347,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     passwords,
     hub,
     workers,
+    files,
     metrics,
     backgroundError,
     async listen() {

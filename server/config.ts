@@ -134,6 +134,9 @@ const envSchema = z.object({
   MAX_SOCKET_BUFFER_BYTES: int(65536, 1024 * 1024 * 1024, 4 * 1024 * 1024),
   CONNECT_TIMEOUT_MS: int(100, 600_000, 10_000),
   IDLE_CONNECTION_TIMEOUT_MS: int(100, 600_000, 30_000),
+  RATE_LIMIT_UPLOADS_PER_MIN: int(1, 1_000_000, 30),
+  UPLOAD_QUOTA_BYTES: int(1, 2 ** 50, 1024 * 1024 * 1024),
+  UPLOAD_ORPHAN_TTL_MS: int(1, 10 * 365 * 86_400_000, 86_400_000),
   DB_SYNC: z.enum(["full", "normal"]).default("full"),
   SCRYPT_LOG_N: int(14, 20, 17),
   PING_INTERVAL_MS: int(1000, 600_000, 25_000),
@@ -197,6 +200,12 @@ export interface Config {
   readonly connectTimeoutMs: number;
   /** How long an HTTP connection may stay silent (before its first request, or between keep-alive requests). @default 30000 */
   readonly idleConnectionTimeoutMs: number;
+  /** Uploads per user per minute. @default 30 */
+  readonly rateLimitUploadsPerMin: number;
+  /** Most bytes one user's stored files may total. @default 1073741824 */
+  readonly uploadQuotaBytes: number;
+  /** How long an upload no message references is kept. @default 86400000 */
+  readonly uploadOrphanTtlMs: number;
   /** `full` fsyncs every commit before acking; `normal` survives a process crash but not a power loss. @default "full" */
   readonly dbSync: "full" | "normal";
   /** log2 of the scrypt cost parameter N. @default 17 */
@@ -260,6 +269,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitEventsPer10s: e.RATE_LIMIT_EVENTS_PER_10S,
     rateLimitConnectionsPerMin: e.RATE_LIMIT_CONNECTIONS_PER_MIN,
     rateLimitAuthPerMin: e.RATE_LIMIT_AUTH_PER_MIN,
+    rateLimitUploadsPerMin: e.RATE_LIMIT_UPLOADS_PER_MIN,
+    uploadQuotaBytes: e.UPLOAD_QUOTA_BYTES,
+    uploadOrphanTtlMs: e.UPLOAD_ORPHAN_TTL_MS,
     trustProxy: e.TRUST_PROXY,
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
     maxSocketBufferBytes: e.MAX_SOCKET_BUFFER_BYTES,

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance } from "fastify";
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { UploadedFile } from "../../shared/schemas.js";
 import { authenticateRequest, type AuthDeps } from "../auth/routes.js";
 import { AppError } from "../errors.js";
+import type { FileService } from "./service.js";
 import { cleanFileName, sniffFile } from "./sniff.js";
 
 const FILE_ID = /^[A-Za-z0-9_-]{22}$/;
@@ -20,41 +22,63 @@ function contentDisposition(kind: "inline" | "attachment", name: string): string
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
+/** What the file routes need besides authentication. */
+export interface FileRouteDeps extends AuthDeps {
+  filesDir: string;
+  files: FileService;
+}
+
 /**
  * Uploads (`POST /api/files`, one multipart field `file`) and downloads (`GET /files/:id`). Files are stored
- * under a server-made name; their type comes from their content; only images are served inline.
+ * under a server-made name; their type comes from their content; only images are served inline. Uploads are
+ * rate limited per user and held to the user's quota.
  */
-export function registerFileRoutes(
-  app: FastifyInstance,
-  deps: AuthDeps & { filesDir: string; maxUploadBytes: number },
-) {
+export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps) {
+  const { maxUploadBytes, rateLimitUploadsPerMin } = deps.config;
   const tmpDir = join(deps.filesDir, "tmp");
+  const limiter = new RateLimiterMemory({ points: rateLimitUploadsPerMin, duration: 60 });
+  const overQuota = (cause?: unknown) =>
+    new AppError("PAYLOAD_TOO_LARGE", "upload quota exceeded: delete messages with files to free space", { cause });
 
   app.post("/api/files", async (request, reply) => {
     const user = await authenticateRequest(request, deps);
+    // Counted before the body is read: a refused upload costs its sender an attempt, not the server a write.
+    try {
+      await limiter.consume(user.id);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) throw new AppError("RATE_LIMITED", "too many uploads, try again later");
+      throw rejection;
+    }
     if (!request.isMultipart())
       throw new AppError("INVALID_PAYLOAD", "expected multipart/form-data with a field named file");
-    const part = await request.file({ limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 10 } });
+    // Only a shortcut: the quota is enforced by the conditional insert below, whatever runs in parallel.
+    const remaining = await deps.files.remainingBytes(user.id);
+    if (remaining === 0) throw overQuota();
+    const cap = Math.min(maxUploadBytes, remaining);
+    const tooLarge = (cause?: unknown) =>
+      cap < maxUploadBytes
+        ? overQuota(cause)
+        : new AppError("PAYLOAD_TOO_LARGE", `files are limited to ${maxUploadBytes} bytes`, { cause });
+    const part = await request.file({ limits: { fileSize: cap, files: 1, fields: 10 } });
     if (!part || part.fieldname !== "file") throw new AppError("INVALID_PAYLOAD", "expected one field named file");
     await mkdir(tmpDir, { recursive: true });
     const id = randomBytes(16).toString("base64url");
     const tmpPath = join(tmpDir, id);
+    const path = join(deps.filesDir, id);
     try {
       await pipeline(part.file, createWriteStream(tmpPath, { mode: 0o600 }));
-      if (part.file.truncated)
-        throw new AppError("PAYLOAD_TOO_LARGE", `files are limited to ${deps.maxUploadBytes} bytes`);
+      if (part.file.truncated) throw tooLarge();
       const size = part.file.bytesRead;
       const { mime, mediaType } = await sniffFile(tmpPath);
-      await rename(tmpPath, join(deps.filesDir, id));
+      await rename(tmpPath, path);
       const name = cleanFileName(part.filename);
-      await deps.store.createFile({ id, owner: user.id, name, size, mime, mediaType, createAt: deps.now() });
+      const file = { id, owner: user.id, name, size, mime, mediaType, createAt: deps.now() };
+      if (!(await deps.files.admit(file))) throw overQuota();
       const body: UploadedFile = { fileId: id, url: fileUrl(id), name, size, mime, mediaType };
       return reply.status(201).send(body);
     } catch (error) {
-      await rm(tmpPath, { force: true });
-      if ((error as { code?: string }).code === "FST_REQ_FILE_TOO_LARGE") {
-        throw new AppError("PAYLOAD_TOO_LARGE", `files are limited to ${deps.maxUploadBytes} bytes`, { cause: error });
-      }
+      await Promise.all([rm(tmpPath, { force: true }), rm(path, { force: true })]);
+      if ((error as { code?: string }).code === "FST_REQ_FILE_TOO_LARGE") throw tooLarge(error);
       throw error;
     }
   });
@@ -63,6 +87,11 @@ export function registerFileRoutes(
     const { id } = request.params;
     const file = FILE_ID.test(id) ? await deps.store.getFile(id) : undefined;
     if (!file) throw new AppError("NOT_FOUND", "file not found");
+    // Opened before answering: a file removed since the row was read is a 404, not a broken 200.
+    const handle = await open(join(deps.filesDir, id), "r").catch((error: unknown) => {
+      if ((error as { code?: string }).code === "ENOENT") throw new AppError("NOT_FOUND", "file not found");
+      throw error;
+    });
     const inline = file.mediaType === "image";
     return reply
       .header("Content-Type", file.mime)
@@ -71,6 +100,6 @@ export function registerFileRoutes(
       .header("X-Content-Type-Options", "nosniff")
       .header("Content-Security-Policy", "default-src 'none'; sandbox")
       .header("Cache-Control", "private, max-age=31536000, immutable")
-      .send(createReadStream(join(deps.filesDir, id)));
+      .send(handle.createReadStream());
   });
 }

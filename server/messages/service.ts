@@ -66,6 +66,8 @@ export interface MessageServiceOptions {
   /** How long after `createAt` its author may edit a message (inclusive). @default 900000 */
   editWindowMs: number;
   events?: MessageEvents;
+  /** Removes a file once the last message holding it is deleted. */
+  files?: { releaseIfUnreferenced(fileId: string): Promise<void> };
 }
 
 /**
@@ -261,6 +263,7 @@ export class MessageService {
     const result = await this.store.deleteMessage(id, { author: asAdmin ? undefined : userId, at: this.now() });
     const tombstone = changed(result);
     if (result.ok && result.changed) this.announce(record.conversation, tombstone, originSocketId);
+    if (record.message.fileId !== undefined) await this.options.files?.releaseIfUnreferenced(record.message.fileId);
     return tombstone;
   }
 

@@ -157,9 +157,20 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX messages_rev_by_recipient_user;
   DROP INDEX messages_rev_direct_by_sender;
   `,
-  // v0.3: \`room:list\` answers a user's pending invitations, newest first; \`room:create\` counts a user's rooms.
+  // v2.0: `room:list` answers a user's pending invitations, newest first; `room:create` counts a user's rooms.
   `
   CREATE INDEX room_invites_by_user ON room_invites (user_id, create_at);
   CREATE INDEX rooms_by_creator ON rooms (created_by);
+  `,
+  // v2.0, file lifecycle: a file goes once no message references it (on the delete of its last message, or
+  // after UPLOAD_ORPHAN_TTL_MS when never sent). A file to remove is first marked (deleted_at), its bytes are
+  // then unlinked and its row dropped, so a crash in between leaves a row the next sweep finishes. The quota
+  // sums a user's live files; the sweep walks files by age and asks, per file, whether a message holds it.
+  `
+  ALTER TABLE files ADD COLUMN deleted_at INTEGER;
+  CREATE INDEX files_live_by_owner ON files (owner, size) WHERE deleted_at IS NULL;
+  CREATE INDEX files_by_age ON files (create_at, id);
+  CREATE INDEX files_deleted ON files (deleted_at) WHERE deleted_at IS NOT NULL;
+  CREATE INDEX messages_by_file ON messages (file_id) WHERE file_id IS NOT NULL;
   `,
 ];

@@ -19,6 +19,12 @@ export interface FileRecord {
   createAt: number;
 }
 
+/** A position in the files ordered by age: `create_at`, then id. */
+export interface FileCursor {
+  createAt: number;
+  id: string;
+}
+
 /**
  * Where a message belongs: a room (group and system-to-room), a direct conversation between two users
  * (single, and system-to-user as the conversation with `system`), or the broadcast to everyone.
@@ -156,7 +162,35 @@ export interface Store {
   memberIds(roomId: string): Promise<string[]>;
 
   createFile(file: FileRecord): Promise<void>;
+  /** A live file (one not marked for removal). */
   getFile(id: string): Promise<FileRecord | undefined>;
+  /**
+   * Stores a file if the owner's live files and it total at most `quotaBytes`; false (nothing stored) when
+   * they would not. The check and the insert are one statement, so parallel uploads cannot both pass it.
+   */
+  createFileWithinQuota(file: FileRecord, quotaBytes: number): Promise<boolean>;
+  /** Bytes of the owner's live files. */
+  fileBytesOf(owner: string): Promise<number>;
+  /**
+   * Marks a file for removal if no message references it (pending messages committed first); true when
+   * marked. The check and the mark are one statement.
+   */
+  releaseFile(id: string, at: number): Promise<boolean>;
+  /**
+   * One batch of the orphan sweep: of the next `limit` files by age after `after` created before `before`,
+   * marks for removal those no message references (pending messages committed first), in one transaction.
+   * `next` is the cursor to continue from, undefined when no file was left to look at.
+   */
+  markOrphanFiles(
+    after: FileCursor | undefined,
+    before: number,
+    at: number,
+    limit: number,
+  ): Promise<{ marked: string[]; next: FileCursor | undefined }>;
+  /** Ids of files marked for removal whose rows are still there, at most `limit`. */
+  markedFiles(limit: number): Promise<string[]>;
+  /** Drops the rows of marked files (after their bytes are gone). */
+  forgetFiles(ids: readonly string[]): Promise<void>;
 
   /** Stores a message; resolves only once it is committed (and, in durable mode, fsynced). */
   appendMessage(draft: MessageDraft): Promise<AppendResult>;

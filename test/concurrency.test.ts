@@ -183,6 +183,46 @@ describe("changes decided atomically with their checks", () => {
   });
 });
 
+describe("files checked in the committing transaction", () => {
+  it("refuses a message whose file was released after the sender's check, and stores nothing", async () => {
+    const store = new SqliteStore({
+      file: join(tempDir(), "chat.db"),
+      sync: "normal",
+      fileUrl: (id) => `/files/${id}`,
+    });
+    try {
+      await store.createUser({ id: "alice", name: "alice", passwordHash: null, createAt: 1 });
+      await store.createFile({
+        id: "f".repeat(22),
+        owner: "alice",
+        name: "a.png",
+        size: 3,
+        mime: "image/png",
+        mediaType: "image",
+        createAt: 1,
+      });
+      const draft = {
+        messageType: "single" as const,
+        mediaType: "image" as const,
+        from: "alice",
+        to: "alice",
+        conversation: "d:alice|alice",
+        recipientUser: "alice",
+        fileId: "f".repeat(22),
+        createAt: 2,
+      };
+      // Queued behind a release that lands first in the same turn: the commit finds the file gone.
+      const pending = store.appendMessage(draft);
+      store.database.prepare("UPDATE files SET deleted_at = 3 WHERE id = ?").run("f".repeat(22));
+      await expect(pending).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(store.database.prepare("SELECT COUNT(*) AS n FROM messages").get()).toEqual({ n: 0 });
+      await expect(store.appendMessage({ ...draft, from: "mallory" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("clientMsgId resends", () => {
   it("answers the first message to a resend after the sender left the room, or naming another recipient", async () => {
     const server = await startServer();

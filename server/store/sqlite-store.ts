@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { LOBBY_ROOM_ID, SYSTEM_USER_ID } from "../../shared/ids.js";
 import type { Room, RoomInvitation, StoredMessage } from "../../shared/schemas.js";
+import { notFound } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
   AppendResult,
@@ -166,7 +167,7 @@ const toRoom = (row: RoomRow): Room => ({
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
-  private readonly insertBatch: (batch: Pending[]) => { results: AppendResult[]; pairs: Set<string> };
+  private readonly insertBatch: (batch: Pending[]) => { results: (AppendResult | undefined)[]; pairs: Set<string> };
   /**
    * Direct-conversation pairs (`user\0peer`) known to be stored, so that a conversation's every message
    * does not write its pair again. Filled only after a commit; cleared when it grows past a bound.
@@ -306,6 +307,9 @@ export class SqliteStore implements Store {
         .pluck(),
       markedFiles: db
         .prepare<[number], string>("SELECT id FROM files WHERE deleted_at IS NOT NULL ORDER BY deleted_at LIMIT ?")
+        .pluck(),
+      liveFileOf: db
+        .prepare<[string, string], number>("SELECT 1 FROM files WHERE id = ? AND owner = ? AND deleted_at IS NULL")
         .pluck(),
       forgetFile: db.prepare<[string]>("DELETE FROM files WHERE id = ? AND deleted_at IS NOT NULL"),
       byClientId: rows<[string, string]>(
@@ -683,10 +687,15 @@ export class SqliteStore implements Store {
    * and written once per batch: the sender's read position per conversation, and direct-conversation pairs
    * not yet known.
    */
-  private insertOne(draft: MessageDraft, batch: BatchEffects): AppendResult {
+  private insertOne(draft: MessageDraft, batch: BatchEffects): AppendResult | undefined {
     if (draft.clientMsgId !== undefined) {
       const existing = this.statements.byClientId.get(draft.from, draft.clientMsgId);
       if (existing) return { message: this.toMessage(existing), created: false };
+    }
+    // The file is checked again in the transaction that stores its message: between the sender's check and
+    // this commit, the last other message holding it may have been deleted and the file released.
+    if (draft.fileId !== undefined && this.statements.liveFileOf.get(draft.fileId, draft.from) === undefined) {
+      return undefined;
     }
     const id = ++this.seq;
     // The row as stored is also the message returned: nothing is read back.
@@ -747,7 +756,7 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return;
     this.pending = [];
     const started = performance.now();
-    let results: AppendResult[];
+    let results: (AppendResult | undefined)[];
     try {
       const written = this.insertBatch(batch);
       results = written.results;
@@ -758,7 +767,11 @@ export class SqliteStore implements Store {
       return;
     }
     this.options.onCommit?.(performance.now() - started, batch.length);
-    batch.forEach((item, index) => item.resolve(results[index]!));
+    batch.forEach((item, index) => {
+      const result = results[index];
+      if (result) item.resolve(result);
+      else item.reject(notFound("file"));
+    });
     this.scheduleIndexing();
   }
 

@@ -192,7 +192,10 @@ export interface Store {
   /** Drops the rows of marked files (after their bytes are gone). */
   forgetFiles(ids: readonly string[]): Promise<void>;
 
-  /** Stores a message; resolves only once it is committed (and, in durable mode, fsynced). */
+  /**
+   * Stores a message; resolves only once it is committed (and, in durable mode, fsynced). Rejects with
+   * NOT_FOUND when the draft's file is no longer the sender's live file at the moment of the commit.
+   */
   appendMessage(draft: MessageDraft): Promise<AppendResult>;
   /** One page of a conversation, ascending by id. */
   conversationPage(

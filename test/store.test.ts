@@ -348,6 +348,15 @@ describe("SqliteStore appendMessage", () => {
   it("assigns strictly increasing ids and returns the stored message with its url and clientMsgId", async () => {
     const store = openStore();
     await addUsers(store, "alice", "bob");
+    await store.createFile({
+      id: "F1",
+      owner: "alice",
+      name: "f.png",
+      size: 1,
+      mime: "image/png",
+      mediaType: "image",
+      createAt: clock,
+    });
     const first = await store.appendMessage(group("alice", "lobby"));
     const second = await store.appendMessage(
       single("alice", "bob", { mediaType: "image", content: undefined, fileId: "F1", clientMsgId: "c1" }),

@@ -5,7 +5,8 @@
  * flight against a real server while `/healthz` is probed. Loopback and in-process only; every phase stops
  * after a fixed time. Evidence for `/work/notes`-style before/after tables; not part of `npm run bench`.
  *
- * `npx tsx bench/diagnostics/query-bounds.ts [--root <checkout>] [--skip-attack]`: `--root` measures
+ * `npx tsx bench/diagnostics/query-bounds.ts [--root <checkout>] [--skip-attack | --attack-only]
+ * [--events-per-10s N]`: `--root` measures
  * another checkout's code (e.g. a `git worktree` of an older commit, with `node_modules` linked), with a
  * database built by that checkout's own migrations.
  */
@@ -26,6 +27,9 @@ import type { SqliteStore as SqliteStoreType } from "../../server/store/sqlite-s
 const args = process.argv.slice(2);
 const root = resolve(args.includes("--root") ? args[args.indexOf("--root") + 1]! : ROOT);
 const skipAttack = args.includes("--skip-attack");
+const attackOnly = args.includes("--attack-only");
+/** RATE_LIMIT_EVENTS_PER_10S for the attack's server: unlimited unless given (the default is 200). */
+const eventsPer10s = args.includes("--events-per-10s") ? args[args.indexOf("--events-per-10s") + 1]! : "1000000";
 /** Only builds the data set and copies it here (to try queries on it). */
 const buildOnly = args.includes("--build-only") ? args[args.indexOf("--build-only") + 1] : undefined;
 
@@ -205,7 +209,7 @@ async function attack(file: string): Promise<Record<string, number>> {
       JWT_SECRET: BENCH_SECRET,
       PUSH_API_KEY: "bench-push-key-of-at-least-32-bytes-loopback",
       ADMIN_API_KEY: "bench-admin-key-of-at-least-32-bytes-loopback",
-      RATE_LIMIT_EVENTS_PER_10S: "1000000",
+      RATE_LIMIT_EVENTS_PER_10S: eventsPer10s,
       RATE_LIMIT_CONNECTIONS_PER_MIN: "1000000",
     },
     stdio: ["ignore", "ignore", "inherit"],
@@ -239,11 +243,23 @@ async function attack(file: string): Promise<Record<string, number>> {
     const stopAt = started + 10_000;
     let searches = 0;
     let refused = 0;
+    // Paced to the per-user event budget (when one is set), as an attacker who wants to stay connected would.
+    const gap = 10_000 / Number(eventsPer10s);
+    let nextAt = performance.now();
+    let failed = 0;
     const searcher = async () => {
       while (performance.now() < stopAt) {
-        const answer = await conn.request<{ ok: boolean }>("history:search", { q: "alpha", limit: 50 }, 30_000);
-        if (answer.ok) searches += 1;
-        else refused += 1;
+        const wait = nextAt - performance.now();
+        nextAt = Math.max(performance.now(), nextAt) + gap;
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        try {
+          const answer = await conn.request<{ ok: boolean }>("history:search", { q: "alpha", limit: 50 }, 15_000);
+          if (answer.ok) searches += 1;
+          else refused += 1;
+        } catch {
+          failed += 1;
+          return;
+        }
       }
     };
     const probes: number[] = [];
@@ -267,6 +283,7 @@ async function attack(file: string): Promise<Record<string, number>> {
       wallSeconds: round(wall, 2),
       searchesAnswered: searches,
       searchesRefused: refused,
+      searchesUnanswered: failed,
     };
   } finally {
     await closeAll(conns);
@@ -281,7 +298,8 @@ if (buildOnly !== undefined) {
   copyFileSync(file, buildOnly);
   process.exit(0);
 }
-const results: Record<string, unknown> = { root, inProcess: await inProcess(mod, file) };
+const results: Record<string, unknown> = { root, eventsPer10s };
+if (!attackOnly) results["inProcess"] = await inProcess(mod, file);
 if (!skipAttack) results["attack"] = await attack(file);
 process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 process.exit(0);

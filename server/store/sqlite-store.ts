@@ -1009,8 +1009,8 @@ type SummaryRow = [
 ];
 
 /**
- * Every room (or direct conversation) of `@user` with its name, read position, unread count (at most
- * `@cap` index entries read) and newest message, in one statement: per conversation a few index seeks,
+ * Every room (or direct conversation) of `@user` with its name, read position, unread count (stopping at
+ * `@cap`) and newest message, in one statement: per conversation a few index seeks,
  * where `conversation:list` ran five queries per conversation before (issue 12, item 7).
  */
 export function conversationRowsSql(kind: "rooms" | "direct"): string {

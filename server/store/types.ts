@@ -95,8 +95,9 @@ export interface PageQuery {
 }
 
 /**
- * Unread counts stop here: a count reads at most this many index entries, so a never-read conversation of
- * any size costs the same (issue 12, item 7). The contract's `unread: number` reads "999 or more" at 999.
+ * Unread counts stop here, so a never-read conversation of any size costs the same (issue 12, item 7): the
+ * count stops at this many messages. Tombstones and the reader's own messages it passes are skipped (few:
+ * sending moves the sender's read position to its message). `unread: 999` reads "999 or more".
  */
 export const UNREAD_CAP = 999;
 

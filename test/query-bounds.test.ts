@@ -182,6 +182,11 @@ describe("history:search examines a bounded number of matches", () => {
     expect(await search(store, "alice", "kiwi")).toEqual([again, short, long]);
   });
 
+  it("searches a word repeated in any case once: each phrase of the query reads its postings", () => {
+    expect(toMatchQuery(`${"alpha ".repeat(30)}Alpha ALPHA bravo alpha`)).toBe('"alpha" "bravo"');
+    expect(toMatchQuery('a "quoted" a OR b')).toBe('"a" "quoted" "OR" "b"');
+  });
+
   it("does not match a word against a conversation's scope token", async () => {
     const store = openStore();
     await users(store, "alice", "bob");

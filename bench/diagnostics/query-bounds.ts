@@ -171,6 +171,12 @@ async function inProcess(mod: Modules, file: string): Promise<Record<string, Tim
   await run("search two common words (whole history)", () =>
     store.search(ATTACKER, match("alpha bravo"), undefined, 20),
   );
+  await run("search eight common words (whole history)", () =>
+    store.search(ATTACKER, match(HISTORY_WORDS.slice(0, 8).join(" ")), undefined, 20),
+  );
+  await run("search one word 33 times (whole history)", () =>
+    store.search(ATTACKER, match("alpha ".repeat(33)), undefined, 20),
+  );
   await run("search a common word in one room", () => store.search(ATTACKER, match("alpha"), `r:${room(1)}`, 20));
   await run("search by a user in 400 rooms", () => store.search(MANY, match("alpha"), undefined, 20));
   await run("sync { after: 0, limit: 500 } (400 rooms)", () => store.visibleAfter(MANY, 0, 500));

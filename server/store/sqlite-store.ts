@@ -938,8 +938,9 @@ export const scopeToken = (key: string): string => `k${Buffer.from(key, "utf8").
  * (a rare word is found: it has few matches). A search restricted to a conversation (`@a`/`@b`) puts the
  * conversation's scope token in the FTS5 query itself, so its candidates are that conversation's newest
  * matches only and nothing outside it can crowd them out. bm25's weights read each searched word's and
- * scope's posting counts once per search (FTS5 counts them); that pass is the one part that still grows
- * with the history (about 5 ms for a word in half of 250k messages, measured in bench/diagnostics/query-bounds.ts).
+ * scope's posting counts once per search (FTS5 counts them), and FTS5 walks each word's postings to
+ * intersect them: those still grow with the history, per distinct word (about 5 ms for a word in half of
+ * 250k messages, about 110 ms for 8 such words; measured with bench/diagnostics/query-bounds.ts).
  */
 export const SEARCH_SQL = `
   WITH hits AS (

@@ -35,7 +35,7 @@ function membersOf(r: number): number[] {
 }
 
 /** A small deterministic PRNG (mulberry32), so every build makes the same data. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -45,7 +45,8 @@ function prng(seed: number): () => number {
   };
 }
 
-const WORDS =
+/** The words message texts are made of (each is in about half of the messages). */
+export const HISTORY_WORDS =
   "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu".split(
     " ",
   );
@@ -150,7 +151,7 @@ export function historyDb(log: (message: string) => void): string {
       const roomMembers = members[r]!;
       const sender = historyUser(roomMembers[Math.floor(random() * roomMembers.length)]!);
       const words: string[] = [`#${i}`];
-      while (words.join(" ").length < 130) words.push(WORDS[Math.floor(random() * WORDS.length)]!);
+      while (words.join(" ").length < 130) words.push(HISTORY_WORDS[Math.floor(random() * HISTORY_WORDS.length)]!);
       const createAt = at + i * 10;
       const args: unknown[] = [i, sender, historyRoom(r), `r:${historyRoom(r)}`, words.join(" "), createAt, createAt];
       if (withRev) args.push(i);

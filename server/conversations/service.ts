@@ -2,9 +2,8 @@ import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
 import type { Conversation, ConversationSummary, StoredMessage } from "../../shared/schemas.js";
-import { BROADCAST_CONVERSATION } from "../messages/conversation.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
-import type { ConversationKeys, Store } from "../store/types.js";
+import type { ConversationKeys, ConversationRow, Store } from "../store/types.js";
 import { resolveConversation, type ResolvedConversation } from "./keys.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -46,23 +45,36 @@ export class ConversationService {
     return { row, activity: lastMessage?.createAt ?? since };
   }
 
-  /** The caller's rooms and the direct conversations it has messages in, newest activity first. */
+  /**
+   * The caller's rooms and the direct conversations it has messages in, newest activity first. Rooms and
+   * direct conversations come from the store in a constant number of queries, whatever their number; only
+   * the system conversation (two keys: the caller's own and the broadcasts) is summed up on its own.
+   */
   async list(userId: string): Promise<ConversationSummary[]> {
     const rows: { row: ConversationSummary; activity: number }[] = [];
-    for (const room of await this.store.roomsOf(userId)) {
-      const resolved = await resolveConversation(this.store, userId, { room: room.id });
-      const joinedAt = (await this.store.joinedAt(room.id, userId)) ?? room.createAt;
-      rows.push(await this.summary(userId, resolved, room.name, joinedAt));
-    }
-    const peers = new Set(await this.store.directPeers(userId));
-    // Broadcasts belong to everyone's system conversation, whether or not a system message named them.
-    if (!peers.has(SYSTEM_USER_ID) && (await this.newest(BROADCAST_CONVERSATION))) peers.add(SYSTEM_USER_ID);
-    for (const peer of peers) {
-      const resolved = await resolveConversation(this.store, userId, { user: peer });
-      const name = peer === SYSTEM_USER_ID ? "System" : ((await this.store.getUser(peer))?.name ?? peer);
-      const entry = await this.summary(userId, resolved, name, 0);
+    const { rooms, direct } = await this.store.conversationRows(userId);
+    const add = (conversation: Conversation, entry: ConversationRow, name: string, since: number) => {
+      const row: ConversationSummary = { conversation, name, unread: entry.unread, lastReadId: entry.lastReadId };
+      if (entry.lastMessage) row.lastMessage = entry.lastMessage;
+      rows.push({ row, activity: entry.lastMessage?.createAt ?? since });
+    };
+    for (const room of rooms) add({ room: room.id }, room, room.name ?? room.id, room.joinedAt);
+    const system = async () => {
+      const resolved = await resolveConversation(this.store, userId, { user: SYSTEM_USER_ID });
+      const entry = await this.summary(userId, resolved, "System", 0);
       if (entry.row.lastMessage) rows.push(entry);
+    };
+    let systemListed = false;
+    for (const peer of direct) {
+      if (peer.id === SYSTEM_USER_ID) {
+        systemListed = true;
+        await system();
+      } else if (peer.lastMessage) {
+        add({ user: peer.id }, peer, peer.name ?? peer.id, 0);
+      }
     }
+    // Broadcasts belong to everyone's system conversation, whether or not a system message named them.
+    if (!systemListed) await system();
     rows.sort((a, b) => b.activity - a.activity);
     return rows.map((entry) => entry.row);
   }

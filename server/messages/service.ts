@@ -72,11 +72,16 @@ export interface MessageServiceOptions {
 
 /**
  * Turns a search query into an FTS5 query: plain words, all of which must match. Quotes and operators are
- * ordinary characters; each word is quoted, so nothing the user types is FTS5 syntax.
+ * ordinary characters; each word is quoted, so nothing the user types is FTS5 syntax. A word repeated (in
+ * any case) is searched once: FTS5 reads every phrase's postings, so "alpha alpha …" 33 times cost 33 times
+ * one "alpha" (issue 12, item 7) for the same matches.
  */
 export function toMatchQuery(q: string): string | undefined {
   const words = q.match(/[\p{L}\p{N}\p{M}\p{Co}]+/gu);
-  return words ? words.map((word) => `"${word}"`).join(" ") : undefined;
+  if (!words) return undefined;
+  const seen = new Set<string>();
+  const unique = words.filter((word) => !seen.has(word.toLowerCase()) && seen.add(word.toLowerCase()));
+  return unique.map((word) => `"${word}"`).join(" ");
 }
 
 /**

@@ -14,6 +14,7 @@ import type {
   ReactionChange,
   ConversationKey,
   ConversationKeys,
+  ConversationRow,
   MessageRecord,
   FileCursor,
   FileRecord,
@@ -24,6 +25,7 @@ import type {
   Store,
   UserRecord,
 } from "./types.js";
+import { UNREAD_CAP } from "./types.js";
 
 /** Options of the SQLite store. */
 export interface SqliteStoreOptions {
@@ -356,11 +358,13 @@ export class SqliteStore implements Store {
       setName: db.prepare("UPDATE users SET name = ? WHERE id = ?"),
       setReceipts: db.prepare("UPDATE users SET read_receipts = ? WHERE id = ?"),
       setLastSeen: db.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?"),
-      unread: db.prepare<{ a: string; b: string; after: number; user: string }, { n: number }>(
-        `SELECT COUNT(*) AS n FROM messages WHERE conversation IN (@a, @b) AND id > @after
-         AND sender != @user AND deleted_at IS NULL`,
+      unread: db.prepare<{ a: string; b: string; after: number; user: string; cap: number }, { n: number }>(
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages WHERE conversation IN (@a, @b) AND id > @after
+         AND sender != @user AND deleted_at IS NULL LIMIT @cap)`,
       ),
-      search: rows<{ user: string; match: string; a: string | null; b: string | null; limit: number }>(SEARCH_SQL),
+      roomRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("rooms")).raw(true),
+      directRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("direct")).raw(true),
+      search: rows<SearchParams>(SEARCH_SQL),
       latest: rows<PageParams>(pageSql("", "DESC", false)),
       before: rows<PageParams>(pageSql("AND id < @cursor", "DESC", false)),
       after: rows<PageParams>(pageSql("AND id > @cursor", "ASC", false)),
@@ -371,7 +375,8 @@ export class SqliteStore implements Store {
       lastVisible: db.prepare<{ user: string }, { last: number | null }>(LAST_VISIBLE_SQL),
       indexedUpto: db.prepare<[], { indexed_upto: number }>("SELECT indexed_upto FROM search_index WHERE id = 1"),
       indexRange: db.prepare<[number, number]>(
-        "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id > ? AND id <= ? AND content IS NOT NULL",
+        `INSERT INTO messages_fts (rowid, content, scope)
+         SELECT id, content, scope FROM messages_search WHERE id > ? AND id <= ? AND content IS NOT NULL`,
       ),
       setIndexedUpto: db.prepare<[number]>("UPDATE search_index SET indexed_upto = ? WHERE id = 1"),
     };
@@ -942,7 +947,21 @@ export class SqliteStore implements Store {
 
   async unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number> {
     const [a, b] = pair(conversation);
-    return this.statements.unread.get({ a, b, after, user: userId })!.n;
+    return this.statements.unread.get({ a, b, after, user: userId, cap: UNREAD_CAP })!.n;
+  }
+
+  async conversationRows(userId: string): Promise<{ rooms: ConversationRow[]; direct: ConversationRow[] }> {
+    const toRow = (row: SummaryRow): ConversationRow => {
+      const [id, name, joinedAt, lastReadId, unread, ...message] = row;
+      const entry: ConversationRow = { id, name: name ?? undefined, joinedAt, lastReadId, unread };
+      if (message[0] !== null) entry.lastMessage = this.toMessage(message as MessageRow);
+      return entry;
+    };
+    const params = { user: userId, cap: UNREAD_CAP };
+    return {
+      rooms: this.statements.roomRows.all(params).map(toRow),
+      direct: this.statements.directRows.all(params).map(toRow),
+    };
   }
 
   async directPeers(userId: string): Promise<string[]> {
@@ -955,8 +974,13 @@ export class SqliteStore implements Store {
 
   async search(userId: string, match: string, conversation: ConversationKeys | undefined, limit: number) {
     const [a, b] = conversation === undefined ? [null, null] : pair(conversation);
+    // The words match the text only (never a scope token); a conversation restricts inside the FTS5 query.
+    const words = `content : (${match})`;
+    const query = a === null ? words : `scope : (${scopeToken(a)} OR ${scopeToken(b!)}) AND ${words}`;
     this.indexAll();
-    return this.statements.search.all({ user: userId, match, a, b, limit }).map((row) => this.toMessage(row));
+    return this.statements.search
+      .all({ user: userId, match: query, a, b, limit, candidates: SEARCH_CANDIDATES })
+      .map((row) => this.toMessage(row));
   }
 
   async updateUser(id: string, changes: { name?: string | undefined; readReceipts?: boolean | undefined }) {
@@ -1009,12 +1033,48 @@ function pair(keys: ConversationKeys): [string, string] {
 }
 
 /**
- * Full-text search over what a user may see, tombstones excluded: best match first (bm25), then newest.
- * `@a`/`@b` narrow it to one conversation when given.
+ * How many full-text matches one search examines at most: the newest ones, in index order. Ranking every
+ * match of a common word is what made a search cost the size of the history (bm25 and a sort over all of
+ * them; issue 12, item 7); this bounds the rows a search reads, ranks and checks for visibility.
+ */
+export const SEARCH_CANDIDATES = 2000;
+
+interface SearchParams {
+  user: string;
+  match: string;
+  a: string | null;
+  b: string | null;
+  limit: number;
+  candidates: number;
+}
+
+/**
+ * The one FTS5 token a conversation key is indexed under in the `scope` column (see migration 9): `k` and
+ * the key's UTF-8 in hex, as SQLite's `hex()` writes it. A key's own characters (`:`, `|`, `*`) are not
+ * token characters, so the key itself could not be matched exactly.
+ */
+export const scopeToken = (key: string): string => `k${Buffer.from(key, "utf8").toString("hex").toUpperCase()}`;
+
+/**
+ * Full-text search over what a user may see, tombstones excluded: best match first (bm25 of the text),
+ * then newest. The newest `@candidates` matches are examined (FTS5 reads them in rowid order and stops;
+ * bm25 is computed for those only), then filtered by what the user may see, ranked and cut to `@limit`.
+ *
+ * The trade-off: across all conversations, a match the user may see that is older than `@candidates`
+ * newer matches of the same words is not found, even when none of those newer ones is visible to the user
+ * (a rare word is found: it has few matches). A search restricted to a conversation (`@a`/`@b`) puts the
+ * conversation's scope token in the FTS5 query itself, so its candidates are that conversation's newest
+ * matches only and nothing outside it can crowd them out. bm25's weights read each searched word's and
+ * scope's posting counts once per search (FTS5 counts them), and FTS5 walks each word's postings to
+ * intersect them: those still grow with the history, per distinct word (about 5 ms for a word in half of
+ * 250k messages, about 110 ms for 8 such words; measured with bench/diagnostics/query-bounds.ts).
  */
 export const SEARCH_SQL = `
-  SELECT ${messageColumns("m.")} FROM messages_fts f JOIN messages m ON m.id = f.rowid
-  WHERE messages_fts MATCH @match AND m.deleted_at IS NULL
+  WITH hits AS (
+    SELECT rowid AS id, bm25(messages_fts, 1.0, 0.0) AS score FROM messages_fts
+    WHERE messages_fts MATCH @match ORDER BY rowid DESC LIMIT @candidates)
+  SELECT ${messageColumns("m.")} FROM hits JOIN messages m ON m.id = hits.id
+  WHERE m.deleted_at IS NULL
     AND (@a IS NULL OR m.conversation IN (@a, @b))
     AND (
       m.conversation IN (SELECT 'r:' || room_id FROM room_members WHERE user_id = @user)
@@ -1022,7 +1082,7 @@ export const SEARCH_SQL = `
       OR (m.sender = @user AND m.message_type = 'single')
       OR m.conversation = '*'
     )
-  ORDER BY bm25(messages_fts), m.id DESC LIMIT @limit`;
+  ORDER BY hits.score, m.id DESC LIMIT @limit`;
 
 /**
  * The key of the direct conversation between `dc.user_id` and `dc.peer` (what directConversation() makes:
@@ -1031,27 +1091,73 @@ export const SEARCH_SQL = `
 const DIRECT_KEY_SQL = `CASE WHEN dc.user_id < dc.peer THEN 'd:' || dc.user_id || '|' || dc.peer
   ELSE 'd:' || dc.peer || '|' || dc.user_id END`;
 
+/** Sorts after every rev: a key whose messages ran out sorts last in the merge below. */
+const NO_MORE = "9223372036854775807";
+
 /**
- * Every message a user may see after a cursor: the rooms it belongs to (group and system-to-room), its
- * direct conversations (listed in `direct_conversations`, its conversation with `system` included), and
- * system messages to everyone. Every branch is an index range on `(conversation, rev)` (no scan of
- * `messages`); the broadcast branch stops at `limit`, but the rooms and direct branches read every message
- * after the cursor in the user's conversations before sorting and cutting, so their cost grows with how
- * far behind the client is.
+ * Every message a user may see after a cursor, ascending by rev: the rooms it belongs to (group and
+ * system-to-room), its direct conversations (listed in `direct_conversations`, its conversation with
+ * `system` included), and system messages to everyone. A k-way merge of the conversations' `(conversation,
+ * rev)` index ranges: a recursive CTE whose queue is ordered by rev holds each conversation's next rev;
+ * taking the smallest pushes that conversation's following one, and the CTE stops after `@limit` taken.
+ * So a page reads one index seek per conversation plus one per message it returns, however many messages
+ * follow the cursor (joining every conversation's range and sorting it read them all; issue 12, item 7).
+ * The rows are then read by `(conversation, rev)`: the wider covering index would be scanned by
+ * conversation alone, hence INDEXED BY.
  */
 export const VISIBLE_AFTER_SQL = `
-  SELECT ${messageColumns("m.")} FROM messages m WHERE m.id IN (
-    SELECT id FROM (
-      SELECT msg.id AS id, msg.rev AS rev FROM room_members rm
-      JOIN messages msg ON msg.conversation = 'r:' || rm.room_id AND msg.rev > @after
-      WHERE rm.user_id = @user ORDER BY msg.rev LIMIT @limit)
-    UNION ALL SELECT id FROM (
-      SELECT msg.id AS id, msg.rev AS rev FROM direct_conversations dc
-      JOIN messages msg ON msg.conversation = ${DIRECT_KEY_SQL} AND msg.rev > @after
-      WHERE dc.user_id = @user ORDER BY msg.rev LIMIT @limit)
-    UNION ALL SELECT id FROM (
-      SELECT id FROM messages WHERE conversation = '*' AND rev > @after ORDER BY rev LIMIT @limit)
-  ) ORDER BY m.rev LIMIT @limit`;
+  WITH RECURSIVE
+    keys (conversation) AS (
+      SELECT 'r:' || room_id FROM room_members WHERE user_id = @user
+      UNION ALL SELECT ${DIRECT_KEY_SQL} FROM direct_conversations dc WHERE dc.user_id = @user
+      UNION ALL SELECT '*'),
+    next (conversation, rev) AS (
+      SELECT conversation, rev FROM (
+        SELECT keys.conversation, (SELECT rev FROM messages WHERE conversation = keys.conversation AND rev > @after
+          ORDER BY rev LIMIT 1) AS rev FROM keys)
+      WHERE rev IS NOT NULL
+      UNION ALL
+      SELECT next.conversation, COALESCE((SELECT rev FROM messages WHERE conversation = next.conversation
+          AND rev > next.rev ORDER BY rev LIMIT 1), ${NO_MORE})
+      FROM next WHERE next.rev < ${NO_MORE}
+      ORDER BY 2 LIMIT @limit)
+  SELECT ${messageColumns("m.")} FROM next
+  JOIN messages m INDEXED BY messages_rev_by_conversation ON m.conversation = next.conversation AND m.rev = next.rev
+  WHERE next.rev < ${NO_MORE} ORDER BY next.rev`;
+
+/** A conversationRowsSql row: id, name, joined_at, last_read_id, unread, then the newest message (all NULL when none). */
+type SummaryRow = [
+  id: string,
+  name: string | null,
+  joinedAt: number,
+  lastReadId: number,
+  unread: number,
+  /** MESSAGE_COLUMNS of the newest message, or as many NULLs. */
+  ...message: unknown[],
+];
+
+/**
+ * Every room (or direct conversation) of `@user` with its name, read position, unread count (stopping at
+ * `@cap`) and newest message, in one statement: per conversation a few index seeks,
+ * where `conversation:list` ran five queries per conversation before (issue 12, item 7).
+ */
+export function conversationRowsSql(kind: "rooms" | "direct"): string {
+  const source =
+    kind === "rooms"
+      ? `SELECT rm.room_id AS id, r.name AS name, rm.joined_at AS joined_at, 'r:' || rm.room_id AS key
+         FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = @user`
+      : `SELECT dc.peer AS id, u.name AS name, 0 AS joined_at, ${DIRECT_KEY_SQL} AS key
+         FROM direct_conversations dc LEFT JOIN users u ON u.id = dc.peer WHERE dc.user_id = @user`;
+  return `
+    SELECT c.id, c.name, c.joined_at, COALESCE(rp.last_read_id, 0),
+      (SELECT COUNT(*) FROM (SELECT 1 FROM messages u WHERE u.conversation = c.key
+        AND u.id > COALESCE(rp.last_read_id, 0) AND u.sender != @user AND u.deleted_at IS NULL LIMIT @cap)),
+      ${messageColumns("m.")}
+    FROM (${source}) c
+    LEFT JOIN read_positions rp ON rp.user_id = @user AND rp.conversation = c.key
+    LEFT JOIN messages m ON m.id = (SELECT id FROM messages WHERE conversation = c.key ORDER BY id DESC LIMIT 1)
+    ORDER BY ${kind === "rooms" ? "c.joined_at, c.id" : "c.id"}`;
+}
 
 export const LAST_VISIBLE_SQL = `
   SELECT MAX(last) AS last FROM (

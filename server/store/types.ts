@@ -100,6 +100,27 @@ export interface PageQuery {
   limit: number;
 }
 
+/**
+ * Unread counts stop here, so a never-read conversation of any size costs the same (issue 12, item 7): the
+ * count stops at this many messages. Tombstones and the reader's own messages it passes are skipped (few:
+ * sending moves the sender's read position to its message). `unread: 999` reads "999 or more".
+ */
+export const UNREAD_CAP = 999;
+
+/** One of a user's conversations as `conversation:list` shows it, read in one query with the others. */
+export interface ConversationRow {
+  /** A room id, or the other user of a direct conversation. */
+  id: string;
+  /** The room's name, or the other user's name (undefined when no such user). */
+  name: string | undefined;
+  /** When the user joined the room (0 for a direct conversation). */
+  joinedAt: number;
+  lastReadId: number;
+  /** Messages by others after the read position, tombstones excluded, at most UNREAD_CAP. */
+  unread: number;
+  lastMessage?: StoredMessage;
+}
+
 /** One member row as `room:members` pages it. */
 export interface MemberRow {
   userId: string;
@@ -223,8 +244,14 @@ export interface Store {
   readPosition(userId: string, conversation: ConversationKey): Promise<number>;
   /** Moves the read position forward only; returns the position now. */
   moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number>;
-  /** Messages by others after `after`, tombstones excluded. */
+  /** Messages by others after `after`, tombstones excluded, counted up to UNREAD_CAP. */
   unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number>;
+  /**
+   * The user's rooms (by when it joined, then id) and direct conversations (by peer id, as `directPeers`),
+   * each with its newest message, read position and unread count, in a constant number of queries. The
+   * `system` peer's row covers only the user's own key, not the broadcasts: its conversation spans two keys.
+   */
+  conversationRows(userId: string): Promise<{ rooms: ConversationRow[]; direct: ConversationRow[] }>;
   /** Users (and `system`) the user has direct messages with. */
   directPeers(userId: string): Promise<string[]>;
   /** When the user joined the room, if a member. */

@@ -12,6 +12,7 @@ import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
 import { registerAdminRoutes } from "./admin/routes.js";
 import { registerAuthRoutes } from "./auth/routes.js";
+import { memoryLimiters, type LimiterFactory } from "./cluster/limiters.js";
 import { createBackgroundErrorReporter, type BackgroundErrorReporter } from "./background.js";
 import { ConversationService } from "./conversations/service.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
@@ -55,6 +56,8 @@ export interface ChatServerOptions {
   clock?: () => number;
   /** @default SQLite at `DATA_DIR/chat.db` */
   store?: Store;
+  /** Where rate limits are counted. @default in this process (`memoryLimiters`) */
+  limiters?: LimiterFactory;
 }
 
 /** A built, not yet listening, chat server. */
@@ -68,6 +71,8 @@ export interface ChatServer {
   readonly messages: MessageService;
   readonly rooms: RoomService;
   readonly registry: ConnectionRegistry;
+  /** Which sockets follow which users' presence (`presence:subscribe`). */
+  readonly presenceSubscriptions: PresenceSubscriptions;
   /** Password hashing for register and login, at most 4 (and no more than the cores) at a time. */
   readonly passwords: PasswordHasher;
   /** The library API: system messages to users, rooms and everyone; socket counts; sessions; stats. */
@@ -123,7 +128,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const originAllowed = createOriginCheck(config);
   // One notion of the client's address for HTTP (`request.ip`) and the Socket.IO handshake.
   const proxyTrust = createProxyTrust(config.trustProxy);
-  const budget = new ConnectionBudget(config.rateLimitConnectionsPerMin, proxyTrust);
+  const limiters = options.limiters ?? memoryLimiters;
+  const budget = new ConnectionBudget(config.rateLimitConnectionsPerMin, proxyTrust, limiters);
   const passwords = new PasswordHasher({ logN: config.scryptLogN });
   let accepting = true;
 
@@ -206,7 +212,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   // requests that are not its own.
   closeSilentConnections(app.server, config.idleConnectionTimeoutMs);
 
-  coalesceWrites(io, {
+  const writeBacklog = coalesceWrites(io, {
     maxPendingBytes: config.maxSocketBufferBytes,
     onError: (err: unknown) => logger.error({ err }, "socket write failed; connection closed"),
     onOverflow: (pendingBytes, transport) => {
@@ -281,6 +287,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const hub = new ChatHub(io, store, messages, registry, workers);
   const handlers = createHandlerTable({ messages, rooms, conversations, users, presence: presenceSubscriptions });
   attachGateway(io, {
+    limiters,
+    backlogOf: (connection) => writeBacklog.of(connection),
     config,
     store,
     tokens,
@@ -298,7 +306,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     },
   });
 
-  const authDeps = { config, store, tokens, now };
+  const authDeps = { config, store, tokens, now, limiters };
   registerAuthRoutes(app, { ...authDeps, passwords });
   registerFileRoutes(app, { ...authDeps, filesDir, files });
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
@@ -344,6 +352,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     messages,
     rooms,
     registry,
+    presenceSubscriptions,
     passwords,
     hub,
     workers,

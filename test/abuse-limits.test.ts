@@ -295,3 +295,75 @@ describe("SDK retries", () => {
     expect(other.ok && retry.ok && other.data.id).not.toBe(retry.ok && retry.data.id);
   });
 });
+
+describe("a socket's queue shares the server", () => {
+  /** Fills the lobby with `count` messages of 4,000 characters straight through the store. */
+  async function bigLobby(server: Awaited<ReturnType<typeof startServer>>, count: number) {
+    const store = server.server.store;
+    await store.ensureUser("filler", "filler", Date.now());
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        store.appendMessage({
+          messageType: "group",
+          mediaType: "text",
+          from: "filler",
+          to: "lobby",
+          conversation: "r:lobby",
+          recipientUser: null,
+          content: `${i} ${"x".repeat(3990)}`,
+          createAt: Date.now(),
+        }),
+      ),
+    );
+  }
+
+  it("answers other users between one socket's queued requests, and pauses that socket instead of buffering megabytes", async () => {
+    const server = await startServer();
+    await bigLobby(server, 300); // each `sync` page: 300 × 4,000 characters, about 1.2 MB
+    const other = await client(server, "other");
+    const { client: raw } = await RawClient.connect(server.url, { token: signToken("reader") });
+    const tcp = (raw.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    const count = 40;
+    tcp.cork();
+    for (let i = 1; i <= count; i += 1) raw.send(`42${i}["sync",{"after":0,"limit":500}]`);
+    tcp.uncork();
+    // Another user's request, sent once the burst is queued, is answered before the burst is done.
+    await raw.next((f) => f.startsWith("431["), 10_000);
+    const order: string[] = [];
+    const probe = ok(other.socket, "presence:query", { userIds: ["reader"] }).then(() => order.push("probe"));
+    let acks = 1;
+    while (acks < count) {
+      await raw.next((f) => /^43\d+\[/.test(f), 20_000);
+      acks += 1;
+    }
+    order.push("burst");
+    await probe;
+    expect(order).toEqual(["probe", "burst"]);
+    // The reading socket was paused, never dropped as a slow consumer, and got every answer.
+    expect(raw.closed).toBe(false);
+    raw.close();
+  });
+
+  it("drops what a socket still had queued when it disconnects: no send stored after it, no subscription left", async () => {
+    const server = await startServer();
+    const watcher = await client(server, "watcher");
+    const { client: raw } = await RawClient.connect(server.url, { token: signToken("leaver") });
+    const tcp = (raw.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    const ids = Array.from({ length: 500 }, (_, i) => `u${i}`);
+    tcp.cork();
+    for (let i = 1; i <= 30; i += 1) {
+      raw.send(
+        `42${i}${JSON.stringify(["message:send", { messageType: "group", mediaType: "text", to: "lobby", content: `queued ${i}` }])}`,
+      );
+    }
+    raw.send(`4231${JSON.stringify(["presence:subscribe", { userIds: ids }])}`);
+    raw.send("41"); // the namespace disconnect, in the same write
+    tcp.uncork();
+    await until(() => server.server.io.of("/").sockets.size === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.server.presenceSubscriptions.size).toBe(0);
+    const page = await ok(watcher.socket, "history:list", { room: "lobby", limit: 100 });
+    expect(page.messages.filter((m) => m.from === "leaver").length).toBeLessThan(30);
+    raw.close();
+  });
+});

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { StoredMessage } from "../shared/schemas.js";
 import { SqliteStore } from "../server/store/sqlite-store.js";
-import { ok, request, signToken, startServer, tempDir, type TestServer } from "./support/harness.js";
+import { barrier, ok, request, signToken, startServer, tempDir, type TestServer } from "./support/harness.js";
 import { RawClient } from "./support/raw-client.js";
 import { client, finish, PNG, say, startClockedServer, upload } from "./state-support.js";
 import { join } from "node:path";
@@ -180,6 +180,47 @@ describe("changes decided atomically with their checks", () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe("membership checked in the committing transaction", () => {
+  it("never stores a group message after its sender's leave: observers never get it after the 'left' event", async () => {
+    const server = await startServer();
+    const owner = await client(server, "owner");
+    const events: string[] = [];
+    owner.socket.on("room:member", (change) => {
+      if (change.userId === "alice") events.push(`${change.roomId}:${change.change}`);
+    });
+    owner.socket.on("message", (message) => {
+      if ("id" in message && message.from === "alice") events.push(`${message.to}:message`);
+    });
+    const tab1 = await Pipelined.open(server, "alice");
+    const tab2 = await Pipelined.open(server, "alice");
+    const rooms: string[] = [];
+    for (let round = 0; round < 15; round += 1) {
+      const room = await ok(owner.socket, "room:create", { name: `race ${round}` });
+      rooms.push(room.id);
+      await tab1.send([["room:join", { roomId: room.id }]]);
+      const send = { messageType: "group", mediaType: "text", to: room.id, content: `round ${round}` };
+      const [sent] = await Promise.all([
+        tab1.send([["message:send", send]]),
+        tab2.send([["room:leave", { roomId: room.id }]]),
+      ]);
+      const result = sent[0]!.result as { ok: boolean; error?: { code: string } };
+      if (!result.ok) expect(result.error!.code).toBe("FORBIDDEN");
+    }
+    const witness = await client(server, "witness");
+    await barrier(witness, [owner]);
+    for (const roomId of rooms) {
+      const mine = events
+        .filter((event) => event.startsWith(`${roomId}:`))
+        .map((event) => event.slice(roomId.length + 1));
+      const left = mine.indexOf("left");
+      expect(left).toBeGreaterThan(-1);
+      expect(mine.slice(left + 1)).not.toContain("message");
+    }
+    tab1.raw.close();
+    tab2.raw.close();
   });
 });
 

@@ -170,3 +170,27 @@ describe("behind a proxy", () => {
     expect(statuses).toEqual([401, 401, 429]);
   });
 });
+
+describe("IPv6 clients are counted by their /64", () => {
+  it("keys an IPv6 address by its /64 and an IPv4-mapped one by its IPv4 address", async () => {
+    const { limitKey } = await import("../server/http/client-address.js");
+    expect(limitKey("2001:db8:1:2::101")).toBe("2001:db8:1:2::/64");
+    expect(limitKey("2001:0db8:0001:0002:ffff:0:0:1")).toBe("2001:db8:1:2::/64");
+    expect(limitKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(limitKey("::1")).toBe("0:0:0:0::/64");
+    expect(limitKey("::ffff:192.0.2.7")).toBe("192.0.2.7");
+    expect(limitKey("192.0.2.7")).toBe("192.0.2.7");
+  });
+});
+
+describe("IPv6 clients behind a proxy", () => {
+  it("count logins from every address of one /64 together", async () => {
+    const server = await startServer({ TRUST_PROXY: "1", RATE_LIMIT_AUTH_PER_MIN: "3" });
+    const statuses: number[] = [];
+    for (let index = 0; index < 5; index++) {
+      statuses.push((await login(server, `2001:db8:1:2::${100 + index}`)).statusCode);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    expect((await login(server, "2001:db8:1:3::1")).statusCode).toBe(401);
+  });
+});

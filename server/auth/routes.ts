@@ -1,8 +1,9 @@
+import type { LimiterFactory } from "../cluster/limiters.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { RateLimiterMemory } from "rate-limiter-flexible";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
 import { credentialsSchema, loginSchema, type AuthResponse, type User } from "../../shared/schemas.js";
 import type { Config } from "../config.js";
+import { limitKey } from "../http/client-address.js";
 import { AppError } from "../errors.js";
 import type { Store } from "../store/types.js";
 import { bearerToken, parseInput } from "../validate.js";
@@ -15,6 +16,8 @@ export interface AuthDeps {
   store: Store;
   tokens: TokenService;
   now: () => number;
+  /** Makes the rate limiters (in memory, or in Redis across nodes). */
+  limiters: LimiterFactory;
 }
 
 /** Failed logins one username may take per window, from any address; then 429 until the window passes. */
@@ -38,8 +41,12 @@ export async function authenticateRequest(request: FastifyRequest, deps: AuthDep
  */
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps & { passwords: PasswordHasher }): void {
   const { store, tokens, passwords } = deps;
-  const limiter = new RateLimiterMemory({ points: deps.config.rateLimitAuthPerMin, duration: 60 });
-  const failures = new RateLimiterMemory({ points: FAILED_LOGINS_PER_USERNAME, duration: FAILED_LOGIN_WINDOW_S });
+  const limiter = deps.limiters({ name: "auth", points: deps.config.rateLimitAuthPerMin, durationSeconds: 60 });
+  const failures = deps.limiters({
+    name: "failed-logins",
+    points: FAILED_LOGINS_PER_USERNAME,
+    durationSeconds: FAILED_LOGIN_WINDOW_S,
+  });
   // Login for an unknown user still runs one hash, so timing does not tell which usernames exist.
   let decoy: Promise<string> | undefined;
   const decoyHash = () =>
@@ -50,7 +57,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps & { pass
 
   const guard = async (request: FastifyRequest) => {
     try {
-      await limiter.consume(request.ip);
+      await limiter.consume(limitKey(request.ip));
     } catch {
       throw new AppError("RATE_LIMITED", "too many attempts, try again in a minute");
     }

@@ -4,7 +4,7 @@ import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance } from "fastify";
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
 import type { UploadedFile } from "../../shared/schemas.js";
 import { authenticateRequest, type AuthDeps } from "../auth/routes.js";
 import { AppError } from "../errors.js";
@@ -36,7 +36,7 @@ export interface FileRouteDeps extends AuthDeps {
 export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps) {
   const { maxUploadBytes, rateLimitUploadsPerMin } = deps.config;
   const tmpDir = join(deps.filesDir, "tmp");
-  const limiter = new RateLimiterMemory({ points: rateLimitUploadsPerMin, duration: 60 });
+  const limiter = deps.limiters({ name: "uploads", points: rateLimitUploadsPerMin, durationSeconds: 60 });
   const overQuota = (cause?: unknown) =>
     new AppError("PAYLOAD_TOO_LARGE", "upload quota exceeded: delete messages with files to free space", { cause });
 

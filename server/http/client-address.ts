@@ -62,3 +62,24 @@ export function clientAddress(request: IncomingMessage, trust: ProxyTrust | unde
   }
   return address;
 }
+
+/**
+ * The key a per-address limit counts a client under: an IPv4 address as it is, an IPv6 address by its /64
+ * (one host usually holds a whole /64, so counting single IPv6 addresses would give it 2^64 budgets). An
+ * IPv4-mapped IPv6 address counts as its IPv4 address.
+ * @example limitKey("2001:db8:1:2::101") // "2001:db8:1:2::/64"
+ */
+export function limitKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  // Expand `::` to the missing zero groups, then keep the first four.
+  const [head = "", tail] = address.toLowerCase().split("%")[0]!.split("::") as [string, string | undefined];
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}

@@ -73,7 +73,7 @@ function packetBytes(packet: EnginePacket): number {
  * test/connection-limits.test.ts drops stalled readers on both transports, so an upgrade that changes any
  * of them fails there.
  */
-export function coalesceWrites(io: Server, options: CoalesceOptions): void {
+export function coalesceWrites(io: Server, options: CoalesceOptions): WriteBacklog {
   const { maxPendingBytes, onError, onOverflow } = options;
   let pending = new Set<EngineConnection>();
   let flushOf: ((this: EngineConnection) => void) | undefined;
@@ -140,4 +140,17 @@ export function coalesceWrites(io: Server, options: CoalesceOptions): void {
     flushOf ??= Object.getPrototypeOf(connection).flush as (this: EngineConnection) => void;
     connection.flush = deferredFlush;
   });
+
+  return {
+    of: (connection) => {
+      const engine = connection as EngineConnection;
+      return queuedBytes(engine) + (engine.transport.socket?.bufferedAmount ?? 0);
+    },
+  };
+}
+
+/** Reads a connection's unsent output, as the slow-consumer check counts it. */
+export interface WriteBacklog {
+  /** Bytes the Engine.IO connection (`socket.conn`) holds that have not reached the kernel. */
+  of(connection: object): number;
 }

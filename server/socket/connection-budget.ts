@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
-import { clientAddress, type ProxyTrust } from "../http/client-address.js";
+import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { LimiterFactory } from "../cluster/limiters.js";
+import { clientAddress, limitKey, type ProxyTrust } from "../http/client-address.js";
 
 /**
  * The per-address connection budget (`RATE_LIMIT_CONNECTIONS_PER_MIN`), charged when an Engine.IO session is
@@ -13,7 +14,7 @@ import { clientAddress, type ProxyTrust } from "../http/client-address.js";
  * request is refused outright (403) and no session exists at all.
  */
 export class ConnectionBudget {
-  private readonly limiter: RateLimiterMemory;
+  private readonly limiter: RateLimiterAbstract;
   /** Handshake requests opened over budget: their namespace connect is refused. */
   private readonly overBudget = new WeakSet<IncomingMessage>();
   /** Engine.IO sessions whose first namespace connect has been made (paid for by the handshake). */
@@ -22,14 +23,15 @@ export class ConnectionBudget {
   constructor(
     private readonly perMinute: number,
     private readonly trust: ProxyTrust | undefined,
+    limiters: LimiterFactory,
   ) {
-    this.limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+    this.limiter = limiters({ name: "connections", points: perMinute, durationSeconds: 60 });
   }
 
   /** Charges an Engine.IO handshake request; false when it must be refused without a session. */
   async admitSession(request: IncomingMessage): Promise<boolean> {
     try {
-      await this.limiter.consume(clientAddress(request, this.trust));
+      await this.limiter.consume(limitKey(clientAddress(request, this.trust)));
       return true;
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
@@ -47,7 +49,7 @@ export class ConnectionBudget {
       return true;
     }
     try {
-      await this.limiter.consume(clientAddress(request, this.trust));
+      await this.limiter.consume(limitKey(clientAddress(request, this.trust)));
       return true;
     } catch (error) {
       if (error instanceof RateLimiterRes) return false;

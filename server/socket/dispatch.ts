@@ -1,3 +1,4 @@
+import { setImmediate, setTimeout } from "node:timers/promises";
 import type { Socket } from "socket.io";
 import type { ErrorCode, Result } from "../../shared/errors.js";
 import type { ClientEventName } from "../../shared/events.js";
@@ -25,6 +26,14 @@ export interface DispatchHooks {
   admit(): Promise<boolean> | boolean;
   /** Told of a request answered RATE_LIMITED (over budget, or the socket's queue was full). */
   refused(event: string): void;
+  /** Bytes the socket's connection holds that have not reached the kernel (its unread output). */
+  backlog(): number;
+}
+
+/** What the owner of a socket's queue can do with it. */
+export interface DispatchHandle {
+  /** The socket is gone: requests still waiting are dropped unanswered (nothing was acked, clients resend). */
+  close(): void;
 }
 
 /** Limits of the dispatcher. */
@@ -35,7 +44,15 @@ export interface DispatchOptions {
   maxExpensivePerUser: number;
   /** The events that count as expensive. */
   expensive: ReadonlySet<ClientEventName>;
+  /**
+   * Output a socket may have waiting before its next request is served: the queue pauses until the client
+   * has read it down (a client that never does is dropped as a slow consumer, or by its heartbeat).
+   */
+  maxBacklogBytes: number;
 }
+
+/** How often a paused queue looks at its socket's backlog again. */
+const BACKLOG_POLL_MS = 20;
 
 /** Per-user counting semaphore for expensive requests: the rest wait their turn, in order. */
 class UserGates {
@@ -81,15 +98,17 @@ const rateLimited: Result<never> = {
 export function createDispatcher(
   table: HandlerTable,
   options: DispatchOptions,
-): (socket: Socket, ctx: HandlerContext, hooks: DispatchHooks) => void {
+): (socket: Socket, ctx: HandlerContext, hooks: DispatchHooks) => DispatchHandle {
   const gates = new UserGates(options.maxExpensivePerUser);
 
-  const serve = async (ctx: HandlerContext, item: Queued): Promise<void> => {
+  const serve = async (ctx: HandlerContext, item: Queued, closed: () => boolean): Promise<void> => {
     const event = item.event as ClientEventName;
     if (!(await item.admitted)) {
       item.ack?.(rateLimited);
       return;
     }
+    // A refusal's continuation may have dropped the socket (a flood) since the loop looked.
+    if (closed()) return;
     if (!Object.hasOwn(table, event)) return; // not an event of the contract: ignored, no answer
     const handler = table[event] as Handler<unknown>;
     const started = performance.now();
@@ -115,10 +134,19 @@ export function createDispatcher(
     let head = 0;
     let draining = false;
     let full = 0;
+    let closed = false;
 
     const drain = async () => {
       draining = true;
-      while (head < queue.length) {
+      let served = 0;
+      while (head < queue.length && !closed) {
+        // Each request after the first waits for a turn of the event loop: with a store that answers at once,
+        // a queue of 100 would otherwise run as one chain of continuations, holding every other socket's I/O
+        // (and the writes it produced) until the end.
+        if (served++ > 0) await setImmediate();
+        // Backpressure: no new answers while the last ones have not been read.
+        while (!closed && hooks.backlog() > options.maxBacklogBytes) await setTimeout(BACKLOG_POLL_MS);
+        if (closed) break;
         const item = queue[head]!;
         queue[head++] = undefined as never;
         if (head > 64 && head * 2 > queue.length) {
@@ -127,17 +155,19 @@ export function createDispatcher(
         }
         if (item.payload !== undefined) full -= 1;
         try {
-          await serve(ctx, item);
+          await serve(ctx, item, () => closed);
         } catch (error) {
           ctx.log.error({ err: error, event: item.event }, "request dispatch failed");
         }
       }
       queue.length = 0;
       head = 0;
+      full = 0;
       draining = false;
     };
 
     socket.use((packet) => {
+      if (closed) return;
       const args = packet.slice(1);
       const ack = typeof args[args.length - 1] === "function" ? (args.pop() as Ack) : undefined;
       const event = String(packet[0]);
@@ -156,5 +186,11 @@ export function createDispatcher(
       queue.push(item);
       if (!draining) drain().catch((error: unknown) => ctx.log.error({ err: error }, "request queue failed"));
     });
+
+    return {
+      close() {
+        closed = true;
+      },
+    };
   };
 }

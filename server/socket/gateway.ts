@@ -1,4 +1,4 @@
-import { RateLimiterMemory } from "rate-limiter-flexible";
+import type { LimiterFactory } from "../cluster/limiters.js";
 import type { Server, Socket } from "socket.io";
 import type { ErrorCode } from "../../shared/errors.js";
 import type {
@@ -26,6 +26,8 @@ type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServer
 
 /** What the gateway needs. */
 export interface GatewayDeps {
+  /** Makes the rate limiters (in memory, or in Redis across nodes). */
+  limiters: LimiterFactory;
   config: Config;
   store: Store;
   tokens: TokenService;
@@ -37,6 +39,8 @@ export interface GatewayDeps {
   now: () => number;
   /** True while the server accepts new connections. */
   accepting: () => boolean;
+  /** Bytes an Engine.IO connection holds unsent (see `coalesceWrites`), for the request queue's backpressure. */
+  backlogOf?: (connection: object) => number;
   /** Told when a connected socket closed (after the registry), to drop what it held. */
   onSocketClosed?: (socketId: string) => void;
   /** Told how each request ended (error code, or undefined on success), for metrics. */
@@ -74,12 +78,14 @@ function refusal(code: ConnectErrorData["code"]): Error & { data: ConnectErrorDa
 export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
   const { config, store, tokens, registry, logger } = deps;
   const quota = new SocketQuota(config.maxSocketsPerUser);
-  const eventLimiter = new RateLimiterMemory({ points: config.rateLimitEventsPer10s, duration: 10 });
+  const eventLimiter = deps.limiters({ name: "events", points: config.rateLimitEventsPer10s, durationSeconds: 10 });
   const sessions = new WeakMap<ChatSocket, SessionInfo>();
   const attachDispatch = createDispatcher(deps.handlers, {
     maxQueued: MAX_QUEUED_REQUESTS,
     maxExpensivePerUser: MAX_EXPENSIVE_PER_USER,
     expensive: EXPENSIVE_EVENTS,
+    // Half the slow-consumer limit: a reading client is paused well before it could be dropped.
+    maxBacklogBytes: config.maxSocketBufferBytes / 2,
   });
 
   io.use((socket, next) => {
@@ -143,7 +149,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     let strikes = 0;
     let strikeWindow = 0;
     let dropped = false;
-    attachDispatch(
+    const queue = attachDispatch(
       socket,
       {
         user,
@@ -169,12 +175,14 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
             socket.disconnect(true);
           }
         },
+        backlog: () => deps.backlogOf?.(socket.conn) ?? 0,
       },
     );
     const session = sessions.get(socket);
     sessions.delete(socket);
     registry.add(user.id, socket.id, session?.rooms);
     socket.on("disconnect", (reason) => {
+      queue.close();
       registry.remove(user.id, socket.id);
       deps.onSocketClosed?.(socket.id);
       if (debug) log().debug({ reason }, "disconnected");

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { LOBBY_ROOM_ID, SYSTEM_USER_ID } from "../../shared/ids.js";
 import type { Room, RoomInvitation, StoredMessage } from "../../shared/schemas.js";
-import { notFound } from "../errors.js";
+import { AppError, forbidden, notFound } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
   AppendResult,
@@ -169,7 +169,7 @@ const toRoom = (row: RoomRow): Room => ({
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
-  private readonly insertBatch: (batch: Pending[]) => { results: (AppendResult | undefined)[]; pairs: Set<string> };
+  private readonly insertBatch: (batch: Pending[]) => { results: (AppendResult | AppError)[]; pairs: Set<string> };
   /**
    * Direct-conversation pairs (`user\0peer`) known to be stored, so that a conversation's every message
    * does not write its pair again. Filled only after a commit; cleared when it grows past a bound.
@@ -692,7 +692,7 @@ export class SqliteStore implements Store {
    * and written once per batch: the sender's read position per conversation, and direct-conversation pairs
    * not yet known.
    */
-  private insertOne(draft: MessageDraft, batch: BatchEffects): AppendResult | undefined {
+  private insertOne(draft: MessageDraft, batch: BatchEffects): AppendResult | AppError {
     if (draft.clientMsgId !== undefined) {
       const existing = this.statements.byClientId.get(draft.from, draft.clientMsgId);
       if (existing) return { message: this.toMessage(existing), created: false };
@@ -700,7 +700,11 @@ export class SqliteStore implements Store {
     // The file is checked again in the transaction that stores its message: between the sender's check and
     // this commit, the last other message holding it may have been deleted and the file released.
     if (draft.fileId !== undefined && this.statements.liveFileOf.get(draft.fileId, draft.from) === undefined) {
-      return undefined;
+      return notFound("file");
+    }
+    // Likewise the sender's membership: a leave (or, later, a kick) committed since the sender's check wins.
+    if (draft.messageType === "group" && this.statements.isMember.get(draft.to, draft.from) === undefined) {
+      return forbidden("not a member of this room");
     }
     const id = ++this.seq;
     // The row as stored is also the message returned: nothing is read back.
@@ -761,7 +765,7 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return;
     this.pending = [];
     const started = performance.now();
-    let results: (AppendResult | undefined)[];
+    let results: (AppendResult | AppError)[];
     try {
       const written = this.insertBatch(batch);
       results = written.results;
@@ -773,9 +777,9 @@ export class SqliteStore implements Store {
     }
     this.options.onCommit?.(performance.now() - started, batch.length);
     batch.forEach((item, index) => {
-      const result = results[index];
-      if (result) item.resolve(result);
-      else item.reject(notFound("file"));
+      const result = results[index]!;
+      if (result instanceof AppError) item.reject(result);
+      else item.resolve(result);
     });
     this.scheduleIndexing();
   }

@@ -215,7 +215,8 @@ export interface Store {
 
   /**
    * Stores a message; resolves only once it is committed (and, in durable mode, fsynced). Rejects with
-   * NOT_FOUND when the draft's file is no longer the sender's live file at the moment of the commit.
+   * NOT_FOUND when the draft's file is no longer the sender's live file, and FORBIDDEN when the sender of a
+   * group message is no longer a member, at the moment of the commit.
    */
   appendMessage(draft: MessageDraft): Promise<AppendResult>;
   /** One page of a conversation, ascending by id. */

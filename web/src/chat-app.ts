@@ -1,5 +1,12 @@
-import { createChatClient, type ChatClient, type RoomInvitation } from "../../client/index.js";
-import type { PresenceMessage, Room, RoomMember, StoredMessage } from "../../shared/schemas.js";
+import { createChatClient, type ChatClient } from "../../client/index.js";
+import type {
+  PresenceMessage,
+  PresenceStatus,
+  Room,
+  RoomMember,
+  RoomMemberChange,
+  StoredMessage,
+} from "../../shared/schemas.js";
 import {
   LOBBY,
   SYSTEM,
@@ -15,7 +22,10 @@ import {
 } from "./conversations.js";
 import { h } from "./dom.js";
 import { formatAgo, formatFull } from "./format.js";
+import { Invitations } from "./invitations.js";
+import { applyMemberChange, removes, type MemberList } from "./member-list.js";
 import { Outbox } from "./outbox.js";
+import { PresenceSubscription } from "./presence.js";
 import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
 import { Timeline } from "./timeline.js";
 import { BannerView } from "./views/banner.js";
@@ -37,8 +47,7 @@ interface Conversation {
   loading: boolean;
   hasOlder: boolean;
   loadingOlder: boolean;
-  /** `again`: asked to load while a load was under way, whose answer may predate the change. */
-  members: { list: RoomMember[]; hasMore: boolean; loading: boolean; again?: boolean };
+  members: MemberList;
 }
 
 const PAGE_SIZE = 50;
@@ -62,8 +71,7 @@ export class ChatApp {
   private readonly conversations = new Map<ConversationKey, Conversation>();
   private readonly names = new Map<string, string>();
   private readonly online = new Map<string, boolean>();
-  private readonly invitations = new Map<string, RoomInvitation>();
-  private active: ConversationKey = roomKey(LOBBY);
+  private active: ConversationKey;
   private membersOpen = window.matchMedia(WIDE).matches;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private renderQueued = false;
@@ -97,6 +105,8 @@ export class ChatApp {
   private readonly members: MembersView;
   private readonly toasts = new Toasts();
   private readonly outbox: Outbox;
+  private readonly invitations: Invitations;
+  private readonly presenceSubscription: PresenceSubscription;
 
   constructor(
     root: HTMLElement,
@@ -107,6 +117,8 @@ export class ChatApp {
     this.names.set(this.me.id, this.me.name);
     this.names.set(SYSTEM, "System");
     this.local = loadLocalState(this.me.id);
+    // A reload comes back to the conversation it left (one that is gone falls back to the lobby once known).
+    this.active = this.local.active ?? roomKey(LOBBY);
 
     this.sidebar = new SidebarView({
       onOpen: (key) => this.open(key),
@@ -114,11 +126,8 @@ export class ChatApp {
       onBrowseRooms: () => this.browseRooms(),
       onLogout: () => this.logout(),
       onSearch: (query) => background(this.search(query)),
-      onAcceptInvitation: (roomId) => background(this.join(roomId)),
-      onDismissInvitation: (roomId) => {
-        this.invitations.delete(roomId);
-        this.renderSidebar();
-      },
+      onAcceptInvitation: (roomId) => this.invitations.accept(roomId),
+      onDeclineInvitation: (roomId) => background(this.invitations.decline(roomId)),
     });
     this.header = new ChatHeaderView({
       onBack: () => this.setView("list"),
@@ -215,6 +224,19 @@ export class ChatApp {
         this.save();
       },
     });
+    this.invitations = new Invitations({
+      client: this.client,
+      toasts: this.toasts,
+      nameOf: (id) => this.nameOf(id),
+      isMember: (roomId) => this.rooms.has(roomId),
+      join: (roomId) => this.join(roomId),
+      changed: () => this.renderSidebar(),
+    });
+    this.presenceSubscription = new PresenceSubscription({
+      client: this.client,
+      visible: () => this.visiblePeople(),
+      apply: (status) => this.setOnline(status),
+    });
     this.bindClient();
     this.banner.set(this.client.state, !navigator.onLine);
     this.open(this.active);
@@ -277,13 +299,7 @@ export class ChatApp {
     });
     client.on("synced", () => this.save());
     client.on("presence", (notice) => this.presence(notice));
-    client.on("invited", (invitation) => {
-      this.invitations.set(invitation.room.id, invitation);
-      this.renderSidebar();
-      this.toasts.show(`${this.nameOf(invitation.by)} invited you to ${invitation.room.name}.`, {
-        action: { label: "Join", run: () => background(this.join(invitation.room.id)) },
-      });
-    });
+    client.on("member", (change) => this.memberChanged(change));
     client.on("error", (error) => {
       if (error.code === "UNAUTHORIZED") this.logout("Your session has ended. Please sign in again.");
     });
@@ -311,14 +327,10 @@ export class ChatApp {
   private presence(notice: PresenceMessage): void {
     const isOnline = notice.messageType === "online";
     const known = this.names.has(notice.from);
-    this.online.set(notice.from, isOnline);
-    if (isOnline) this.lastSeen.delete(notice.from);
-    else this.lastSeen.set(notice.from, notice.createAt);
+    this.setOnline({ userId: notice.from, online: isOnline, lastSeenAt: isOnline ? undefined : notice.createAt });
     for (const conversation of this.conversations.values()) {
-      const member = conversation.members.list.find((m) => m.userId === notice.from);
-      if (member) member.online = isOnline;
       const shares =
-        member !== undefined ||
+        conversation.members.list.some((m) => m.userId === notice.from) ||
         (conversation.ref.kind === "direct" && conversation.ref.id === notice.from) ||
         conversation.key === roomKey(LOBBY);
       if (shares) conversation.timeline.addNotice(notice);
@@ -328,6 +340,47 @@ export class ChatApp {
       this.names.set(notice.from, notice.from);
       const lobby = this.conversations.get(roomKey(LOBBY));
       if (lobby) background(this.loadMembers(lobby));
+    }
+    this.scheduleRender();
+  }
+
+  /** A user's presence, from a notice, a subscription or a query: their dots everywhere follow. */
+  private setOnline(status: PresenceStatus): void {
+    this.online.set(status.userId, status.online);
+    if (status.online) this.lastSeen.delete(status.userId);
+    else if (status.lastSeenAt !== undefined) this.lastSeen.set(status.userId, status.lastSeenAt);
+    for (const conversation of this.conversations.values()) {
+      const member = conversation.members.list.find((m) => m.userId === status.userId);
+      if (member) member.online = status.online;
+    }
+    this.scheduleRender();
+  }
+
+  /** Whose online dots are on screen: direct contacts, then the open conversation's loaded members. */
+  private *visiblePeople(): Iterable<string> {
+    for (const id of this.local.directs) if (id !== SYSTEM && id !== this.me.id) yield id;
+    for (const member of this.conversation(this.active).members.list) if (member.userId !== this.me.id) yield member.userId;
+  }
+
+  /** Someone joined, left, was removed from or changed role in one of my rooms (me included, in any tab). */
+  private memberChanged(change: RoomMemberChange): void {
+    this.names.set(change.userId, change.name);
+    const key = roomKey(change.roomId);
+    if (change.userId === this.me.id) {
+      if (change.change === "joined") {
+        this.invitations.done(change.roomId);
+        if (!this.rooms.has(change.roomId)) background(this.refreshRooms());
+      } else if (removes(change)) {
+        if (change.change !== "left") this.toasts.show(`You were removed from ${this.titleOf(refOf(key))}.`);
+        return this.forgetRoom(change.roomId);
+      }
+    }
+    const conversation = this.conversations.get(key);
+    const counts = conversation ? applyMemberChange(conversation.members, change, this.isOnline(change.userId)) : true;
+    const room = this.rooms.get(change.roomId);
+    // My own join is counted in the room the join (or `room:list`) answered.
+    if (room && counts && change.userId !== this.me.id && change.change !== "role") {
+      this.rooms.set(room.id, { ...room, members: Math.max(0, room.members + (removes(change) ? -1 : 1)) });
     }
     this.scheduleRender();
   }
@@ -360,6 +413,8 @@ export class ChatApp {
       this.renderReply();
     }
     this.active = key;
+    this.local.active = key;
+    this.save();
     const conversation = this.conversation(key);
     if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
     this.markRead(key, conversation.timeline.newestId);
@@ -419,7 +474,8 @@ export class ChatApp {
   private async loadMembers(conversation: Conversation, more = false): Promise<void> {
     const ref = conversation.ref;
     if (ref.kind === "direct") {
-      const people = ref.id === SYSTEM || ref.id === this.me.id ? [this.me.id] : [this.me.id, ref.id];
+      // The System conversation has no members: no panel, no one to follow.
+      const people = ref.id === SYSTEM ? [] : ref.id === this.me.id ? [this.me.id] : [this.me.id, ref.id];
       conversation.members.list = people.map((userId) => ({
         userId,
         name: this.nameOf(userId),
@@ -736,7 +792,7 @@ export class ChatApp {
 
   private joined(room: Room): void {
     this.rooms.set(room.id, room);
-    this.invitations.delete(room.id);
+    this.invitations.done(room.id);
     // Joining makes the room's earlier history visible: load it afresh.
     this.conversations.delete(roomKey(room.id));
     this.open(roomKey(room.id));
@@ -789,11 +845,7 @@ export class ChatApp {
                   this.client.request("room:leave", { roomId: room.id }).then((result) => {
                     if (!result.ok) return void (error.textContent = result.error.message);
                     close();
-                    this.rooms.delete(room.id);
-                    this.conversations.delete(roomKey(room.id));
-                    delete this.local.unread[roomKey(room.id)];
-                    this.open(roomKey(LOBBY));
-                    this.save();
+                    this.forgetRoom(room.id);
                   }),
                 ),
             },
@@ -802,6 +854,17 @@ export class ChatApp {
         ),
       ),
     ]);
+  }
+
+  /** A room I am no longer in (left here or in another tab, or removed). */
+  private forgetRoom(roomId: string): void {
+    const key = roomKey(roomId);
+    this.rooms.delete(roomId);
+    this.conversations.delete(key);
+    delete this.local.unread[key];
+    if (this.active === key) this.open(roomKey(LOBBY));
+    else this.render();
+    this.save();
   }
 
   // ── bookkeeping ─────────────────────────────────────────────────────────────────────────────────
@@ -932,6 +995,7 @@ export class ChatApp {
   private render(): void {
     this.renderConversation("update");
     this.renderSidebar();
+    this.presenceSubscription.update();
   }
 
   private renderConversation(mode: RenderMode): void {
@@ -959,9 +1023,10 @@ export class ChatApp {
       online: ref.kind === "direct" && this.isOnline(ref.id),
       canInvite: room?.visibility === "private",
       canLeave: room !== undefined && room.id !== LOBBY,
+      hasMembers: !isSystem,
       membersOpen: this.membersOpen,
     });
-    this.shell.dataset.members = this.membersOpen ? "open" : "closed";
+    this.shell.dataset.members = this.membersOpen && !isSystem ? "open" : "closed";
     this.composer.setTarget(ref.kind === "room" ? `#${title}` : title, !isSystem);
     this.list.render(
       {
@@ -1011,13 +1076,7 @@ export class ChatApp {
       me: this.me,
       rooms,
       directs: directs.map((id) => item(keyOf({ kind: "direct", id }), "direct")),
-      invitations: [...this.invitations.values()]
-        .filter((invitation) => !this.rooms.has(invitation.room.id))
-        .map((invitation) => ({
-          roomId: invitation.room.id,
-          roomName: invitation.room.name,
-          byName: this.nameOf(invitation.by),
-        })),
+      invitations: this.invitations.items(),
     });
     const total = Object.values(this.local.unread).reduce<number>((sum, n) => sum + (n ?? 0), 0);
     document.title = total > 0 ? `(${total}) Chat` : "Chat";

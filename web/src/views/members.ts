@@ -122,6 +122,7 @@ export class MembersView {
                   ? null
                   : h("span", { class: "last-seen", id: seenId }, `last seen ${formatAgo(seenAt)}`),
               ),
+              member.role === "member" ? null : h("span", { class: `role is-${member.role}` }, member.role),
               self ? h("span", { class: "you" }, "you") : null,
             ),
           );

@@ -189,7 +189,9 @@ describe("the web client kept open all day", { timeout: 60_000 }, () => {
     });
     expect(response.status).toBe(202);
     const alice = await user(server, "alice");
-    await membersPanel(alice).getByRole("heading", { name: /^Members · / }).waitFor();
+    await membersPanel(alice)
+      .getByRole("heading", { name: /^Members · / })
+      .waitFor();
 
     await sidebarItem(alice, /^System/).click();
     await alice.getByRole("heading", { level: 1, name: "System" }).waitFor();
@@ -198,6 +200,8 @@ describe("the web client kept open all day", { timeout: 60_000 }, () => {
     expect(await alice.getByRole("button", { name: "Members", exact: true }).isVisible()).toBe(false);
     // Other conversations keep theirs.
     await sidebarItem(alice, "Lobby").click();
-    await membersPanel(alice).getByRole("heading", { name: /^Members · / }).waitFor();
+    await membersPanel(alice)
+      .getByRole("heading", { name: /^Members · / })
+      .waitFor();
   });
 });

@@ -1,12 +1,5 @@
 import { createChatClient, type ChatClient } from "../../client/index.js";
-import type {
-  PresenceMessage,
-  PresenceStatus,
-  Room,
-  RoomMember,
-  RoomMemberChange,
-  StoredMessage,
-} from "../../shared/schemas.js";
+import type { PresenceMessage, Room, RoomMemberChange, StoredMessage } from "../../shared/schemas.js";
 import {
   LOBBY,
   SYSTEM,
@@ -25,7 +18,7 @@ import { formatAgo, formatFull } from "./format.js";
 import { Invitations } from "./invitations.js";
 import { applyMemberChange, removes, type MemberList } from "./member-list.js";
 import { Outbox } from "./outbox.js";
-import { PresenceSubscription } from "./presence.js";
+import { Presence } from "./presence.js";
 import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
 import { Timeline } from "./timeline.js";
 import { BannerView } from "./views/banner.js";
@@ -70,7 +63,6 @@ export class ChatApp {
   private readonly rooms = new Map<string, Room>();
   private readonly conversations = new Map<ConversationKey, Conversation>();
   private readonly names = new Map<string, string>();
-  private readonly online = new Map<string, boolean>();
   private active: ConversationKey;
   private membersOpen = window.matchMedia(WIDE).matches;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -88,8 +80,6 @@ export class ChatApp {
   private typingStartAt = 0;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly typingLine: HTMLElement;
-  /** When offline users were last seen. */
-  private readonly lastSeen = new Map<string, number>();
   /** A message to scroll to once its conversation shows it (a search result). */
   private jumpTo: number | undefined;
   /** The message the composer replies to. */
@@ -106,7 +96,7 @@ export class ChatApp {
   private readonly toasts = new Toasts();
   private readonly outbox: Outbox;
   private readonly invitations: Invitations;
-  private readonly presenceSubscription: PresenceSubscription;
+  private readonly presence: Presence;
 
   constructor(
     root: HTMLElement,
@@ -232,10 +222,17 @@ export class ChatApp {
       join: (roomId) => this.join(roomId),
       changed: () => this.renderSidebar(),
     });
-    this.presenceSubscription = new PresenceSubscription({
+    this.presence = new Presence({
       client: this.client,
+      me: this.me.id,
       visible: () => this.visiblePeople(),
-      apply: (status) => this.setOnline(status),
+      changed: (status) => {
+        for (const conversation of this.conversations.values()) {
+          const member = conversation.members.list.find((m) => m.userId === status.userId);
+          if (member) member.online = status.online;
+        }
+        this.scheduleRender();
+      },
     });
     this.bindClient();
     this.banner.set(this.client.state, !navigator.onLine);
@@ -298,7 +295,7 @@ export class ChatApp {
       } else this.stoppedTyping(key, notice.userId);
     });
     client.on("synced", () => this.save());
-    client.on("presence", (notice) => this.presence(notice));
+    client.on("presence", (notice) => this.presenceNotice(notice));
     client.on("member", (change) => this.memberChanged(change));
     client.on("error", (error) => {
       if (error.code === "UNAUTHORIZED") this.logout("Your session has ended. Please sign in again.");
@@ -324,10 +321,10 @@ export class ChatApp {
     this.scheduleRender();
   }
 
-  private presence(notice: PresenceMessage): void {
+  private presenceNotice(notice: PresenceMessage): void {
     const isOnline = notice.messageType === "online";
     const known = this.names.has(notice.from);
-    this.setOnline({ userId: notice.from, online: isOnline, lastSeenAt: isOnline ? undefined : notice.createAt });
+    this.presence.set({ userId: notice.from, online: isOnline, lastSeenAt: isOnline ? undefined : notice.createAt });
     for (const conversation of this.conversations.values()) {
       const shares =
         conversation.members.list.some((m) => m.userId === notice.from) ||
@@ -344,22 +341,10 @@ export class ChatApp {
     this.scheduleRender();
   }
 
-  /** A user's presence, from a notice, a subscription or a query: their dots everywhere follow. */
-  private setOnline(status: PresenceStatus): void {
-    this.online.set(status.userId, status.online);
-    if (status.online) this.lastSeen.delete(status.userId);
-    else if (status.lastSeenAt !== undefined) this.lastSeen.set(status.userId, status.lastSeenAt);
-    for (const conversation of this.conversations.values()) {
-      const member = conversation.members.list.find((m) => m.userId === status.userId);
-      if (member) member.online = status.online;
-    }
-    this.scheduleRender();
-  }
-
   /** Whose online dots are on screen: direct contacts, then the open conversation's loaded members. */
   private *visiblePeople(): Iterable<string> {
-    for (const id of this.local.directs) if (id !== SYSTEM && id !== this.me.id) yield id;
-    for (const member of this.conversation(this.active).members.list) if (member.userId !== this.me.id) yield member.userId;
+    for (const id of this.local.directs) if (id !== SYSTEM) yield id;
+    for (const member of this.conversation(this.active).members.list) yield member.userId;
   }
 
   /** Someone joined, left, was removed from or changed role in one of my rooms (me included, in any tab). */
@@ -482,7 +467,6 @@ export class ChatApp {
         online: this.isOnline(userId),
         role: "member" as const,
       }));
-      background(this.queryLastSeen(conversation.members.list));
       this.renderIfActive(conversation, "update");
       return;
     }
@@ -500,9 +484,8 @@ export class ChatApp {
       conversation.members.hasMore = page.data.hasMore;
       for (const member of page.data.members) {
         this.names.set(member.userId, member.name);
-        this.online.set(member.userId, member.online);
+        this.presence.noteOnline(member.userId, member.online);
       }
-      background(this.queryLastSeen(page.data.members));
     }
     this.scheduleRender();
     if (conversation.members.again) {
@@ -528,18 +511,6 @@ export class ChatApp {
     this.rooms.clear();
     for (const room of list.data.joined) this.rooms.set(room.id, room);
     this.renderSidebar();
-  }
-
-  /** Asks when the offline ones of `members` were last seen. */
-  private async queryLastSeen(members: RoomMember[]): Promise<void> {
-    const offline = members.filter((m) => !m.online && m.userId !== SYSTEM).map((m) => m.userId);
-    if (offline.length === 0 || this.client.state !== "online") return;
-    const result = await this.client.queryPresence(offline.slice(0, 200));
-    if (!result.ok) return;
-    for (const status of result.data) {
-      if (status.lastSeenAt !== undefined) this.lastSeen.set(status.userId, status.lastSeenAt);
-    }
-    this.scheduleRender();
   }
 
   private async search(query: string): Promise<void> {
@@ -874,7 +845,7 @@ export class ChatApp {
   }
 
   private isOnline(userId: string): boolean {
-    return userId === this.me.id || this.online.get(userId) === true;
+    return this.presence.isOnline(userId);
   }
 
   private titleOf(ref: ConversationRef): string {
@@ -995,7 +966,6 @@ export class ChatApp {
   private render(): void {
     this.renderConversation("update");
     this.renderSidebar();
-    this.presenceSubscription.update();
   }
 
   private renderConversation(mode: RenderMode): void {
@@ -1017,8 +987,8 @@ export class ChatApp {
             ? "Notices from the server"
             : this.isOnline(ref.id)
               ? "Online"
-              : this.lastSeen.has(ref.id)
-                ? `Offline · last seen ${formatAgo(this.lastSeen.get(ref.id)!)}`
+              : this.presence.lastSeen.has(ref.id)
+                ? `Offline · last seen ${formatAgo(this.presence.lastSeen.get(ref.id)!)}`
                 : "Offline",
       online: ref.kind === "direct" && this.isOnline(ref.id),
       canInvite: room?.visibility === "private",
@@ -1048,8 +1018,10 @@ export class ChatApp {
       members: conversation.members.list,
       hasMore: conversation.members.hasMore,
       loading: conversation.members.loading,
-      lastSeen: this.lastSeen,
+      lastSeen: this.presence.lastSeen,
     });
+    // The dots on screen may have changed: follow them (a new subscription only when they did).
+    this.presence.update();
   }
 
   private renderSidebar(): void {
@@ -1080,5 +1052,6 @@ export class ChatApp {
     });
     const total = Object.values(this.local.unread).reduce<number>((sum, n) => sum + (n ?? 0), 0);
     document.title = total > 0 ? `(${total}) Chat` : "Chat";
+    this.presence.update();
   }
 }

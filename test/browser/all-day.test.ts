@@ -109,7 +109,10 @@ describe("the web client kept open all day", { timeout: 60_000 }, () => {
       await page.getByText("Public room · 1 member", { exact: true }).waitFor();
       await membersPanel(page).getByRole("heading", { name: "Members · 1" }).waitFor();
       // The creator owns the room.
-      await membersPanel(page).locator(".member", { hasText: "alice" }).getByText("owner", { exact: true }).waitFor();
+      await membersPanel(page)
+        .getByRole("button", { name: "alice (you) (owner), online: notes to self", exact: true })
+        .getByText("owner", { exact: true })
+        .waitFor();
     }
 
     const bob = await connect(server, "bob");

@@ -79,11 +79,14 @@ describe("the web client kept open all day", { timeout: 60_000 }, () => {
     const secret = await privateRoom(alice, "secret");
     const plans = await privateRoom(alice, "plans");
     const bob = await user(server, "bob");
+    const otherWindow = await user(server, "bob");
     await member(bob, "alice", "online").waitFor();
 
-    const toast = (room: string) => bob.getByRole("status").filter({ hasText: `alice invited you to ${room}.` });
+    const toast = (room: string, page = bob) =>
+      page.getByRole("status").filter({ hasText: `alice invited you to ${room}.` });
     await ok(alice.socket, "room:invite", { roomId: secret.id, userId: "bob" });
     await toast("secret").waitFor();
+    await toast("secret", otherWindow).waitFor();
     const toastBox = (await toast("secret").boundingBox())!;
     const panelBox = (await membersPanel(bob).boundingBox())!;
     expect(toastBox.x + toastBox.width).toBeLessThanOrEqual(panelBox.x);
@@ -91,6 +94,10 @@ describe("the web client kept open all day", { timeout: 60_000 }, () => {
     await bob.getByRole("button", { name: "Accept the invitation to secret", exact: true }).click();
     await bob.getByRole("heading", { level: 1, name: "secret" }).waitFor();
     expect(await toast("secret").count()).toBe(0);
+    // Joined in one window: the other window's toast and sidebar entry go too.
+    await invitation(otherWindow, "secret").waitFor({ state: "detached" });
+    expect(await toast("secret", otherWindow).count()).toBe(0);
+    await sidebarItem(otherWindow, "secret, private").waitFor();
 
     await ok(alice.socket, "room:invite", { roomId: plans.id, userId: "bob" });
     await toast("plans").waitFor();

@@ -757,8 +757,10 @@ export class ChatApp {
 
   private async join(roomId: string): Promise<void> {
     const result = await this.client.request("room:join", { roomId });
-    if (result.ok) this.joined(result.data);
-    else this.toasts.show(result.error.message, { kind: "error" });
+    if (result.ok) return this.joined(result.data);
+    this.toasts.show(result.error.message, { kind: "error" });
+    // The invitation may be gone (declined in another tab): list what is still pending.
+    await this.invitations.refresh();
   }
 
   private joined(room: Room): void {

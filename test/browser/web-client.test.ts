@@ -292,7 +292,7 @@ describe("web client", { timeout: 45_000 }, () => {
     await screenshot(bob, "desktop-invitation");
 
     const invitation = bob.getByRole("navigation").locator(".invite", { hasText: "secret" });
-    await invitation.getByRole("button", { name: "Join" }).click();
+    await invitation.getByRole("button", { name: "Accept" }).click();
     await bob.getByRole("heading", { level: 1, name: "secret" }).waitFor();
     await bob.getByText("Private room · 2 members").waitFor();
     await bob.getByRole("button", { name: "Leave" }).click();

@@ -1,5 +1,5 @@
-import { createChatClient, type ChatClient, type RoomInvitation } from "../../client/index.js";
-import type { PresenceMessage, Room, RoomMember, StoredMessage } from "../../shared/schemas.js";
+import { createChatClient, type ChatClient } from "../../client/index.js";
+import type { PresenceMessage, Room, RoomMemberChange, StoredMessage } from "../../shared/schemas.js";
 import {
   LOBBY,
   SYSTEM,
@@ -15,7 +15,10 @@ import {
 } from "./conversations.js";
 import { h } from "./dom.js";
 import { formatAgo, formatFull } from "./format.js";
+import { Invitations } from "./invitations.js";
+import { applyMemberChange, removes, type MemberList } from "./member-list.js";
 import { Outbox } from "./outbox.js";
+import { Presence } from "./presence.js";
 import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
 import { Timeline } from "./timeline.js";
 import { BannerView } from "./views/banner.js";
@@ -37,8 +40,7 @@ interface Conversation {
   loading: boolean;
   hasOlder: boolean;
   loadingOlder: boolean;
-  /** `again`: asked to load while a load was under way, whose answer may predate the change. */
-  members: { list: RoomMember[]; hasMore: boolean; loading: boolean; again?: boolean };
+  members: MemberList;
 }
 
 const PAGE_SIZE = 50;
@@ -61,9 +63,7 @@ export class ChatApp {
   private readonly rooms = new Map<string, Room>();
   private readonly conversations = new Map<ConversationKey, Conversation>();
   private readonly names = new Map<string, string>();
-  private readonly online = new Map<string, boolean>();
-  private readonly invitations = new Map<string, RoomInvitation>();
-  private active: ConversationKey = roomKey(LOBBY);
+  private active: ConversationKey;
   private membersOpen = window.matchMedia(WIDE).matches;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private renderQueued = false;
@@ -80,8 +80,6 @@ export class ChatApp {
   private typingStartAt = 0;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly typingLine: HTMLElement;
-  /** When offline users were last seen. */
-  private readonly lastSeen = new Map<string, number>();
   /** A message to scroll to once its conversation shows it (a search result). */
   private jumpTo: number | undefined;
   /** The message the composer replies to. */
@@ -97,6 +95,8 @@ export class ChatApp {
   private readonly members: MembersView;
   private readonly toasts = new Toasts();
   private readonly outbox: Outbox;
+  private readonly invitations: Invitations;
+  private readonly presence: Presence;
 
   constructor(
     root: HTMLElement,
@@ -107,6 +107,8 @@ export class ChatApp {
     this.names.set(this.me.id, this.me.name);
     this.names.set(SYSTEM, "System");
     this.local = loadLocalState(this.me.id);
+    // A reload comes back to the conversation it left (one that is gone falls back to the lobby once known).
+    this.active = this.local.active ?? roomKey(LOBBY);
 
     this.sidebar = new SidebarView({
       onOpen: (key) => this.open(key),
@@ -114,11 +116,8 @@ export class ChatApp {
       onBrowseRooms: () => this.browseRooms(),
       onLogout: () => this.logout(),
       onSearch: (query) => background(this.search(query)),
-      onAcceptInvitation: (roomId) => background(this.join(roomId)),
-      onDismissInvitation: (roomId) => {
-        this.invitations.delete(roomId);
-        this.renderSidebar();
-      },
+      onAcceptInvitation: (roomId) => this.invitations.accept(roomId),
+      onDeclineInvitation: (roomId) => background(this.invitations.decline(roomId)),
     });
     this.header = new ChatHeaderView({
       onBack: () => this.setView("list"),
@@ -215,6 +214,26 @@ export class ChatApp {
         this.save();
       },
     });
+    this.invitations = new Invitations({
+      client: this.client,
+      toasts: this.toasts,
+      nameOf: (id) => this.nameOf(id),
+      isMember: (roomId) => this.rooms.has(roomId),
+      join: (roomId) => this.join(roomId),
+      changed: () => this.renderSidebar(),
+    });
+    this.presence = new Presence({
+      client: this.client,
+      me: this.me.id,
+      visible: () => this.visiblePeople(),
+      changed: (status) => {
+        for (const conversation of this.conversations.values()) {
+          const member = conversation.members.list.find((m) => m.userId === status.userId);
+          if (member) member.online = status.online;
+        }
+        this.scheduleRender();
+      },
+    });
     this.bindClient();
     this.banner.set(this.client.state, !navigator.onLine);
     this.open(this.active);
@@ -276,14 +295,8 @@ export class ChatApp {
       } else this.stoppedTyping(key, notice.userId);
     });
     client.on("synced", () => this.save());
-    client.on("presence", (notice) => this.presence(notice));
-    client.on("invited", (invitation) => {
-      this.invitations.set(invitation.room.id, invitation);
-      this.renderSidebar();
-      this.toasts.show(`${this.nameOf(invitation.by)} invited you to ${invitation.room.name}.`, {
-        action: { label: "Join", run: () => background(this.join(invitation.room.id)) },
-      });
-    });
+    client.on("presence", (notice) => this.presenceNotice(notice));
+    client.on("member", (change) => this.memberChanged(change));
     client.on("error", (error) => {
       if (error.code === "UNAUTHORIZED") this.logout("Your session has ended. Please sign in again.");
     });
@@ -308,17 +321,13 @@ export class ChatApp {
     this.scheduleRender();
   }
 
-  private presence(notice: PresenceMessage): void {
+  private presenceNotice(notice: PresenceMessage): void {
     const isOnline = notice.messageType === "online";
     const known = this.names.has(notice.from);
-    this.online.set(notice.from, isOnline);
-    if (isOnline) this.lastSeen.delete(notice.from);
-    else this.lastSeen.set(notice.from, notice.createAt);
+    this.presence.set({ userId: notice.from, online: isOnline, lastSeenAt: isOnline ? undefined : notice.createAt });
     for (const conversation of this.conversations.values()) {
-      const member = conversation.members.list.find((m) => m.userId === notice.from);
-      if (member) member.online = isOnline;
       const shares =
-        member !== undefined ||
+        conversation.members.list.some((m) => m.userId === notice.from) ||
         (conversation.ref.kind === "direct" && conversation.ref.id === notice.from) ||
         conversation.key === roomKey(LOBBY);
       if (shares) conversation.timeline.addNotice(notice);
@@ -328,6 +337,35 @@ export class ChatApp {
       this.names.set(notice.from, notice.from);
       const lobby = this.conversations.get(roomKey(LOBBY));
       if (lobby) background(this.loadMembers(lobby));
+    }
+    this.scheduleRender();
+  }
+
+  /** Whose online dots are on screen: direct contacts, then the open conversation's loaded members. */
+  private *visiblePeople(): Iterable<string> {
+    for (const id of this.local.directs) if (id !== SYSTEM) yield id;
+    for (const member of this.conversation(this.active).members.list) yield member.userId;
+  }
+
+  /** Someone joined, left, was removed from or changed role in one of my rooms (me included, in any tab). */
+  private memberChanged(change: RoomMemberChange): void {
+    this.names.set(change.userId, change.name);
+    const key = roomKey(change.roomId);
+    if (change.userId === this.me.id) {
+      if (change.change === "joined") {
+        this.invitations.done(change.roomId);
+        if (!this.rooms.has(change.roomId)) background(this.refreshRooms());
+      } else if (removes(change)) {
+        if (change.change !== "left") this.toasts.show(`You were removed from ${this.titleOf(refOf(key))}.`);
+        return this.forgetRoom(change.roomId);
+      }
+    }
+    const conversation = this.conversations.get(key);
+    const counts = conversation ? applyMemberChange(conversation.members, change, this.isOnline(change.userId)) : true;
+    const room = this.rooms.get(change.roomId);
+    // My own join is counted in the room the join (or `room:list`) answered.
+    if (room && counts && change.userId !== this.me.id && change.change !== "role") {
+      this.rooms.set(room.id, { ...room, members: Math.max(0, room.members + (removes(change) ? -1 : 1)) });
     }
     this.scheduleRender();
   }
@@ -360,6 +398,8 @@ export class ChatApp {
       this.renderReply();
     }
     this.active = key;
+    this.local.active = key;
+    this.save();
     const conversation = this.conversation(key);
     if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
     this.markRead(key, conversation.timeline.newestId);
@@ -419,14 +459,14 @@ export class ChatApp {
   private async loadMembers(conversation: Conversation, more = false): Promise<void> {
     const ref = conversation.ref;
     if (ref.kind === "direct") {
-      const people = ref.id === SYSTEM || ref.id === this.me.id ? [this.me.id] : [this.me.id, ref.id];
+      // The System conversation has no members: no panel, no one to follow.
+      const people = ref.id === SYSTEM ? [] : ref.id === this.me.id ? [this.me.id] : [this.me.id, ref.id];
       conversation.members.list = people.map((userId) => ({
         userId,
         name: this.nameOf(userId),
         online: this.isOnline(userId),
         role: "member" as const,
       }));
-      background(this.queryLastSeen(conversation.members.list));
       this.renderIfActive(conversation, "update");
       return;
     }
@@ -444,9 +484,8 @@ export class ChatApp {
       conversation.members.hasMore = page.data.hasMore;
       for (const member of page.data.members) {
         this.names.set(member.userId, member.name);
-        this.online.set(member.userId, member.online);
+        this.presence.noteOnline(member.userId, member.online);
       }
-      background(this.queryLastSeen(page.data.members));
     }
     this.scheduleRender();
     if (conversation.members.again) {
@@ -472,18 +511,6 @@ export class ChatApp {
     this.rooms.clear();
     for (const room of list.data.joined) this.rooms.set(room.id, room);
     this.renderSidebar();
-  }
-
-  /** Asks when the offline ones of `members` were last seen. */
-  private async queryLastSeen(members: RoomMember[]): Promise<void> {
-    const offline = members.filter((m) => !m.online && m.userId !== SYSTEM).map((m) => m.userId);
-    if (offline.length === 0 || this.client.state !== "online") return;
-    const result = await this.client.queryPresence(offline.slice(0, 200));
-    if (!result.ok) return;
-    for (const status of result.data) {
-      if (status.lastSeenAt !== undefined) this.lastSeen.set(status.userId, status.lastSeenAt);
-    }
-    this.scheduleRender();
   }
 
   private async search(query: string): Promise<void> {
@@ -730,13 +757,15 @@ export class ChatApp {
 
   private async join(roomId: string): Promise<void> {
     const result = await this.client.request("room:join", { roomId });
-    if (result.ok) this.joined(result.data);
-    else this.toasts.show(result.error.message, { kind: "error" });
+    if (result.ok) return this.joined(result.data);
+    this.toasts.show(result.error.message, { kind: "error" });
+    // The invitation may be gone (declined in another tab): list what is still pending.
+    await this.invitations.refresh();
   }
 
   private joined(room: Room): void {
     this.rooms.set(room.id, room);
-    this.invitations.delete(room.id);
+    this.invitations.done(room.id);
     // Joining makes the room's earlier history visible: load it afresh.
     this.conversations.delete(roomKey(room.id));
     this.open(roomKey(room.id));
@@ -789,11 +818,7 @@ export class ChatApp {
                   this.client.request("room:leave", { roomId: room.id }).then((result) => {
                     if (!result.ok) return void (error.textContent = result.error.message);
                     close();
-                    this.rooms.delete(room.id);
-                    this.conversations.delete(roomKey(room.id));
-                    delete this.local.unread[roomKey(room.id)];
-                    this.open(roomKey(LOBBY));
-                    this.save();
+                    this.forgetRoom(room.id);
                   }),
                 ),
             },
@@ -804,6 +829,17 @@ export class ChatApp {
     ]);
   }
 
+  /** A room I am no longer in (left here or in another tab, or removed). */
+  private forgetRoom(roomId: string): void {
+    const key = roomKey(roomId);
+    this.rooms.delete(roomId);
+    this.conversations.delete(key);
+    delete this.local.unread[key];
+    if (this.active === key) this.open(roomKey(LOBBY));
+    else this.render();
+    this.save();
+  }
+
   // ── bookkeeping ─────────────────────────────────────────────────────────────────────────────────
 
   private nameOf(userId: string): string {
@@ -811,7 +847,7 @@ export class ChatApp {
   }
 
   private isOnline(userId: string): boolean {
-    return userId === this.me.id || this.online.get(userId) === true;
+    return this.presence.isOnline(userId);
   }
 
   private titleOf(ref: ConversationRef): string {
@@ -953,15 +989,16 @@ export class ChatApp {
             ? "Notices from the server"
             : this.isOnline(ref.id)
               ? "Online"
-              : this.lastSeen.has(ref.id)
-                ? `Offline · last seen ${formatAgo(this.lastSeen.get(ref.id)!)}`
+              : this.presence.lastSeen.has(ref.id)
+                ? `Offline · last seen ${formatAgo(this.presence.lastSeen.get(ref.id)!)}`
                 : "Offline",
       online: ref.kind === "direct" && this.isOnline(ref.id),
       canInvite: room?.visibility === "private",
       canLeave: room !== undefined && room.id !== LOBBY,
+      hasMembers: !isSystem,
       membersOpen: this.membersOpen,
     });
-    this.shell.dataset.members = this.membersOpen ? "open" : "closed";
+    this.shell.dataset.members = this.membersOpen && !isSystem ? "open" : "closed";
     this.composer.setTarget(ref.kind === "room" ? `#${title}` : title, !isSystem);
     this.list.render(
       {
@@ -983,8 +1020,10 @@ export class ChatApp {
       members: conversation.members.list,
       hasMore: conversation.members.hasMore,
       loading: conversation.members.loading,
-      lastSeen: this.lastSeen,
+      lastSeen: this.presence.lastSeen,
     });
+    // The dots on screen may have changed: follow them (a new subscription only when they did).
+    this.presence.update();
   }
 
   private renderSidebar(): void {
@@ -1011,15 +1050,10 @@ export class ChatApp {
       me: this.me,
       rooms,
       directs: directs.map((id) => item(keyOf({ kind: "direct", id }), "direct")),
-      invitations: [...this.invitations.values()]
-        .filter((invitation) => !this.rooms.has(invitation.room.id))
-        .map((invitation) => ({
-          roomId: invitation.room.id,
-          roomName: invitation.room.name,
-          byName: this.nameOf(invitation.by),
-        })),
+      invitations: this.invitations.items(),
     });
     const total = Object.values(this.local.unread).reduce<number>((sum, n) => sum + (n ?? 0), 0);
     document.title = total > 0 ? `(${total}) Chat` : "Chat";
+    this.presence.update();
   }
 }

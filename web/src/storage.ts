@@ -40,7 +40,12 @@ export interface LocalState {
   unread: Partial<Record<ConversationKey, number>>;
   /** User ids of direct conversations, newest activity first. */
   directs: string[];
+  /** The conversation open last: a reload comes back to it. */
+  active?: ConversationKey;
 }
+
+const isConversationKey = (value: unknown): value is ConversationKey =>
+  typeof value === "string" && /^(room|user):./.test(value);
 
 const localKey = (userId: string) => `chat.v1.${userId}`;
 
@@ -53,6 +58,7 @@ export function loadLocalState(userId: string): LocalState {
       lastRead: value?.lastRead ?? {},
       unread: value?.unread ?? {},
       directs: Array.isArray(value?.directs) ? value.directs.filter((id) => typeof id === "string") : [],
+      active: isConversationKey(value?.active) ? value.active : undefined,
     };
   } catch {
     return { lastRead: {}, unread: {}, directs: [] };

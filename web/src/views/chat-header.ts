@@ -9,6 +9,8 @@ export interface HeaderState {
   online?: boolean;
   canInvite: boolean;
   canLeave: boolean;
+  /** Whether the conversation has members to show (the System conversation has none). */
+  hasMembers: boolean;
   membersOpen: boolean;
 }
 
@@ -90,6 +92,7 @@ export class ChatHeaderView {
     );
     this.invite.hidden = !state.canInvite;
     this.leave.hidden = !state.canLeave;
-    this.members.setAttribute("aria-expanded", String(state.membersOpen));
+    this.members.hidden = !state.hasMembers;
+    this.members.setAttribute("aria-expanded", String(state.membersOpen && state.hasMembers));
   }
 }

@@ -91,6 +91,7 @@ export class MembersView {
           const state = member.online ? "online" : "offline";
           const seenAt = member.online ? undefined : lastSeen.get(member.userId);
           const seenId = `last-seen-${member.userId}`;
+          const role = member.role === "member" ? "" : ` (${member.role})`;
           return h(
             "li",
             {},
@@ -103,8 +104,8 @@ export class MembersView {
                 "data-user": member.userId,
                 "aria-describedby": seenAt === undefined ? undefined : seenId,
                 "aria-label": self
-                  ? `${member.name} (you), ${state}: notes to self`
-                  : `Message ${member.name}, ${state}`,
+                  ? `${member.name} (you)${role}, ${state}: notes to self`
+                  : `Message ${member.name}${role}, ${state}`,
                 title: member.userId,
                 onclick: () => this.context.onOpenDirect(member.userId),
               },
@@ -122,6 +123,7 @@ export class MembersView {
                   ? null
                   : h("span", { class: "last-seen", id: seenId }, `last seen ${formatAgo(seenAt)}`),
               ),
+              member.role === "member" ? null : h("span", { class: `role is-${member.role}` }, member.role),
               self ? h("span", { class: "you" }, "you") : null,
             ),
           );

@@ -39,8 +39,10 @@ export interface SidebarContext {
   onLogout(): void;
   /** Searches the messages this user may see. */
   onSearch(query: string): void;
+  /** Joins the room of a pending invitation. */
   onAcceptInvitation(roomId: string): void;
-  onDismissInvitation(roomId: string): void;
+  /** Declines a pending invitation (the server forgets it). */
+  onDeclineInvitation(roomId: string): void;
 }
 
 /** The left column: who I am, rooms, invitations and direct conversations. */
@@ -190,19 +192,22 @@ export class SidebarView {
                   {
                     type: "button",
                     class: "button small primary",
-                    "data-focus-key": `join:${invite.roomId}`,
+                    "data-focus-key": `accept:${invite.roomId}`,
+                    "aria-label": `Accept the invitation to ${invite.roomName}`,
                     onclick: () => this.context.onAcceptInvitation(invite.roomId),
                   },
-                  "Join",
+                  "Accept",
                 ),
                 h(
                   "button",
                   {
                     type: "button",
                     class: "button small",
-                    onclick: () => this.context.onDismissInvitation(invite.roomId),
+                    "data-focus-key": `decline:${invite.roomId}`,
+                    "aria-label": `Decline the invitation to ${invite.roomName}`,
+                    onclick: () => this.context.onDeclineInvitation(invite.roomId),
                   },
-                  "Dismiss",
+                  "Decline",
                 ),
               ),
             ),

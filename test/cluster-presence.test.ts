@@ -1,15 +1,9 @@
 import { createClient, type RedisClientType } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisPresence } from "../server/cluster/presence.js";
-import { missingServices, REDIS_URL, redisPrefix, REQUIRE_SERVICES } from "./support/services.js";
+import { missingServices, REDIS_URL, redisPrefix } from "./support/services.js";
 
 const missing = await missingServices(["redis"], "the Redis presence tests (test/cluster-presence.test.ts)");
-
-describe.runIf(missing !== undefined && REQUIRE_SERVICES)("Redis is required (REQUIRE_SERVICES=1)", () => {
-  it("is reachable", () => {
-    throw new Error(missing);
-  });
-});
 
 describe.skipIf(missing !== undefined)("cluster presence on Redis", () => {
   let redis: RedisClientType;

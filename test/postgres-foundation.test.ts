@@ -3,15 +3,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { migratePostgres } from "../server/store/postgres/migrate.js";
 import { PG_MIGRATIONS } from "../server/store/postgres/schema.js";
 import { takeRevs } from "../server/store/postgres/revs.js";
-import { createTestDatabase, missingServices, REQUIRE_SERVICES, type TestDatabase } from "./support/services.js";
+import { createTestDatabase, missingServices, type TestDatabase } from "./support/services.js";
 
 const missing = await missingServices(["postgres"], "the PostgreSQL store tests (test/postgres-foundation.test.ts)");
-
-describe.runIf(missing !== undefined && REQUIRE_SERVICES)("PostgreSQL is required (REQUIRE_SERVICES=1)", () => {
-  it("is reachable", () => {
-    throw new Error(missing);
-  });
-});
 
 describe.skipIf(missing !== undefined)("PostgreSQL store foundations", () => {
   let database: TestDatabase;

@@ -2,7 +2,17 @@ import type { Socket as NetSocket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Message, TypingNotice } from "../shared/index.js";
 import { userChannel } from "../server/socket/channels.js";
-import { cleanup, connect, ok, openSocket, signToken, startServer, storedOnly, until, type TestServer } from "./support/harness.js";
+import {
+  cleanup,
+  connect,
+  ok,
+  openSocket,
+  signToken,
+  startServer,
+  storedOnly,
+  until,
+  type TestServer,
+} from "./support/harness.js";
 
 afterEach(cleanup);
 
@@ -50,7 +60,9 @@ describe("write coalescing", () => {
     const alice = await connect(server, "alice");
     const counter = countWrites(server, "alice");
     const first = new Promise<TypingNotice>((resolve) => alice.socket.once("typing", resolve));
-    server.server.io.to(userChannel("alice")).emit("typing", { conversation: { user: "bob" }, userId: "bob", state: "start" });
+    server.server.io
+      .to(userChannel("alice"))
+      .emit("typing", { conversation: { user: "bob" }, userId: "bob", state: "start" });
     // Written before the next turn of the event loop, not when more traffic comes.
     await new Promise((resolve) => setImmediate(resolve));
     expect(counter.writes).toBe(1);
@@ -97,7 +109,12 @@ describe("write coalescing", () => {
     const received: Message[] = [];
     alice.on("message", (message) => received.push(message));
     await Promise.all([alice, bob].map((socket) => new Promise((resolve) => socket.once("session", resolve))));
-    const sent = await ok(bob, "message:send", { messageType: "single", mediaType: "text", to: "alice", content: "hi" });
+    const sent = await ok(bob, "message:send", {
+      messageType: "single",
+      mediaType: "text",
+      to: "alice",
+      content: "hi",
+    });
     await until(() => received.some((message) => "id" in message && message.id === sent.id));
   });
 });

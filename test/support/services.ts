@@ -51,9 +51,9 @@ export async function missingServices(engines: Engine[], suite: string): Promise
   const reasons = (await Promise.all(engines.map((engine) => probes[engine]()))).filter(Boolean);
   if (reasons.length === 0) return undefined;
   const reason = reasons.join("; ");
-  if (!REQUIRE_SERVICES) {
-    process.stderr.write(`skipping ${suite}: ${reason} (set REQUIRE_SERVICES=1 to fail instead)\n`);
-  }
+  // In CI a missing engine fails the file outright: nothing is skipped.
+  if (REQUIRE_SERVICES) throw new Error(`${suite} need ${engines.join(" and ")} (REQUIRE_SERVICES=1): ${reason}`);
+  process.stderr.write(`skipping ${suite}: ${reason} (set REQUIRE_SERVICES=1 to fail instead)\n`);
   return reason;
 }
 

@@ -133,6 +133,15 @@ describe("well-formed text and honest names", () => {
     expect(await ok(alice.socket, "user:update", { name: "Bobby" })).toMatchObject({ name: "Bobby" });
   });
 
+  it("does not take a new user's name claim that is another user's id: the user is named by its id", async () => {
+    const server = await startServer();
+    await client(server, "bob");
+    const mallory = await client(server, "mallory", "bob");
+    expect(mallory.session.user).toEqual({ id: "mallory", name: "mallory" });
+    const carol = await client(server, "carol", "Carol C.");
+    expect(carol.session.user).toEqual({ id: "carol", name: "Carol C." });
+  });
+
   it("does not take a token's name claim of System: the user is named by its id", async () => {
     const server = await startServer();
     const mallory = await client(server, "mallory", "System");

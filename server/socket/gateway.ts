@@ -18,6 +18,7 @@ import type { Store } from "../store/types.js";
 import { roomChannel, userChannel } from "./channels.js";
 import type { ConnectionBudget } from "./connection-budget.js";
 import type { HandlerTable } from "./define-handler.js";
+import { ensureTokenUser } from "../users/names.js";
 import { createDispatcher } from "./dispatch.js";
 import { SocketQuota } from "./socket-quota.js";
 
@@ -114,7 +115,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     const release = () => quota.release(userId, socket.id);
     socket.once("disconnect", release);
     (async () => {
-      const record = await store.ensureUser(identity.id, identity.name ?? identity.id, deps.now());
+      const record = await ensureTokenUser(store, identity, deps.now());
       const user = { id: record.id, name: record.name };
       const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
       socket.data.user = user;

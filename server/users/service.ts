@@ -1,8 +1,8 @@
 import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import type { PresenceStatus, UserSettings } from "../../shared/schemas.js";
-import { SYSTEM_USER_ID, isUserId } from "../../shared/ids.js";
 import { invalid } from "../errors.js";
+import { impersonation } from "./names.js";
 import { userChannel } from "../socket/channels.js";
 import type { Store } from "../store/types.js";
 
@@ -39,12 +39,8 @@ export class UserService {
    * (as written, or in lower case: built-in accounts' ids are lower case).
    */
   private async checkDisplayName(userId: string, name: string): Promise<void> {
-    if (name.toLowerCase() === SYSTEM_USER_ID) throw invalid("the name System is reserved");
-    for (const id of new Set([name, name.toLowerCase()])) {
-      if (id !== userId && isUserId(id) && (await this.store.userExists(id))) {
-        throw invalid("that name is another user's id");
-      }
-    }
+    const problem = await impersonation(this.store, userId, name);
+    if (problem !== undefined) throw invalid(problem);
   }
 
   /** Changes the caller's name and whether its read receipts reach others; `{}` answers the current values. */

@@ -266,7 +266,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     },
   });
   const conversations = new ConversationService(io, store, now);
-  const users = new UserService(io, store, (userId) => registry.isOnline(userId));
+  const users = new UserService(io, store, (userId) => registry.isOnline(userId), {
+    url: fileUrl,
+    releaseIfUnreferenced: (fileId) => files.releaseIfUnreferenced(fileId),
+  });
   const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId), config.maxRoomsPerUser);
   const nsp = io.of("/");
   const workers = new WorkerManager({

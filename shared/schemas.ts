@@ -139,7 +139,7 @@ export const legacySendSchema = z.object({
 });
 
 /** A user as clients see it. */
-export const userSchema = z.object({ id: z.string(), name: z.string() });
+export const userSchema = z.object({ id: z.string(), name: z.string(), avatarUrl: z.string().optional() });
 
 /** A room as clients see it. */
 export const roomSchema = z.object({
@@ -228,6 +228,8 @@ export const presenceSubscribeSchema = z.object({ userIds: z.array(z.string().mi
 export const userUpdateSchema = z.object({
   name: trimmedText(1, 64).optional(),
   readReceipts: z.boolean().optional(),
+  /** An image the caller uploaded, shown as its avatar; `null` removes it. */
+  avatarFileId: text(1, 64).nullable().optional(),
 });
 
 /** A conversation as events and requests name it, from the receiver's point of view. */
@@ -237,6 +239,8 @@ export type Conversation = { room: string } | { user: string };
 export interface ConversationSummary {
   conversation: Conversation;
   name: string;
+  /** A direct conversation's other user's avatar, when it has one. */
+  avatarUrl?: string;
   lastMessage?: StoredMessage;
   unread: number;
   lastReadId: number;
@@ -274,6 +278,8 @@ export interface UserSettings {
   id: string;
   name: string;
   readReceipts: boolean;
+  /** Where the avatar image is fetched, when the user has one. */
+  avatarUrl?: string;
 }
 
 export type ConversationReadInput = z.input<typeof conversationReadSchema>;
@@ -333,6 +339,7 @@ export type RoomRole = "owner" | "moderator" | "member";
 export interface RoomMember {
   userId: string;
   name: string;
+  avatarUrl?: string;
   online: boolean;
   role: RoomRole;
 }

@@ -272,6 +272,7 @@ describe("SqliteStore users and rooms", () => {
       createAt: 5,
       readReceipts: true,
       lastSeenAt: null,
+      avatarFileId: null,
     });
     expect(await store.getRoom("lobby")).toMatchObject({ members: 1 });
   });
@@ -304,6 +305,7 @@ describe("SqliteStore users and rooms", () => {
       createAt: 7,
       readReceipts: true,
       lastSeenAt: null,
+      avatarFileId: null,
     });
     expect(await store.isMember("lobby", "bob")).toBe(true);
     expect(await store.ensureUser("bob", "Renamed", 8)).toEqual({
@@ -313,6 +315,7 @@ describe("SqliteStore users and rooms", () => {
       createAt: 7,
       readReceipts: true,
       lastSeenAt: null,
+      avatarFileId: null,
     });
     expect(await store.getRoom("lobby")).toMatchObject({ members: 1 });
   });

@@ -4,7 +4,8 @@ import { SYSTEM_USER_ID } from "../../shared/ids.js";
 import { credentialsSchema, loginSchema, type AuthResponse, type User } from "../../shared/schemas.js";
 import type { Config } from "../config.js";
 import { limitKey } from "../http/client-address.js";
-import { ensureTokenUser } from "../users/names.js";
+import { fileUrl } from "../files/urls.js";
+import { ensureTokenUser, userView } from "../users/names.js";
 import { AppError } from "../errors.js";
 import type { Store } from "../store/types.js";
 import { bearerToken, parseInput } from "../validate.js";
@@ -33,7 +34,7 @@ export const FAILED_LOGIN_WINDOW_S = 15 * 60;
 export async function authenticateRequest(request: FastifyRequest, deps: AuthDeps): Promise<User> {
   const identity = deps.tokens.verify(bearerToken(request.headers.authorization));
   const record = await ensureTokenUser(deps.store, identity, deps.now());
-  return { id: record.id, name: record.name };
+  return userView(record, fileUrl);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
 import type { Conversation, ConversationSummary, StoredMessage } from "../../shared/schemas.js";
+import { fileUrl } from "../files/urls.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
 import type { ConversationKeys, ConversationRow, Store } from "../store/types.js";
 import { resolveConversation, type ResolvedConversation } from "./keys.js";
@@ -71,6 +72,7 @@ export class ConversationService {
         await system();
       } else if (peer.lastMessage) {
         add({ user: peer.id }, peer, peer.name ?? peer.id, 0);
+        if (peer.avatarFileId !== undefined) rows.at(-1)!.row.avatarUrl = fileUrl(peer.avatarFileId);
       }
     }
     // Broadcasts belong to everyone's system conversation, whether or not a system message named them.

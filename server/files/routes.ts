@@ -13,8 +13,9 @@ import { cleanFileName, sniffFile } from "./sniff.js";
 
 const FILE_ID = /^[A-Za-z0-9_-]{22}$/;
 
-/** The URL a stored file is fetched from; knowing it is the capability to read it. */
-export const fileUrl = (fileId: string): string => `/files/${fileId}`;
+import { fileUrl } from "./urls.js";
+
+export { fileUrl };
 
 /** RFC 6266 `Content-Disposition` with an ASCII fallback and the UTF-8 name. */
 function contentDisposition(kind: "inline" | "attachment", name: string): string {

@@ -4,6 +4,7 @@ import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, Soc
 import { LOBBY_ROOM_ID } from "../../shared/ids.js";
 import type { Room, RoomLists, RoomMember, RoomMemberChange, RoomRole } from "../../shared/schemas.js";
 import { AppError, forbidden, notFound } from "../errors.js";
+import { fileUrl } from "../files/urls.js";
 import { roomChannel, userChannel } from "../socket/channels.js";
 import type { Store } from "../store/types.js";
 
@@ -120,12 +121,16 @@ export class RoomService {
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
     const rows = await this.store.members(roomId, after, limit + 1);
     return {
-      members: rows.slice(0, limit).map((row) => ({
-        userId: row.userId,
-        name: row.name,
-        online: this.isOnline(row.userId),
-        role: roleOf(room, row.userId),
-      })),
+      members: rows.slice(0, limit).map((row) => {
+        const member: RoomMember = {
+          userId: row.userId,
+          name: row.name,
+          online: this.isOnline(row.userId),
+          role: roleOf(room, row.userId),
+        };
+        if (row.avatarFileId !== null) member.avatarUrl = fileUrl(row.avatarFileId);
+        return member;
+      }),
       hasMore: rows.length > limit,
     };
   }

@@ -18,7 +18,8 @@ import type { Store } from "../store/types.js";
 import { roomChannel, userChannel } from "./channels.js";
 import type { ConnectionBudget } from "./connection-budget.js";
 import type { HandlerTable } from "./define-handler.js";
-import { ensureTokenUser } from "../users/names.js";
+import { fileUrl } from "../files/urls.js";
+import { ensureTokenUser, userView } from "../users/names.js";
 import { createDispatcher } from "./dispatch.js";
 import { SocketQuota } from "./socket-quota.js";
 
@@ -116,7 +117,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     socket.once("disconnect", release);
     (async () => {
       const record = await ensureTokenUser(store, identity, deps.now());
-      const user = { id: record.id, name: record.name };
+      const user = userView(record, fileUrl);
       const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
       socket.data.user = user;
       await socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);

@@ -198,4 +198,10 @@ export const MIGRATIONS: readonly string[] = [
       SELECT new.id, new.content, 'k' || hex(new.conversation) WHERE new.content IS NOT NULL;
   END;
   `,
+  // v2.0, avatars: a user may show one of its uploaded images as its avatar; the file counts as referenced
+  // (never swept as an orphan, released when replaced) like a message's.
+  `
+  ALTER TABLE users ADD COLUMN avatar_file_id TEXT;
+  CREATE INDEX users_by_avatar ON users (avatar_file_id) WHERE avatar_file_id IS NOT NULL;
+  `,
 ];

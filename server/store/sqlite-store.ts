@@ -23,6 +23,7 @@ import type {
   PageQuery,
   RoomDraft,
   Store,
+  UserChanges,
   UserRecord,
 } from "./types.js";
 import { UNREAD_CAP } from "./types.js";
@@ -108,6 +109,7 @@ interface UserRow {
   create_at: number;
   read_receipts: number;
   last_seen_at: number | null;
+  avatar_file_id: string | null;
 }
 
 interface RoomRow {
@@ -260,8 +262,8 @@ export class SqliteStore implements Store {
          ORDER BY r.create_at, r.id LIMIT 500`,
       ),
       allRooms: db.prepare<[number], RoomRow>("SELECT * FROM rooms ORDER BY create_at, id LIMIT ?"),
-      members: db.prepare<[string, string, number], { user_id: string; name: string }>(
-        `SELECT rm.user_id, u.name FROM room_members rm JOIN users u ON u.id = rm.user_id
+      members: db.prepare<[string, string, number], { user_id: string; name: string; avatar_file_id: string | null }>(
+        `SELECT rm.user_id, u.name, u.avatar_file_id FROM room_members rm JOIN users u ON u.id = rm.user_id
          WHERE rm.room_id = ? AND rm.user_id > ? ORDER BY rm.user_id LIMIT ?`,
       ),
       memberIds: db.prepare<[string], { user_id: string }>("SELECT user_id FROM room_members WHERE room_id = ?"),
@@ -291,7 +293,8 @@ export class SqliteStore implements Store {
         .pluck(),
       releaseFile: db.prepare<[number, string]>(
         `UPDATE files SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL
-         AND NOT EXISTS (SELECT 1 FROM messages WHERE file_id = files.id)`,
+         AND NOT EXISTS (SELECT 1 FROM messages WHERE file_id = files.id)
+         AND NOT EXISTS (SELECT 1 FROM users WHERE avatar_file_id = files.id)`,
       ),
       filesByAge: db.prepare<
         { at: number; id: string; before: number; limit: number },
@@ -304,7 +307,8 @@ export class SqliteStore implements Store {
         .prepare<{ now: number; fromAt: number; fromId: string; toAt: number; toId: string }, string>(
           `UPDATE files SET deleted_at = @now
            WHERE (create_at, id) > (@fromAt, @fromId) AND (create_at, id) <= (@toAt, @toId) AND deleted_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM messages WHERE file_id = files.id) RETURNING id`,
+           AND NOT EXISTS (SELECT 1 FROM messages WHERE file_id = files.id)
+           AND NOT EXISTS (SELECT 1 FROM users WHERE avatar_file_id = files.id) RETURNING id`,
         )
         .pluck(),
       markedFiles: db
@@ -356,6 +360,10 @@ export class SqliteStore implements Store {
         "SELECT joined_at FROM room_members WHERE room_id = ? AND user_id = ?",
       ),
       setName: db.prepare("UPDATE users SET name = ? WHERE id = ?"),
+      setAvatar: db.prepare<{ file: string | null; user: string }>(
+        `UPDATE users SET avatar_file_id = @file WHERE id = @user AND (@file IS NULL OR EXISTS (SELECT 1 FROM files
+           WHERE id = @file AND owner = @user AND media_type = 'image' AND deleted_at IS NULL))`,
+      ),
       setReceipts: db.prepare("UPDATE users SET read_receipts = ? WHERE id = ?"),
       setLastSeen: db.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?"),
       unread: db.prepare<{ a: string; b: string; after: number; user: string; cap: number }, { n: number }>(
@@ -471,6 +479,7 @@ export class SqliteStore implements Store {
       createAt: row.create_at,
       readReceipts: row.read_receipts === 1,
       lastSeenAt: row.last_seen_at,
+      avatarFileId: row.avatar_file_id,
     };
   }
 
@@ -610,7 +619,7 @@ export class SqliteStore implements Store {
   async members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {
     return this.statements.members
       .all(roomId, after ?? "", limit)
-      .map((row) => ({ userId: row.user_id, name: row.name }));
+      .map((row) => ({ userId: row.user_id, name: row.name, avatarFileId: row.avatar_file_id }));
   }
 
   async memberIds(roomId: string): Promise<string[]> {
@@ -956,8 +965,9 @@ export class SqliteStore implements Store {
 
   async conversationRows(userId: string): Promise<{ rooms: ConversationRow[]; direct: ConversationRow[] }> {
     const toRow = (row: SummaryRow): ConversationRow => {
-      const [id, name, joinedAt, lastReadId, unread, ...message] = row;
+      const [id, name, avatar, joinedAt, lastReadId, unread, ...message] = row;
       const entry: ConversationRow = { id, name: name ?? undefined, joinedAt, lastReadId, unread };
+      if (avatar !== null) entry.avatarFileId = avatar;
       if (message[0] !== null) entry.lastMessage = this.toMessage(message as MessageRow);
       return entry;
     };
@@ -987,12 +997,19 @@ export class SqliteStore implements Store {
       .map((row) => this.toMessage(row));
   }
 
-  async updateUser(id: string, changes: { name?: string | undefined; readReceipts?: boolean | undefined }) {
-    this.db.transaction(() => {
+  async updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined> {
+    const done = this.db.transaction(() => {
+      // The avatar is checked in the write: the file must still be the user's live image (an orphan sweep
+      // or a release between the caller's check and this write makes the change fail, changing nothing).
+      if (changes.avatarFileId !== undefined) {
+        const set = this.statements.setAvatar.run({ file: changes.avatarFileId, user: id }).changes;
+        if (set === 0) return false;
+      }
       if (changes.name !== undefined) this.statements.setName.run(changes.name, id);
       if (changes.readReceipts !== undefined) this.statements.setReceipts.run(changes.readReceipts ? 1 : 0, id);
+      return true;
     })();
-    return (await this.getUser(id))!;
+    return done ? (await this.getUser(id))! : undefined;
   }
 
   async setLastSeen(userId: string, at: number): Promise<void> {
@@ -1129,10 +1146,14 @@ export const VISIBLE_AFTER_SQL = `
   JOIN messages m INDEXED BY messages_rev_by_conversation ON m.conversation = next.conversation AND m.rev = next.rev
   WHERE next.rev < ${NO_MORE} ORDER BY next.rev`;
 
-/** A conversationRowsSql row: id, name, joined_at, last_read_id, unread, then the newest message (all NULL when none). */
+/**
+ * A conversationRowsSql row: id, name, avatar (a direct conversation's other user's), joined_at, last_read_id,
+ * unread, then the newest message (all NULL when none).
+ */
 type SummaryRow = [
   id: string,
   name: string | null,
+  avatar: string | null,
   joinedAt: number,
   lastReadId: number,
   unread: number,
@@ -1148,12 +1169,12 @@ type SummaryRow = [
 export function conversationRowsSql(kind: "rooms" | "direct"): string {
   const source =
     kind === "rooms"
-      ? `SELECT rm.room_id AS id, r.name AS name, rm.joined_at AS joined_at, 'r:' || rm.room_id AS key
+      ? `SELECT rm.room_id AS id, r.name AS name, NULL AS avatar, rm.joined_at AS joined_at, 'r:' || rm.room_id AS key
          FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = @user`
-      : `SELECT dc.peer AS id, u.name AS name, 0 AS joined_at, ${DIRECT_KEY_SQL} AS key
+      : `SELECT dc.peer AS id, u.name AS name, u.avatar_file_id AS avatar, 0 AS joined_at, ${DIRECT_KEY_SQL} AS key
          FROM direct_conversations dc LEFT JOIN users u ON u.id = dc.peer WHERE dc.user_id = @user`;
   return `
-    SELECT c.id, c.name, c.joined_at, COALESCE(rp.last_read_id, 0),
+    SELECT c.id, c.name, c.avatar, c.joined_at, COALESCE(rp.last_read_id, 0),
       (SELECT COUNT(*) FROM (SELECT 1 FROM messages u WHERE u.conversation = c.key
         AND u.id > COALESCE(rp.last_read_id, 0) AND u.sender != @user AND u.deleted_at IS NULL LIMIT @cap)),
       ${messageColumns("m.")}

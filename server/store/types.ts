@@ -6,6 +6,15 @@ export interface UserRecord extends User {
   createAt: number;
   readReceipts: boolean;
   lastSeenAt: number | null;
+  /** The uploaded image shown as the user's avatar. */
+  avatarFileId: string | null;
+}
+
+/** What `updateUser` may change; `avatarFileId: null` removes the avatar. */
+export interface UserChanges {
+  name?: string | undefined;
+  readReceipts?: boolean | undefined;
+  avatarFileId?: string | null | undefined;
 }
 
 /** A stored upload. */
@@ -119,12 +128,15 @@ export interface ConversationRow {
   /** Messages by others after the read position, tombstones excluded, at most UNREAD_CAP. */
   unread: number;
   lastMessage?: StoredMessage;
+  /** A direct conversation's other user's avatar file. */
+  avatarFileId?: string;
 }
 
 /** One member row as `room:members` pages it. */
 export interface MemberRow {
   userId: string;
   name: string;
+  avatarFileId: string | null;
 }
 
 /** What `joinRoom` did: joined, was already a member, or why not. */
@@ -264,10 +276,11 @@ export interface Store {
     conversation: ConversationKeys | undefined,
     limit: number,
   ): Promise<StoredMessage[]>;
-  updateUser(
-    id: string,
-    changes: { name?: string | undefined; readReceipts?: boolean | undefined },
-  ): Promise<UserRecord>;
+  /**
+   * Changes a user; undefined (and nothing changed) when the new avatar is not the user's live image at the
+   * moment of writing.
+   */
+  updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined>;
   setLastSeen(userId: string, at: number): Promise<void>;
 
   /** Every message the user may see with rev > after, ascending by rev. */

@@ -1,4 +1,5 @@
 import { SYSTEM_USER_ID, isUserId } from "../../shared/ids.js";
+import type { User } from "../../shared/schemas.js";
 import type { Store } from "../store/types.js";
 
 /**
@@ -24,4 +25,14 @@ export async function ensureTokenUser(store: Store, identity: { id: string; name
     if ((await impersonation(store, identity.id, name)) !== undefined) name = identity.id;
   }
   return store.ensureUser(identity.id, name, at);
+}
+
+/** A user as clients see it: id, name and, when set, where its avatar image is fetched. */
+export function userView(
+  record: { id: string; name: string; avatarFileId: string | null },
+  fileUrl: (fileId: string) => string,
+): User {
+  return record.avatarFileId === null
+    ? { id: record.id, name: record.name }
+    : { id: record.id, name: record.name, avatarUrl: fileUrl(record.avatarFileId) };
 }

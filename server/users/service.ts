@@ -1,10 +1,10 @@
 import type { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import type { PresenceStatus, UserSettings } from "../../shared/schemas.js";
-import { invalid } from "../errors.js";
+import { invalid, notFound } from "../errors.js";
 import { impersonation } from "./names.js";
 import { userChannel } from "../socket/channels.js";
-import type { Store } from "../store/types.js";
+import type { Store, UserChanges } from "../store/types.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
@@ -14,6 +14,12 @@ export class UserService {
     private readonly io: ChatIo,
     private readonly store: Store,
     private readonly isOnline: (userId: string) => boolean,
+    private readonly files: {
+      /** Where a stored file is fetched. */
+      url: (fileId: string) => string;
+      /** Removes a file no message and no avatar holds any more. */
+      releaseIfUnreferenced: (fileId: string) => Promise<void>;
+    },
   ) {}
 
   /**
@@ -43,13 +49,25 @@ export class UserService {
     if (problem !== undefined) throw invalid(problem);
   }
 
-  /** Changes the caller's name and whether its read receipts reach others; `{}` answers the current values. */
-  async update(
-    userId: string,
-    changes: { name?: string | undefined; readReceipts?: boolean | undefined },
-  ): Promise<UserSettings> {
+  /**
+   * Changes the caller's name, avatar (an image it uploaded; `null` removes it) and whether its read receipts
+   * reach others; `{}` answers the current values. A replaced avatar's file goes once nothing holds it.
+   */
+  async update(userId: string, changes: UserChanges): Promise<UserSettings> {
     if (changes.name !== undefined) await this.checkDisplayName(userId, changes.name);
+    let previous: string | null = null;
+    if (changes.avatarFileId !== undefined) {
+      previous = (await this.store.getUser(userId))?.avatarFileId ?? null;
+      if (changes.avatarFileId !== null) {
+        const file = await this.store.getFile(changes.avatarFileId);
+        if (!file || file.owner !== userId) throw notFound("file");
+        if (file.mediaType !== "image") throw invalid("an avatar must be an image");
+      }
+    }
+    // The store checks the file again in its write: released since the check, the change is refused whole.
     const user = await this.store.updateUser(userId, changes);
+    if (!user) throw notFound("file");
+    if (previous !== null && previous !== user.avatarFileId) await this.files.releaseIfUnreferenced(previous);
     if (changes.name !== undefined) {
       // Sockets on this server carry the name for the monitor's session list.
       const nsp = this.io.of("/");
@@ -58,6 +76,8 @@ export class UserService {
         if (socket) socket.data.user = { id: userId, name: user.name };
       }
     }
-    return { id: user.id, name: user.name, readReceipts: user.readReceipts };
+    const settings: UserSettings = { id: user.id, name: user.name, readReceipts: user.readReceipts };
+    if (user.avatarFileId !== null) settings.avatarUrl = this.files.url(user.avatarFileId);
+    return settings;
   }
 }

@@ -16,6 +16,7 @@ import {
 import { h } from "./dom.js";
 import { formatAgo, formatFull } from "./format.js";
 import { Invitations } from "./invitations.js";
+import { rendersAsLog } from "./log-rule.js";
 import { applyMemberChange, removes, type MemberList } from "./member-list.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./presence.js";
@@ -1009,6 +1010,7 @@ export class ChatApp {
         hasOlder: conversation.hasOlder,
         loadingOlder: conversation.loadingOlder,
         seen: this.seenBy(conversation),
+        log: rendersAsLog(room, conversation.timeline),
       },
       mode,
     );

@@ -4,6 +4,7 @@ import { fileMeta } from "../files.js";
 import { dayKey, formatDay, formatFull, formatSize, formatTime, hueOf, initial, linkify } from "../format.js";
 import type { Notice, Outgoing, Timeline } from "../timeline.js";
 import { background } from "../background.js";
+import { LogView } from "./log-view.js";
 
 /** What the list needs from the app. */
 export interface MessageListContext {
@@ -34,6 +35,8 @@ export interface MessageListState {
   loadingOlder: boolean;
   /** "Seen by" under my last message: its id and who read up to it. */
   seen?: { id: number; names: string[] };
+  /** Show the conversation as a log (see `rendersAsLog` in log-rule.ts). */
+  log?: boolean;
 }
 
 /** Why the list re-renders: another conversation, older history on top, or anything else. */
@@ -66,6 +69,25 @@ function timeElement(ms: number): HTMLTimeElement {
   return h("time", { datetime: new Date(ms).toISOString(), title: formatFull(ms) }, formatTime(ms));
 }
 
+/** What shows above the first message: loading, a "Load older messages" button, or the conversation's start. */
+export function historyTop(state: MessageListState, onLoadOlder: () => void): HTMLElement {
+  if (!state.loaded) return h("p", { class: "history-note" }, "Loading messages…");
+  if (state.loadingOlder) return h("p", { class: "history-note" }, "Loading older messages…");
+  if (state.hasOlder) {
+    return h("button", { type: "button", class: "link-button", onclick: onLoadOlder }, "Load older messages");
+  }
+  return h(
+    "div",
+    { class: "history-start" },
+    h("p", { class: "history-title" }, state.title),
+    h(
+      "p",
+      { class: "history-note" },
+      state.timeline.stored.length === 0 ? "No messages yet. Say hello!" : "This is the beginning of the conversation.",
+    ),
+  );
+}
+
 /**
  * The scrolling message list of one conversation: keyed rendering (an element is built once per message),
  * stays pinned to the bottom unless the reader scrolled up, and asks for older pages near the top.
@@ -84,6 +106,9 @@ export class MessageListView {
   private menuFor: number | undefined;
   /** The message being edited, and the error of the last save. */
   private editing: { id: number; error?: string } | undefined;
+  /** The log rendering, shown instead of the list for conversations that read as a log. */
+  private readonly log: LogView;
+  private showingLog = false;
 
   constructor(private readonly context: MessageListContext) {
     this.top = h("div", { class: "history-top" });
@@ -100,7 +125,9 @@ export class MessageListView {
       icon([...ICONS.arrowDown]),
       "New messages",
     );
-    this.element = h("div", { class: "messages" }, this.scroller, this.jump);
+    this.log = new LogView(context);
+    this.log.element.hidden = true;
+    this.element = h("div", { class: "messages" }, this.scroller, this.jump, this.log.element);
     this.scroller.addEventListener("scroll", () => {
       const distance = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
       this.pinned = distance < PIN_DISTANCE_PX;
@@ -123,17 +150,31 @@ export class MessageListView {
 
   /** True when the list does not fill its viewport yet (so older history should load without a scroll). */
   get underfilled(): boolean {
+    if (this.showingLog) return this.log.underfilled;
     return this.scroller.scrollHeight <= this.scroller.clientHeight + LOAD_OLDER_DISTANCE_PX;
   }
 
   /** True when the reader is at the bottom, seeing the newest messages. */
   get atBottom(): boolean {
+    if (this.showingLog) return this.log.atBottom;
     return this.pinned;
   }
 
   /** Shows `state`, reusing the elements of messages already shown. */
   render(state: MessageListState, mode: RenderMode): void {
     this.lastState = state;
+    const log = state.log === true;
+    if (log !== this.showingLog) {
+      // Switching between chat and log starts the other one afresh.
+      this.showingLog = log;
+      this.scroller.hidden = log;
+      this.log.element.hidden = !log;
+      mode = "reset";
+    }
+    if (log) {
+      this.jump.hidden = true;
+      return this.log.render(state, mode);
+    }
     if (mode === "reset") {
       this.menuFor = undefined;
       this.editing = undefined;
@@ -160,42 +201,17 @@ export class MessageListView {
 
   /** Scrolls to the newest message. */
   scrollToBottom(): void {
+    if (this.showingLog) return this.log.scrollToBottom();
     this.scroller.scrollTop = this.scroller.scrollHeight;
     this.pinned = true;
     this.jump.hidden = true;
   }
 
   private renderTop(state: MessageListState): void {
-    if (!state.loaded) {
-      replaceChildren(this.top, h("p", { class: "history-note" }, "Loading messages…"));
-    } else if (state.loadingOlder) {
-      replaceChildren(this.top, h("p", { class: "history-note" }, "Loading older messages…"));
-    } else if (state.hasOlder) {
-      replaceChildren(
-        this.top,
-        h(
-          "button",
-          { type: "button", class: "link-button", onclick: () => this.context.onLoadOlder() },
-          "Load older messages",
-        ),
-      );
-    } else {
-      replaceChildren(
-        this.top,
-        h(
-          "div",
-          { class: "history-start" },
-          h("p", { class: "history-title" }, state.title),
-          h(
-            "p",
-            { class: "history-note" },
-            state.timeline.stored.length === 0
-              ? "No messages yet. Say hello!"
-              : "This is the beginning of the conversation.",
-          ),
-        ),
-      );
-    }
+    replaceChildren(
+      this.top,
+      historyTop(state, () => this.context.onLoadOlder()),
+    );
   }
 
   private entries(timeline: Timeline): Entry[] {

@@ -4,6 +4,7 @@ import { fileMeta } from "../files.js";
 import { dayKey, formatDay, formatFull, formatSize, formatTime, hueOf, initial, linkify } from "../format.js";
 import type { Notice, Outgoing, Timeline } from "../timeline.js";
 import { background } from "../background.js";
+import { highlightMentions } from "../mentions.js";
 
 /** What the list needs from the app. */
 export interface MessageListContext {
@@ -573,7 +574,7 @@ export class MessageListView {
     }
     if (message.mediaType !== "text" && url)
       return h("div", { class: "bubble media" }, this.fileCard(url, message.content));
-    return h("div", { class: "bubble" }, ...linkify(message.content ?? ""));
+    return h("div", { class: "bubble" }, ...highlightMentions(linkify(message.content ?? ""), this.context.me));
   }
 
   private fileCard(url: string, caption: string | undefined): HTMLElement {

@@ -165,6 +165,28 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
     expect(await messageLog(alice).locator("mark.mention").count()).toBe(0);
   });
 
+  it("notifies of a mention in a muted room (mentions pierce mute) but not of its other messages", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    const bob = await user(server, "bob");
+    await turnOnNotifications(bob);
+    await bob.getByRole("button", { name: "Mute", exact: true }).click();
+    await bob.getByRole("button", { name: "Mute", pressed: true }).waitFor();
+    await bob.getByRole("complementary").getByRole("button", { name: "Message alice, online", exact: true }).click();
+    await bob.getByRole("heading", { level: 1, name: "alice" }).waitFor();
+    await setHidden(bob, true);
+
+    const say = (content: string) =>
+      ok(alice.socket, "message:send", { messageType: "group", mediaType: "text", to: "lobby", content });
+    await say("lunch anyone?");
+    await sidebarItem(bob, "Lobby, 1 unread, muted").waitFor();
+    await say("@bob you in?");
+    await sidebarItem(bob, "Lobby, 2 unread, mentioned, muted").waitFor();
+    expect(await notifications(bob)).toEqual([{ title: "alice mentioned you in #Lobby", body: "@bob you in?" }]);
+    // Muted: the tab title leaves the room out, mention or not.
+    expect(await bob.title()).toBe("Chat");
+  });
+
   it("never asks for notification permission at load, only when notifications are turned on", async () => {
     const server = await startServer();
     const bob = await user(server, "bob", false);

@@ -126,7 +126,12 @@ export class ChatApp {
       onSearch: (query) => background(this.search(query)),
       onAcceptInvitation: (roomId) => this.invitations.accept(roomId),
       onDeclineInvitation: (roomId) => background(this.invitations.decline(roomId)),
-      onToggleNotifications: () => background(this.notifier.toggleEnabled()),
+      onToggleNotifications: () =>
+        background(
+          this.notifier.toggleEnabled().then((allowed) => {
+            if (!allowed) this.toasts.show("This browser blocks notifications for this site.", { kind: "error" });
+          }),
+        ),
       onToggleSound: () => this.notifier.toggleSound(),
     });
     this.header = new ChatHeaderView({

@@ -79,16 +79,24 @@ export class Notifier {
     return this.settings.muted.includes(key);
   }
 
-  /** Turns notifications on (asking the browser's permission if needed: call from a click) or off. */
-  async toggleEnabled(): Promise<void> {
-    if (!supported()) return;
+  /**
+   * Turns notifications on (asking the browser's permission if needed: call from a click) or off; answers
+   * false when the browser refuses them.
+   */
+  async toggleEnabled(): Promise<boolean> {
+    if (!supported()) return false;
     if (this.enabled) this.settings.enabled = false;
     else {
       const permission =
         Notification.permission === "default" ? await Notification.requestPermission() : Notification.permission;
       this.settings.enabled = permission === "granted";
+      if (!this.settings.enabled) {
+        this.save();
+        return false;
+      }
     }
     this.save();
+    return true;
   }
 
   toggleSound(): void {

@@ -17,6 +17,10 @@ import { h } from "./dom.js";
 import { formatAgo, formatFull } from "./format.js";
 import { Invitations } from "./invitations.js";
 import { rendersAsLog } from "./log-rule.js";
+import { mentions } from "./mentions.js";
+import { Notifier } from "./notifications.js";
+import { showUnread } from "./tab-badge.js";
+import { MentionPicker } from "./views/mention-picker.js";
 import { applyMemberChange, removes, type MemberList } from "./member-list.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./presence.js";
@@ -98,6 +102,9 @@ export class ChatApp {
   private readonly outbox: Outbox;
   private readonly invitations: Invitations;
   private readonly presence: Presence;
+  private readonly notifier: Notifier;
+  /** Conversations with an unread message that mentions me (this visit). */
+  private readonly mentioned = new Set<ConversationKey>();
 
   constructor(
     root: HTMLElement,
@@ -110,6 +117,7 @@ export class ChatApp {
     this.local = loadLocalState(this.me.id);
     // A reload comes back to the conversation it left (one that is gone falls back to the lobby once known).
     this.active = this.local.active ?? roomKey(LOBBY);
+    this.notifier = new Notifier({ userId: this.me.id, open: (key) => this.open(key), changed: () => this.render() });
 
     this.sidebar = new SidebarView({
       onOpen: (key) => this.open(key),
@@ -119,12 +127,20 @@ export class ChatApp {
       onSearch: (query) => background(this.search(query)),
       onAcceptInvitation: (roomId) => this.invitations.accept(roomId),
       onDeclineInvitation: (roomId) => background(this.invitations.decline(roomId)),
+      onToggleNotifications: () =>
+        background(
+          this.notifier.toggleEnabled().then((allowed) => {
+            if (!allowed) this.toasts.show("This browser blocks notifications for this site.", { kind: "error" });
+          }),
+        ),
+      onToggleSound: () => this.notifier.toggleSound(),
     });
     this.header = new ChatHeaderView({
       onBack: () => this.setView("list"),
       onInvite: () => this.invite(),
       onLeave: () => this.leave(),
       onToggleMembers: () => this.toggleMembers(),
+      onToggleMute: () => this.notifier.toggleMute(this.active),
     });
     this.banner = new BannerView(() => this.client.connect());
     this.list = new MessageListView({
@@ -169,6 +185,12 @@ export class ChatApp {
         this.renderReply();
       },
     });
+    const picker = new MentionPicker(this.composer.textbox, () =>
+      this.conversation(this.active)
+        .members.list.filter((member) => member.userId !== this.me.id)
+        .map((member) => ({ id: member.userId, name: member.name })),
+    );
+    this.composer.element.append(picker.element);
     this.typingLine = h("p", { class: "typing-line", "aria-live": "polite" });
     this.members = new MembersView({
       onOpenDirect: (userId) => this.open(directKey(userId)),
@@ -317,9 +339,24 @@ export class ChatApp {
       this.markRead(key, message.id);
     } else if (message.id > (this.local.lastRead[key] ?? 0)) {
       this.local.unread[key] = (this.local.unread[key] ?? 0) + 1;
+      this.alert(key, message);
     }
     this.save();
     this.scheduleRender();
+  }
+
+  /** Notes a mention of me and notifies of a direct message or a mention. */
+  private alert(key: ConversationKey, message: StoredMessage): void {
+    const mention = message.messageType !== "system" && mentions(message.content, this.me.id);
+    if (mention) this.mentioned.add(key);
+    if (message.messageType !== "single" && !mention) return;
+    const from = this.nameOf(message.from);
+    this.notifier.notify({
+      key,
+      title: message.messageType === "single" ? from : `${from} mentioned you in #${this.titleOf(refOf(key))}`,
+      body: message.content ?? (message.mediaType === "image" ? "sent an image" : "sent a file"),
+      mention,
+    });
   }
 
   private presenceNotice(notice: PresenceMessage): void {
@@ -865,6 +902,7 @@ export class ChatApp {
   private markRead(key: ConversationKey, id: number): void {
     this.local.lastRead[key] = Math.max(this.local.lastRead[key] ?? 0, id);
     delete this.local.unread[key];
+    this.mentioned.delete(key);
   }
 
   private save(): void {
@@ -883,7 +921,7 @@ export class ChatApp {
     this.client.removeAllListeners();
     for (const undo of this.teardown) undo();
     for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
-    document.title = "Chat";
+    showUnread(0, false);
     this.onLogout(message);
   }
 
@@ -998,6 +1036,7 @@ export class ChatApp {
       canLeave: room !== undefined && room.id !== LOBBY,
       hasMembers: !isSystem,
       membersOpen: this.membersOpen,
+      muted: this.notifier.isMuted(this.active),
     });
     this.shell.dataset.members = this.membersOpen && !isSystem ? "open" : "closed";
     this.composer.setTarget(ref.kind === "room" ? `#${title}` : title, !isSystem);
@@ -1038,6 +1077,8 @@ export class ChatApp {
         isPrivate: kind === "room" && this.rooms.get(ref.id)?.visibility === "private",
         isSystem: kind === "direct" && ref.id === SYSTEM,
         unread: this.local.unread[key] ?? 0,
+        mention: this.mentioned.has(key),
+        muted: this.notifier.isMuted(key),
         online: kind === "direct" && ref.id !== SYSTEM && this.isOnline(ref.id),
         active: key === this.active,
       };
@@ -1053,9 +1094,14 @@ export class ChatApp {
       rooms,
       directs: directs.map((id) => item(keyOf({ kind: "direct", id }), "direct")),
       invitations: this.invitations.items(),
+      notify: { supported: this.notifier.supported, enabled: this.notifier.enabled, sound: this.notifier.sound },
     });
-    const total = Object.values(this.local.unread).reduce<number>((sum, n) => sum + (n ?? 0), 0);
-    document.title = total > 0 ? `(${total}) Chat` : "Chat";
+    // Muted conversations stay out of the tab title and favicon (the sidebar still counts them).
+    const counted = (Object.keys(this.local.unread) as ConversationKey[]).filter((key) => !this.notifier.isMuted(key));
+    showUnread(
+      counted.reduce((sum, key) => sum + (this.local.unread[key] ?? 0), 0),
+      counted.some((key) => this.mentioned.has(key)),
+    );
     this.presence.update();
   }
 }

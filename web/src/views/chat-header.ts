@@ -12,6 +12,8 @@ export interface HeaderState {
   /** Whether the conversation has members to show (the System conversation has none). */
   hasMembers: boolean;
   membersOpen: boolean;
+  /** Notifications of this conversation are muted. */
+  muted: boolean;
 }
 
 /** What the header asks the app to do. */
@@ -20,6 +22,7 @@ export interface HeaderContext {
   onInvite(): void;
   onLeave(): void;
   onToggleMembers(): void;
+  onToggleMute(): void;
 }
 
 /** The bar above the messages: back (phones), the conversation's name and status, its actions. */
@@ -31,6 +34,7 @@ export class ChatHeaderView {
   private readonly invite: HTMLButtonElement;
   private readonly leave: HTMLButtonElement;
   private readonly members: HTMLButtonElement;
+  private readonly mute: HTMLButtonElement;
 
   constructor(context: HeaderContext) {
     this.title = h("h1", { class: "chat-title" });
@@ -47,6 +51,12 @@ export class ChatHeaderView {
       { type: "button", class: "button small", onclick: () => context.onLeave() },
       icon([...ICONS.leave]),
       h("span", { class: "label" }, "Leave"),
+    );
+    this.mute = h(
+      "button",
+      { type: "button", class: "button small", "aria-pressed": "false", onclick: () => context.onToggleMute() },
+      icon([...ICONS.bell]),
+      h("span", { class: "label" }, "Mute"),
     );
     this.members = h(
       "button",
@@ -75,7 +85,7 @@ export class ChatHeaderView {
       ),
       this.marker,
       h("div", { class: "chat-heading" }, this.title, this.subtitle),
-      h("div", { class: "chat-actions" }, this.invite, this.leave, this.members),
+      h("div", { class: "chat-actions" }, this.invite, this.leave, this.mute, this.members),
     );
   }
 
@@ -93,6 +103,8 @@ export class ChatHeaderView {
     this.invite.hidden = !state.canInvite;
     this.leave.hidden = !state.canLeave;
     this.members.hidden = !state.hasMembers;
+    this.mute.setAttribute("aria-pressed", String(state.muted));
+    this.mute.title = state.muted ? "Muted: no notifications (mentions still notify)" : "Mute notifications";
     this.members.setAttribute("aria-expanded", String(state.membersOpen && state.hasMembers));
   }
 }

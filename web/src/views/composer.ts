@@ -132,6 +132,11 @@ export class ComposerView {
     );
   }
 
+  /** The text box, for helpers that work on it (the `@` autocomplete). */
+  get textbox(): HTMLTextAreaElement {
+    return this.input;
+  }
+
   focus(): void {
     if (!this.input.disabled) this.input.focus({ preventScroll: true });
   }

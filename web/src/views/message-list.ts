@@ -5,6 +5,7 @@ import { dayKey, formatDay, formatFull, formatSize, formatTime, hueOf, initial, 
 import type { Notice, Outgoing, Timeline } from "../timeline.js";
 import { background } from "../background.js";
 import { LogView } from "./log-view.js";
+import { highlightMentions } from "../mentions.js";
 
 /** What the list needs from the app. */
 export interface MessageListContext {
@@ -589,7 +590,7 @@ export class MessageListView {
     }
     if (message.mediaType !== "text" && url)
       return h("div", { class: "bubble media" }, this.fileCard(url, message.content));
-    return h("div", { class: "bubble" }, ...linkify(message.content ?? ""));
+    return h("div", { class: "bubble" }, ...highlightMentions(linkify(message.content ?? ""), this.context.me));
   }
 
   private fileCard(url: string, caption: string | undefined): HTMLElement {

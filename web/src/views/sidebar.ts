@@ -12,6 +12,10 @@ export interface SidebarItem {
   /** The System conversation (notices from the server): no presence. */
   isSystem?: boolean;
   unread: number;
+  /** An unread message mentions me: the badge shows `@`. */
+  mention?: boolean;
+  /** Muted: shown dimmed. */
+  muted?: boolean;
   online?: boolean;
   active: boolean;
 }
@@ -29,6 +33,8 @@ export interface SidebarState {
   rooms: SidebarItem[];
   directs: SidebarItem[];
   invitations: InvitationItem[];
+  /** The notification toggles. */
+  notify: { supported: boolean; enabled: boolean; sound: boolean };
 }
 
 /** What the sidebar asks the app to do. */
@@ -43,18 +49,23 @@ export interface SidebarContext {
   onAcceptInvitation(roomId: string): void;
   /** Declines a pending invitation (the server forgets it). */
   onDeclineInvitation(roomId: string): void;
+  /** Turns desktop notifications on (asking permission: this is a click) or off. */
+  onToggleNotifications(): void;
+  onToggleSound(): void;
 }
 
 /** The left column: who I am, rooms, invitations and direct conversations. */
 export class SidebarView {
   readonly element: HTMLElement;
   private readonly me: HTMLElement;
+  private readonly settings: HTMLElement;
   private readonly rooms: HTMLUListElement;
   private readonly invitations: HTMLElement;
   private readonly directs: HTMLUListElement;
 
   constructor(private readonly context: SidebarContext) {
     this.me = h("div", { class: "me" });
+    this.settings = h("div", { class: "notify-settings", role: "group", "aria-label": "Notifications" });
     this.rooms = h("ul", { class: "conv-list", "aria-label": "Rooms" });
     this.invitations = h("section", { class: "sidebar-section invitations", hidden: true });
     this.directs = h("ul", { class: "conv-list", "aria-label": "Direct messages" });
@@ -66,6 +77,7 @@ export class SidebarView {
         { class: "sidebar-header" },
         h("span", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), "Chat"),
         this.me,
+        this.settings,
         this.searchForm(),
       ),
       h(
@@ -165,6 +177,7 @@ export class SidebarView {
             )
           : null,
       );
+      this.renderSettings(state.notify);
       replaceChildren(this.rooms, ...state.rooms.map((item) => this.item(item)));
       replaceChildren(
         this.directs,
@@ -217,6 +230,29 @@ export class SidebarView {
     });
   }
 
+  private renderSettings(notify: SidebarState["notify"]): void {
+    const toggle = (key: string, on: boolean, label: string, onclick: () => void, disabled = false) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: `toggle${on ? " on" : ""}`,
+          "aria-pressed": String(on),
+          "data-focus-key": key,
+          disabled,
+          onclick,
+        },
+        label,
+      );
+    replaceChildren(
+      this.settings,
+      notify.supported
+        ? toggle("notify", notify.enabled, "Turn on notifications", () => this.context.onToggleNotifications())
+        : h("span", { class: "empty-note" }, "This browser has no notifications."),
+      toggle("sound", notify.sound, "Sound", () => this.context.onToggleSound()),
+    );
+  }
+
   private item(item: SidebarItem): HTMLElement {
     const marker =
       item.kind === "room"
@@ -229,6 +265,8 @@ export class SidebarView {
       item.kind === "direct" && !item.isSystem ? (item.online ? "online" : "offline") : undefined,
       item.isPrivate ? "private" : undefined,
       item.unread > 0 ? `${item.unread} unread` : undefined,
+      item.mention ? "mentioned" : undefined,
+      item.muted ? "muted" : undefined,
     ]
       .filter((part) => part !== undefined)
       .join(", ");
@@ -239,7 +277,7 @@ export class SidebarView {
         "button",
         {
           type: "button",
-          class: `conv${item.active ? " active" : ""}${item.unread > 0 ? " has-unread" : ""}`,
+          class: `conv${item.active ? " active" : ""}${item.unread > 0 ? " has-unread" : ""}${item.muted ? " muted" : ""}`,
           "data-focus-key": item.key,
           "aria-current": item.active ? "page" : undefined,
           "aria-label": label,
@@ -249,7 +287,11 @@ export class SidebarView {
         marker,
         h("span", { class: "conv-title" }, item.title),
         item.unread > 0
-          ? h("span", { class: "badge", "aria-hidden": "true" }, item.unread > 99 ? "99+" : String(item.unread))
+          ? h(
+              "span",
+              { class: `badge${item.mention ? " mention" : ""}`, "aria-hidden": "true" },
+              `${item.mention ? "@ " : ""}${item.unread > 99 ? "99+" : String(item.unread)}`,
+            )
           : null,
       ),
     );

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { PresenceStatus, RoomMemberChange } from "../shared/schemas.js";
 import { loadConfig } from "../server/config.js";
+import { MAX_LISTED_INVITATIONS } from "../server/rooms/service.js";
 import { cleanup, connect, ok, request, startServer, tempDir, until, type Connected } from "./support/harness.js";
 
 afterEach(cleanup);
@@ -62,6 +63,22 @@ describe("invitations (section 9)", () => {
     expect(await request(bob.socket, "room:join", { roomId: accepted.id })).toMatchObject(refused("FORBIDDEN"));
     expect(await request(bob.socket, "room:decline", { roomId: "nope" })).toMatchObject(refused("NOT_FOUND"));
     expect(await request(bob.socket, "room:decline", {} as never)).toMatchObject(refused("INVALID_PAYLOAD"));
+  });
+
+  it(`lists at most MAX_LISTED_INVITATIONS (${MAX_LISTED_INVITATIONS}) pending invitations, the newest`, async () => {
+    const server = await startServer({ MAX_ROOMS_PER_USER: "1000" });
+    const alice = await connect(server, "alice");
+    const bob = await connect(server, "bob");
+    const rooms: string[] = [];
+    for (let i = 0; i < MAX_LISTED_INVITATIONS + 5; i += 1) {
+      const room = await ok(alice.socket, "room:create", { name: `r${i}`, visibility: "private" });
+      await ok(alice.socket, "room:invite", { roomId: room.id, userId: "bob" });
+      rooms.push(room.id);
+    }
+    const invited = (await ok(bob.socket, "room:list", {})).invited;
+    expect(invited).toHaveLength(MAX_LISTED_INVITATIONS);
+    expect(new Set(invited.map((i) => i.room.id)).size).toBe(MAX_LISTED_INVITATIONS);
+    expect(invited.every((i) => rooms.includes(i.room.id))).toBe(true);
   });
 
   it("keeps a pending invitation across a restart", async () => {

@@ -3,6 +3,7 @@ import { h, icon, ICONS, replaceChildren } from "../dom.js";
 import { formatFull } from "../format.js";
 import type { Outgoing, Timeline } from "../timeline.js";
 import { historyTop, type MessageListContext, type MessageListState, type RenderMode } from "./message-list.js";
+import { KeyedList } from "./keyed-list.js";
 
 /** The height of one log line in px; `.log-line` in styles.css has the same. Fixed, so rows are windowed by arithmetic. */
 export const LOG_ROW_PX = 20;
@@ -56,7 +57,7 @@ export class LogView {
   private readonly below: HTMLDivElement;
   private readonly jump: HTMLButtonElement;
   private readonly jumpCount: HTMLSpanElement;
-  private readonly cache = new Map<string, { element: HTMLElement; version: string }>();
+  private readonly rendered = new KeyedList<LogLine>();
   private rows: LogLine[] = [];
   private pinned = true;
   /** Lines that arrived while the reader was scrolled up. */
@@ -111,7 +112,7 @@ export class LogView {
   /** Shows `state`'s timeline as log lines. */
   render(state: MessageListState, mode: RenderMode): void {
     if (mode === "reset") {
-      this.cache.clear();
+      this.rendered.clear();
       this.lines.replaceChildren();
       this.rows = [];
       this.pinned = true;
@@ -201,25 +202,7 @@ export class LogView {
     const last = Math.max(first, Math.min(total, Math.ceil((viewTop + height) / LOG_ROW_PX) + OVERSCAN_ROWS));
     this.above.style.height = `${first * LOG_ROW_PX}px`;
     this.below.style.height = `${(total - last) * LOG_ROW_PX}px`;
-    const kept = new Set<string>();
-    let cursor: ChildNode | null = this.lines.firstChild;
-    for (let index = first; index < last; index += 1) {
-      const row = this.rows[index]!;
-      kept.add(row.key);
-      let cached = this.cache.get(row.key);
-      if (!cached || cached.version !== row.version) {
-        cached = { element: this.line(row), version: row.version };
-        this.cache.set(row.key, cached);
-      }
-      if (cached.element === cursor) cursor = cursor.nextSibling;
-      else this.lines.insertBefore(cached.element, cursor);
-    }
-    while (cursor) {
-      const next: ChildNode | null = cursor.nextSibling;
-      cursor.remove();
-      cursor = next;
-    }
-    for (const key of [...this.cache.keys()]) if (!kept.has(key)) this.cache.delete(key);
+    this.rendered.render(this.lines, this.rows.slice(first, last), (row) => this.line(row));
   }
 
   private line(row: LogLine): HTMLElement {

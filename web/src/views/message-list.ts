@@ -4,6 +4,7 @@ import { fileMeta } from "../files.js";
 import { dayKey, formatDay, formatFull, formatSize, formatTime, hueOf, initial, linkify } from "../format.js";
 import type { Notice, Outgoing, Timeline } from "../timeline.js";
 import { background } from "../background.js";
+import { KeyedList } from "./keyed-list.js";
 import { LogView } from "./log-view.js";
 import { highlightMentions } from "../mentions.js";
 
@@ -99,7 +100,7 @@ export class MessageListView {
   private readonly list: HTMLOListElement;
   private readonly top: HTMLDivElement;
   private readonly jump: HTMLButtonElement;
-  private readonly cache = new Map<string, { element: HTMLElement; version: string }>();
+  private readonly rendered = new KeyedList<Row>();
   private pinned = true;
   private lastKey: string | undefined;
   private lastState: MessageListState | undefined;
@@ -179,7 +180,7 @@ export class MessageListView {
     if (mode === "reset") {
       this.menuFor = undefined;
       this.editing = undefined;
-      this.cache.clear();
+      this.rendered.clear();
       this.list.replaceChildren();
       this.pinned = true;
       this.jump.hidden = true;
@@ -301,25 +302,12 @@ export class MessageListView {
   }
 
   private reconcile(rows: Row[]): void {
-    const kept = new Set<string>();
-    let cursor: ChildNode | null = this.list.firstChild;
-    for (const row of rows) {
-      kept.add(row.key);
-      let cached = this.cache.get(row.key);
-      if (!cached || cached.version !== row.version) {
-        cached = { element: row.build(), version: row.version };
-        this.cache.set(row.key, cached);
-      }
-      cached.element.classList.toggle("continued", row.continued === true);
-      if (cached.element === cursor) cursor = cursor.nextSibling;
-      else this.list.insertBefore(cached.element, cursor);
-    }
-    while (cursor) {
-      const next: ChildNode | null = cursor.nextSibling;
-      cursor.remove();
-      cursor = next;
-    }
-    for (const key of [...this.cache.keys()]) if (!kept.has(key)) this.cache.delete(key);
+    this.rendered.render(
+      this.list,
+      rows,
+      (row) => row.build(),
+      (element, row) => element.classList.toggle("continued", row.continued === true),
+    );
   }
 
   private avatar(userId: string): HTMLElement {

@@ -117,14 +117,14 @@ describe("a failing search indexer", () => {
       createAt: 2,
     });
     const indexed = (await store.appendMessage(draft("puffin indexed"))).message.id;
-    expect((await store.search("alice", "puffin", undefined, 10)).map((m) => m.id)).toEqual([indexed]);
+    expect((await store.search("alice", ["puffin"], undefined, 10)).map((m) => m.id)).toEqual([indexed]);
 
     store.database.exec(FAULT_ON);
     const pending = (await store.appendMessage(draft("puffin pending"))).message.id;
     await until(() => failures.length >= 1);
     // The search answers (from the index as it is) and does not try again while a retry is pending.
     const before = failures.length;
-    expect((await store.search("alice", "puffin", undefined, 10)).map((m) => m.id)).toEqual([indexed]);
+    expect((await store.search("alice", ["puffin"], undefined, 10)).map((m) => m.id)).toEqual([indexed]);
     expect(failures.length).toBe(before);
     // More commits while failing do not reschedule it either. Over ~300 ms, retries at 10, 20, 40, 80, 160 ms.
     for (let n = 0; n < 20; n++) await store.appendMessage(draft(`puffin more ${n}`));
@@ -135,7 +135,7 @@ describe("a failing search indexer", () => {
 
     store.database.exec(FAULT_OFF);
     await until(() => store.database.prepare("SELECT indexed_upto FROM search_index").pluck().get() === pending + 20);
-    const found = await store.search("alice", "puffin", undefined, 50);
+    const found = await store.search("alice", ["puffin"], undefined, 50);
     expect(found.map((m) => m.id)).toContain(pending);
     expect(found).toHaveLength(22);
   });

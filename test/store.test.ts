@@ -101,7 +101,7 @@ describe("SqliteStore schema", () => {
     const [message] = (await store.visibleAfter("bob", 0, 10)).messages;
     expect(message).toMatchObject({ id: 1, rev: 1, content: "hello from the old days" });
     expect(await store.directPeers("bob")).toEqual(["alice"]);
-    expect((await store.search("bob", '"old"', undefined, 10)).map((m) => m.id)).toEqual([1]);
+    expect((await store.search("bob", ["old"], undefined, 10)).map((m) => m.id)).toEqual([1]);
     const next = await store.appendMessage(single("bob", "alice"));
     expect(next.message.id).toBe(2);
   });
@@ -186,8 +186,8 @@ describe("SqliteStore full-text index", () => {
     store.database.prepare<[], { upto: number }>("SELECT indexed_upto AS upto FROM search_index").get()!.upto;
   const integrityCheck = (store: SqliteStore) =>
     store.database.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
-  const found = async (store: SqliteStore, user: string, match: string) =>
-    (await store.search(user, match, undefined, 10)).map((m) => m.id);
+  const found = async (store: SqliteStore, user: string, word: string) =>
+    (await store.search(user, [word], undefined, 10)).map((m) => m.id);
 
   it("indexes after the commit, not in it, and catches up by itself shortly after", async () => {
     const store = openStore(undefined, { searchIndexDelayMs: 50 });

@@ -93,7 +93,7 @@ for (const kind of ["group", "single"] as const) {
       await Promise.all(Array.from({ length: BATCH }, (_, i) => store.appendMessage(draft(kind, start + i + BATCH))));
     }
     // The store indexes for search in batches after commits; a search catches it up, inside the measurement.
-    if (variant.skipIndex !== true) await store.search(historyUser(0), '"nothing"', undefined, 1);
+    if (variant.skipIndex !== true) await store.search(historyUser(0), ["nothing"], undefined, 1);
     const cpu = process.cpuUsage(cpu0);
     const wall = performance.now() - t0;
     await store.close();

@@ -21,7 +21,7 @@ import { cpuSeconds, freePort, ROOT } from "../lib/proc.js";
 import { tempDataDir } from "../lib/seed.js";
 import { round, samplePercentile } from "../lib/stats.js";
 import type { ConversationService as ConversationServiceType } from "../../server/conversations/service.js";
-import type { toMatchQuery as toMatchQueryType } from "../../server/messages/service.js";
+import type { searchWords as searchWordsType } from "../../server/messages/service.js";
 import type { SqliteStore as SqliteStoreType } from "../../server/store/sqlite-store.js";
 
 const args = process.argv.slice(2);
@@ -47,7 +47,7 @@ const roomsOfUser = (u: number): number[] =>
 interface Modules {
   SqliteStore: typeof SqliteStoreType;
   ConversationService: typeof ConversationServiceType;
-  toMatchQuery: typeof toMatchQueryType;
+  searchWords: typeof searchWordsType;
 }
 
 /** The checkout's own store and services (types from this one: the API is the same). */
@@ -57,11 +57,11 @@ async function load(): Promise<Modules> {
   const conv = (await from("server/conversations/service.ts")) as {
     ConversationService: typeof ConversationServiceType;
   };
-  const msg = (await from("server/messages/service.ts")) as { toMatchQuery: typeof toMatchQueryType };
+  const msg = (await from("server/messages/service.ts")) as { searchWords: typeof searchWordsType };
   return {
     SqliteStore: store.SqliteStore,
     ConversationService: conv.ConversationService,
-    toMatchQuery: msg.toMatchQuery,
+    searchWords: msg.searchWords,
   };
 }
 
@@ -127,7 +127,7 @@ async function build(mod: Modules): Promise<string> {
   db.close();
   const store = new mod.SqliteStore({ file, sync: "normal", fileUrl: (id) => `/files/${id}` });
   const started = performance.now();
-  await store.search(MANY, '"zzzz"', undefined, 1); // catches the full-text index up
+  await store.search(MANY, ["zzzz"], undefined, 1); // catches the full-text index up
   log(`built ${SHAPE.messages} messages; indexed in ${Math.round(performance.now() - started)} ms`);
   await store.close();
   return file;
@@ -157,7 +157,7 @@ async function inProcess(mod: Modules, file: string): Promise<Record<string, Tim
   copyFileSync(file, copy);
   const store = new mod.SqliteStore({ file: copy, sync: "normal", fileUrl: (id) => `/files/${id}` });
   const conversations = new mod.ConversationService({} as never, store, Date.now);
-  const match = (q: string) => mod.toMatchQuery(q)!;
+  const match = (q: string) => mod.searchWords(q);
   const results: Record<string, Timing & { note?: string }> = {};
   const run = async (name: string, fn: () => Promise<unknown>, note?: () => Promise<string>) => {
     results[name] = { ...(await time(fn)), ...(note ? { note: await note() } : {}) };

@@ -71,17 +71,16 @@ export interface MessageServiceOptions {
 }
 
 /**
- * Turns a search query into an FTS5 query: plain words, all of which must match. Quotes and operators are
- * ordinary characters; each word is quoted, so nothing the user types is FTS5 syntax. A word repeated (in
- * any case) is searched once: FTS5 reads every phrase's postings, so "alpha alpha …" 33 times cost 33 times
- * one "alpha" (issue 12, item 7) for the same matches.
+ * The words of a search query: runs of letters and digits, all of which must match. Quotes and operators
+ * are ordinary characters and never reach an engine's query syntax. A word repeated (in any case) is
+ * searched once: an engine reads every word's postings, so "alpha alpha …" 33 times cost 33 times one
+ * "alpha" (issue 12, item 7) for the same matches.
  */
-export function toMatchQuery(q: string): string | undefined {
+export function searchWords(q: string): string[] {
   const words = q.match(/[\p{L}\p{N}\p{M}\p{Co}]+/gu);
-  if (!words) return undefined;
+  if (!words) return [];
   const seen = new Set<string>();
-  const unique = words.filter((word) => !seen.has(word.toLowerCase()) && seen.add(word.toLowerCase()));
-  return unique.map((word) => `"${word}"`).join(" ");
+  return words.filter((word) => !seen.has(word.toLowerCase()) && seen.add(word.toLowerCase()));
 }
 
 /**
@@ -319,8 +318,8 @@ export class MessageService {
     limit: number,
   ): Promise<StoredMessage[]> {
     const keys = conversation ? (await resolveConversation(this.store, userId, conversation)).keys : undefined;
-    const match = toMatchQuery(q);
-    if (match === undefined) return [];
-    return this.store.search(userId, match, keys, limit);
+    const words = searchWords(q);
+    if (words.length === 0) return [];
+    return this.store.search(userId, words, keys, limit);
   }
 }

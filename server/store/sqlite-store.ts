@@ -986,10 +986,11 @@ export class SqliteStore implements Store {
     return this.statements.joinedAt.get(roomId, userId)?.joined_at;
   }
 
-  async search(userId: string, match: string, conversation: ConversationKeys | undefined, limit: number) {
+  async search(userId: string, terms: readonly string[], conversation: ConversationKeys | undefined, limit: number) {
     const [a, b] = conversation === undefined ? [null, null] : pair(conversation);
-    // The words match the text only (never a scope token); a conversation restricts inside the FTS5 query.
-    const words = `content : (${match})`;
+    // Each word is one quoted FTS5 string (its characters are letters and digits only, so never a quote),
+    // matched against the text only (never a scope token); a conversation restricts inside the FTS5 query.
+    const words = `content : (${terms.map((word) => `"${word}"`).join(" ")})`;
     const query = a === null ? words : `scope : (${scopeToken(a)} OR ${scopeToken(b!)}) AND ${words}`;
     this.indexAll();
     return this.statements.search

@@ -151,11 +151,8 @@ export interface RoomDraft {
   createAt: number;
 }
 
-/**
- * Everything durable. Methods return Promises so another database (PostgreSQL) can implement it without
- * touching the handlers; the SQLite implementation resolves synchronous reads at once.
- */
-export interface Store {
+/** Users: accounts made by sign-up or by a first token, and their profile. */
+export interface UserRepository {
   /** Creates a user; false when the id is taken. */
   createUser(user: { id: string; name: string; passwordHash: string | null; createAt: number }): Promise<boolean>;
   /** Returns the user, creating it (and its lobby membership) when absent. */
@@ -164,6 +161,21 @@ export interface Store {
   /** Whether the user exists (cheaper than `getUser`: the check before every direct message). */
   userExists(id: string): Promise<boolean>;
 
+  /** Creates a room and seats its creator; undefined when the creator already owns `maxOwned` rooms. */
+  createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined>;
+  /**
+   * Changes a user; undefined (and nothing changed) when the new avatar is not the user's live image at the
+   * moment of writing.
+   */
+  updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined>;
+  setLastSeen(userId: string, at: number): Promise<void>;
+
+  /** Every message the user may see with rev > after, ascending by rev. */
+  visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
+}
+
+/** Rooms, their members and pending invitations. */
+export interface RoomRepository {
   /** Creates a room and seats its creator; undefined when the creator already owns `maxOwned` rooms. */
   createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined>;
   getRoom(id: string): Promise<Room | undefined>;
@@ -194,6 +206,13 @@ export interface Store {
   /** Every member id of a room. */
   memberIds(roomId: string): Promise<string[]>;
 
+  createFile(file: FileRecord): Promise<void>;
+  /** When the user joined the room, if a member. */
+  joinedAt(roomId: string, userId: string): Promise<number | undefined>;
+}
+
+/** Uploads' records and their lifecycle (the bytes are a FileBlobs' concern). */
+export interface FileRepository {
   createFile(file: FileRecord): Promise<void>;
   /** A live file (one not marked for removal). */
   getFile(id: string): Promise<FileRecord | undefined>;
@@ -231,6 +250,16 @@ export interface Store {
    * group message is no longer a member, at the moment of the commit.
    */
   appendMessage(draft: MessageDraft): Promise<AppendResult>;
+}
+
+/** Messages, their revisions and reactions, and the rev order `sync` reads. */
+export interface MessageRepository {
+  /**
+   * Stores a message; resolves only once it is committed (and, in durable mode, fsynced). Rejects with
+   * NOT_FOUND when the draft's file is no longer the sender's live file, and FORBIDDEN when the sender of a
+   * group message is no longer a member, at the moment of the commit.
+   */
+  appendMessage(draft: MessageDraft): Promise<AppendResult>;
   /** One page of a conversation, ascending by id. */
   conversationPage(
     conversation: ConversationKeys,
@@ -253,6 +282,17 @@ export interface Store {
   revisions(id: number): Promise<{ content: string; editedAt: number }[]>;
   /** Adds or removes one user's emoji; `changed` is false (and rev unchanged) when nothing changed. */
   setReaction(id: number, change: ReactionChange): Promise<ChangeResult>;
+  /** Every message the user may see with rev > after, ascending by rev. */
+  visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
+  /** The highest rev the user may see (the newest id, if nothing changed since), 0 when none. */
+  lastVisibleId(userId: string): Promise<number>;
+
+  /** True while the database is open. */
+  isOpen(): boolean;
+}
+
+/** Read positions, unread counts and the conversation list. */
+export interface ReadStateRepository {
   /** The user's read position in a conversation, 0 when never read. */
   readPosition(userId: string, conversation: ConversationKey): Promise<number>;
   /** Moves the read position forward only; returns the position now. */
@@ -267,29 +307,52 @@ export interface Store {
   conversationRows(userId: string): Promise<{ rooms: ConversationRow[]; direct: ConversationRow[] }>;
   /** Users (and `system`) the user has direct messages with. */
   directPeers(userId: string): Promise<string[]>;
-  /** When the user joined the room, if a member. */
-  joinedAt(roomId: string, userId: string): Promise<number | undefined>;
-  /** Full-text search over what the user may see (`match` is an FTS5 query). */
+}
+
+/** Full-text search. */
+export interface SearchRepository {
+  /**
+   * Full-text search over what the user may see, tombstones excluded, best match first, then newest.
+   * `words` are distinct runs of letters and digits (see `searchWords`), all of which a message must
+   * contain, compared without case; each store turns them into its own engine's query.
+   */
   search(
     userId: string,
-    match: string,
+    words: readonly string[],
     conversation: ConversationKeys | undefined,
     limit: number,
   ): Promise<StoredMessage[]>;
-  /**
-   * Changes a user; undefined (and nothing changed) when the new avatar is not the user's live image at the
-   * moment of writing.
-   */
-  updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined>;
-  setLastSeen(userId: string, at: number): Promise<void>;
+}
 
-  /** Every message the user may see with rev > after, ascending by rev. */
-  visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
-  /** The highest rev the user may see (the newest id, if nothing changed since), 0 when none. */
-  lastVisibleId(userId: string): Promise<number>;
-
+/**
+ * Everything durable: one repository per aggregate, over one database. Methods return Promises so that
+ * PostgreSQL (real I/O) and SQLite implement the same contract (`test/store-contract/`); no caller may
+ * rely on one resolving before another starts: each check and the write it guards are one statement or
+ * one transaction inside the store.
+ */
+export interface Store
+  extends UserRepository,
+    RoomRepository,
+    FileRepository,
+    MessageRepository,
+    ReadStateRepository,
+    SearchRepository {
   /** True while the database is open. */
   isOpen(): boolean;
   /** Commits what is pending, then closes the database. */
   close(): Promise<void>;
+}
+
+/**
+ * Where uploads' bytes live: one file per id under `DATA_DIR/files` on one node; the database in cluster
+ * mode, where every node serves every file. The upload route writes a received body to a temporary file
+ * first (it sniffs the type there), then hands it over with `put` before the file's row is admitted.
+ */
+export interface FileBlobs {
+  /** Takes the bytes of `tempPath` (a file this node wrote; gone afterwards) as the bytes of file `id`. */
+  put(id: string, tempPath: string): Promise<void>;
+  /** The bytes of file `id`, or undefined when there are none. */
+  open(id: string): Promise<{ size: number; stream: NodeJS.ReadableStream } | undefined>;
+  /** Removes the bytes of file `id`; no error when there are none. */
+  remove(id: string): Promise<void>;
 }

@@ -1,0 +1,125 @@
+import pg from "pg";
+import { invalid } from "../../errors.js";
+
+/** The pool's connections, and whether the store was closed (then every call refuses). */
+export interface PgDatabase {
+  pool: pg.Pool;
+  /** Turns a stored file id into the URL clients fetch it from. */
+  fileUrl: (fileId: string) => string;
+  isOpen(): boolean;
+}
+
+/** pg's type id of BIGINT (INT8), which it hands out as strings by default. */
+const INT8_OID = 20;
+
+/**
+ * Type parsers of the store's pool only (pg's global ones stay as they are): BIGINT columns become numbers.
+ * Every BIGINT the store reads is an id, a rev, a time in ms, a size or a count, all far below 2^53.
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary"
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** A pool of `size` connections to `url` whose BIGINTs read as numbers. */
+export function createPool(url: string, size: number): pg.Pool {
+  return new pg.Pool({ connectionString: url, max: size, types });
+}
+
+/**
+ * A PostgreSQL error as a plain Error: its SQLSTATE `code` and message, without the fields pg adds (`detail`
+ * quotes a failing row, message text included, and logs must never hold message bodies). Not a special
+ * type: callers see an Error and rethrow it; nothing is swallowed. Other values pass through unchanged.
+ */
+export function plainError(error: unknown): unknown {
+  if (!(error instanceof pg.DatabaseError)) return error;
+  const plain = new Error(`PostgreSQL ${error.code ?? "error"}: ${error.message}`) as Error & { code?: string };
+  if (error.code !== undefined) plain.code = error.code;
+  return plain;
+}
+
+/** Why a value holding U+0000 is refused: PostgreSQL's TEXT cannot hold it (SQLite's can). */
+export const NUL_REFUSAL = "PostgreSQL cannot store the character U+0000";
+
+/** True when a parameter (a string, or an array of them) holds U+0000. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  return Array.isArray(value) && value.some(holdsNul);
+}
+
+/**
+ * Refuses parameters holding U+0000 with INVALID_PAYLOAD before they reach PostgreSQL, which would fail the
+ * statement with an encoding error (INTERNAL for the client): nothing stored can hold U+0000, so a lookup by
+ * such a value could find nothing anyway, and a write of it cannot be made.
+ */
+function checkValues(values: unknown[]): void {
+  if (values.some(holdsNul)) throw invalid(NUL_REFUSAL);
+}
+
+/** Runs one statement on the pool; a database error is rethrown as plainError. */
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  on: pg.Pool | pg.PoolClient,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  checkValues(values);
+  try {
+    return await on.query<R>(text, values);
+  } catch (error) {
+    throw plainError(error);
+  }
+}
+
+/** Runs one statement whose rows come back as arrays (message rows: no object per row). */
+export async function queryArrays<R extends unknown[]>(
+  on: pg.Pool | pg.PoolClient,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
+  checkValues(values);
+  try {
+    return (await on.query<R>({ text, values, rowMode: "array" })).rows;
+  } catch (error) {
+    throw plainError(error);
+  }
+}
+
+/**
+ * Runs `work` in one READ COMMITTED transaction on a connection of its own: committed when it resolves,
+ * rolled back when it throws (the error is rethrown). `work` may also ask for a rollback by returning
+ * `rollback(value)`: the transaction's writes are undone and `value` is returned.
+ */
+export async function transaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T | Rollback<T>>,
+): Promise<T> {
+  const client = await pool.connect().catch((error: unknown) => {
+    throw plainError(error);
+  });
+  // A connection whose ROLLBACK failed is in an unknown state: it is closed, not reused.
+  let unusable = false;
+  try {
+    await query(client, "BEGIN");
+    let result: T | Rollback<T>;
+    try {
+      result = await work(client);
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => (unusable = true));
+      throw plainError(error);
+    }
+    await query(client, result instanceof Rollback ? "ROLLBACK" : "COMMIT");
+    return result instanceof Rollback ? result.value : result;
+  } finally {
+    client.release(unusable);
+  }
+}
+
+/** What `transaction`'s work returns to undo its writes and still answer `value`. */
+export class Rollback<T> {
+  constructor(readonly value: T) {}
+}
+
+/** Asks `transaction` to roll back and answer `value`. */
+export const rollback = <T>(value: T): Rollback<T> => new Rollback(value);

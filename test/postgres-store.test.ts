@@ -4,8 +4,10 @@ import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { directConversation, roomConversation } from "../server/messages/conversation.js";
 import { SqliteStore } from "../server/store/sqlite-store.js";
+import { LAST_VISIBLE_SQL, VISIBLE_AFTER_SQL, pageSql } from "../server/store/postgres/messages.js";
+import { conversationRowsSql } from "../server/store/postgres/read-state.js";
+import { searchLexemes, searchSql } from "../server/store/postgres/search.js";
 import { PgStore } from "../server/store/postgres/store.js";
-import { searchLexemes } from "../server/store/postgres/search.js";
 import type { FileRecord, MessageDraft } from "../server/store/types.js";
 import { cleanup, tempDir } from "./support/harness.js";
 import { PG_ADMIN_URL, createTestDatabase, missingServices, type TestDatabase } from "./support/services.js";
@@ -84,6 +86,11 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     });
     const rooms = await first!.allRooms();
     expect(rooms.map((room) => room.id)).toEqual(["lobby"]);
+    await expect(second!.ping()).resolves.toBeUndefined();
+    await second!.close();
+    expect(second!.isOpen()).toBe(false);
+    await expect(second!.ping()).rejects.toThrow();
+    await expect(second!.appendMessage(group("alice", "lobby"))).rejects.toThrow(/closed/);
   });
 
   it("hands out revs in commit order across nodes: a reader paging visibleAfter from 0 while two nodes append and edit never skips one", async () => {
@@ -369,6 +376,42 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     ]);
     expect(searchLexemes("ÀÉÎÕÜ Ωμέγα İstanbul ǡ e\u0301")).toEqual(["aeiou", "ωμέγα", "istanbul", "ǡ", "e"]);
     expect(searchLexemes("नमस्ते")).toEqual(["नमस", "त"]);
+  });
+
+  it("has an index path for every message read: no plan needs a scan of the messages table", async () => {
+    const store = await node();
+    await addUsers(store, "alice", "bob");
+    await store.appendMessage(group("alice", "lobby", { content: "hello there" }));
+    await store.appendMessage(single("alice", "bob", { content: "hello bob" }));
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      // With sequential scans priced out, PostgreSQL still picks one where no index can answer.
+      await client.query("SET enable_seqscan = off");
+      const plan = async (sql: string, values: unknown[]) => {
+        const rows = await client.query<{ "QUERY PLAN": string }>({ text: `EXPLAIN ${sql}`, values });
+        return rows.rows.map((row) => row["QUERY PLAN"]).join("\n");
+      };
+      const statements: [string, string, unknown[]][] = [
+        ["visibleAfter", VISIBLE_AFTER_SQL, ["bob", 0, 501]],
+        ["lastVisibleId", LAST_VISIBLE_SQL, ["bob"]],
+        ["latest page", pageSql(undefined, false), ["r:lobby", 51]],
+        ["page before", pageSql("<", false), ["r:lobby", 51, 100]],
+        ["page after of two keys", pageSql(">", true), ["d:bob|system", 51, "*", 0]],
+        ["room rows", conversationRowsSql("rooms"), ["bob", 999]],
+        ["direct rows", conversationRowsSql("direct"), ["bob", 999]],
+        ["search", searchSql(false), ["bob", "'hello'", "'hello'", 2000, 20]],
+        ["search of a conversation", searchSql(true), ["bob", "'hello'", "'hello'", 2000, 20, "r:lobby", "r:lobby"]],
+      ];
+      for (const [name, sql, values] of statements) {
+        const steps = await plan(sql, values);
+        expect(steps, name).not.toMatch(/Seq Scan on messages/);
+      }
+      // The check can fail: a read by a column without an index scans.
+      expect(await plan("SELECT * FROM messages WHERE content = $1", ["x"])).toMatch(/Seq Scan on messages/);
+    } finally {
+      await client.end();
+    }
   });
 
   it("orders ids by bytes, as SQLite does, in a database whose default collation does not", async () => {

@@ -23,9 +23,12 @@ const types = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** How long a query waits for a connection (pg's default waits forever, e.g. while PostgreSQL is down). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** A pool of `size` connections to `url` whose BIGINTs read as numbers. */
 export function createPool(url: string, size: number): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: size, types });
+  return new pg.Pool({ connectionString: url, max: size, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
 }
 
 /**

@@ -70,7 +70,7 @@ const BY_CLIENT_IDS = `SELECT ${messageColumns()} FROM messages
  * merged and cut to `$3`, then those rows. A page reads at most `$3` index entries per conversation however
  * many messages follow the cursor.
  */
-const VISIBLE_AFTER = `
+export const VISIBLE_AFTER_SQL = `
   WITH keys AS (${USER_KEYS_SQL}),
   picked AS (
     SELECT keys.key, next.rev FROM keys CROSS JOIN LATERAL (
@@ -80,7 +80,7 @@ const VISIBLE_AFTER = `
   ORDER BY m.rev`;
 
 /** The highest rev of any conversation of user `$1` (one index probe per conversation), 0 when none. */
-const LAST_VISIBLE = `
+export const LAST_VISIBLE_SQL = `
   WITH keys AS (${USER_KEYS_SQL})
   SELECT COALESCE(MAX(last.rev), 0) AS last FROM keys
   CROSS JOIN LATERAL (SELECT MAX(rev) AS rev FROM messages WHERE conversation = keys.key) last`;
@@ -90,7 +90,7 @@ const LAST_VISIBLE = `
  * conversation), each key its own range of the `(conversation, id)` index; `cursor` compares ids with the
  * last parameter.
  */
-function pageSql(cursor: "<" | ">" | undefined, twoKeys: boolean): string {
+export function pageSql(cursor: "<" | ">" | undefined, twoKeys: boolean): string {
   const order = cursor === ">" ? "ASC" : "DESC";
   const condition = cursor === undefined ? "" : `AND id ${cursor} $${twoKeys ? 4 : 3}`;
   const range = (key: string) =>
@@ -355,12 +355,12 @@ export class PgMessages implements MessageRepository {
     after: number,
     limit: number,
   ): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
-    const rows = await queryArrays<MessageRow>(this.db.pool, VISIBLE_AFTER, [userId, after, limit + 1]);
+    const rows = await queryArrays<MessageRow>(this.db.pool, VISIBLE_AFTER_SQL, [userId, after, limit + 1]);
     return { messages: rows.slice(0, limit).map((row) => this.message(row)), hasMore: rows.length > limit };
   }
 
   async lastVisibleId(userId: string): Promise<number> {
-    return (await query<{ last: number }>(this.db.pool, LAST_VISIBLE, [userId])).rows[0]!.last;
+    return (await query<{ last: number }>(this.db.pool, LAST_VISIBLE_SQL, [userId])).rows[0]!.last;
   }
 
   async messageByClientId(sender: string, clientMsgId: string): Promise<StoredMessage | undefined> {

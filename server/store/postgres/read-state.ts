@@ -23,7 +23,7 @@ type SummaryRow = [
  * and newest message, in one statement: per conversation a few index probes (the SQLite store's
  * conversationRowsSql, with the newest message as a LATERAL probe of the `(conversation, id)` index).
  */
-function conversationRowsSql(kind: "rooms" | "direct"): string {
+export function conversationRowsSql(kind: "rooms" | "direct"): string {
   const source =
     kind === "rooms"
       ? `SELECT rm.room_id AS id, r.name AS name, NULL AS avatar, rm.joined_at AS joined_at, 'r:' || rm.room_id AS key

@@ -75,6 +75,7 @@ export interface RoomRow {
   member_count: number;
 }
 
+/** A room as the contract returns it. */
 export const toRoom = (row: RoomRow): Room => ({
   id: row.id,
   name: row.name,
@@ -95,6 +96,7 @@ export interface UserRow {
   avatar_file_id: string | null;
 }
 
+/** A user as the contract returns it. */
 export const toUser = (row: UserRow): UserRecord => ({
   id: row.id,
   name: row.name,
@@ -116,6 +118,7 @@ export interface FileRow {
   create_at: number;
 }
 
+/** A file record as the contract returns it. */
 export const toFile = (row: FileRow): FileRecord => ({
   id: row.id,
   owner: row.owner,

@@ -125,17 +125,18 @@ export function searchQuery(words: readonly string[]): { match: string; rank: st
  * Full-text search over what a user may see (the SQLite store's SEARCH_SQL, same visibility rules): the
  * newest `$4` matches (of the conversation `$5`/`$6` when given) are examined, those the user may see and
  * not deleted are ranked, best first (ts_rank of the words, normalised by the message's length as bm25
- * favours short matches), then newest. The GIN index on `search` finds the matches; the store writes
- * `search` in the same statement as the text, so a search sees every committed message.
+ * favours short matches), then newest. The GIN index on `search` finds the matches (or, for a common word,
+ * the primary key read backwards until enough match); the candidates are then read by id, at most `$4`
+ * index probes. The store writes `search` in the same statement as the text, so a search sees every
+ * committed message.
  */
-function searchSql(inConversation: boolean): string {
+export function searchSql(inConversation: boolean): string {
   return `
-  WITH hits AS (
-    SELECT id FROM messages WHERE search @@ $2::tsquery
-      ${inConversation ? "AND conversation IN ($6, $7)" : ""}
-    ORDER BY id DESC LIMIT $4)
-  SELECT ${messageColumns("m.")} FROM hits JOIN messages m ON m.id = hits.id
-  WHERE m.deleted_at IS NULL
+  SELECT ${messageColumns("m.")} FROM messages m
+  WHERE m.id = ANY (ARRAY (
+      SELECT id FROM messages WHERE search @@ $2::tsquery ${inConversation ? "AND conversation IN ($6, $7)" : ""}
+      ORDER BY id DESC LIMIT $4))
+    AND m.deleted_at IS NULL
     AND (
       m.conversation IN (SELECT 'r:' || room_id FROM room_members WHERE user_id = $1)
       OR m.recipient_user = $1

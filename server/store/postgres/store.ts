@@ -110,6 +110,11 @@ export class PgStore implements Store {
     return this.closing === undefined;
   }
 
+  /** Resolves when the database answers a query, rejects when it cannot be reached (for `/readyz`). */
+  async ping(): Promise<void> {
+    await query(this.pool, "SELECT 1");
+  }
+
   /** Refuses new appends, commits the pending ones, then closes the pool (after its queries in flight). */
   close(): Promise<void> {
     this.closing ??= this.messages.flush().finally(() => this.pool.end());

@@ -32,9 +32,9 @@ import { PasswordHasher } from "./auth/password.js";
 import { ConnectionBudget } from "./socket/connection-budget.js";
 import { createLogger, type Logger } from "./logger.js";
 import { MessageService } from "./messages/service.js";
-import { createPresenceNotifier } from "./presence/notices.js";
+import { createPresenceNotifier, presenceEvent } from "./presence/notices.js";
+import { Delivery } from "./delivery/deliver.js";
 import { ConnectionRegistry } from "./presence/registry.js";
-import { PresenceSubscriptions, presenceEvent } from "./presence/subscriptions.js";
 import { RoomService } from "./rooms/service.js";
 import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
@@ -71,8 +71,8 @@ export interface ChatServer {
   readonly messages: MessageService;
   readonly rooms: RoomService;
   readonly registry: ConnectionRegistry;
-  /** Which sockets follow which users' presence (`presence:subscribe`). */
-  readonly presenceSubscriptions: PresenceSubscriptions;
+  /** The only sender to channels: who receives what, on every node. */
+  readonly delivery: Delivery;
   /** Password hashing for register and login, at most 4 (and no more than the cores) at a time. */
   readonly passwords: PasswordHasher;
   /** The library API: system messages to users, rooms and everyone; socket counts; sessions; stats. */
@@ -212,6 +212,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   // requests that are not its own.
   closeSilentConnections(app.server, config.idleConnectionTimeoutMs);
 
+  const delivery = new Delivery(io, {
+    onDelivered: (sockets) => metrics.delivered(sockets),
+    onClusterTimeout: (err) => backgroundError("cluster", err),
+  });
   const writeBacklog = coalesceWrites(io, {
     maxPendingBytes: config.maxSocketBufferBytes,
     onError: (err: unknown) => logger.error({ err }, "socket write failed; connection closed"),
@@ -239,13 +243,11 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       );
     },
   });
-  const presenceSubscriptions = new PresenceSubscriptions();
   /** `presence` to the sockets that subscribed to this user, at the moments of the online/offline notices. */
-  const tellFollowers = (userId: string, online: boolean, lastSeenAt?: number) => {
-    const followers = presenceSubscriptions.followers(userId);
-    if (followers.length > 0) io.to(followers).emit("presence", presenceEvent(userId, online, lastSeenAt));
-  };
-  const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
+  const tellFollowers = (userId: string, online: boolean, lastSeenAt?: number) =>
+    delivery.presence(presenceEvent(userId, online, lastSeenAt));
+  const announce = createPresenceNotifier(delivery, store, config.presenceRoomLimit, now);
+  const isOnline = async (userIds: readonly string[]) => userIds.map((userId) => registry.isOnline(userId));
   const filesDir = join(config.dataDir, "files");
   const files = new FileService({
     store,
@@ -256,21 +258,18 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     onBackgroundError: backgroundError,
   });
   files.start();
-  const messages = new MessageService(io, store, {
+  const messages = new MessageService(delivery, store, {
     now,
     editWindowMs: config.editWindowMs,
     files,
-    events: {
-      accepted: (message) => metrics.messageAccepted(message),
-      delivered: (sockets) => metrics.delivered(sockets),
-    },
+    events: { accepted: (message) => metrics.messageAccepted(message) },
   });
-  const conversations = new ConversationService(io, store, now);
-  const users = new UserService(io, store, (userId) => registry.isOnline(userId), {
+  const conversations = new ConversationService(delivery, store, now);
+  const users = new UserService(delivery, store, isOnline, {
     url: fileUrl,
     releaseIfUnreferenced: (fileId) => files.releaseIfUnreferenced(fileId),
   });
-  const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId), config.maxRoomsPerUser);
+  const rooms = new RoomService(delivery, store, now, isOnline, config.maxRoomsPerUser);
   const nsp = io.of("/");
   const workers = new WorkerManager({
     onlineSockets: (roomId) => nsp.adapter.rooms.get(roomChannel(roomId))?.size ?? 0,
@@ -287,8 +286,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   nsp.adapter.on("delete-room", (channel: string) => {
     if (channel.startsWith("r:")) workers.roomEmpty(channel.slice(2));
   });
-  const hub = new ChatHub(io, store, messages, registry, workers);
-  const handlers = createHandlerTable({ messages, rooms, conversations, users, presence: presenceSubscriptions });
+  const hub = new ChatHub(io, store, messages, delivery, workers);
+  const handlers = createHandlerTable({ messages, rooms, conversations, users, delivery });
   attachGateway(io, {
     limiters,
     backlogOf: (connection) => writeBacklog.of(connection),
@@ -301,7 +300,6 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     logger,
     now,
     accepting: () => accepting,
-    onSocketClosed: (socketId) => presenceSubscriptions.drop(socketId),
     observe: (event, seconds, code) => {
       if (code !== undefined) metrics.rejected(code);
       // Only the contract's events become label values: a client can send any event name.
@@ -330,8 +328,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     (closing ??= (async () => {
       accepting = false;
       await workers.close();
-      io.emit("server:notice", { reason: "shutdown", message: "the server is shutting down; reconnect shortly" });
-      io.disconnectSockets(true);
+      delivery.shutdownNotice();
+      io.local.disconnectSockets(true);
       // Whoever is still online was last seen now; their offline timers will not fire.
       const at = now();
       await Promise.all(registry.onlineUsers().map((userId) => store.setLastSeen(userId, at)));
@@ -355,7 +353,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     messages,
     rooms,
     registry,
-    presenceSubscriptions,
+    delivery,
     passwords,
     hub,
     workers,

@@ -41,6 +41,8 @@ import { coalesceWrites } from "./socket/coalesce-writes.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
 import { SqliteStore } from "./store/sqlite-store.js";
+import type { ClusterEngines } from "./cluster/engines.js";
+import { nodeDirectory } from "./cluster/nodes.js";
 import type { Store } from "./store/types.js";
 
 /** The typed Socket.IO server of the chat. */
@@ -56,8 +58,15 @@ export interface ChatServerOptions {
   clock?: () => number;
   /** @default SQLite at `DATA_DIR/chat.db` */
   store?: Store;
-  /** Where rate limits are counted. @default in this process (`memoryLimiters`) */
+  /** Where rate limits are counted. @default the cluster's (Redis), else in this process (`memoryLimiters`) */
   limiters?: LimiterFactory;
+  /**
+   * The engines shared with the other nodes (Redis: adapter, presence, limits, leases, typing); the store
+   * must then be the shared PostgreSQL one. @default none: one node
+   */
+  cluster?: ClusterEngines;
+  /** Whether the store's database answers (for `/readyz`). @default the store is open */
+  storeReady?: () => Promise<boolean>;
 }
 
 /** A built, not yet listening, chat server. */
@@ -128,7 +137,9 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const originAllowed = createOriginCheck(config);
   // One notion of the client's address for HTTP (`request.ip`) and the Socket.IO handshake.
   const proxyTrust = createProxyTrust(config.trustProxy);
-  const limiters = options.limiters ?? memoryLimiters;
+  const cluster = options.cluster;
+  const limiters = options.limiters ?? cluster?.limiters ?? memoryLimiters;
+  const startedAt = now();
   const budget = new ConnectionBudget(config.rateLimitConnectionsPerMin, proxyTrust, limiters);
   const passwords = new PasswordHasher({ logN: config.scryptLogN });
   let accepting = true;
@@ -186,6 +197,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const io: ChatIo = new Server(app.server, {
     serveClient: false,
+    ...(cluster ? { adapter: cluster.adapter } : {}),
     maxHttpBufferSize: config.maxFrameBytes,
     perMessageDeflate: false,
     pingInterval: config.pingIntervalMs,
@@ -213,6 +225,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   closeSilentConnections(app.server, config.idleConnectionTimeoutMs);
 
   const delivery = new Delivery(io, {
+    cluster: cluster !== undefined,
     onDelivered: (sockets) => metrics.delivered(sockets),
     onClusterTimeout: (err) => backgroundError("cluster", err),
   });
@@ -230,6 +243,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const registry = new ConnectionRegistry({
     graceMs: config.presenceGraceMs,
     now,
+    cluster: cluster?.presence,
+    onError: (err) => backgroundError("cluster-presence", err),
     onOnline: (userId, rooms) => {
       tellFollowers(userId, true);
       announce("online", userId, rooms).catch((err: unknown) =>
@@ -247,7 +262,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const tellFollowers = (userId: string, online: boolean, lastSeenAt?: number) =>
     delivery.presence(presenceEvent(userId, online, lastSeenAt));
   const announce = createPresenceNotifier(delivery, store, config.presenceRoomLimit, now);
-  const isOnline = async (userIds: readonly string[]) => userIds.map((userId) => registry.isOnline(userId));
+  const isOnline = (userIds: readonly string[]) => registry.isOnline(userIds);
   const filesDir = join(config.dataDir, "files");
   const files = new FileService({
     store,
@@ -264,7 +279,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     files,
     events: { accepted: (message) => metrics.messageAccepted(message) },
   });
-  const conversations = new ConversationService(delivery, store, now);
+  const conversations = new ConversationService(delivery, store, now, cluster?.typingGate);
   const users = new UserService(delivery, store, isOnline, {
     url: fileUrl,
     releaseIfUnreferenced: (fileId) => files.releaseIfUnreferenced(fileId),
@@ -286,7 +301,12 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   nsp.adapter.on("delete-room", (channel: string) => {
     if (channel.startsWith("r:")) workers.roomEmpty(channel.slice(2));
   });
-  const hub = new ChatHub(io, store, messages, delivery, workers);
+  const nodes = nodeDirectory(
+    io,
+    () => ({ id: cluster?.nodeId ?? config.nodeId, connections: registry.connectionCount, startedAt }),
+    cluster !== undefined,
+  );
+  const hub = new ChatHub(io, store, messages, delivery, workers, nodes);
   const handlers = createHandlerTable({ messages, rooms, conversations, users, delivery });
   attachGateway(io, {
     limiters,
@@ -313,9 +333,13 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
   app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_request, reply) =>
-    accepting && store.isOpen() ? { status: "ready" } : sendError(reply, "UNAVAILABLE", "not ready"),
-  );
+  const storeReady = options.storeReady ?? (async () => store.isOpen());
+  app.get("/readyz", async (_request, reply) => {
+    if (!accepting) return sendError(reply, "UNAVAILABLE", "shutting down");
+    if (cluster && !cluster.ready()) return sendError(reply, "UNAVAILABLE", "redis unreachable");
+    if (!(await storeReady().catch(() => false))) return sendError(reply, "UNAVAILABLE", "database unreachable");
+    return { status: "ready" };
+  });
   const built = join(WEB_ROOT, "dist");
   await app.register(fastifyStatic, {
     root: existsSync(join(built, "index.html")) ? built : join(WEB_ROOT, "placeholder"),
@@ -333,7 +357,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       // Whoever is still online was last seen now; their offline timers will not fire.
       const at = now();
       await Promise.all(registry.onlineUsers().map((userId) => store.setLastSeen(userId, at)));
-      registry.close();
+      await registry.close();
       conversations.close();
       // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which
       // io.close() (it calls httpServer.close and waits) would otherwise wait on for ever.
@@ -341,6 +365,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       await io.close();
       await files.close();
       await store.close();
+      await cluster?.close();
     })());
 
   return {

@@ -1,5 +1,11 @@
 import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import type {
+  ClientToServerEvents,
+  InterServerEvents,
+  NodeView,
+  ServerToClientEvents,
+  SocketData,
+} from "../shared/events.js";
 import type { StoredMessage } from "../shared/schemas.js";
 import type { MessageService, SystemSendResult, SystemTarget } from "./messages/service.js";
 import type { Delivery } from "./delivery/deliver.js";
@@ -39,6 +45,8 @@ export interface HubStats {
   users: number;
   rooms: { id: string; name: string; members: number; online: number; sockets: number }[];
   workers: { room: string; startedAt: number }[];
+  /** Every node of the cluster (this one alone when there is one). */
+  nodes: NodeView[];
 }
 
 /**
@@ -54,6 +62,7 @@ export class ChatHub {
     private readonly messages: MessageService,
     private readonly delivery: Delivery,
     private readonly workers: WorkerManager,
+    private readonly nodes: () => Promise<NodeView[]>,
   ) {}
 
   /** Stores a system message to a user, a room or everyone and delivers it to the sockets connected now. */
@@ -100,7 +109,7 @@ export class ChatHub {
 
   /** Connections, users, each room's members / online members / sockets, and the running workers. */
   async stats(): Promise<HubStats> {
-    const [rooms, sockets] = await Promise.all([this.store.allRooms(), this.io.fetchSockets()]);
+    const [rooms, sockets, nodes] = await Promise.all([this.store.allRooms(), this.io.fetchSockets(), this.nodes()]);
     const byChannel = new Map<string, SessionView[]>();
     for (const socket of sockets) {
       const session = sessionView(socket);
@@ -125,6 +134,7 @@ export class ChatHub {
         };
       }),
       workers: this.workers.list(),
+      nodes,
     };
   }
 }

@@ -12,10 +12,14 @@ function sources(dir: string): string[] {
 
 /** Sends to channels, or moves sockets between them: what only `server/delivery/` may do. */
 const CHANNEL_CALLS = /\.(to|in|except)\(|\.emit\(|socketsJoin|socketsLeave|serverSideEmit/g;
-/** The sends that are not to a channel: the handshake's `session` to the one socket that connected. */
+/**
+ * Sends that are not to a channel: the handshake's `session` to the one socket that connected, the monitor's
+ * read of a room's sockets, and the nodes' request for each other's stats.
+ */
 const ALLOWED = new Set([
   'server/socket/gateway.ts:socket.emit("session"',
   "server/hub.ts:this.io.in(roomChannel(roomId)).fetchSockets",
+  'server/cluster/nodes.ts:io.serverSideEmitWithAck("node")',
 ]);
 
 describe("the delivery seam", () => {

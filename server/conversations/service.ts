@@ -27,6 +27,11 @@ export class ConversationService {
     private readonly delivery: Delivery,
     private readonly store: Store,
     private readonly now: () => number,
+    /**
+     * The cluster's throttle of typing starts (true: relay this one), so that a user typing in tabs on
+     * several nodes is relayed at most once a second in all. @default none: this node's throttle alone
+     */
+    private readonly typingGate?: (key: string, ms: number) => Promise<boolean>,
   ) {}
 
   private async newest(keys: ConversationKeys): Promise<StoredMessage | undefined> {
@@ -141,8 +146,11 @@ export class ConversationService {
       const at = this.now();
       if (at - current.lastRelay >= TYPING_RELAY_MS) {
         current.lastRelay = at;
-        current.active = true;
-        relay("start");
+        // Another node relayed this user's start within the second: its own expiry will stop it.
+        if (!this.typingGate || (await this.typingGate(key, TYPING_RELAY_MS))) {
+          current.active = true;
+          relay("start");
+        }
       }
       if (current.active) {
         schedule(TYPING_EXPIRY_MS, () => {

@@ -11,13 +11,7 @@ import { canSee, requireMember, resolveConversation } from "../conversations/key
 import { channelsOf } from "../delivery/audience.js";
 import type { Delivery } from "../delivery/deliver.js";
 import { AppError, forbidden, notFound } from "../errors.js";
-import type {
-  ChangeRefusal,
-  ChangeResult,
-  MessageDraft,
-  MessageRecord,
-  Store,
-} from "../store/types.js";
+import type { ChangeRefusal, ChangeResult, MessageDraft, MessageRecord, Store } from "../store/types.js";
 import { BROADCAST_CONVERSATION, directConversation, roomConversation, systemConversation } from "./conversation.js";
 
 /** Distinct reaction keys one message may carry; a toggle that would add one more is CONFLICT. */

@@ -40,7 +40,7 @@ import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
-import { SqliteStore } from "./store/sqlite-store.js";
+import { SqliteStore } from "./store/sqlite/store.js";
 import type { Store } from "./store/types.js";
 
 /** The typed Socket.IO server of the chat. */

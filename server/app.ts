@@ -17,6 +17,7 @@ import { createBackgroundErrorReporter, type BackgroundErrorReporter } from "./b
 import { ConversationService } from "./conversations/service.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
+import { DiskBlobs } from "./files/disk-blobs.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
 import { FileService } from "./files/service.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
@@ -40,10 +41,10 @@ import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
-import { SqliteStore } from "./store/sqlite-store.js";
+import { SqliteStore } from "./store/sqlite/store.js";
 import type { ClusterEngines } from "./cluster/engines.js";
 import { nodeDirectory } from "./cluster/nodes.js";
-import type { Store } from "./store/types.js";
+import type { FileBlobs, Store } from "./store/types.js";
 
 /** The typed Socket.IO server of the chat. */
 export type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -58,6 +59,8 @@ export interface ChatServerOptions {
   clock?: () => number;
   /** @default SQLite at `DATA_DIR/chat.db` */
   store?: Store;
+  /** Where uploads' bytes live. @default one file per id under `DATA_DIR/files` (`DiskBlobs`) */
+  blobs?: FileBlobs;
   /** Where rate limits are counted. @default the cluster's (Redis), else in this process (`memoryLimiters`) */
   limiters?: LimiterFactory;
   /**
@@ -264,9 +267,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const announce = createPresenceNotifier(delivery, store, config.presenceRoomLimit, now);
   const isOnline = (userIds: readonly string[]) => registry.isOnline(userIds);
   const filesDir = join(config.dataDir, "files");
+  const blobs = options.blobs ?? new DiskBlobs(filesDir);
   const files = new FileService({
     store,
-    filesDir,
+    blobs,
     quotaBytes: config.uploadQuotaBytes,
     orphanTtlMs: config.uploadOrphanTtlMs,
     now,
@@ -329,7 +333,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const authDeps = { config, store, tokens, now, limiters };
   registerAuthRoutes(app, { ...authDeps, passwords });
-  registerFileRoutes(app, { ...authDeps, filesDir, files });
+  registerFileRoutes(app, { ...authDeps, blobs, tmpDir: join(filesDir, "tmp"), files });
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
   app.get("/healthz", async () => ({ status: "ok" }));

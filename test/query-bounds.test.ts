@@ -9,7 +9,9 @@ import {
   systemConversation,
 } from "../server/messages/conversation.js";
 import { searchWords } from "../server/messages/service.js";
-import { SEARCH_CANDIDATES, SEARCH_SQL, SqliteStore, VISIBLE_AFTER_SQL } from "../server/store/sqlite-store.js";
+import { VISIBLE_AFTER_SQL } from "../server/store/sqlite/messages.js";
+import { SEARCH_CANDIDATES, SEARCH_SQL } from "../server/store/sqlite/search.js";
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import { UNREAD_CAP, type ConversationKeys, type MessageDraft } from "../server/store/types.js";
 import type { ConversationSummary, StoredMessage } from "../shared/schemas.js";
 import { cleanup, tempDir } from "./support/harness.js";

@@ -3,7 +3,7 @@ import { createChatServer, type ChatServer } from "../../server/app.js";
 import { connectCluster } from "../../server/cluster/engines.js";
 import type { Config } from "../../server/config.js";
 import { fileUrl } from "../../server/files/urls.js";
-import { SqliteStore } from "../../server/store/sqlite-store.js";
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import type { Store } from "../../server/store/types.js";
 import { join } from "node:path";
 import { REDIS_URL, redisPrefix } from "./services.js";

@@ -17,6 +17,7 @@ import { createBackgroundErrorReporter, type BackgroundErrorReporter } from "./b
 import { ConversationService } from "./conversations/service.js";
 import { createTokenService, type TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
+import { DiskBlobs } from "./files/disk-blobs.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
 import { FileService } from "./files/service.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
@@ -32,16 +33,18 @@ import { PasswordHasher } from "./auth/password.js";
 import { ConnectionBudget } from "./socket/connection-budget.js";
 import { createLogger, type Logger } from "./logger.js";
 import { MessageService } from "./messages/service.js";
-import { createPresenceNotifier } from "./presence/notices.js";
+import { createPresenceNotifier, presenceEvent } from "./presence/notices.js";
+import { Delivery } from "./delivery/deliver.js";
 import { ConnectionRegistry } from "./presence/registry.js";
-import { PresenceSubscriptions, presenceEvent } from "./presence/subscriptions.js";
 import { RoomService } from "./rooms/service.js";
 import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
-import { SqliteStore } from "./store/sqlite-store.js";
-import type { Store } from "./store/types.js";
+import { SqliteStore } from "./store/sqlite/store.js";
+import type { ClusterEngines } from "./cluster/engines.js";
+import { nodeDirectory } from "./cluster/nodes.js";
+import type { FileBlobs, Store } from "./store/types.js";
 
 /** The typed Socket.IO server of the chat. */
 export type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -56,8 +59,17 @@ export interface ChatServerOptions {
   clock?: () => number;
   /** @default SQLite at `DATA_DIR/chat.db` */
   store?: Store;
-  /** Where rate limits are counted. @default in this process (`memoryLimiters`) */
+  /** Where uploads' bytes live. @default one file per id under `DATA_DIR/files` (`DiskBlobs`) */
+  blobs?: FileBlobs;
+  /** Where rate limits are counted. @default the cluster's (Redis), else in this process (`memoryLimiters`) */
   limiters?: LimiterFactory;
+  /**
+   * The engines shared with the other nodes (Redis: adapter, presence, limits, leases, typing); the store
+   * must then be the shared PostgreSQL one. @default none: one node
+   */
+  cluster?: ClusterEngines;
+  /** Whether the store's database answers (for `/readyz`). @default the store is open */
+  storeReady?: () => Promise<boolean>;
 }
 
 /** A built, not yet listening, chat server. */
@@ -71,8 +83,8 @@ export interface ChatServer {
   readonly messages: MessageService;
   readonly rooms: RoomService;
   readonly registry: ConnectionRegistry;
-  /** Which sockets follow which users' presence (`presence:subscribe`). */
-  readonly presenceSubscriptions: PresenceSubscriptions;
+  /** The only sender to channels: who receives what, on every node. */
+  readonly delivery: Delivery;
   /** Password hashing for register and login, at most 4 (and no more than the cores) at a time. */
   readonly passwords: PasswordHasher;
   /** The library API: system messages to users, rooms and everyone; socket counts; sessions; stats. */
@@ -128,7 +140,9 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const originAllowed = createOriginCheck(config);
   // One notion of the client's address for HTTP (`request.ip`) and the Socket.IO handshake.
   const proxyTrust = createProxyTrust(config.trustProxy);
-  const limiters = options.limiters ?? memoryLimiters;
+  const cluster = options.cluster;
+  const limiters = options.limiters ?? cluster?.limiters ?? memoryLimiters;
+  const startedAt = now();
   const budget = new ConnectionBudget(config.rateLimitConnectionsPerMin, proxyTrust, limiters);
   const passwords = new PasswordHasher({ logN: config.scryptLogN });
   let accepting = true;
@@ -186,6 +200,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const io: ChatIo = new Server(app.server, {
     serveClient: false,
+    ...(cluster ? { adapter: cluster.adapter } : {}),
     maxHttpBufferSize: config.maxFrameBytes,
     perMessageDeflate: false,
     pingInterval: config.pingIntervalMs,
@@ -212,6 +227,11 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   // requests that are not its own.
   closeSilentConnections(app.server, config.idleConnectionTimeoutMs);
 
+  const delivery = new Delivery(io, {
+    cluster: cluster !== undefined,
+    onDelivered: (sockets) => metrics.delivered(sockets),
+    onClusterTimeout: (err) => backgroundError("cluster", err),
+  });
   const writeBacklog = coalesceWrites(io, {
     maxPendingBytes: config.maxSocketBufferBytes,
     onError: (err: unknown) => logger.error({ err }, "socket write failed; connection closed"),
@@ -226,6 +246,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const registry = new ConnectionRegistry({
     graceMs: config.presenceGraceMs,
     now,
+    cluster: cluster?.presence,
+    onError: (err) => backgroundError("cluster-presence", err),
     onOnline: (userId, rooms) => {
       tellFollowers(userId, true);
       announce("online", userId, rooms).catch((err: unknown) =>
@@ -239,38 +261,34 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       );
     },
   });
-  const presenceSubscriptions = new PresenceSubscriptions();
   /** `presence` to the sockets that subscribed to this user, at the moments of the online/offline notices. */
-  const tellFollowers = (userId: string, online: boolean, lastSeenAt?: number) => {
-    const followers = presenceSubscriptions.followers(userId);
-    if (followers.length > 0) io.to(followers).emit("presence", presenceEvent(userId, online, lastSeenAt));
-  };
-  const announce = createPresenceNotifier(io, store, config.presenceRoomLimit, now);
+  const tellFollowers = (userId: string, online: boolean, lastSeenAt?: number) =>
+    delivery.presence(presenceEvent(userId, online, lastSeenAt));
+  const announce = createPresenceNotifier(delivery, store, config.presenceRoomLimit, now);
+  const isOnline = (userIds: readonly string[]) => registry.isOnline(userIds);
   const filesDir = join(config.dataDir, "files");
+  const blobs = options.blobs ?? new DiskBlobs(filesDir);
   const files = new FileService({
     store,
-    filesDir,
+    blobs,
     quotaBytes: config.uploadQuotaBytes,
     orphanTtlMs: config.uploadOrphanTtlMs,
     now,
     onBackgroundError: backgroundError,
   });
   files.start();
-  const messages = new MessageService(io, store, {
+  const messages = new MessageService(delivery, store, {
     now,
     editWindowMs: config.editWindowMs,
     files,
-    events: {
-      accepted: (message) => metrics.messageAccepted(message),
-      delivered: (sockets) => metrics.delivered(sockets),
-    },
+    events: { accepted: (message) => metrics.messageAccepted(message) },
   });
-  const conversations = new ConversationService(io, store, now);
-  const users = new UserService(io, store, (userId) => registry.isOnline(userId), {
+  const conversations = new ConversationService(delivery, store, now, cluster?.typingGate);
+  const users = new UserService(delivery, store, isOnline, {
     url: fileUrl,
     releaseIfUnreferenced: (fileId) => files.releaseIfUnreferenced(fileId),
   });
-  const rooms = new RoomService(io, store, now, (userId) => registry.isOnline(userId), config.maxRoomsPerUser);
+  const rooms = new RoomService(delivery, store, now, isOnline, config.maxRoomsPerUser);
   const nsp = io.of("/");
   const workers = new WorkerManager({
     onlineSockets: (roomId) => nsp.adapter.rooms.get(roomChannel(roomId))?.size ?? 0,
@@ -287,8 +305,13 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   nsp.adapter.on("delete-room", (channel: string) => {
     if (channel.startsWith("r:")) workers.roomEmpty(channel.slice(2));
   });
-  const hub = new ChatHub(io, store, messages, registry, workers);
-  const handlers = createHandlerTable({ messages, rooms, conversations, users, presence: presenceSubscriptions });
+  const nodes = nodeDirectory(
+    io,
+    () => ({ id: cluster?.nodeId ?? config.nodeId, connections: registry.connectionCount, startedAt }),
+    cluster !== undefined,
+  );
+  const hub = new ChatHub(io, store, messages, delivery, workers, nodes);
+  const handlers = createHandlerTable({ messages, rooms, conversations, users, delivery });
   attachGateway(io, {
     limiters,
     backlogOf: (connection) => writeBacklog.of(connection),
@@ -301,7 +324,6 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     logger,
     now,
     accepting: () => accepting,
-    onSocketClosed: (socketId) => presenceSubscriptions.drop(socketId),
     observe: (event, seconds, code) => {
       if (code !== undefined) metrics.rejected(code);
       // Only the contract's events become label values: a client can send any event name.
@@ -311,13 +333,17 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const authDeps = { config, store, tokens, now, limiters };
   registerAuthRoutes(app, { ...authDeps, passwords });
-  registerFileRoutes(app, { ...authDeps, filesDir, files });
+  registerFileRoutes(app, { ...authDeps, blobs, tmpDir: join(filesDir, "tmp"), files });
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
   app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_request, reply) =>
-    accepting && store.isOpen() ? { status: "ready" } : sendError(reply, "UNAVAILABLE", "not ready"),
-  );
+  const storeReady = options.storeReady ?? (async () => store.isOpen());
+  app.get("/readyz", async (_request, reply) => {
+    if (!accepting) return sendError(reply, "UNAVAILABLE", "shutting down");
+    if (cluster && !cluster.ready()) return sendError(reply, "UNAVAILABLE", "redis unreachable");
+    if (!(await storeReady().catch(() => false))) return sendError(reply, "UNAVAILABLE", "database unreachable");
+    return { status: "ready" };
+  });
   const built = join(WEB_ROOT, "dist");
   await app.register(fastifyStatic, {
     root: existsSync(join(built, "index.html")) ? built : join(WEB_ROOT, "placeholder"),
@@ -330,12 +356,12 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     (closing ??= (async () => {
       accepting = false;
       await workers.close();
-      io.emit("server:notice", { reason: "shutdown", message: "the server is shutting down; reconnect shortly" });
-      io.disconnectSockets(true);
+      delivery.shutdownNotice();
+      io.local.disconnectSockets(true);
       // Whoever is still online was last seen now; their offline timers will not fire.
       const at = now();
       await Promise.all(registry.onlineUsers().map((userId) => store.setLastSeen(userId, at)));
-      registry.close();
+      await registry.close();
       conversations.close();
       // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which
       // io.close() (it calls httpServer.close and waits) would otherwise wait on for ever.
@@ -343,6 +369,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       await io.close();
       await files.close();
       await store.close();
+      await cluster?.close();
     })());
 
   return {
@@ -355,7 +382,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     messages,
     rooms,
     registry,
-    presenceSubscriptions,
+    delivery,
     passwords,
     hub,
     workers,

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { z } from "zod";
 
 /** A blank variable (`PORT=`) counts as unset, never as 0. */
@@ -144,6 +145,28 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000),
   EDIT_WINDOW_MS: int(0, 10 * 365 * 86_400_000, 900_000),
   MAX_ROOMS_PER_USER: int(1, 1_000_000, 100),
+  DATABASE_URL: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
+      .optional(),
+  ),
+  REDIS_URL: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL")
+      .optional(),
+  ),
+  REDIS_PREFIX: z.preprocess(blankToUndefined, z.string().max(100).default("chat:")),
+  NODE_ID: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[\w.-]{1,100}$/, "expected letters, digits, '.', '_' or '-' (at most 100)")
+      .optional(),
+  ),
 });
 
 /** The server's whole configuration, parsed once from the environment and frozen. */
@@ -220,6 +243,14 @@ export interface Config {
   readonly editWindowMs: number;
   /** Rooms one user may own (have created); `room:create` beyond is CONFLICT. @default 100 */
   readonly maxRoomsPerUser: number;
+  /** PostgreSQL instead of SQLite (`postgres://…`). @default undefined (SQLite under `dataDir`) */
+  readonly databaseUrl: string | undefined;
+  /** Redis shared by the nodes of a cluster (`redis://…`); needs `databaseUrl`. @default undefined (one node) */
+  readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and stream this cluster uses. @default "chat:" */
+  readonly redisPrefix: string;
+  /** This node's name in the cluster. @default "<hostname>-<pid>" */
+  readonly nodeId: string;
 }
 
 /** A configuration value that stops the boot; the message names the variable. */
@@ -243,6 +274,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   if (e.JWT_PUBLIC_KEY !== undefined && e.JWT_ALGORITHM === "HS256") {
     throw new ConfigError("JWT_ALGORITHM: set RS256, ES256 or EdDSA to go with JWT_PUBLIC_KEY");
+  }
+  if (e.REDIS_URL !== undefined && e.DATABASE_URL === undefined) {
+    throw new ConfigError(
+      "REDIS_URL: set DATABASE_URL too: the nodes of a cluster share a PostgreSQL database (SQLite is one node's)",
+    );
   }
   if (e.JWT_PUBLIC_KEY === undefined && e.JWT_ALGORITHM !== "HS256") {
     throw new ConfigError(`JWT_PUBLIC_KEY: required when JWT_ALGORITHM is ${e.JWT_ALGORITHM}`);
@@ -284,5 +320,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     editWindowMs: e.EDIT_WINDOW_MS,
     maxRoomsPerUser: e.MAX_ROOMS_PER_USER,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
   });
 }

@@ -1,13 +1,34 @@
 import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import type {
+  ClientToServerEvents,
+  InterServerEvents,
+  NodeView,
+  ServerToClientEvents,
+  SocketData,
+} from "../shared/events.js";
 import type { StoredMessage } from "../shared/schemas.js";
 import type { MessageService, SystemSendResult, SystemTarget } from "./messages/service.js";
-import type { ConnectionRegistry } from "./presence/registry.js";
+import type { Delivery } from "./delivery/deliver.js";
 import { roomChannel, userChannel } from "./socket/channels.js";
 import type { Store } from "./store/types.js";
 import type { WorkerManager } from "./workers/manager.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** A socket of this node or of another (`fetchSockets` answers both). */
+interface SocketLike {
+  id: string;
+  data: SocketData;
+  handshake: { issued: number; address: string };
+}
+
+const sessionView = (socket: SocketLike): SessionView => ({
+  socketId: socket.id,
+  userId: socket.data.user.id,
+  name: socket.data.user.name,
+  connectedAt: socket.handshake.issued,
+  address: socket.handshake.address,
+});
 
 /** One connected socket, as the monitor shows it. */
 export interface SessionView {
@@ -24,6 +45,8 @@ export interface HubStats {
   users: number;
   rooms: { id: string; name: string; members: number; online: number; sockets: number }[];
   workers: { room: string; startedAt: number }[];
+  /** Every node of the cluster (this one alone when there is one). */
+  nodes: NodeView[];
 }
 
 /**
@@ -37,8 +60,9 @@ export class ChatHub {
     private readonly io: ChatIo,
     private readonly store: Store,
     private readonly messages: MessageService,
-    private readonly registry: ConnectionRegistry,
+    private readonly delivery: Delivery,
     private readonly workers: WorkerManager,
+    private readonly nodes: () => Promise<NodeView[]>,
   ) {}
 
   /** Stores a system message to a user, a room or everyone and delivers it to the sockets connected now. */
@@ -73,39 +97,34 @@ export class ChatHub {
     return this.messages.delete("system", id, undefined, true);
   }
 
-  /** Sockets connected now: of one user, or of a room's members. */
-  countSockets(target: { user: string } | { room: string }): number {
-    const channel = "user" in target ? userChannel(target.user) : roomChannel(target.room);
-    return this.io.of("/").adapter.rooms.get(channel)?.size ?? 0;
+  /** Sockets connected now, on every node: of one user, or of a room's members. */
+  countSockets(target: { user: string } | { room: string }): Promise<number> {
+    return this.delivery.countSockets(["user" in target ? userChannel(target.user) : roomChannel(target.room)]);
   }
 
-  /** The sockets connected now in a room (its members' sockets). */
-  roomSessions(roomId: string): SessionView[] {
-    const nsp = this.io.of("/");
-    const ids = nsp.adapter.rooms.get(roomChannel(roomId)) ?? new Set<string>();
-    const sessions: SessionView[] = [];
-    for (const id of ids) {
-      const socket = nsp.sockets.get(id);
-      if (!socket) continue;
-      sessions.push({
-        socketId: id,
-        userId: socket.data.user.id,
-        name: socket.data.user.name,
-        connectedAt: socket.handshake.issued,
-        address: socket.handshake.address,
-      });
-    }
-    return sessions;
+  /** The sockets connected now in a room (its members' sockets), on every node. */
+  async roomSessions(roomId: string): Promise<SessionView[]> {
+    return (await this.io.in(roomChannel(roomId)).fetchSockets()).map(sessionView);
   }
 
   /** Connections, users, each room's members / online members / sockets, and the running workers. */
   async stats(): Promise<HubStats> {
-    const rooms = await this.store.allRooms();
+    const [rooms, sockets, nodes] = await Promise.all([this.store.allRooms(), this.io.fetchSockets(), this.nodes()]);
+    const byChannel = new Map<string, SessionView[]>();
+    for (const socket of sockets) {
+      const session = sessionView(socket);
+      for (const channel of socket.rooms) {
+        if (!channel.startsWith("r:")) continue;
+        let list = byChannel.get(channel);
+        if (!list) byChannel.set(channel, (list = []));
+        list.push(session);
+      }
+    }
     return {
-      connections: this.registry.connectionCount,
-      users: this.registry.userCount,
+      connections: sockets.length,
+      users: new Set(sockets.map((socket) => socket.data.user.id)).size,
       rooms: rooms.map((room) => {
-        const sessions = this.roomSessions(room.id);
+        const sessions = byChannel.get(roomChannel(room.id)) ?? [];
         return {
           id: room.id,
           name: room.name,
@@ -115,6 +134,7 @@ export class ChatHub {
         };
       }),
       workers: this.workers.list(),
+      nodes,
     };
   }
 }

@@ -89,8 +89,26 @@ export interface ServerToClientEvents {
   typing: (notice: TypingNotice) => void;
 }
 
-/** Events between servers of a cluster (none yet). */
-export type InterServerEvents = Record<string, never>;
+/** One node of a cluster, as the admin stats list it. */
+export interface NodeView {
+  id: string;
+  /** Sockets connected to this node now. */
+  connections: number;
+  /** When this node started (ms since the epoch). */
+  startedAt: number;
+}
+
+/** Events between the nodes of a cluster (`serverSideEmit`), each answered by every other node. */
+export interface InterServerEvents {
+  /** Cluster mode: moves the user's sockets on the receiving node into or out of a channel, then answers. */
+  membership: (change: { userId: string; channel: string; join: boolean }, answer: (done: boolean) => void) => void;
+  /** Cluster mode: how many sockets of the receiving node a send to these channels (null: all) reaches. */
+  reach: (channels: string[] | null, answer: (sockets: number) => void) => void;
+  /** Cluster mode: the receiving node's name, sockets and start time. */
+  node: (answer: (node: NodeView) => void) => void;
+  /** Cluster mode: a user's new display name, for the receiving node's sockets of that user. */
+  renamed: (userId: string, name: string) => void;
+}
 
 /** What the server keeps on each socket after the handshake. */
 export interface SocketData {

@@ -370,7 +370,7 @@ describe("a socket's queue shares the server", () => {
     tcp.uncork();
     await until(() => server.server.io.of("/").sockets.size === 1);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(server.server.presenceSubscriptions.size).toBe(0);
+    expect(server.server.delivery.localFollowers).toBe(0);
     const page = await ok(watcher.socket, "history:list", { room: "lobby", limit: 100 });
     expect(page.messages.filter((m) => m.from === "leaver").length).toBeLessThan(30);
     raw.close();

@@ -5,7 +5,7 @@ import jwt from "jsonwebtoken";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HttpErrorBody } from "../shared/errors.js";
 import type { AuthResponse, SessionInfo, User } from "../shared/schemas.js";
-import type { SqliteStore } from "../server/store/sqlite-store.js";
+import type { SqliteStore } from "../server/store/sqlite/store.js";
 import {
   cleanup,
   connect,

@@ -8,7 +8,7 @@ import { createBackgroundErrorReporter, installProcessGuards, type ProcessEvents
 import { createLogger } from "../server/logger.js";
 import { roomConversation } from "../server/messages/conversation.js";
 import { Metrics } from "../server/metrics.js";
-import { SqliteStore } from "../server/store/sqlite-store.js";
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import type { MessageDraft } from "../server/store/types.js";
 import {
   cleanup,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { StoredMessage } from "../shared/schemas.js";
-import { SqliteStore } from "../server/store/sqlite-store.js";
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import { barrier, ok, request, signToken, startServer, tempDir, type TestServer } from "./support/harness.js";
 import { RawClient } from "./support/raw-client.js";
 import { client, finish, PNG, say, startClockedServer, upload } from "./state-support.js";

@@ -186,9 +186,9 @@ describe("library API", () => {
       ["bob", 1],
     ]);
     await waitForMessage(bob, (m) => "id" in m && m.id === results[1]!.message.id);
-    expect(hub.countSockets({ user: "alice" })).toBe(2);
-    expect(hub.countSockets({ room: "lobby" })).toBe(3);
-    const sessions = hub.roomSessions("lobby");
+    expect(await hub.countSockets({ user: "alice" })).toBe(2);
+    expect(await hub.countSockets({ room: "lobby" })).toBe(3);
+    const sessions = await hub.roomSessions("lobby");
     expect(sessions.map((s) => s.userId).sort()).toEqual(["alice", "alice", "bob"]);
     expect(sessions.find((s) => s.socketId === a1.socket.id)).toMatchObject({ userId: "alice", name: "alice" });
   });

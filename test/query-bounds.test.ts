@@ -9,7 +9,9 @@ import {
   systemConversation,
 } from "../server/messages/conversation.js";
 import { searchWords } from "../server/messages/service.js";
-import { SEARCH_CANDIDATES, SEARCH_SQL, SqliteStore, VISIBLE_AFTER_SQL } from "../server/store/sqlite-store.js";
+import { VISIBLE_AFTER_SQL } from "../server/store/sqlite/messages.js";
+import { SEARCH_CANDIDATES, SEARCH_SQL } from "../server/store/sqlite/search.js";
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import { UNREAD_CAP, type ConversationKeys, type MessageDraft } from "../server/store/types.js";
 import type { ConversationSummary, StoredMessage } from "../shared/schemas.js";
 import { cleanup, tempDir } from "./support/harness.js";
@@ -30,9 +32,8 @@ function openStore(): SqliteStore {
   return store;
 }
 
-/** The Socket.IO server a ConversationService emits receipts through: here, to nobody. */
-const audience = { except: () => audience, emit: () => true };
-const quietIo = { to: () => audience, except: () => audience } as never;
+/** The delivery a ConversationService sends receipts through: here, to nobody. */
+const quietDelivery = { receipt: () => undefined, typing: () => undefined } as never;
 
 let clock = 1_000_000;
 
@@ -249,7 +250,7 @@ describe("unread counts stop at UNREAD_CAP", () => {
   it("counts a never-read conversation of more than UNREAD_CAP messages as UNREAD_CAP, then exactly below it", async () => {
     const store = openStore();
     await users(store, "alice", "bob");
-    const conversations = new ConversationService(quietIo, store, () => clock);
+    const conversations = new ConversationService(quietDelivery, store, () => clock);
     const ids = await append(
       store,
       Array.from({ length: UNREAD_CAP + 20 }, (_, i) => group("bob", "lobby", `m${i}`)),
@@ -302,7 +303,7 @@ describe("conversation:list runs a constant number of statements", () => {
     await member(small, 3, 2);
     const large = openStore();
     await member(large, 60, 30);
-    const listOf = (store: SqliteStore) => new ConversationService(quietIo, store, () => clock).list("alice");
+    const listOf = (store: SqliteStore) => new ConversationService(quietDelivery, store, () => clock).list("alice");
     expect(await listOf(small)).toHaveLength(1 + 3 + 2 + 1);
     expect(await listOf(large)).toHaveLength(1 + 60 + 30 + 1);
     const few = await statementsRun(small.database, () => listOf(small));
@@ -322,7 +323,7 @@ describe("conversation:list runs a constant number of statements", () => {
     drafts.push(single("carol", "alice"), single("alice", "dave"), toUser("alice"), broadcast());
     const ids = await append(store, drafts);
     await store.deleteMessage(ids[3]!, { author: "bob", at: ++clock });
-    const conversations = new ConversationService(quietIo, store, () => clock);
+    const conversations = new ConversationService(quietDelivery, store, () => clock);
     for (let r = 0; r < 400; r += 7) await conversations.read("alice", { room: `room${r}` }, ids[r]!);
     await conversations.read("alice", { user: "carol" }, ids.at(-4)!);
 

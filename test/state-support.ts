@@ -113,10 +113,12 @@ export async function startClockedServer(env: Record<string, string> = {}): Prom
   const address = await server.listen();
   const stop = () => server.close();
   ownServers.push(stop);
+  const url = `http://127.0.0.1:${address.port}`;
   return {
     server,
     config,
-    url: `http://127.0.0.1:${address.port}`,
+    url,
+    urls: [url],
     stop,
     now: () => now,
     setNow: (ms) => {

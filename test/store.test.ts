@@ -7,14 +7,9 @@ import {
   roomConversation,
   systemConversation,
 } from "../server/messages/conversation.js";
-import { MIGRATIONS } from "../server/store/migrations.js";
-import {
-  LAST_VISIBLE_SQL,
-  SqliteStore,
-  VISIBLE_AFTER_SQL,
-  pageSql,
-  type SqliteStoreOptions,
-} from "../server/store/sqlite-store.js";
+import { MIGRATIONS } from "../server/store/sqlite/migrations.js";
+import { LAST_VISIBLE_SQL, VISIBLE_AFTER_SQL, pageSql } from "../server/store/sqlite/messages.js";
+import { SqliteStore, type SqliteStoreOptions } from "../server/store/sqlite/store.js";
 import type { MessageDraft } from "../server/store/types.js";
 import { cleanup, tempDir, until } from "./support/harness.js";
 

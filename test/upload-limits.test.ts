@@ -8,7 +8,7 @@ import { loadConfig } from "../server/config.js";
 import { directConversation } from "../server/messages/conversation.js";
 import { fileUrl } from "../server/files/routes.js";
 import { createLogger } from "../server/logger.js";
-import { SqliteStore } from "../server/store/sqlite-store.js";
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import {
   cleanup,
   connect,

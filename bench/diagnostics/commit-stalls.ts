@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { roomConversation } from "../../server/messages/conversation.js";
-import { SqliteStore } from "../../server/store/sqlite-store.js";
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import type { MessageDraft } from "../../server/store/types.js";
 import { Histogram } from "../lib/stats.js";
 import { roomsOf, seedChatDb, tempDataDir, userIds } from "../lib/seed.js";

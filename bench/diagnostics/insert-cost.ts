@@ -9,7 +9,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { historyDb, historyRoom, historyRoomsOf, historyUser } from "../lib/history-db.js";
 import { tempDataDir } from "../lib/seed.js";
-import { SqliteStore } from "../../server/store/sqlite-store.js";
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import type { MessageDraft } from "../../server/store/types.js";
 import { directConversation, roomConversation } from "../../server/messages/conversation.js";
 

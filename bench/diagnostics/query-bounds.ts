@@ -12,7 +12,7 @@
  */
 import Database from "better-sqlite3";
 import { spawn } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { BENCH_SECRET, closeAll, connect, specFor, type RawConn } from "../lib/client.js";
@@ -22,7 +22,7 @@ import { tempDataDir } from "../lib/seed.js";
 import { round, samplePercentile } from "../lib/stats.js";
 import type { ConversationService as ConversationServiceType } from "../../server/conversations/service.js";
 import type { searchWords as searchWordsType } from "../../server/messages/service.js";
-import type { SqliteStore as SqliteStoreType } from "../../server/store/sqlite-store.js";
+import type { SqliteStore as SqliteStoreType } from "../../server/store/sqlite/store.js";
 
 const args = process.argv.slice(2);
 const root = resolve(args.includes("--root") ? args[args.indexOf("--root") + 1]! : ROOT);
@@ -53,7 +53,11 @@ interface Modules {
 /** The checkout's own store and services (types from this one: the API is the same). */
 async function load(): Promise<Modules> {
   const from = (path: string) => import(pathToFileURL(join(root, path)).href);
-  const store = (await from("server/store/sqlite-store.ts")) as { SqliteStore: typeof SqliteStoreType };
+  // Checkouts before the store was split into repositories have it in one file.
+  const storePath = existsSync(join(root, "server/store/sqlite/store.ts"))
+    ? "server/store/sqlite/store.ts"
+    : "server/store/sqlite-store.ts";
+  const store = (await from(storePath)) as { SqliteStore: typeof SqliteStoreType };
   const conv = (await from("server/conversations/service.ts")) as {
     ConversationService: typeof ConversationServiceType;
   };

@@ -2,8 +2,8 @@ import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { MIGRATIONS } from "../../server/store/migrations.js";
-import { SqliteStore } from "../../server/store/sqlite-store.js";
+import { MIGRATIONS } from "../../server/store/sqlite/migrations.js";
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 import { ROOT } from "./proc.js";
 
 /** Shape of the history data set. */

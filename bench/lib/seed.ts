@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LOBBY_ROOM_ID } from "../../shared/ids.js";
-import { SqliteStore } from "../../server/store/sqlite-store.js";
+import { SqliteStore } from "../../server/store/sqlite/store.js";
 
 /** A room to create with its members. */
 export interface SeedRoom {

@@ -7,7 +7,6 @@ import {
   roomConversation,
   systemConversation,
 } from "../messages/conversation.js";
-import { roomChannel, userChannel } from "../socket/channels.js";
 import type { ConversationKey, ConversationKeys, Store } from "../store/types.js";
 
 /** A conversation as the caller named it, checked and turned into storage keys. */
@@ -63,14 +62,6 @@ export function ownerOf(key: ConversationKey): KeyOwner {
   if (key.startsWith("r:")) return { room: key.slice(2) };
   const [a, b] = key.slice(2).split("|") as [string, string];
   return { users: [a, b] };
-}
-
-/** The Socket.IO channels that reach everyone who may see messages of this key (undefined: everyone). */
-export function channelsOf(key: ConversationKey): string[] | undefined {
-  const owner = ownerOf(key);
-  if ("all" in owner) return undefined;
-  if ("room" in owner) return [roomChannel(owner.room)];
-  return owner.users.filter((user) => user !== SYSTEM_USER_ID).map(userChannel);
 }
 
 /** True when the user may see messages stored under this key. */

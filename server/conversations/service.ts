@@ -1,13 +1,9 @@
-import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
 import type { Conversation, ConversationSummary, StoredMessage } from "../../shared/schemas.js";
 import { fileUrl } from "../files/urls.js";
-import { roomChannel, userChannel } from "../socket/channels.js";
+import type { Delivery } from "../delivery/deliver.js";
 import type { ConversationKeys, ConversationRow, Store } from "../store/types.js";
 import { resolveConversation, type ResolvedConversation } from "./keys.js";
-
-type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** A start is relayed at most this often per user and conversation. */
 const TYPING_RELAY_MS = 1000;
@@ -28,9 +24,14 @@ export class ConversationService {
   private readonly typing = new Map<string, TypingState>();
 
   constructor(
-    private readonly io: ChatIo,
+    private readonly delivery: Delivery,
     private readonly store: Store,
     private readonly now: () => number,
+    /**
+     * The cluster's throttle of typing starts (true: relay this one), so that a user typing in tabs on
+     * several nodes is relayed at most once a second in all. @default none: this node's throttle alone
+     */
+    private readonly typingGate?: (key: string, ms: number) => Promise<boolean>,
   ) {}
 
   private async newest(keys: ConversationKeys): Promise<StoredMessage | undefined> {
@@ -105,25 +106,19 @@ export class ConversationService {
 
   private async emitReceipt(userId: string, resolved: ResolvedConversation, lastReadId: number, origin?: string) {
     const receiptsOn = (await this.store.getUser(userId))?.readReceipts ?? true;
-    const own = (conversation: Conversation) => {
-      const audience = this.io.to(userChannel(userId));
-      (origin ? audience.except(origin) : audience).emit("receipt", { conversation, userId, lastReadId });
-    };
+    const receipt = { conversation: resolved.conversation, userId, lastReadId };
+    // With receipts off, only the reader's own other sockets learn of it.
     if ("room" in resolved.conversation) {
-      if (!receiptsOn) return own(resolved.conversation);
-      const audience = this.io.to(roomChannel(resolved.conversation.room));
-      (origin ? audience.except(origin) : audience).emit("receipt", {
-        conversation: resolved.conversation,
-        userId,
-        lastReadId,
-      });
+      this.delivery.receipt(
+        receipt,
+        receiptsOn ? { own: userId, room: resolved.conversation.room } : { own: userId },
+        origin,
+      );
       return;
     }
-    own(resolved.conversation);
     const peer = resolved.peer!;
-    if (receiptsOn && peer !== userId && peer !== SYSTEM_USER_ID) {
-      this.io.to(userChannel(peer)).emit("receipt", { conversation: { user: userId }, userId, lastReadId });
-    }
+    const peerTold = receiptsOn && peer !== userId && peer !== SYSTEM_USER_ID;
+    this.delivery.receipt(receipt, peerTold ? { own: userId, peer } : { own: userId }, origin);
   }
 
   /**
@@ -151,8 +146,11 @@ export class ConversationService {
       const at = this.now();
       if (at - current.lastRelay >= TYPING_RELAY_MS) {
         current.lastRelay = at;
-        current.active = true;
-        relay("start");
+        // Another node relayed this user's start within the second: its own expiry will stop it.
+        if (!this.typingGate || (await this.typingGate(key, TYPING_RELAY_MS))) {
+          current.active = true;
+          relay("start");
+        }
       }
       if (current.active) {
         schedule(TYPING_EXPIRY_MS, () => {
@@ -174,15 +172,13 @@ export class ConversationService {
 
   private relayTyping(userId: string, resolved: ResolvedConversation, state: "start" | "stop"): void {
     if ("room" in resolved.conversation) {
-      this.io
-        .to(roomChannel(resolved.conversation.room))
-        .except(userChannel(userId))
-        .emit("typing", { conversation: resolved.conversation, userId, state });
+      const room = resolved.conversation.room;
+      this.delivery.typing({ conversation: resolved.conversation, userId, state }, { room });
       return;
     }
     const peer = resolved.peer!;
     if (peer === userId || peer === SYSTEM_USER_ID) return;
-    this.io.to(userChannel(peer)).emit("typing", { conversation: { user: userId }, userId, state });
+    this.delivery.typing({ conversation: { user: userId }, userId, state }, { peer });
   }
 
   /** Cancels pending typing expiries (shutdown). */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance } from "fastify";
@@ -8,6 +8,7 @@ import { RateLimiterRes } from "rate-limiter-flexible";
 import type { UploadedFile } from "../../shared/schemas.js";
 import { authenticateRequest, type AuthDeps } from "../auth/routes.js";
 import { AppError } from "../errors.js";
+import type { FileBlobs } from "../store/types.js";
 import type { FileService } from "./service.js";
 import { cleanFileName, sniffFile } from "./sniff.js";
 
@@ -25,7 +26,10 @@ function contentDisposition(kind: "inline" | "attachment", name: string): string
 
 /** What the file routes need besides authentication. */
 export interface FileRouteDeps extends AuthDeps {
-  filesDir: string;
+  /** Where uploads' bytes are kept. */
+  blobs: FileBlobs;
+  /** A local directory for upload bodies while they are received and sniffed (on the blobs' disk, if any). */
+  tmpDir: string;
   files: FileService;
 }
 
@@ -36,7 +40,7 @@ export interface FileRouteDeps extends AuthDeps {
  */
 export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps) {
   const { maxUploadBytes, rateLimitUploadsPerMin } = deps.config;
-  const tmpDir = join(deps.filesDir, "tmp");
+  const { tmpDir, blobs } = deps;
   const limiter = deps.limiters({ name: "uploads", points: rateLimitUploadsPerMin, durationSeconds: 60 });
   const overQuota = (cause?: unknown) =>
     new AppError("PAYLOAD_TOO_LARGE", "upload quota exceeded: delete messages with files to free space", { cause });
@@ -65,20 +69,19 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps) {
     await mkdir(tmpDir, { recursive: true });
     const id = randomBytes(16).toString("base64url");
     const tmpPath = join(tmpDir, id);
-    const path = join(deps.filesDir, id);
     try {
       await pipeline(part.file, createWriteStream(tmpPath, { mode: 0o600 }));
       if (part.file.truncated) throw tooLarge();
       const size = part.file.bytesRead;
       const { mime, mediaType } = await sniffFile(tmpPath);
-      await rename(tmpPath, path);
+      await blobs.put(id, tmpPath);
       const name = cleanFileName(part.filename);
       const file = { id, owner: user.id, name, size, mime, mediaType, createAt: deps.now() };
       if (!(await deps.files.admit(file))) throw overQuota();
       const body: UploadedFile = { fileId: id, url: fileUrl(id), name, size, mime, mediaType };
       return reply.status(201).send(body);
     } catch (error) {
-      await Promise.all([rm(tmpPath, { force: true }), rm(path, { force: true })]);
+      await Promise.all([rm(tmpPath, { force: true }), blobs.remove(id)]);
       if ((error as { code?: string }).code === "FST_REQ_FILE_TOO_LARGE") throw tooLarge(error);
       throw error;
     }
@@ -89,10 +92,8 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps) {
     const file = FILE_ID.test(id) ? await deps.store.getFile(id) : undefined;
     if (!file) throw new AppError("NOT_FOUND", "file not found");
     // Opened before answering: a file removed since the row was read is a 404, not a broken 200.
-    const handle = await open(join(deps.filesDir, id), "r").catch((error: unknown) => {
-      if ((error as { code?: string }).code === "ENOENT") throw new AppError("NOT_FOUND", "file not found");
-      throw error;
-    });
+    const bytes = await blobs.open(id);
+    if (!bytes) throw new AppError("NOT_FOUND", "file not found");
     const inline = file.mediaType === "image";
     return reply
       .header("Content-Type", file.mime)
@@ -101,6 +102,6 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps) {
       .header("X-Content-Type-Options", "nosniff")
       .header("Content-Security-Policy", "default-src 'none'; sandbox")
       .header("Cache-Control", "private, max-age=31536000, immutable")
-      .send(handle.createReadStream());
+      .send(bytes.stream);
   });
 }

@@ -1,8 +1,6 @@
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { BackgroundErrorReporter } from "../background.js";
-import type { FileCursor, FileRecord, Store } from "../store/types.js";
+import type { FileBlobs, FileCursor, FileRecord, Store } from "../store/types.js";
 
 /** The `task` label of the orphan sweep's failures in `chat_background_errors_total`. */
 export const SWEEP_TASK = "upload-sweep";
@@ -15,8 +13,8 @@ const MAX_SWEEP_INTERVAL_MS = 3_600_000;
 /** Options of the file service. */
 export interface FileServiceOptions {
   store: Store;
-  /** Where the bytes of the files live, one file per id. */
-  filesDir: string;
+  /** Where the bytes of the files live. */
+  blobs: FileBlobs;
   /** Most bytes one user's live files may total. */
   quotaBytes: number;
   /** How long a file no message ever referenced is kept. */
@@ -132,7 +130,7 @@ export class FileService {
     const gone: string[] = [];
     for (const id of ids) {
       try {
-        await rm(join(this.options.filesDir, id), { force: true });
+        await this.options.blobs.remove(id);
         gone.push(id);
       } catch (err) {
         this.options.onBackgroundError(task, err);

@@ -1,29 +1,18 @@
-import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
 import type {
   Conversation,
   HistoryList,
   MessagePage,
-  ReactionUpdate,
   Revision,
   SendMessage,
   StoredMessage,
 } from "../../shared/schemas.js";
-import { canSee, channelsOf, requireMember, resolveConversation } from "../conversations/keys.js";
+import { canSee, requireMember, resolveConversation } from "../conversations/keys.js";
+import { channelsOf } from "../delivery/audience.js";
+import type { Delivery } from "../delivery/deliver.js";
 import { AppError, forbidden, notFound } from "../errors.js";
-import { roomChannel, userChannel } from "../socket/channels.js";
-import type {
-  ChangeRefusal,
-  ChangeResult,
-  ConversationKey,
-  MessageDraft,
-  MessageRecord,
-  Store,
-} from "../store/types.js";
+import type { ChangeRefusal, ChangeResult, MessageDraft, MessageRecord, Store } from "../store/types.js";
 import { BROADCAST_CONVERSATION, directConversation, roomConversation, systemConversation } from "./conversation.js";
-
-type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** Distinct reaction keys one message may carry; a toggle that would add one more is CONFLICT. */
 export const MAX_REACTION_KEYS = 20;
@@ -51,10 +40,9 @@ export type SystemTarget = { user: string } | { room: string } | { all: true };
 /** Hooks the message service reports to (metrics). */
 export interface MessageEvents {
   accepted?: (message: StoredMessage) => void;
-  delivered?: (sockets: number) => void;
 }
 
-/** A system message and the number of sockets it reached at once. */
+/** A system message and the number of sockets (on every node) it reached at once. */
 export interface SystemSendResult {
   message: StoredMessage;
   delivered: number;
@@ -93,7 +81,7 @@ export class MessageService {
   private readonly events: MessageEvents;
 
   constructor(
-    private readonly io: ChatIo,
+    private readonly delivery: Delivery,
     private readonly store: Store,
     private readonly options: MessageServiceOptions,
   ) {
@@ -114,7 +102,6 @@ export class MessageService {
       if (first) return first;
     }
     let draft: MessageDraft;
-    let channels: string[];
     const base = {
       mediaType: input.mediaType,
       from: senderId,
@@ -134,11 +121,9 @@ export class MessageService {
         conversation: directConversation(senderId, input.to),
         recipientUser: input.to,
       };
-      channels = [userChannel(input.to), userChannel(senderId)];
     } else {
       await requireMember(this.store, input.to, senderId);
       draft = { ...base, messageType: "group", conversation: roomConversation(input.to), recipientUser: null };
-      channels = [roomChannel(input.to)];
     }
     if (input.fileId !== undefined) {
       const file = await this.store.getFile(input.fileId);
@@ -154,16 +139,13 @@ export class MessageService {
     const { message, created } = await this.store.appendMessage(draft);
     if (created) {
       this.events.accepted?.(message);
-      const target = originSocketId ? this.io.to(channels).except(originSocketId) : this.io.to(channels);
-      target.emit("message", message);
-      this.events.delivered?.(this.reach(channels, originSocketId));
+      this.delivery.message(draft.conversation, message, originSocketId);
     }
     return message;
   }
 
   /** Stores a system message to a user, a room or everyone and delivers it to who is connected now. */
   async sendSystem(target: SystemTarget, content: string): Promise<SystemSendResult> {
-    let channels: string[] | undefined;
     let draft: MessageDraft;
     const base = {
       messageType: "system" as const,
@@ -175,38 +157,16 @@ export class MessageService {
     if ("user" in target) {
       if (target.user === SYSTEM_USER_ID || !(await this.store.userExists(target.user))) throw notFound("user");
       draft = { ...base, to: target.user, conversation: systemConversation(target.user), recipientUser: target.user };
-      channels = [userChannel(target.user)];
     } else if ("room" in target) {
       if (!(await this.store.getRoom(target.room))) throw notFound("room");
       draft = { ...base, to: target.room, conversation: roomConversation(target.room), recipientUser: null };
-      channels = [roomChannel(target.room)];
     } else {
       draft = { ...base, to: "*", conversation: BROADCAST_CONVERSATION, recipientUser: null };
     }
     const { message } = await this.store.appendMessage(draft);
     this.events.accepted?.(message);
-    (channels ? this.io.to(channels) : this.io).emit("message", message);
-    const delivered = this.reach(channels);
-    this.events.delivered?.(delivered);
-    return { message, delivered };
-  }
-
-  /** How many sockets on this server a message to these channels reaches (all sockets when none given). */
-  private reach(channels: string[] | undefined, except?: string): number {
-    const nsp = this.io.of("/");
-    if (!channels) return nsp.sockets.size;
-    if (channels.length === 1) {
-      // One room: its size, less the sender's socket when it is in it (sockets still in the handshake
-      // middleware are counted; they are few and brief).
-      const room = nsp.adapter.rooms.get(channels[0]!);
-      return (room?.size ?? 0) - (except !== undefined && room?.has(except) ? 1 : 0);
-    }
-    const ids = new Set<string>();
-    for (const channel of channels) {
-      for (const id of nsp.adapter.rooms.get(channel) ?? []) if (nsp.sockets.has(id)) ids.add(id);
-    }
-    if (except !== undefined) ids.delete(except);
-    return ids.size;
+    this.delivery.message(draft.conversation, message);
+    return { message, delivered: await this.delivery.countSockets(channelsOf(draft.conversation)) };
   }
 
   /** One page of a room's or a direct conversation's history, if the caller may see it. */
@@ -228,17 +188,6 @@ export class MessageService {
     return record;
   }
 
-  /** Tells every socket that may see the message about its change, except the one that made it. */
-  private announce(
-    conversation: ConversationKey,
-    update: StoredMessage | ReactionUpdate,
-    originSocketId: string | undefined,
-  ): void {
-    const channels = channelsOf(conversation);
-    const audience = channels ? this.io.to(channels) : this.io.except([]);
-    (originSocketId ? audience.except(originSocketId) : audience).emit("message:updated", update);
-  }
-
   /**
    * The author edits a text message within the edit window; the previous text becomes a revision. The checks
    * are the store's, in the transaction that writes: a delete stored first makes the edit FORBIDDEN.
@@ -253,7 +202,7 @@ export class MessageService {
       createdFrom: at - this.options.editWindowMs,
     });
     const updated = changed(result);
-    this.announce(record.conversation, updated, originSocketId);
+    this.delivery.messageUpdated(record.conversation, updated, originSocketId);
     return updated;
   }
 
@@ -266,7 +215,7 @@ export class MessageService {
     if (!record) throw notFound("message");
     const result = await this.store.deleteMessage(id, { author: asAdmin ? undefined : userId, at: this.now() });
     const tombstone = changed(result);
-    if (result.ok && result.changed) this.announce(record.conversation, tombstone, originSocketId);
+    if (result.ok && result.changed) this.delivery.messageUpdated(record.conversation, tombstone, originSocketId);
     if (record.message.fileId !== undefined) await this.options.files?.releaseIfUnreferenced(record.message.fileId);
     return tombstone;
   }
@@ -289,7 +238,7 @@ export class MessageService {
       const users =
         message.reactions !== undefined && Object.hasOwn(message.reactions, emoji) ? message.reactions[emoji]! : [];
       const { id: messageId, messageType, mediaType, from, to, createAt, updateAt, rev } = message;
-      this.announce(
+      this.delivery.messageUpdated(
         record.conversation,
         // fromEntries defines an own property: `__proto__` is sent as the key it is.
         {

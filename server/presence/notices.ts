@@ -1,10 +1,6 @@
-import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
-import type { PresenceMessage, Room } from "../../shared/schemas.js";
-import { roomChannel, userChannel } from "../socket/channels.js";
+import type { PresenceMessage, PresenceStatus, Room } from "../../shared/schemas.js";
+import type { Delivery } from "../delivery/deliver.js";
 import type { Store } from "../store/types.js";
-
-type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /**
  * Sends an online or offline notice about a user to every socket that shares a room with it, once per
@@ -12,7 +8,7 @@ type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEven
  * connect to every member of a huge room grows with the square of the users. `known` are the user's rooms
  * when the caller has just read them (the handshake has).
  */
-export function createPresenceNotifier(io: ChatIo, store: Store, roomLimit: number, now: () => number) {
+export function createPresenceNotifier(delivery: Delivery, store: Store, roomLimit: number, now: () => number) {
   return async (messageType: "online" | "offline", userId: string, known?: readonly Room[]): Promise<void> => {
     const rooms = (known ?? (await store.roomsOf(userId))).filter((room) => room.members <= roomLimit);
     if (rooms.length === 0) return;
@@ -25,8 +21,14 @@ export function createPresenceNotifier(io: ChatIo, store: Store, roomLimit: numb
       createAt: at,
       updateAt: at,
     };
-    io.to(rooms.map((room) => roomChannel(room.id)))
-      .except(userChannel(userId))
-      .emit("message", notice);
+    delivery.presenceNotice(
+      rooms.map((room) => room.id),
+      notice,
+    );
   };
+}
+
+/** A `presence` event for a user's change. */
+export function presenceEvent(userId: string, online: boolean, lastSeenAt?: number): PresenceStatus {
+  return online || lastSeenAt === undefined ? { userId, online } : { userId, online, lastSeenAt };
 }

@@ -1,14 +1,10 @@
 import { randomBytes } from "node:crypto";
-import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import { LOBBY_ROOM_ID } from "../../shared/ids.js";
 import type { Room, RoomLists, RoomMember, RoomMemberChange, RoomRole } from "../../shared/schemas.js";
 import { AppError, forbidden, notFound } from "../errors.js";
 import { fileUrl } from "../files/urls.js";
-import { roomChannel, userChannel } from "../socket/channels.js";
+import type { Delivery } from "../delivery/deliver.js";
 import type { Store } from "../store/types.js";
-
-type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** Pending invitations `room:list` answers at most (newest first). */
 export const MAX_LISTED_INVITATIONS = 200;
@@ -16,8 +12,8 @@ export const MAX_LISTED_INVITATIONS = 200;
 /** A member's role: the room's creator owns it; `lobby` (created by the system) has no owner. */
 const roleOf = (room: Room, userId: string): RoomRole => (room.createdBy === userId ? "owner" : "member");
 
-/** Tells who is online (including the grace), for member lists. */
-export type OnlineCheck = (userId: string) => boolean;
+/** Tells which of these users are online (including the grace; on any node), for member lists. */
+export type OnlineCheck = (userIds: readonly string[]) => Promise<boolean[]>;
 
 /**
  * Rooms and memberships. Memberships are stored first; then every socket of the user joins or leaves the
@@ -25,7 +21,7 @@ export type OnlineCheck = (userId: string) => boolean;
  */
 export class RoomService {
   constructor(
-    private readonly io: ChatIo,
+    private readonly delivery: Delivery,
     private readonly store: Store,
     private readonly now: () => number,
     private readonly isOnline: OnlineCheck,
@@ -39,7 +35,7 @@ export class RoomService {
       this.maxRoomsPerUser,
     );
     if (!room) throw new AppError("CONFLICT", `a user may own at most ${this.maxRoomsPerUser} rooms`);
-    this.io.in(userChannel(userId)).socketsJoin(roomChannel(room.id));
+    await this.delivery.joinRoom(userId, room.id);
     await this.announceMember(room, userId, "joined");
     return room;
   }
@@ -55,7 +51,7 @@ export class RoomService {
     const name = (await this.store.getUser(userId))?.name ?? userId;
     const event: RoomMemberChange = { roomId: room.id, userId, name, change };
     if (change === "joined" || change === "role") event.role = roleOf(room, userId);
-    this.io.to(roomChannel(room.id)).emit("room:member", event);
+    this.delivery.roomMember(event);
   }
 
   /** Joins a public room, or a private one the user was invited to (the join uses the invitation up). */
@@ -63,7 +59,7 @@ export class RoomService {
     const outcome = await this.store.joinRoom(roomId, userId, this.now());
     if (outcome === "no-room") throw notFound("room");
     if (outcome === "not-invited") throw forbidden("this room is private: ask a member for an invitation");
-    this.io.in(userChannel(userId)).socketsJoin(roomChannel(roomId));
+    await this.delivery.joinRoom(userId, roomId);
     const room = await this.existing(roomId);
     if (outcome === "joined") await this.announceMember(room, userId, "joined");
     return room;
@@ -76,7 +72,7 @@ export class RoomService {
     if (!(await this.store.removeMember(roomId, userId))) throw forbidden("not a member of this room");
     // Told before the user's sockets leave the channel, so they hear it too.
     await this.announceMember(room, userId, "left");
-    this.io.in(userChannel(userId)).socketsLeave(roomChannel(roomId));
+    await this.delivery.leaveRoom(userId, roomId);
     return { roomId };
   }
 
@@ -90,7 +86,7 @@ export class RoomService {
       return { roomId, userId: inviteeId };
     }
     await this.store.addInvite(roomId, inviteeId, userId, this.now());
-    this.io.to(userChannel(inviteeId)).emit("room:invited", { room, by: userId });
+    this.delivery.invited(inviteeId, room, userId);
     return { roomId, userId: inviteeId };
   }
 
@@ -119,19 +115,21 @@ export class RoomService {
   ): Promise<{ members: RoomMember[]; hasMore: boolean }> {
     const room = await this.existing(roomId);
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
-    const rows = await this.store.members(roomId, after, limit + 1);
+    const page = await this.store.members(roomId, after, limit + 1);
+    const rows = page.slice(0, limit);
+    const online = await this.isOnline(rows.map((row) => row.userId));
     return {
-      members: rows.slice(0, limit).map((row) => {
+      members: rows.map((row, index) => {
         const member: RoomMember = {
           userId: row.userId,
           name: row.name,
-          online: this.isOnline(row.userId),
+          online: online[index]!,
           role: roleOf(room, row.userId),
         };
         if (row.avatarFileId !== null) member.avatarUrl = fileUrl(row.avatarFileId);
         return member;
       }),
-      hasMore: rows.length > limit,
+      hasMore: page.length > limit,
     };
   }
 }

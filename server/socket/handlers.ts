@@ -19,7 +19,7 @@ import {
   syncSchema,
 } from "../../shared/schemas.js";
 import type { ConversationService } from "../conversations/service.js";
-import type { PresenceSubscriptions } from "../presence/subscriptions.js";
+import type { Delivery } from "../delivery/deliver.js";
 import type { MessageService } from "../messages/service.js";
 import type { RoomService } from "../rooms/service.js";
 import type { UserService } from "../users/service.js";
@@ -31,9 +31,10 @@ export function createHandlerTable(services: {
   rooms: RoomService;
   conversations: ConversationService;
   users: UserService;
-  presence: PresenceSubscriptions;
+  /** Where a socket's `presence:subscribe` is recorded (as channels, so a change on any node reaches it). */
+  delivery: Delivery;
 }): HandlerTable {
-  const { messages, rooms, conversations, users, presence } = services;
+  const { messages, rooms, conversations, users, delivery } = services;
   return {
     "message:send": defineHandler(sendMessageSchema, (ctx, input) => messages.send(ctx.user.id, input, ctx.socketId)),
     "history:list": defineHandler(historyListSchema, (ctx, input) => messages.history(ctx.user.id, input)),
@@ -72,8 +73,8 @@ export function createHandlerTable(services: {
       messages: await messages.search(ctx.user.id, input.q, input.conversation, input.limit),
     })),
     "presence:query": defineHandler(presenceQuerySchema, (_ctx, input) => users.presence(input.userIds)),
-    "presence:subscribe": defineHandler(presenceSubscribeSchema, (ctx, input) => {
-      presence.subscribe(ctx.socketId, input.userIds);
+    "presence:subscribe": defineHandler(presenceSubscribeSchema, async (ctx, input) => {
+      await delivery.follow(ctx.socketId, input.userIds);
       return users.presence(input.userIds);
     }),
     "user:update": defineHandler(userUpdateSchema, (ctx, input) => users.update(ctx.user.id, input)),

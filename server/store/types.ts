@@ -160,18 +160,12 @@ export interface UserRepository {
   getUser(id: string): Promise<UserRecord | undefined>;
   /** Whether the user exists (cheaper than `getUser`: the check before every direct message). */
   userExists(id: string): Promise<boolean>;
-
-  /** Creates a room and seats its creator; undefined when the creator already owns `maxOwned` rooms. */
-  createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined>;
   /**
    * Changes a user; undefined (and nothing changed) when the new avatar is not the user's live image at the
    * moment of writing.
    */
   updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined>;
   setLastSeen(userId: string, at: number): Promise<void>;
-
-  /** Every message the user may see with rev > after, ascending by rev. */
-  visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
 }
 
 /** Rooms, their members and pending invitations. */
@@ -205,8 +199,6 @@ export interface RoomRepository {
   members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]>;
   /** Every member id of a room. */
   memberIds(roomId: string): Promise<string[]>;
-
-  createFile(file: FileRecord): Promise<void>;
   /** When the user joined the room, if a member. */
   joinedAt(roomId: string, userId: string): Promise<number | undefined>;
 }
@@ -243,13 +235,6 @@ export interface FileRepository {
   markedFiles(limit: number): Promise<string[]>;
   /** Drops the rows of marked files (after their bytes are gone). */
   forgetFiles(ids: readonly string[]): Promise<void>;
-
-  /**
-   * Stores a message; resolves only once it is committed (and, in durable mode, fsynced). Rejects with
-   * NOT_FOUND when the draft's file is no longer the sender's live file, and FORBIDDEN when the sender of a
-   * group message is no longer a member, at the moment of the commit.
-   */
-  appendMessage(draft: MessageDraft): Promise<AppendResult>;
 }
 
 /** Messages, their revisions and reactions, and the rev order `sync` reads. */
@@ -286,9 +271,6 @@ export interface MessageRepository {
   visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
   /** The highest rev the user may see (the newest id, if nothing changed since), 0 when none. */
   lastVisibleId(userId: string): Promise<number>;
-
-  /** True while the database is open. */
-  isOpen(): boolean;
 }
 
 /** Read positions, unread counts and the conversation list. */

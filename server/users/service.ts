@@ -1,19 +1,16 @@
-import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
 import type { PresenceStatus, UserSettings } from "../../shared/schemas.js";
 import { invalid, notFound } from "../errors.js";
 import { impersonation } from "./names.js";
-import { userChannel } from "../socket/channels.js";
+import type { Delivery } from "../delivery/deliver.js";
+import type { OnlineCheck } from "../rooms/service.js";
 import type { Store, UserChanges } from "../store/types.js";
-
-type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** A user's own settings, and other users' presence. */
 export class UserService {
   constructor(
-    private readonly io: ChatIo,
+    private readonly delivery: Delivery,
     private readonly store: Store,
-    private readonly isOnline: (userId: string) => boolean,
+    private readonly isOnline: OnlineCheck,
     private readonly files: {
       /** Where a stored file is fetched. */
       url: (fileId: string) => string;
@@ -28,8 +25,10 @@ export class UserService {
    */
   async presence(userIds: string[]): Promise<PresenceStatus[]> {
     const answers: PresenceStatus[] = [];
-    for (const userId of new Set(userIds)) {
-      const online = this.isOnline(userId);
+    const unique = [...new Set(userIds)];
+    const states = await this.isOnline(unique);
+    for (const [index, userId] of unique.entries()) {
+      const online = states[index]!;
       const status: PresenceStatus = { userId, online };
       if (!online) {
         const lastSeenAt = (await this.store.getUser(userId))?.lastSeenAt;
@@ -68,14 +67,7 @@ export class UserService {
     const user = await this.store.updateUser(userId, changes);
     if (!user) throw notFound("file");
     if (previous !== null && previous !== user.avatarFileId) await this.files.releaseIfUnreferenced(previous);
-    if (changes.name !== undefined) {
-      // Sockets on this server carry the name for the monitor's session list.
-      const nsp = this.io.of("/");
-      for (const id of nsp.adapter.rooms.get(userChannel(userId)) ?? []) {
-        const socket = nsp.sockets.get(id);
-        if (socket) socket.data.user = { id: userId, name: user.name };
-      }
-    }
+    if (changes.name !== undefined) this.delivery.renamed(userId, user.name);
     const settings: UserSettings = { id: user.id, name: user.name, readReceipts: user.readReceipts };
     if (user.avatarFileId !== null) settings.avatarUrl = this.files.url(user.avatarFileId);
     return settings;

@@ -14,6 +14,7 @@ import type {
 import type { Message, SessionInfo, StoredMessage } from "../../shared/schemas.js";
 import { createChatServer, type ChatServer } from "../../server/app.js";
 import { loadConfig, type Config } from "../../server/config.js";
+import { startCluster } from "./cluster.js";
 
 /** The typed client socket. */
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -55,23 +56,50 @@ export function testConfig(env: Record<string, string> = {}, dataDir = tempDir()
   });
 }
 
-/** A running test server. */
+/** A running test server: one node, or the first of a cluster's nodes. */
 export interface TestServer {
   server: ChatServer;
   config: Config;
   url: string;
+  /** Every node's URL (one for a single node); `connect` spreads clients over them. */
+  urls: string[];
   /** Stops the server (idempotent). */
   stop(): Promise<void>;
 }
 
-/** Starts the real server on 127.0.0.1 and a free port, stopped at cleanup. */
+/**
+ * Nodes each test server has: `TEST_NODES=2` runs a file's tests against two nodes sharing Redis and the
+ * store, with its clients spread over both (see `connect`).
+ */
+export const TEST_NODES = Number(process.env["TEST_NODES"] ?? "1");
+
+/** Starts the real server on 127.0.0.1 and a free port (or TEST_NODES nodes), stopped at cleanup. */
 export async function startServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+  if (TEST_NODES > 1) {
+    const shared = dataDir ?? tempDir();
+    const configFor = (index: number) => testConfig({ NODE_ID: `node-${index}`, ...env }, shared);
+    const cluster = await startCluster(TEST_NODES, configFor);
+    cleanups.push(cluster.stop);
+    const urls = cluster.nodes.map((node) => node.url);
+    return { server: cluster.nodes[0]!.server, config: configFor(0), url: urls[0]!, urls, stop: cluster.stop };
+  }
   const config = testConfig(env, dataDir);
   const server = await createChatServer({ config });
   const address = await server.listen();
   const stop = () => server.close();
   cleanups.push(stop);
-  return { server, config, url: `http://127.0.0.1:${address.port}`, stop };
+  const url = `http://127.0.0.1:${address.port}`;
+  return { server, config, url, urls: [url], stop };
+}
+
+/** Which node the next client of a test server connects to: round robin over its nodes. */
+const nextNode = new WeakMap<TestServer, number>();
+
+/** The URL the next client connects to (the one helper that spreads clients over the nodes). */
+export function nodeUrl(server: TestServer): string {
+  const index = nextNode.get(server) ?? 0;
+  nextNode.set(server, index + 1);
+  return server.urls[index % server.urls.length]!;
 }
 
 /** Signs a token as an external issuer sharing the secret would. */
@@ -111,7 +139,7 @@ export function openSocket(url: string, token: unknown, options: Record<string, 
 /** Connects as `userId` (or with a given token) and waits for its `session`. */
 export async function connect(server: TestServer, userIdOrToken: { token: string } | string): Promise<Connected> {
   const token = typeof userIdOrToken === "string" ? signToken(userIdOrToken) : userIdOrToken.token;
-  const socket = openSocket(server.url, token);
+  const socket = openSocket(nodeUrl(server), token);
   const received: Message[] = [];
   socket.on("message", (message) => received.push(message));
   const session = await new Promise<SessionInfo>((resolve, reject) => {

@@ -1,0 +1,84 @@
+import { createAdapter } from "@socket.io/redis-streams-adapter";
+import { createClient, type RedisClientType } from "redis";
+import type { Logger } from "../logger.js";
+import { RedisLeases, type LeaseStore } from "./leases.js";
+import { redisLimiters, type LimiterFactory } from "./limiters.js";
+import { RedisPresence, type ClusterPresence } from "./presence.js";
+
+/** What the nodes of a cluster share through Redis, made once per node in `main.ts`. */
+export interface ClusterEngines {
+  /** This node's name (`NODE_ID`). */
+  readonly nodeId: string;
+  /** Socket.IO's Redis Streams adapter: every broadcast reaches every node, in order. */
+  readonly adapter: ReturnType<typeof createAdapter>;
+  /** Who has sockets where, with node heartbeats and the sweep of dead nodes. */
+  readonly presence: ClusterPresence;
+  /** One group worker per room in the cluster. */
+  readonly leases: LeaseStore;
+  /** Rate limits counted across nodes. */
+  readonly limiters: LimiterFactory;
+  /** True when this call may relay a typing start: at most one per `ms` per key in the whole cluster. */
+  typingGate(key: string, ms: number): Promise<boolean>;
+  /** True while Redis answers (for `/readyz`). */
+  ready(): boolean;
+  /** Closes this node's Redis connections. */
+  close(): Promise<void>;
+}
+
+/** Options of `connectCluster`. */
+export interface ClusterOptions {
+  url: string;
+  /** Prefix of every key and stream (`REDIS_PREFIX`). */
+  prefix: string;
+  nodeId: string;
+  /** `PRESENCE_GRACE_MS`. */
+  graceMs: number;
+  logger: Logger;
+}
+
+/**
+ * Connects this node to the cluster's Redis. One client serves commands; the adapter duplicates it for its
+ * blocking stream reads and its pub/sub. While Redis is unreachable the client reconnects with backoff and
+ * commands wait in its queue; errors are logged once per outage, not per retry.
+ */
+export async function connectCluster(options: ClusterOptions): Promise<ClusterEngines> {
+  const { prefix, nodeId, logger } = options;
+  const redis: RedisClientType = createClient({
+    url: options.url,
+    socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
+  });
+  let down = false;
+  redis.on("error", (error: unknown) => {
+    if (down) return;
+    down = true;
+    logger.error({ err: error }, "redis unreachable; retrying");
+  });
+  redis.on("ready", () => {
+    if (down) logger.info("redis reachable again");
+    down = false;
+  });
+  await redis.connect();
+  const adapter = createAdapter(redis, {
+    streamName: `${prefix}socket.io`,
+    channelPrefix: `${prefix}socket.io`,
+    // Every packet is JSON (the contract has no binary payloads): skip the binary scan of each one.
+    onlyPlaintext: true,
+  });
+  return {
+    nodeId,
+    adapter,
+    presence: new RedisPresence({ redis, prefix, nodeId, graceMs: options.graceMs }),
+    leases: new RedisLeases(redis, prefix),
+    limiters: redisLimiters(redis, prefix),
+    async typingGate(key, ms) {
+      return (
+        (await redis.set(`${prefix}typing:${key}`, "1", { condition: "NX", expiration: { type: "PX", value: ms } })) ===
+        "OK"
+      );
+    },
+    ready: () => redis.isReady,
+    async close() {
+      if (redis.isOpen) await redis.close();
+    },
+  };
+}

@@ -1,0 +1,224 @@
+import type { Server } from "socket.io";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
+import type {
+  Conversation,
+  PresenceMessage,
+  PresenceStatus,
+  Receipt,
+  ReactionUpdate,
+  Room,
+  RoomMemberChange,
+  StoredMessage,
+  TypingNotice,
+} from "../../shared/schemas.js";
+import { presenceChannel, roomChannel, userChannel } from "../socket/channels.js";
+import type { ConversationKey } from "../store/types.js";
+import { channelsOf } from "./audience.js";
+
+type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** Options of the delivery module. */
+export interface DeliveryOptions {
+  /**
+   * True when nodes share a cluster adapter: channel joins and leaves are asked of every other node too,
+   * and wait for their answers (the adapter's own `socketsJoin` does not wait for other nodes; the
+   * adapter gives up on a node after 5 s).
+   */
+  cluster?: boolean;
+  /** Told how many sockets of this node a new message reached (for metrics). */
+  onDelivered?: (sockets: number) => void;
+  /**
+   * Told when another node did not answer a channel change in time (it is dying, or stalled; its sockets
+   * get the change when they reconnect, and `sync` fills what they missed). Never fatal.
+   */
+  onClusterTimeout?: (error: unknown) => void;
+}
+
+/** Followed users one socket may have (the contract's bound on `presence:subscribe`). */
+const MAX_FOLLOWED = 500;
+
+/**
+ * The only place that sends to channels: services hand it what happened (a stored message, a membership,
+ * a receipt), it knows who may see it and sends it. With a cluster adapter every send reaches every node;
+ * a channel change of a user's sockets completes on every node before it resolves.
+ */
+export class Delivery {
+  constructor(
+    private readonly io: ChatIo,
+    private readonly options: DeliveryOptions = {},
+  ) {
+    if (options.cluster) {
+      io.on("membership", (change, answer) => {
+        this.moveLocal(change.userId, change.channel, change.join);
+        answer(true);
+      });
+      io.on("reach", (channels, answer) => answer(this.localReach(channels ?? undefined)));
+      io.on("renamed", (userId, name) => this.renameLocal(userId, name));
+    }
+  }
+
+  /** A new message, to every socket that may see it but the one that sent it. */
+  message(conversation: ConversationKey, message: StoredMessage, originSocketId?: string): void {
+    const channels = channelsOf(conversation);
+    this.audience(channels, originSocketId).emit("message", message);
+    this.options.onDelivered?.(this.localReach(channels, originSocketId));
+  }
+
+  /** A changed message (edit, delete, reaction), to every socket that may see it but the one that changed it. */
+  messageUpdated(conversation: ConversationKey, update: StoredMessage | ReactionUpdate, originSocketId?: string): void {
+    this.audience(channelsOf(conversation), originSocketId).emit("message:updated", update);
+  }
+
+  /** A room's membership changed: its members are told (the subject's sockets too, while in the room). */
+  roomMember(change: RoomMemberChange): void {
+    this.io.to(roomChannel(change.roomId)).emit("room:member", change);
+  }
+
+  /** A user was invited to a private room. */
+  invited(userId: string, room: Room, by: string): void {
+    this.io.to(userChannel(userId)).emit("room:invited", { room, by });
+  }
+
+  /** A read position moved: to the reader's other sockets only, or to the room / the peer as well. */
+  receipt(receipt: Receipt, to: { own: string; room?: string; peer?: string }, originSocketId?: string): void {
+    const channels = to.room !== undefined ? [roomChannel(to.room)] : [userChannel(to.own)];
+    this.audience(channels, originSocketId).emit("receipt", receipt);
+    if (to.peer !== undefined) {
+      const conversation: Conversation = { user: to.own };
+      this.io.to(userChannel(to.peer)).emit("receipt", { ...receipt, conversation });
+    }
+  }
+
+  /** Typing in a room (to its other members) or a direct conversation (to the peer). */
+  typing(notice: TypingNotice, to: { room: string } | { peer: string }): void {
+    if ("room" in to) this.io.to(roomChannel(to.room)).except(userChannel(notice.userId)).emit("typing", notice);
+    else this.io.to(userChannel(to.peer)).emit("typing", notice);
+  }
+
+  /** An online or offline notice, to the sockets sharing one of these rooms with the user, but its own. */
+  presenceNotice(roomIds: readonly string[], notice: PresenceMessage): void {
+    if (roomIds.length === 0) return;
+    this.io.to(roomIds.map(roomChannel)).except(userChannel(notice.from)).emit("message", notice);
+  }
+
+  /** A `presence` event to the sockets that follow the user (on any node). */
+  presence(status: PresenceStatus): void {
+    this.io.to(presenceChannel(status.userId)).emit("presence", status);
+  }
+
+  /** Replaces the users a socket of this node follows (`presence:subscribe`). */
+  async follow(socketId: string, userIds: readonly string[]): Promise<void> {
+    const socket = this.io.of("/").sockets.get(socketId);
+    if (!socket) return;
+    const followed = [...socket.rooms].filter((channel) => channel.startsWith("p:"));
+    for (const channel of followed) await socket.leave(channel);
+    await socket.join(userIds.slice(0, MAX_FOLLOWED).map(presenceChannel));
+  }
+
+  /** Sockets of this node following someone's presence (for tests and stats). */
+  get localFollowers(): number {
+    let count = 0;
+    for (const socket of this.io.of("/").sockets.values()) {
+      for (const channel of socket.rooms) {
+        if (channel.startsWith("p:")) {
+          count += 1;
+          break;
+        }
+      }
+    }
+    return count;
+  }
+
+  /** Every socket of the user, on every node, joins the room's channel; resolves once all have. */
+  joinRoom(userId: string, roomId: string): Promise<void> {
+    return this.move(userId, roomChannel(roomId), true);
+  }
+
+  /** Every socket of the user, on every node, leaves the room's channel; resolves once all have. */
+  leaveRoom(userId: string, roomId: string): Promise<void> {
+    return this.move(userId, roomChannel(roomId), false);
+  }
+
+  /** A system message to everyone (the broadcast conversation), for the push routes. */
+  everyone(message: StoredMessage): void {
+    this.io.emit("message", message);
+    this.options.onDelivered?.(this.localReach(undefined));
+  }
+
+  /** A user changed its name: the sockets carry it for the monitor's session list, on every node. */
+  renamed(userId: string, name: string): void {
+    this.renameLocal(userId, name);
+    if (this.options.cluster) this.io.serverSideEmit("renamed", userId, name);
+  }
+
+  /** The shutdown notice, to this node's sockets only (the others keep running). */
+  shutdownNotice(): void {
+    this.io.local.emit("server:notice", {
+      reason: "shutdown",
+      message: "the server is shutting down; reconnect shortly",
+    });
+  }
+
+  /**
+   * How many sockets a send to these channels reaches now, on every node (every socket when undefined).
+   * A node that does not answer within 5 s is not counted.
+   */
+  async countSockets(channels: readonly string[] | undefined): Promise<number> {
+    const local = this.localReach(channels);
+    if (!this.options.cluster) return local;
+    const others = await this.io
+      .serverSideEmitWithAck("reach", channels ? [...channels] : null)
+      .catch((): number[] => []);
+    return others.reduce((sum, count) => sum + count, local);
+  }
+
+  /**
+   * How many sockets of this node a send to these channels reaches (every socket when undefined), less
+   * the origin when it is among them.
+   */
+  localReach(channels: readonly string[] | undefined, except?: string): number {
+    const nsp = this.io.of("/");
+    if (!channels) return nsp.sockets.size;
+    if (channels.length === 1) {
+      // One room: its size, less the sender's socket when it is in it (sockets still in the handshake
+      // middleware are counted; they are few and brief).
+      const room = nsp.adapter.rooms.get(channels[0]!);
+      return (room?.size ?? 0) - (except !== undefined && room?.has(except) ? 1 : 0);
+    }
+    const ids = new Set<string>();
+    for (const channel of channels) {
+      for (const id of nsp.adapter.rooms.get(channel) ?? []) if (nsp.sockets.has(id)) ids.add(id);
+    }
+    if (except !== undefined) ids.delete(except);
+    return ids.size;
+  }
+
+  private audience(channels: readonly string[] | undefined, except: string | undefined) {
+    const target = channels ? this.io.to([...channels]) : this.io.except([]);
+    return except === undefined ? target : target.except(except);
+  }
+
+  private renameLocal(userId: string, name: string): void {
+    const nsp = this.io.of("/");
+    for (const id of nsp.adapter.rooms.get(userChannel(userId)) ?? []) {
+      const socket = nsp.sockets.get(id);
+      if (socket) socket.data.user = { ...socket.data.user, name };
+    }
+  }
+
+  private moveLocal(userId: string, channel: string, join: boolean): void {
+    const local = this.io.local.in(userChannel(userId));
+    if (join) local.socketsJoin(channel);
+    else local.socketsLeave(channel);
+  }
+
+  private async move(userId: string, channel: string, join: boolean): Promise<void> {
+    this.moveLocal(userId, channel, join);
+    if (!this.options.cluster) return;
+    try {
+      await this.io.serverSideEmitWithAck("membership", { userId, channel, join });
+    } catch (error) {
+      this.options.onClusterTimeout?.(error);
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import { AppError, forbidden, notFound } from "../../errors.js";
+import type { AppendResult, MessageDraft } from "../types.js";
+import type { SqliteContext } from "./database.js";
+import { BY_CLIENT_ID_SQL, MESSAGE_COLUMNS, messageColumns, messageRows, type MessageRow } from "./message-rows.js";
+import { MOVE_READ_SQL } from "./read-state.js";
+import { IS_MEMBER_SQL } from "./rooms.js";
+
+/** Bound of GroupCommit.knownPairs (about 100 bytes each). */
+const KNOWN_PAIRS_MAX = 100_000;
+
+interface Pending {
+  draft: MessageDraft;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What a batch of inserts changes besides the rows: see GroupCommit.insertOne. */
+interface BatchEffects {
+  /** `user\0peer` direct-conversation pairs the batch's messages belong to. */
+  pairs: Set<string>;
+  /** `user\0conversation` → the sender's last message id in the batch. */
+  readTo: Map<string, number>;
+}
+
+/** A user id and another id as one key (a user id cannot hold NUL; the other part may). */
+const pairKey = (userId: string, other: string): string => `${userId}\u0000${other}`;
+
+/** The two parts of a pairKey. */
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf("\u0000");
+  return [key.slice(0, at), key.slice(at + 1)];
+}
+
+/** Who is told about a group commit. */
+export interface GroupCommitHooks {
+  /** Told after each group commit, for metrics. */
+  onCommit?: (durationMs: number, messages: number) => void;
+  /** Called after each group commit that did not fail (the search indexer schedules itself). */
+  afterCommit: () => void;
+}
+
+/**
+ * Message appends made in the same event-loop turn share one transaction; each append resolves only after
+ * that transaction committed.
+ */
+export class GroupCommit {
+  private readonly statements;
+  private readonly insertBatch: (batch: Pending[]) => { results: (AppendResult | AppError)[]; pairs: Set<string> };
+  /**
+   * Direct-conversation pairs (`user\0peer`) known to be stored, so that a conversation's every message
+   * does not write its pair again. Filled only after a commit; cleared when it grows past a bound.
+   */
+  private readonly knownPairs = new Set<string>();
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+
+  constructor(
+    private readonly context: Omit<SqliteContext, "commits">,
+    private readonly hooks: GroupCommitHooks,
+  ) {
+    const { db } = context;
+    this.statements = {
+      byClientId: messageRows<[string, string]>(db, BY_CLIENT_ID_SQL),
+      liveFileOf: db
+        .prepare<[string, string], number>("SELECT 1 FROM files WHERE id = ? AND owner = ? AND deleted_at IS NULL")
+        .pluck(),
+      isMember: db.prepare<[string, string], { one: number }>(IS_MEMBER_SQL),
+      insertMessage: db.prepare<[...MessageRow, string | null]>(
+        `INSERT INTO messages (${messageColumns()}, recipient_user)
+         VALUES (${MESSAGE_COLUMNS.map(() => "?").join(", ")}, ?)`,
+      ),
+      addDirect: db.prepare("INSERT INTO direct_conversations (user_id, peer) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+      readUpTo: db.prepare(MOVE_READ_SQL),
+    };
+    this.insertBatch = db.transaction((batch: Pending[]) => {
+      const effects: BatchEffects = { pairs: new Set(), readTo: new Map() };
+      const results = batch.map(({ draft }) => this.insertOne(draft, effects));
+      this.applyEffects(effects);
+      return { results, pairs: effects.pairs };
+    });
+  }
+
+  /** Queues a message for this turn's commit; resolves once that commit is done (see `appendMessage`). */
+  append(draft: MessageDraft): Promise<AppendResult> {
+    if (!this.context.db.open) return Promise.reject(new Error("store is closed"));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ draft, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every pending append in one transaction and settles their promises in order. */
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const started = performance.now();
+    let results: (AppendResult | AppError)[];
+    try {
+      const written = this.insertBatch(batch);
+      results = written.results;
+      if (this.knownPairs.size + written.pairs.size > KNOWN_PAIRS_MAX) this.knownPairs.clear();
+      for (const pair of written.pairs) this.knownPairs.add(pair);
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    this.hooks.onCommit?.(performance.now() - started, batch.length);
+    batch.forEach((item, index) => {
+      const result = results[index]!;
+      if (result instanceof AppError) item.reject(result);
+      else item.resolve(result);
+    });
+    this.hooks.afterCommit();
+  }
+
+  /**
+   * One message of a group commit. What a batch changes besides the rows themselves is collected in `batch`
+   * and written once per batch: the sender's read position per conversation, and direct-conversation pairs
+   * not yet known.
+   */
+  private insertOne(draft: MessageDraft, batch: BatchEffects): AppendResult | AppError {
+    if (draft.clientMsgId !== undefined) {
+      const existing = this.statements.byClientId.get(draft.from, draft.clientMsgId);
+      if (existing) return { message: this.context.toMessage(existing), created: false };
+    }
+    // The file is checked again in the transaction that stores its message: between the sender's check and
+    // this commit, the last other message holding it may have been deleted and the file released.
+    if (draft.fileId !== undefined && this.statements.liveFileOf.get(draft.fileId, draft.from) === undefined) {
+      return notFound("file");
+    }
+    // Likewise the sender's membership: a leave (or, later, a kick) committed since the sender's check wins.
+    if (draft.messageType === "group" && this.statements.isMember.get(draft.to, draft.from) === undefined) {
+      return forbidden("not a member of this room");
+    }
+    const id = this.context.seq.next();
+    // The row as stored is also the message returned: nothing is read back.
+    const row: MessageRow = [
+      id,
+      draft.messageType,
+      draft.mediaType,
+      draft.from,
+      draft.to,
+      draft.content ?? null,
+      draft.fileId ?? null,
+      draft.clientMsgId ?? null,
+      draft.createAt,
+      draft.createAt,
+      id,
+      null,
+      null,
+      draft.replyTo ?? null,
+      null,
+      draft.conversation,
+    ];
+    this.statements.insertMessage.run(...row, draft.recipientUser);
+    if (draft.recipientUser !== null) {
+      batch.pairs.add(pairKey(draft.recipientUser, draft.from));
+      if (draft.messageType === "single") batch.pairs.add(pairKey(draft.from, draft.recipientUser));
+    }
+    // Sending moves the sender's read position to its own message (ids only grow: the last one wins).
+    if (draft.messageType !== "system") batch.readTo.set(pairKey(draft.from, draft.conversation), id);
+    return { message: this.context.toMessage(row), created: true };
+  }
+
+  /** Writes what a batch of inserts collected (inside its transaction). */
+  private applyEffects(batch: BatchEffects): void {
+    for (const pair of batch.pairs) {
+      if (this.knownPairs.has(pair)) continue;
+      this.statements.addDirect.run(...splitKey(pair));
+    }
+    for (const [pair, id] of batch.readTo) {
+      this.statements.readUpTo.run(...splitKey(pair), id);
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import type Database from "better-sqlite3";
+import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
+import type { UserChanges, UserRecord, UserRepository } from "../types.js";
+import type { SqliteContext } from "./database.js";
+import { prepareSeating, type Seating } from "./rooms.js";
+
+/** Bound of SqliteUsers.knownUsers (about 60 bytes each). */
+const KNOWN_USERS_MAX = 100_000;
+
+interface UserRow {
+  id: string;
+  name: string;
+  password_hash: string | null;
+  create_at: number;
+  read_receipts: number;
+  last_seen_at: number | null;
+  avatar_file_id: string | null;
+}
+
+const toUser = (row: UserRow): UserRecord => ({
+  id: row.id,
+  name: row.name,
+  passwordHash: row.password_hash,
+  createAt: row.create_at,
+  readReceipts: row.read_receipts === 1,
+  lastSeenAt: row.last_seen_at,
+  avatarFileId: row.avatar_file_id,
+});
+
+/** A new account, as `createUser` takes it. */
+type NewUser = Parameters<UserRepository["createUser"]>[0];
+
+/** Users and their profiles, in SQLite; a new user is seated in the lobby in the transaction that creates it. */
+export class SqliteUsers implements UserRepository {
+  private readonly db: Database.Database;
+  private readonly seating: Seating;
+  private readonly statements;
+  /**
+   * Ids of users known to exist, so that the check before every direct message does not read the users
+   * table. Users are never deleted, so an entry cannot go stale; cleared when it grows past a bound.
+   */
+  private readonly knownUsers = new Set<string>();
+
+  constructor(context: SqliteContext) {
+    const db = (this.db = context.db);
+    this.seating = prepareSeating(db);
+    this.statements = {
+      insertUser: db.prepare(
+        "INSERT INTO users (id, name, password_hash, create_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+      ),
+      getUser: db.prepare<[string], UserRow>("SELECT * FROM users WHERE id = ?"),
+      userExists: db.prepare<[string], number>("SELECT 1 FROM users WHERE id = ?").pluck(),
+      setName: db.prepare("UPDATE users SET name = ? WHERE id = ?"),
+      setAvatar: db.prepare<{ file: string | null; user: string }>(
+        `UPDATE users SET avatar_file_id = @file WHERE id = @user AND (@file IS NULL OR EXISTS (SELECT 1 FROM files
+           WHERE id = @file AND owner = @user AND media_type = 'image' AND deleted_at IS NULL))`,
+      ),
+      setReceipts: db.prepare("UPDATE users SET read_receipts = ? WHERE id = ?"),
+      setLastSeen: db.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?"),
+    };
+  }
+
+  async createUser(user: NewUser): Promise<boolean> {
+    return this.insertSeated(user);
+  }
+
+  /** Inserts a user and seats it in the lobby, in one transaction; false when the id is taken. */
+  private insertSeated(user: NewUser): boolean {
+    return this.db.transaction(() => {
+      const created = this.statements.insertUser.run(user.id, user.name, user.passwordHash, user.createAt).changes > 0;
+      if (created) this.seating.seat(LOBBY_ROOM_ID, user.id, user.createAt);
+      return created;
+    })();
+  }
+
+  async ensureUser(id: string, name: string, createAt: number): Promise<UserRecord> {
+    let row = this.statements.getUser.get(id);
+    if (!row) {
+      this.insertSeated({ id, name, passwordHash: null, createAt });
+      row = this.statements.getUser.get(id)!;
+    }
+    this.rememberUser(id);
+    return toUser(row);
+  }
+
+  async userExists(id: string): Promise<boolean> {
+    if (this.knownUsers.has(id)) return true;
+    if (this.statements.userExists.get(id) === undefined) return false;
+    this.rememberUser(id);
+    return true;
+  }
+
+  private rememberUser(id: string): void {
+    if (this.knownUsers.size >= KNOWN_USERS_MAX) this.knownUsers.clear();
+    this.knownUsers.add(id);
+  }
+
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const row = this.statements.getUser.get(id);
+    return row && toUser(row);
+  }
+
+  async updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined> {
+    const done = this.db.transaction(() => {
+      // The avatar is checked in the write: the file must still be the user's live image (an orphan sweep
+      // or a release between the caller's check and this write makes the change fail, changing nothing).
+      if (changes.avatarFileId !== undefined) {
+        const set = this.statements.setAvatar.run({ file: changes.avatarFileId, user: id }).changes;
+        if (set === 0) return false;
+      }
+      if (changes.name !== undefined) this.statements.setName.run(changes.name, id);
+      if (changes.readReceipts !== undefined) this.statements.setReceipts.run(changes.readReceipts ? 1 : 0, id);
+      return true;
+    })();
+    return done ? (await this.getUser(id))! : undefined;
+  }
+
+  async setLastSeen(userId: string, at: number): Promise<void> {
+    this.statements.setLastSeen.run(at, userId);
+  }
+}

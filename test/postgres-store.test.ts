@@ -3,7 +3,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { directConversation, roomConversation } from "../server/messages/conversation.js";
-import { SqliteStore } from "../server/store/sqlite-store.js";
+import { SqliteStore } from "../server/store/sqlite/store.js";
 import { LAST_VISIBLE_SQL, VISIBLE_AFTER_SQL, pageSql } from "../server/store/postgres/messages.js";
 import { conversationRowsSql } from "../server/store/postgres/read-state.js";
 import { searchLexemes, searchSql } from "../server/store/postgres/search.js";

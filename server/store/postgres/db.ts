@@ -1,26 +1,34 @@
 import pg from "pg";
+import type { StoredMessage } from "../../../shared/schemas.js";
 import { invalid } from "../../errors.js";
+import type { MessageRow } from "../rows.js";
 
 /** The pool's connections, and whether the store was closed (then every call refuses). */
 export interface PgDatabase {
   pool: pg.Pool;
-  /** Turns a stored file id into the URL clients fetch it from. */
-  fileUrl: (fileId: string) => string;
+  /** A message row as clients see it (file URLs made by the store's `fileUrl`). */
+  toMessage: (row: MessageRow) => StoredMessage;
   isOpen(): boolean;
 }
 
-/** pg's type id of BIGINT (INT8), which it hands out as strings by default. */
+/** pg's type ids of BIGINT (INT8), which it hands out as strings by default, and of JSON, which it parses. */
 const INT8_OID = 20;
+const JSON_OID = 114;
 
 /**
- * Type parsers of the store's pool only (pg's global ones stay as they are): BIGINT columns become numbers.
- * Every BIGINT the store reads is an id, a rev, a time in ms, a size or a count, all far below 2^53.
+ * Type parsers of the store's pool only (pg's global ones stay as they are). BIGINT columns become numbers:
+ * every BIGINT the store reads is an id, a rev, a time in ms, a size or a count, all far below 2^53. JSON
+ * (the reactions) stays text, as SQLite reads it, for the one message mapping both stores share.
  */
 const types = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID && format !== "binary"
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    format === "binary"
+      ? pg.types.getTypeParser(oid, format)
+      : oid === INT8_OID
+        ? (value: string) => Number(value)
+        : oid === JSON_OID
+          ? (value: string) => value
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 /** How long a query waits for a connection (pg's default waits forever, e.g. while PostgreSQL is down). */

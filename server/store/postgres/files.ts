@@ -1,7 +1,7 @@
-import type { AppendResult, FileCursor, FileRecord, FileRepository, MessageDraft } from "../types.js";
+import type { FileCursor, FileRecord, FileRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, transaction } from "./db.js";
-import { toFile, type FileRow } from "./rows.js";
+import { toFile, type FileRow } from "../rows.js";
 
 /** First key of the advisory locks that serialise one owner's quota checks: "file". */
 const QUOTA_LOCK = 0x66696c65;
@@ -10,9 +10,8 @@ const QUOTA_LOCK = 0x66696c65;
 const UNREFERENCED = `NOT EXISTS (SELECT 1 FROM messages WHERE file_id = files.id)
   AND NOT EXISTS (SELECT 1 FROM users WHERE avatar_file_id = files.id)`;
 
-/** What the file repository needs of the messages: appends, and a way to have the pending ones committed. */
+/** What the file repository needs of the messages: a way to have this node's pending appends committed. */
 export interface PendingAppends {
-  appendMessage(draft: MessageDraft): Promise<AppendResult>;
   flush(): Promise<void>;
 }
 
@@ -141,9 +140,5 @@ export class PgFiles implements FileRepository {
        DELETE FROM file_blobs WHERE id IN (SELECT id FROM gone)`,
       [[...ids]],
     );
-  }
-
-  appendMessage(draft: MessageDraft): Promise<AppendResult> {
-    return this.messages.appendMessage(draft);
   }
 }

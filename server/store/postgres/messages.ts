@@ -17,7 +17,9 @@ import type { PgDatabase } from "./db.js";
 import { NUL_REFUSAL, query, queryArrays, transaction } from "./db.js";
 import { GroupCommit } from "./group-commit.js";
 import { takeRevs } from "./revs.js";
-import { USER_KEYS_SQL, keyPair, messageColumns, toMessage, type MessageRow } from "./rows.js";
+import { KnownSet, noEffects, noteEffects, pairKey, splitKey } from "../batch-effects.js";
+import { draftRow, keyPair, messageColumns, parseReactions, type MessageRow } from "../rows.js";
+import { USER_KEYS_SQL } from "./message-rows.js";
 import { searchVector } from "./search.js";
 
 /** Revisions kept per message: the newest ones (as the SQLite store). */
@@ -25,15 +27,6 @@ export const MAX_REVISIONS = 50;
 
 /** Bound of the direct-conversation pairs remembered as stored (about 100 bytes each). */
 const KNOWN_PAIRS_MAX = 100_000;
-
-/** A user id and another id as one key (a user id cannot hold NUL; the other part may). */
-const pairKey = (userId: string, other: string): string => `${userId}\u0000${other}`;
-
-/** The two parts of a pairKey. */
-function splitKey(key: string): [string, string] {
-  const at = key.indexOf("\u0000");
-  return [key.slice(0, at), key.slice(at + 1)];
-}
 
 /** PostgreSQL's TEXT cannot hold U+0000 (SQLite's can): such a draft is refused, not its whole batch. */
 const holdsNul = (draft: MessageDraft): boolean =>
@@ -128,7 +121,7 @@ export class PgMessages implements MessageRepository {
    * write its pair again (pairs are never deleted, so an entry cannot go stale on any node). Filled only
    * after a commit; cleared when it grows past a bound.
    */
-  private readonly knownPairs = new Set<string>();
+  private readonly knownPairs = new KnownSet(KNOWN_PAIRS_MAX);
 
   constructor(
     private readonly db: PgDatabase,
@@ -138,7 +131,7 @@ export class PgMessages implements MessageRepository {
   }
 
   private message(row: MessageRow): StoredMessage {
-    return toMessage(row, this.db.fileUrl);
+    return this.db.toMessage(row);
   }
 
   appendMessage(draft: MessageDraft): Promise<AppendResult> {
@@ -155,7 +148,7 @@ export class PgMessages implements MessageRepository {
   private async commitBatch(drafts: MessageDraft[]): Promise<(AppendResult | Error)[]> {
     const started = performance.now();
     const slots: Slot[] = drafts.map((draft) => ({ draft }));
-    const pairs = new Set<string>();
+    let pairs: Set<string> = new Set();
     await transaction(this.db.pool, async (client) => {
       await this.checkDrafts(client, slots);
       const accepted = slots.filter((slot) => slot.outcome === undefined);
@@ -164,10 +157,9 @@ export class PgMessages implements MessageRepository {
       const first = await takeRevs(client, accepted.length);
       accepted.forEach((slot, index) => (slot.id = first + index));
       await this.insertAccepted(client, accepted);
-      await this.writeEffects(client, accepted, pairs);
+      pairs = await this.writeEffects(client, accepted);
     });
-    if (this.knownPairs.size + pairs.size > KNOWN_PAIRS_MAX) this.knownPairs.clear();
-    for (const pair of pairs) this.knownPairs.add(pair);
+    this.knownPairs.addAll(pairs);
     this.options.onCommit?.(performance.now() - started, drafts.length);
     return slots.map((slot) => {
       const outcome = slot.outcome!;
@@ -182,15 +174,10 @@ export class PgMessages implements MessageRepository {
    * room committing meanwhile waits for this batch (and then sees its messages).
    */
   private async checkDrafts(client: pg.PoolClient, slots: Slot[]): Promise<void> {
-    const keyed = slots.filter((slot) => slot.draft.clientMsgId !== undefined && !holdsNul(slot.draft));
-    const existing = new Map<string, MessageRow>();
-    if (keyed.length > 0) {
-      const rows = await queryArrays<MessageRow>(client, BY_CLIENT_IDS, [
-        keyed.map((slot) => slot.draft.from),
-        keyed.map((slot) => slot.draft.clientMsgId!),
-      ]);
-      for (const row of rows) existing.set(pairKey(row[3], row[7]!), row);
-    }
+    const existing = await byClientIds(
+      client,
+      slots.filter((slot) => slot.draft.clientMsgId !== undefined && !holdsNul(slot.draft)),
+    );
     const fileIds = [...new Set(slots.flatMap((slot) => slot.draft.fileId ?? []))].sort();
     const fileOwners = new Map<string, string>();
     if (fileIds.length > 0) {
@@ -269,15 +256,10 @@ export class PgMessages implements MessageRepository {
       column((d) => searchVector(d.content)),
     ]);
     const stored = new Set(inserted.rows.map((row) => row.id));
-    const lost = accepted.filter((slot) => !stored.has(slot.id!));
-    const existing = new Map<string, MessageRow>();
-    if (lost.length > 0) {
-      const rows = await queryArrays<MessageRow>(client, BY_CLIENT_IDS, [
-        lost.map((slot) => slot.draft.from),
-        lost.map((slot) => slot.draft.clientMsgId!),
-      ]);
-      for (const row of rows) existing.set(pairKey(row[3], row[7]!), row);
-    }
+    const existing = await byClientIds(
+      client,
+      accepted.filter((slot) => !stored.has(slot.id!)),
+    );
     for (const slot of accepted) {
       const { draft } = slot;
       if (stored.has(slot.id!)) {
@@ -295,16 +277,10 @@ export class PgMessages implements MessageRepository {
    * yet (both users of a direct message; the recipient of a system message), and each sender's read position
    * per conversation, moved to its last message (ids only grow: the last one wins).
    */
-  private async writeEffects(client: pg.PoolClient, accepted: Slot[], pairs: Set<string>): Promise<void> {
-    const readTo = new Map<string, number>();
-    for (const { draft, id } of accepted) {
-      if (id === undefined) continue;
-      if (draft.recipientUser !== null) {
-        pairs.add(pairKey(draft.recipientUser, draft.from));
-        if (draft.messageType === "single") pairs.add(pairKey(draft.from, draft.recipientUser));
-      }
-      if (draft.messageType !== "system") readTo.set(pairKey(draft.from, draft.conversation), id);
-    }
+  private async writeEffects(client: pg.PoolClient, accepted: Slot[]): Promise<Set<string>> {
+    const effects = noEffects();
+    for (const { draft, id } of accepted) if (id !== undefined) noteEffects(effects, draft, id);
+    const { pairs, readTo } = effects;
     const newPairs = [...pairs].filter((pair) => !this.knownPairs.has(pair)).map(splitKey);
     if (newPairs.length > 0) {
       await query(
@@ -325,6 +301,7 @@ export class PgMessages implements MessageRepository {
         [positions.map((p) => p[0]), positions.map((p) => p[1]), positions.map((p) => p[2])],
       );
     }
+    return pairs;
   }
 
   async conversationPage(
@@ -456,7 +433,7 @@ export class PgMessages implements MessageRepository {
       if (!row) return { ok: false, refusal: "missing" };
       if (row[12] !== null) return { ok: false, refusal: "deleted" };
       // A Map, not an object: a key such as `__proto__` is a key like any other, never the prototype.
-      const reactions = new Map(Object.entries(row[14] ?? {}));
+      const reactions = new Map(Object.entries(row[14] === null ? {} : parseReactions(row[14])));
       const users = reactions.get(change.emoji) ?? [];
       if (users.includes(change.userId) === change.on) return { ok: true, message: this.message(row), changed: false };
       if (change.on && users.length === 0 && reactions.size >= change.maxKeys) {
@@ -477,10 +454,18 @@ export class PgMessages implements MessageRepository {
       return { ok: true, message: this.message(updated!), changed: true };
     });
   }
+}
 
-  isOpen(): boolean {
-    return this.db.isOpen();
-  }
+/** The stored messages with the (sender, clientMsgId) keys of these drafts, by pairKey(sender, clientMsgId). */
+async function byClientIds(client: pg.PoolClient, slots: Slot[]): Promise<Map<string, MessageRow>> {
+  const existing = new Map<string, MessageRow>();
+  if (slots.length === 0) return existing;
+  const rows = await queryArrays<MessageRow>(client, BY_CLIENT_IDS, [
+    slots.map((slot) => slot.draft.from),
+    slots.map((slot) => slot.draft.clientMsgId!),
+  ]);
+  for (const row of rows) existing.set(pairKey(row[3], row[7]!), row);
+  return existing;
 }
 
 /** A later draft with the same clientMsgId in one batch answers the earlier one's message, not created. */
@@ -488,26 +473,4 @@ function asRepeat(outcome: Error | AppendResult | { sameAs: number }): Error | A
   if (outcome instanceof Error) return outcome;
   if ("sameAs" in outcome) throw new Error("a repeated draft points at another repeat");
   return { message: outcome.message, created: false };
-}
-
-/** The row a draft is stored as, read back from nothing: the message returned is the one written. */
-function draftRow(draft: MessageDraft, id: number): MessageRow {
-  return [
-    id,
-    draft.messageType,
-    draft.mediaType,
-    draft.from,
-    draft.to,
-    draft.content ?? null,
-    draft.fileId ?? null,
-    draft.clientMsgId ?? null,
-    draft.createAt,
-    draft.createAt,
-    id,
-    null,
-    null,
-    draft.replyTo ?? null,
-    null,
-    draft.conversation,
-  ];
 }

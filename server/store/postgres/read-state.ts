@@ -2,21 +2,8 @@ import type { ConversationKey, ConversationKeys, ConversationRow, ReadStateRepos
 import { UNREAD_CAP } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, queryArrays } from "./db.js";
-import { DIRECT_KEY_SQL, keyPair, messageColumns, toMessage, type MessageRow } from "./rows.js";
-
-/**
- * A conversationRowsSql row: id, name, avatar (a direct conversation's other user's), joined_at,
- * last_read_id, unread, then the newest message's columns (all NULL when none).
- */
-type SummaryRow = [
-  id: string,
-  name: string | null,
-  avatar: string | null,
-  joinedAt: number,
-  lastReadId: number,
-  unread: number,
-  ...message: unknown[],
-];
+import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
+import { DIRECT_KEY_SQL } from "./message-rows.js";
 
 /**
  * Every room (or direct conversation) of `$1` with its name, read position, unread count (stopping at `$2`)
@@ -83,13 +70,7 @@ export class PgReadState implements ReadStateRepository {
   }
 
   async conversationRows(userId: string): Promise<{ rooms: ConversationRow[]; direct: ConversationRow[] }> {
-    const toRow = (row: SummaryRow): ConversationRow => {
-      const [id, name, avatar, joinedAt, lastReadId, unread, ...message] = row;
-      const entry: ConversationRow = { id, name: name ?? undefined, joinedAt, lastReadId, unread };
-      if (avatar !== null) entry.avatarFileId = avatar;
-      if (message[0] !== null) entry.lastMessage = toMessage(message as MessageRow, this.db.fileUrl);
-      return entry;
-    };
+    const toRow = summaryMapper(this.db.toMessage);
     const params = [userId, UNREAD_CAP];
     const [rooms, direct] = await Promise.all([
       queryArrays<SummaryRow>(this.db.pool, ROOM_ROWS, params),

@@ -1,10 +1,10 @@
 import type pg from "pg";
 import { SYSTEM_USER_ID } from "../../../shared/ids.js";
 import type { Room, RoomInvitation } from "../../../shared/schemas.js";
-import type { FileRecord, FileRepository, JoinOutcome, MemberRow, RoomDraft, RoomRepository } from "../types.js";
+import type { JoinOutcome, MemberRow, RoomDraft, RoomRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, rollback, transaction } from "./db.js";
-import { toRoom, type RoomRow } from "./rows.js";
+import { toRoom, type RoomRow } from "../rows.js";
 
 /** First key of the advisory locks that serialise one user's room creations (the owned-room cap): "room". */
 const ROOM_CAP_LOCK = 0x726f6f6d;
@@ -25,10 +25,7 @@ export async function addMember(on: pg.Pool | pg.PoolClient, roomId: string, use
 
 /** Rooms, their members and pending invitations, on PostgreSQL. */
 export class PgRooms implements RoomRepository {
-  constructor(
-    private readonly db: PgDatabase,
-    private readonly files: Pick<FileRepository, "createFile">,
-  ) {}
+  constructor(private readonly db: PgDatabase) {}
 
   async createRoom(room: RoomDraft, maxOwned = Infinity): Promise<Room | undefined> {
     const capped = room.createdBy !== SYSTEM_USER_ID && maxOwned !== Infinity;
@@ -192,10 +189,6 @@ export class PgRooms implements RoomRepository {
       [roomId],
     );
     return rows.rows.map((row) => row.user_id);
-  }
-
-  async createFile(file: FileRecord): Promise<void> {
-    return this.files.createFile(file);
   }
 
   async joinedAt(roomId: string, userId: string): Promise<number | undefined> {

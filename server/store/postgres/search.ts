@@ -2,7 +2,7 @@ import type { StoredMessage } from "../../../shared/schemas.js";
 import type { ConversationKeys, SearchRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { queryArrays } from "./db.js";
-import { keyPair, messageColumns, toMessage, type MessageRow } from "./rows.js";
+import { keyPair, messageColumns, type MessageRow } from "../rows.js";
 
 /**
  * How many full-text matches one search examines at most: the newest ones (the SQLite store's bound, with the
@@ -165,6 +165,6 @@ export class PgSearch implements SearchRepository {
     if (conversation !== undefined) values.push(...keyPair(conversation));
     const sql = conversation === undefined ? SEARCH_ALL : SEARCH_CONVERSATION;
     const rows = await queryArrays<MessageRow>(this.db.pool, sql, values);
-    return rows.map((row) => toMessage(row, this.db.fileUrl));
+    return rows.map(this.db.toMessage);
   }
 }

@@ -1,16 +1,9 @@
 import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
-import type { Room, StoredMessage } from "../../../shared/schemas.js";
-import type {
-  MessageRepository,
-  RoomDraft,
-  RoomRepository,
-  UserChanges,
-  UserRecord,
-  UserRepository,
-} from "../types.js";
+import { KnownSet } from "../batch-effects.js";
+import { toUser, type UserRow } from "../rows.js";
+import type { UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query } from "./db.js";
-import { toUser, type UserRow } from "./rows.js";
 
 /** Bound of PgUsers.knownUsers (about 60 bytes each). */
 const KNOWN_USERS_MAX = 100_000;
@@ -49,13 +42,9 @@ export class PgUsers implements UserRepository {
    * Ids of users known to exist, so the check before every direct message does not read the users table.
    * Users are never deleted, so an entry cannot go stale on any node; cleared when it grows past a bound.
    */
-  private readonly knownUsers = new Set<string>();
+  private readonly knownUsers = new KnownSet(KNOWN_USERS_MAX);
 
-  constructor(
-    private readonly db: PgDatabase,
-    private readonly rooms: Pick<RoomRepository, "createRoom">,
-    private readonly messages: Pick<MessageRepository, "visibleAfter">,
-  ) {}
+  constructor(private readonly db: PgDatabase) {}
 
   async createUser(user: { id: string; name: string; passwordHash: string | null; createAt: number }) {
     const created = await query<{ created: number }>(this.db.pool, CREATE_USER, [
@@ -74,7 +63,7 @@ export class PgUsers implements UserRepository {
       await this.createUser({ id, name, passwordHash: null, createAt });
       user = (await this.getUser(id))!;
     }
-    this.rememberUser(id);
+    this.knownUsers.add(id);
     return user;
   }
 
@@ -86,17 +75,8 @@ export class PgUsers implements UserRepository {
   async userExists(id: string): Promise<boolean> {
     if (this.knownUsers.has(id)) return true;
     if ((await query(this.db.pool, "SELECT 1 FROM users WHERE id = $1", [id])).rowCount === 0) return false;
-    this.rememberUser(id);
-    return true;
-  }
-
-  private rememberUser(id: string): void {
-    if (this.knownUsers.size >= KNOWN_USERS_MAX) this.knownUsers.clear();
     this.knownUsers.add(id);
-  }
-
-  createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined> {
-    return this.rooms.createRoom(room, maxOwned);
+    return true;
   }
 
   async updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined> {
@@ -113,9 +93,5 @@ export class PgUsers implements UserRepository {
 
   async setLastSeen(userId: string, at: number): Promise<void> {
     await query(this.db.pool, "UPDATE users SET last_seen_at = $1 WHERE id = $2", [at, userId]);
-  }
-
-  visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
-    return this.messages.visibleAfter(userId, after, limit);
   }
 }

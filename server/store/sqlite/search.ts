@@ -1,7 +1,8 @@
 import type { StoredMessage } from "../../../shared/schemas.js";
 import type { ConversationKeys, SearchRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
-import { keyPair, messageColumns, messageRows } from "./message-rows.js";
+import { keyPair, messageColumns } from "../rows.js";
+import { messageRows } from "./message-rows.js";
 
 /** Ids indexed per full-text transaction: big enough to amortise FTS5's segment writes, small enough not to stall. */
 const SEARCH_INDEX_CHUNK = 500;

@@ -13,6 +13,7 @@ import type {
   PageQuery,
   ReactionChange,
 } from "../types.js";
+import { MAX_REVISIONS } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { NUL_REFUSAL, query, queryArrays, transaction } from "./db.js";
 import { GroupCommit } from "./group-commit.js";
@@ -21,9 +22,6 @@ import { KnownSet, noEffects, noteEffects, pairKey, splitKey } from "../batch-ef
 import { draftRow, keyPair, messageColumns, parseReactions, type MessageRow } from "../rows.js";
 import { USER_KEYS_SQL } from "./message-rows.js";
 import { searchVector } from "./search.js";
-
-/** Revisions kept per message: the newest ones (as the SQLite store). */
-export const MAX_REVISIONS = 50;
 
 /** Bound of the direct-conversation pairs remembered as stored (about 100 bytes each). */
 const KNOWN_PAIRS_MAX = 100_000;

@@ -1,15 +1,8 @@
 import type { StoredMessage } from "../../../shared/schemas.js";
-import type { ConversationKeys, SearchRepository } from "../types.js";
+import { SEARCH_CANDIDATES, type ConversationKeys, type SearchRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { queryArrays } from "./db.js";
 import { keyPair, messageColumns, type MessageRow } from "../rows.js";
-
-/**
- * How many full-text matches one search examines at most: the newest ones (the SQLite store's bound, with the
- * same trade-off: across all conversations, a visible match older than this many newer matches of the same
- * words is not found; a search restricted to a conversation examines that conversation's matches only).
- */
-export const SEARCH_CANDIDATES = 2000;
 
 /**
  * The combining marks SQLite's unicode61 tokenizer (`remove_diacritics 2`) counts as part of a token and then

@@ -210,6 +210,8 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
       expect(results.map((result) => result.created).sort()).toEqual([false, true]);
       expect(results[0]!.message).toEqual(results[1]!.message);
       expect(await b.messageByClientId("alice", key)).toEqual(results[0]!.message);
+      // The losing append's unused id moved nothing: the sender has read up to the stored message.
+      expect(await a.readPosition("alice", directConversation("alice", "bob"))).toBe(results[0]!.message.id);
     }
     const page = await a.conversationPage(directConversation("alice", "bob"), { limit: 100 });
     expect(page.messages).toHaveLength(20);

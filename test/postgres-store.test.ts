@@ -93,6 +93,15 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     await expect(second!.appendMessage(group("alice", "lobby"))).rejects.toThrow(/closed/);
   });
 
+  it("agrees on one value when nodes claim the same setting at once", async () => {
+    const nodes = [await node(), await node(), await node()];
+    for (let round = 0; round < 10; round++) {
+      const claimed = await Promise.all(nodes.map((store, i) => store.claimSetting(`SECRET_${round}`, `value ${i}`)));
+      expect(new Set(claimed).size).toBe(1);
+      expect(await nodes[0]!.claimSetting(`SECRET_${round}`, "later")).toBe(claimed[0]);
+    }
+  });
+
   it("hands out revs in commit order across nodes: a reader paging visibleAfter from 0 while two nodes append and edit never skips one", async () => {
     const [a, b, reader] = [await node(6), await node(6), await node(2)];
     await addUsers(a, "alice", "bob", "carol");

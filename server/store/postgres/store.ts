@@ -101,6 +101,22 @@ export class PgStore extends RepositoryStore {
     await query(this.pool, "SELECT 1");
   }
 
+  /**
+   * Stores `value` as setting `name` unless one is stored already, and returns the stored one: nodes booting
+   * together agree on the first written (the shared secrets, see resolveSharedSecrets). DO UPDATE, not DO
+   * NOTHING: it waits for a concurrent insert of the name and returns that row, which a SELECT in the same
+   * statement could not see.
+   */
+  async claimSetting(name: string, value: string): Promise<string> {
+    const rows = await query<{ value: string }>(
+      this.pool,
+      `INSERT INTO settings (name, value) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value`,
+      [name, value],
+    );
+    return rows.rows[0]!.value;
+  }
+
   /** Refuses new appends, commits the pending ones, then closes the pool (after its queries in flight). */
   close(): Promise<void> {
     this.state.closing ??= this.messages.flush().finally(() => this.pool.end());

@@ -34,9 +34,23 @@ const types = {
 /** How long a query waits for a connection (pg's default waits forever, e.g. while PostgreSQL is down). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * How long PostgreSQL keeps a session that sits in an open transaction without a statement. The store's
+ * transactions run their statements back to back; one left open is a node that vanished mid-commit (host
+ * down, network cut: no FIN reaches PostgreSQL), and its locks, the rev counter's above all, would stall
+ * every node until TCP gave up.
+ */
+const IDLE_IN_TRANSACTION_MS = 15_000;
+
 /** A pool of `size` connections to `url` whose BIGINTs read as numbers. */
 export function createPool(url: string, size: number): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: size, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  return new pg.Pool({
+    connectionString: url,
+    max: size,
+    types,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+  });
 }
 
 /**

@@ -297,6 +297,15 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     now,
     idleGraceMs: config.presenceGraceMs,
     onBackgroundError: backgroundError,
+    ...(cluster
+      ? {
+          cluster: {
+            leases: cluster.leases,
+            nodeId: cluster.nodeId,
+            roomSockets: (roomId: string) => delivery.countSockets([roomChannel(roomId)]),
+          },
+        }
+      : {}),
   });
   // Workers follow their room's presence through the adapter's own events: no polling.
   nsp.adapter.on("join-room", (channel: string) => {

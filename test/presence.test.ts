@@ -9,7 +9,6 @@ import {
   startServer,
   waitForMessage,
   type Connected,
-  type TestServer,
 } from "./support/harness.js";
 import { disconnect } from "./state-support.js";
 

@@ -297,6 +297,15 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     now,
     idleGraceMs: config.presenceGraceMs,
     onBackgroundError: backgroundError,
+    ...(cluster
+      ? {
+          cluster: {
+            leases: cluster.leases,
+            nodeId: cluster.nodeId,
+            roomSockets: (roomId: string) => delivery.countSockets([roomChannel(roomId)]),
+          },
+        }
+      : {}),
   });
   // Workers follow their room's presence through the adapter's own events: no polling.
   nsp.adapter.on("join-room", (channel: string) => {
@@ -357,10 +366,12 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       accepting = false;
       await workers.close();
       delivery.shutdownNotice();
-      io.local.disconnectSockets(true);
-      // Whoever is still online was last seen now; their offline timers will not fire.
+      // Whoever is online here was last seen now: their offline timers will not fire (in a cluster, the node
+      // that claims their offline later records it again, unless they came back elsewhere).
+      const online = registry.onlineUsers();
       const at = now();
-      await Promise.all(registry.onlineUsers().map((userId) => store.setLastSeen(userId, at)));
+      io.local.disconnectSockets(true);
+      await Promise.all(online.map((userId) => store.setLastSeen(userId, at)));
       await registry.close();
       conversations.close();
       // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which

@@ -2,20 +2,22 @@ import { createChatServer } from "./app.js";
 import { installProcessGuards } from "./background.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
-import { resolveSecrets } from "./secrets.js";
+import { openEngines } from "./engines.js";
 
 // The only module with side effects at import time: read the environment, open the database, listen.
 let logger;
 try {
   const base = loadConfig(process.env);
   logger = createLogger(base.logLevel);
-  const { config, report } = resolveSecrets(base);
+  const { config, report, components } = await openEngines(base, logger);
   if (report.generated.length > 0)
     logger.info({ secrets: report.generated, file: report.file }, "generated secrets (values not logged)");
   if (report.reused.length > 0) logger.info({ secrets: report.reused, file: report.file }, "reusing generated secrets");
   if (report.weak.length > 0)
     logger.warn({ secrets: report.weak }, "secrets shorter than 32 bytes: refused in production");
-  const server = await createChatServer({ config, logger });
+  const server = await createChatServer({ config, logger, ...components });
+  if (components.cluster) logger.info({ nodeId: config.nodeId }, "cluster mode: PostgreSQL and Redis");
+  else if (components.store) logger.info("PostgreSQL store, one node");
   // From here on, a stray rejected promise is logged and counted (task `unhandled`), not the end of every
   // connection; an uncaught exception is still fatal, after a log line (see installProcessGuards for why).
   installProcessGuards(process, logger, server.backgroundError);

@@ -9,8 +9,8 @@ import {
   startServer,
   waitForMessage,
   type Connected,
-  type TestServer,
 } from "./support/harness.js";
+import { disconnect } from "./state-support.js";
 
 afterEach(cleanup);
 
@@ -32,18 +32,6 @@ const anyNotices = (connected: Connected, since = 0): Message[] =>
 /** Waits for the `status` notice about `from`. */
 const waitForNotice = (connected: Connected, status: Status, from: string, ms = 5000) =>
   waitForMessage(connected, isNotice(status, from), ms);
-
-/**
- * Closes a client socket and resolves once the server has handled the close (its `disconnect` listeners,
- * the gateway's among them, have run), so the grace has certainly started.
- */
-async function disconnect(server: TestServer, connected: Connected): Promise<void> {
-  const serverSocket = server.server.io.of("/").sockets.get(connected.socket.id!);
-  if (!serverSocket) throw new Error("the server does not know this socket");
-  const gone = new Promise<void>((resolve) => serverSocket.once("disconnect", () => resolve()));
-  connected.socket.disconnect();
-  await gone;
-}
 
 /** The `online` flag `room:members` gives for `userId`, as seen by `asker`. */
 async function onlineFlag(asker: Connected, roomId: string, userId: string): Promise<boolean | undefined> {

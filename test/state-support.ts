@@ -19,6 +19,7 @@ import {
   cleanup,
   ok,
   openSocket,
+  serverSocketOf,
   signToken,
   testConfig,
   type ClientSocket,
@@ -138,7 +139,7 @@ export async function finish(): Promise<void> {
  * gateway's among them, have run).
  */
 export async function disconnect(server: TestServer, connected: Connected): Promise<void> {
-  const serverSocket = server.server.io.of("/").sockets.get(connected.socket.id!);
+  const serverSocket = serverSocketOf(server, connected.socket.id!);
   if (!serverSocket) throw new Error("the server does not know this socket");
   const gone = new Promise<void>((resolve) => serverSocket.once("disconnect", () => resolve()));
   connected.socket.disconnect();

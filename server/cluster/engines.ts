@@ -46,6 +46,9 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
   const redis: RedisClientType = createClient({
     url: options.url,
     socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
+    // While Redis is down, commands wait in this queue (broadcasts go out once it is back); bounded, so an
+    // outage costs at most this many commands of memory, and later ones fail (logged, counted) instead.
+    commandsQueueMaxLength: 10_000,
   });
   let down = false;
   redis.on("error", (error: unknown) => {

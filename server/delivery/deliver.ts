@@ -69,9 +69,13 @@ export class Delivery {
     this.audience(channelsOf(conversation), originSocketId).emit("message:updated", update);
   }
 
-  /** A room's membership changed: its members are told (the subject's sockets too, while in the room). */
+  /**
+   * A room's membership changed: its members are told, and the subject's own sockets through its user
+   * channel, so that a leave reaching another node before this event (pub/sub and the stream are not
+   * ordered with each other) cannot keep it from them.
+   */
   roomMember(change: RoomMemberChange): void {
-    this.io.to(roomChannel(change.roomId)).emit("room:member", change);
+    this.io.to([roomChannel(change.roomId), userChannel(change.userId)]).emit("room:member", change);
   }
 
   /** A user was invited to a private room. */

@@ -1,5 +1,5 @@
 import type { Room } from "../../shared/schemas.js";
-import type { ClusterPresence } from "../cluster/presence.js";
+import type { ClusterPresence, PresenceTransition } from "../cluster/presence.js";
 
 interface Entry {
   sockets: Set<string>;
@@ -59,8 +59,26 @@ export class ConnectionRegistry {
     }
   }
 
-  /** Records a connected socket; `rooms` are its user's rooms as its handshake read them. */
-  add(userId: string, socketId: string, rooms?: readonly Room[]): void {
+  /**
+   * In a cluster, records a socket in the shared presence during its handshake, before it can receive
+   * anything, and returns whether this made its user online: the notice then goes out as the socket
+   * connects, as on one node, not after a round trip that later sockets could overtake. Undefined on one
+   * node. A prepared socket that never connects must be given back with `abandon`.
+   */
+  async prepare(userId: string, socketId: string): Promise<PresenceTransition | undefined> {
+    return this.cluster?.connected(userId, socketId);
+  }
+
+  /** Gives back a socket prepared in the cluster presence that did not connect. */
+  abandon(userId: string, socketId: string): void {
+    if (this.cluster) this.track(this.cluster.disconnected(userId, socketId, this.options.now()));
+  }
+
+  /**
+   * Records a connected socket; `rooms` are its user's rooms as its handshake read them, `transition` what
+   * its `prepare` answered (in a cluster).
+   */
+  add(userId: string, socketId: string, rooms?: readonly Room[], transition?: PresenceTransition): void {
     let entry = this.users.get(userId);
     const firstSocket = entry === undefined;
     if (!entry) {
@@ -76,11 +94,15 @@ export class ConnectionRegistry {
     entry.sockets.add(socketId);
     this.sockets += 1;
     if (this.cluster) {
-      this.track(
-        this.cluster.connected(userId, socketId).then((transition) => {
-          if (transition === "online") this.options.onOnline(userId, rooms);
-        }),
-      );
+      if (transition === "online") this.options.onOnline(userId, rooms);
+      // Not prepared (a caller other than the gateway): recorded now, announced when that answers.
+      if (transition === undefined) {
+        this.track(
+          this.cluster.connected(userId, socketId).then((made) => {
+            if (made === "online") this.options.onOnline(userId, rooms);
+          }),
+        );
+      }
     } else if (firstSocket) {
       this.options.onOnline(userId, rooms);
     }
@@ -128,11 +150,11 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Users this node alone counts online now (with a socket, or within the grace), whose last-seen time is
-   * this node's to record at shutdown; none in a cluster, where the node that claims the offline records it.
+   * Users this node counts online now (with a socket here, or within the grace on one node): their last
+   * seen time is now when this node shuts down (in a cluster, a later offline claimed elsewhere moves it).
    */
   onlineUsers(): string[] {
-    return this.cluster ? [] : [...this.users.keys()];
+    return [...this.users.keys()];
   }
 
   /** Stops the timers, waits for cluster writes under way, and forgets every local entry. */

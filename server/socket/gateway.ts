@@ -13,6 +13,7 @@ import type { SessionInfo } from "../../shared/schemas.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
+import type { PresenceTransition } from "../cluster/presence.js";
 import type { ConnectionRegistry } from "../presence/registry.js";
 import type { Store } from "../store/types.js";
 import { roomChannel, userChannel } from "./channels.js";
@@ -82,6 +83,9 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
   const quota = new SocketQuota(config.maxSocketsPerUser);
   const eventLimiter = deps.limiters({ name: "events", points: config.rateLimitEventsPer10s, durationSeconds: 10 });
   const sessions = new WeakMap<ChatSocket, SessionInfo>();
+  /** Cluster: whether a socket's handshake made its user online (see ConnectionRegistry.prepare). */
+  const transitions = new WeakMap<ChatSocket, PresenceTransition>();
+  const registered = new WeakSet<ChatSocket>();
   const attachDispatch = createDispatcher(deps.handlers, {
     maxQueued: MAX_QUEUED_REQUESTS,
     maxExpensivePerUser: MAX_EXPENSIVE_PER_USER,
@@ -113,7 +117,12 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     // Taken now, before anything is awaited, so concurrent handshakes of one user cannot overshoot.
     const userId = identity.id;
     if (!quota.reserve(userId, socket.id)) return next(refusal("RATE_LIMITED"));
-    const release = () => quota.release(userId, socket.id);
+    let prepared = false;
+    const release = () => {
+      quota.release(userId, socket.id);
+      // Once registered, the registry's own `remove` gives the socket back.
+      if (prepared && !registered.has(socket)) registry.abandon(userId, socket.id);
+    };
     socket.once("disconnect", release);
     (async () => {
       const record = await ensureTokenUser(store, identity, deps.now());
@@ -121,7 +130,10 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
       socket.data.user = user;
       await socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);
+      const transition = await registry.prepare(user.id, socket.id);
+      prepared = transition !== undefined;
       sessions.set(socket, { user, rooms, lastId });
+      if (transition !== undefined) transitions.set(socket, transition);
     })().then(
       () => {
         next();
@@ -182,7 +194,10 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     );
     const session = sessions.get(socket);
     sessions.delete(socket);
-    registry.add(user.id, socket.id, session?.rooms);
+    const transition = transitions.get(socket);
+    transitions.delete(socket);
+    registry.add(user.id, socket.id, session?.rooms, transition);
+    registered.add(socket);
     socket.on("disconnect", (reason) => {
       queue.close();
       registry.remove(user.id, socket.id);

@@ -22,7 +22,9 @@ export interface TestCluster {
 export async function startCluster(count: number, configFor: (index: number) => Config): Promise<TestCluster> {
   const space = redisPrefix();
   const first = configFor(0);
-  const store: Store = new SqliteStore({ file: join(first.dataDir, "chat.db"), sync: "normal", fileUrl });
+  const shared = new SqliteStore({ file: join(first.dataDir, "chat.db"), sync: "normal", fileUrl });
+  // Every node gets the one store; it closes after the last node stopped, not with the first.
+  const store: Store = Object.create(shared, { close: { value: async () => {} } }) as Store;
   const nodes: TestCluster["nodes"] = [];
   const silent = pino({ level: "silent" });
   for (let index = 0; index < count; index += 1) {
@@ -44,6 +46,7 @@ export async function startCluster(count: number, configFor: (index: number) => 
     stop: () =>
       (stopping ??= (async () => {
         await Promise.all(nodes.map((node) => node.server.close()));
+        await shared.close();
         await space.clear();
       })()),
   };

@@ -63,6 +63,8 @@ export interface TestServer {
   url: string;
   /** Every node's URL (one for a single node); `connect` spreads clients over them. */
   urls: string[];
+  /** Every node (`server` is the first). */
+  servers?: ChatServer[];
   /** Stops the server (idempotent). */
   stop(): Promise<void>;
 }
@@ -81,7 +83,8 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
     const cluster = await startCluster(TEST_NODES, configFor);
     cleanups.push(cluster.stop);
     const urls = cluster.nodes.map((node) => node.url);
-    return { server: cluster.nodes[0]!.server, config: configFor(0), url: urls[0]!, urls, stop: cluster.stop };
+    const servers = cluster.nodes.map((node) => node.server);
+    return { server: servers[0]!, config: configFor(0), url: urls[0]!, urls, servers, stop: cluster.stop };
   }
   const config = testConfig(env, dataDir);
   const server = await createChatServer({ config });
@@ -90,6 +93,15 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
   cleanups.push(stop);
   const url = `http://127.0.0.1:${address.port}`;
   return { server, config, url, urls: [url], stop };
+}
+
+/** The server side of a client's socket, on whichever node it connected to. */
+export function serverSocketOf(server: TestServer, socketId: string) {
+  for (const node of server.servers ?? [server.server]) {
+    const socket = node.io.of("/").sockets.get(socketId);
+    if (socket) return socket;
+  }
+  return undefined;
 }
 
 /** Which node the next client of a test server connects to: round robin over its nodes. */

@@ -1,0 +1,206 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Message, StoredMessage } from "../shared/schemas.js";
+import { cleanup, nextEvent, openSocket, signToken, tempDir, type ClientSocket } from "./support/harness.js";
+import { killAll, spawnServer, type ServerProcess } from "./support/process.js";
+import { createTestDatabase, missingServices, REDIS_URL, redisPrefix, type TestDatabase } from "./support/services.js";
+
+const missing = await missingServices(
+  ["postgres", "redis"],
+  "the cluster failover tests (test/cluster-failover.test.ts)",
+);
+
+afterEach(killAll);
+afterEach(cleanup);
+
+interface Sent {
+  clientMsgId: string;
+  acked?: StoredMessage;
+}
+
+async function connected(url: string, userId: string): Promise<{ socket: ClientSocket; received: Message[] }> {
+  const socket = openSocket(url, signToken(userId));
+  const received: Message[] = [];
+  socket.on("message", (message) => received.push(message));
+  await nextEvent(socket, "session");
+  return { socket, received };
+}
+
+/** Every message the user may see, following sync pages to the end. */
+async function everything(socket: ClientSocket): Promise<StoredMessage[]> {
+  const all: StoredMessage[] = [];
+  for (;;) {
+    const page = (await socket.timeout(5000).emitWithAck("sync", { after: all.at(-1)?.rev ?? 0 })) as {
+      ok: true;
+      data: { messages: StoredMessage[]; hasMore: boolean };
+    };
+    all.push(...page.data.messages);
+    if (!page.data.hasMore) return all;
+  }
+}
+
+/** A redis-server of the test's own on a free port, that it may stop and start again on that port. */
+async function privateRedis(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child!.once("error", reject);
+      child!.stdout!.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("Ready to accept connections")) resolve();
+      });
+    });
+  };
+  const stop = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child!.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  };
+  await start();
+  stops.push(stop);
+  return { url: `redis://127.0.0.1:${port}`, stop, start };
+}
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+describe.skipIf(missing !== undefined)("a cluster of two node processes", () => {
+  let database: TestDatabase;
+  const space = redisPrefix();
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    killAll();
+    await database?.drop();
+    await space.clear();
+  });
+
+  const node = (name: string, env: Record<string, string> = {}): Promise<ServerProcess> =>
+    spawnServer(tempDir(), {
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      REDIS_PREFIX: space.prefix,
+      NODE_ID: name,
+      PRESENCE_GRACE_MS: "300",
+      ...env,
+    });
+
+  it("boots two nodes at once on an empty database, then loses no acked message when one is SIGKILLed mid-burst", async () => {
+    const [a, b] = await Promise.all([node("node-a"), node("node-b")]);
+    const watcher = await connected(b.url, "watcher");
+    const senders = await Promise.all([
+      connected(a.url, "s1"),
+      connected(b.url, "s2"),
+      connected(a.url, "s3"),
+      connected(b.url, "s4"),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the online notices go out first
+    const sent: Sent[][] = senders.map(() => []);
+    let killed = false;
+    const bursts = senders.map(async ({ socket }, index) => {
+      for (let n = 0; n < 400 && socket.connected; n += 1) {
+        const entry: Sent = { clientMsgId: `s${index}-${n}` };
+        sent[index]!.push(entry);
+        const result = (await socket
+          .timeout(3000)
+          .emitWithAck("message:send", {
+            messageType: "group",
+            mediaType: "text",
+            to: "lobby",
+            content: entry.clientMsgId,
+            clientMsgId: entry.clientMsgId,
+          })
+          .catch(() => undefined)) as { ok: boolean; data: StoredMessage } | undefined;
+        if (result?.ok) entry.acked = result.data;
+        if (!result) break;
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    a.child.kill("SIGKILL");
+    killed = true;
+    await Promise.all(bursts);
+    expect(killed).toBe(true);
+    expect(await a.exited).toBe("SIGKILL");
+
+    // Every acked message is in sync once, read from the surviving node.
+    const all = await everything(watcher.socket);
+    const ids = all.map((m) => m.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const acked = sent.flat().filter((entry) => entry.acked !== undefined);
+    expect(acked.length).toBeGreaterThan(10);
+    const stored = new Set(all.map((m) => m.clientMsgId));
+    expect(acked.filter((entry) => !stored.has(entry.clientMsgId))).toEqual([]);
+    // The revs sync pages by rise with the ids a single sender got.
+    for (const list of sent) {
+      const revs = list.flatMap((entry) => (entry.acked ? [entry.acked.rev] : []));
+      expect(revs).toEqual([...revs].sort((x, y) => x - y));
+    }
+
+    // The killed node's users go offline once, after the grace plus the dead node's sweep (15 s).
+    const offline = (user: string) =>
+      watcher.received.filter((m) => m.messageType === "offline" && m.from === user).length;
+    const deadline = Date.now() + 25_000;
+    while ((offline("s1") === 0 || offline("s3") === 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect([offline("s1"), offline("s3"), offline("s2")]).toEqual([1, 1, 0]);
+  }, 60_000);
+
+  it("keeps storing and acking sends while Redis is down, and delivers live again once it is back", async () => {
+    // A Redis of its own, on a free port, so that stopping it disturbs no other test.
+    const redis = await privateRedis();
+    const env = { REDIS_URL: redis.url };
+    const [a, b] = await Promise.all([node("node-c", env), node("node-d", env)]);
+    const alice = await connected(a.url, "alice");
+    const bob = await connected(b.url, "bob");
+    const send = async (content: string) => {
+      const result = (await alice.socket.timeout(5000).emitWithAck("message:send", {
+        messageType: "group",
+        mediaType: "text",
+        to: "lobby",
+        content,
+        clientMsgId: content,
+      })) as { ok: boolean; data: StoredMessage };
+      expect(result.ok).toBe(true);
+      return result.data;
+    };
+    await redis.stop();
+    const acked: StoredMessage[] = [];
+    for (let n = 0; n < 20; n += 1) acked.push(await send(`while down ${n}`));
+    expect((await fetch(`${a.url}/readyz`)).status).toBe(503);
+    // Bob's node has them in the database: sync brings them.
+    const synced = await everything(bob.socket);
+    expect(acked.filter((m) => !synced.some((s) => s.id === m.id))).toEqual([]);
+    await redis.start();
+    const deadline = Date.now() + 15_000;
+    while ((await fetch(`${a.url}/readyz`)).status !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const after = await send("after");
+    const got = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000);
+      const check = () => {
+        if (bob.received.some((m) => "id" in m && m.id === after.id)) {
+          clearTimeout(timer);
+          resolve(true);
+        } else setTimeout(check, 50);
+      };
+      check();
+    });
+    expect(got).toBe(true);
+    await redis.stop();
+  }, 60_000);
+});

@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
  * clients spread over both; see `TEST_NODES` in test/support/harness.ts). Left out, with why:
  * workers (its per-node `ensure` answers; cluster workers have their own tests in cluster.test.ts),
  * monitor and background-errors (one node's metrics and injected faults), write-coalescing (one node's
- * transport), connection-limits (MAX_SOCKETS_PER_USER is counted per node), client-sdk (restarts a server
+ * transport), connection-limits (per-node address budgets and timeouts; the cluster-wide socket limit is in cluster.test.ts), client-sdk (restarts a server
  * on the same port), durability and boot (they start their own processes), and files without sockets.
  */
 export const CLUSTER_FILES = [

@@ -42,6 +42,16 @@ describe.skipIf(missing !== undefined)("cluster presence on Redis", () => {
     expect(await b.connected("alice", "s3")).toBe("online");
   });
 
+  it("refuses a socket beyond the user's limit across nodes, recording nothing, and frees the slot on a close", async () => {
+    const [a, b] = nodes();
+    expect(await a.connected("fay", "f1", 2)).toBe("online");
+    expect(await b.connected("fay", "f2", 2)).toBe("none");
+    expect(await a.connected("fay", "f3", 2)).toBe("full");
+    expect(await b.connected("fay", "f2", 2)).toBe("none"); // a socket already recorded is no new one
+    await a.disconnected("fay", "f1", 1_000);
+    expect(await b.connected("fay", "f3", 2)).toBe("none");
+  });
+
   it("announces nothing for a reconnect within the grace, on any node", async () => {
     const [a, b] = nodes();
     expect(await a.connected("carol", "s1")).toBe("online");

@@ -7,6 +7,8 @@ import {
   connect,
   nextEvent,
   ok,
+  openSocket,
+  signToken,
   storedOnly,
   tempDir,
   testConfig,
@@ -175,6 +177,25 @@ describe.skipIf(missing !== undefined)("two nodes on Redis", () => {
     }
     expect(codes.filter((code) => code === "ok")).toHaveLength(6);
     expect(codes.slice(6)).toEqual(["RATE_LIMITED", "RATE_LIMITED"]);
+  });
+
+  it("counts MAX_SOCKETS_PER_USER over every node's sockets", async () => {
+    const { a, b } = await twoNodes({ MAX_SOCKETS_PER_USER: "2" });
+    const first = await connect(a, "greta");
+    await connect(b, "greta");
+    for (const node of [a, b]) {
+      const refused = openSocket(node.url, signToken("greta"));
+      expect(await nextEvent(refused, "connect_error")).toMatchObject({ data: { code: "RATE_LIMITED" } });
+    }
+    first.socket.disconnect();
+    await until(() => a.server.registry.socketCount("greta") === 0);
+    // The slot is back once the close reached Redis.
+    let again: Awaited<ReturnType<typeof connect>> | undefined;
+    for (let attempt = 0; attempt < 20 && !again; attempt += 1) {
+      again = await connect(b, "greta").catch(() => undefined);
+      if (!again) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(again?.session.user.id).toBe("greta");
   });
 
   it("runs one worker per room in the cluster, and starts it on the other node when its node stops", async () => {

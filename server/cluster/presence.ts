@@ -1,7 +1,10 @@
 import type { RedisClientType } from "redis";
 
-/** What a presence change means for the node that saw it. */
-export type PresenceTransition = "online" | "none";
+/**
+ * What a connect means for the node that saw it: it made the user online, changed nothing, or was refused
+ * because the user already has its most sockets in the cluster (nothing recorded).
+ */
+export type PresenceTransition = "online" | "none" | "full";
 
 /** A user whose offline became due: its last socket went away at `lastSeenAt`. */
 export interface OfflineDue {
@@ -16,8 +19,11 @@ export interface OfflineDue {
  * heartbeating is swept: its sockets are removed as if they had closed.
  */
 export interface ClusterPresence {
-  /** Records a socket on this node; "online" when this made the user online (nobody else is told). */
-  connected(userId: string, socketId: string): Promise<PresenceTransition>;
+  /**
+   * Records a socket on this node unless the user has `maxSockets` already (then "full", nothing recorded);
+   * "online" when this made the user online (nobody else is told).
+   */
+  connected(userId: string, socketId: string, maxSockets?: number): Promise<PresenceTransition>;
   /** Records a closed socket; the user's offline falls due after the grace if no socket is left anywhere. */
   disconnected(userId: string, socketId: string, at: number): Promise<void>;
   /** Claims the offlines due by `now` (each claimed by one node only), and sweeps nodes that stopped beating. */
@@ -46,6 +52,9 @@ export interface RedisPresenceOptions {
  * `user\nsocket` entries, for the sweep.
  */
 const CONNECT = `
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) and redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then
+  return -1
+end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('SADD', KEYS[4], ARGV[1] .. '\\n' .. ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
@@ -86,12 +95,14 @@ export class RedisPresence implements ClusterPresence {
     return [`${p}ps:${userId}`, `${p}on:${userId}`, `${p}due`, `${p}ns:${nodeId}`, `${p}last:${userId}`];
   }
 
-  async connected(userId: string, socketId: string): Promise<PresenceTransition> {
-    const made = await this.redis.eval(CONNECT, {
-      keys: this.keys(userId),
-      arguments: [userId, socketId, this.options.nodeId],
-    });
-    return Number(made) === 1 ? "online" : "none";
+  async connected(userId: string, socketId: string, maxSockets = Number.MAX_SAFE_INTEGER): Promise<PresenceTransition> {
+    const made = Number(
+      await this.redis.eval(CONNECT, {
+        keys: this.keys(userId),
+        arguments: [userId, socketId, this.options.nodeId, String(maxSockets)],
+      }),
+    );
+    return made === 1 ? "online" : made === -1 ? "full" : "none";
   }
 
   disconnected(userId: string, socketId: string, at: number, nodeId = this.options.nodeId): Promise<void> {

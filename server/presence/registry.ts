@@ -63,10 +63,11 @@ export class ConnectionRegistry {
    * In a cluster, records a socket in the shared presence during its handshake, before it can receive
    * anything, and returns whether this made its user online: the notice then goes out as the socket
    * connects, as on one node, not after a round trip that later sockets could overtake. Undefined on one
-   * node. A prepared socket that never connects must be given back with `abandon`.
+   * node. "full" when the user already holds `maxSockets` sockets in the cluster (nothing recorded). A
+   * prepared socket that never connects must be given back with `abandon`.
    */
-  async prepare(userId: string, socketId: string): Promise<PresenceTransition | undefined> {
-    return this.cluster?.connected(userId, socketId);
+  async prepare(userId: string, socketId: string, maxSockets?: number): Promise<PresenceTransition | undefined> {
+    return this.cluster?.connected(userId, socketId, maxSockets);
   }
 
   /** Gives back a socket prepared in the cluster presence that did not connect. */

@@ -50,6 +50,9 @@ export interface GatewayDeps {
   observe?: (event: ClientEventName, seconds: number, code: ErrorCode | undefined) => void;
 }
 
+/** A user already holds MAX_SOCKETS_PER_USER sockets across the cluster. */
+class SocketsExhausted extends Error {}
+
 /** Requests one socket may have waiting (payloads kept); more are answered RATE_LIMITED. */
 export const MAX_QUEUED_REQUESTS = 100;
 /** Expensive requests one user may have running at once over all its sockets; the rest wait in order. */
@@ -130,7 +133,9 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
       socket.data.user = user;
       await socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);
-      const transition = await registry.prepare(user.id, socket.id);
+      // In a cluster the per-user socket limit counts every node's sockets, in the same script as the record.
+      const transition = await registry.prepare(user.id, socket.id, config.maxSocketsPerUser);
+      if (transition === "full") throw new SocketsExhausted();
       prepared = transition !== undefined;
       sessions.set(socket, { user, rooms, lastId });
       if (transition !== undefined) transitions.set(socket, transition);
@@ -145,6 +150,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       },
       (error: unknown) => {
         release();
+        if (error instanceof SocketsExhausted) return next(refusal("RATE_LIMITED"));
         logger.error({ err: error }, "handshake failed");
         next(refusal("UNAVAILABLE"));
       },

@@ -2,67 +2,30 @@ import { writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { directConversation, roomConversation } from "../server/messages/conversation.js";
-import { SqliteStore } from "../server/store/sqlite/store.js";
+import { directConversation } from "../server/messages/conversation.js";
 import { LAST_VISIBLE_SQL, VISIBLE_AFTER_SQL, pageSql } from "../server/store/postgres/messages.js";
 import { conversationRowsSql } from "../server/store/postgres/read-state.js";
 import { searchLexemes, searchSql } from "../server/store/postgres/search.js";
 import { PgStore } from "../server/store/postgres/store.js";
-import type { FileRecord, MessageDraft } from "../server/store/types.js";
+import type { FileRecord } from "../server/store/types.js";
 import { cleanup, tempDir } from "./support/harness.js";
 import { PG_ADMIN_URL, createTestDatabase, missingServices, type TestDatabase } from "./support/services.js";
+import { SqliteStore, addUsers, fileUrl, group, single, tick, upload } from "./support/stores.js";
 
 const missing = await missingServices(["postgres"], "the PostgreSQL store tests (test/postgres-store.test.ts)");
 
-let clock = 10_000;
-
-const group = (from: string, room: string, extra: Partial<MessageDraft> = {}): MessageDraft => ({
-  messageType: "group",
-  mediaType: "text",
-  from,
-  to: room,
-  conversation: roomConversation(room),
-  recipientUser: null,
-  content: `${from} in ${room}`,
-  createAt: ++clock,
-  ...extra,
-});
-
-const single = (from: string, to: string, extra: Partial<MessageDraft> = {}): MessageDraft => ({
-  messageType: "single",
-  mediaType: "text",
-  from,
-  to,
-  conversation: directConversation(from, to),
-  recipientUser: to,
-  content: `${from} to ${to}`,
-  createAt: ++clock,
-  ...extra,
-});
-
-const file = (id: string, owner: string, size = 10): FileRecord => ({
-  id,
-  owner,
-  name: `${id}.png`,
-  size,
-  mime: "image/png",
-  mediaType: "image",
-  createAt: ++clock,
-});
+/** An upload's record of `size` bytes. */
+const file = (id: string, owner: string, size = 10): FileRecord => upload(id, owner, { size });
 
 describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
   let database: TestDatabase;
   const opened: PgStore[] = [];
   /** A store on the test database: each one is a node of its own (its own pool and group commit). */
   const node = async (poolSize = 4) => {
-    const store = await PgStore.open({ url: database.url, fileUrl: (id) => `/files/${id}`, now: () => 1000, poolSize });
+    const store = await PgStore.open({ url: database.url, fileUrl, now: () => 1000, poolSize });
     opened.push(store);
     return store;
   };
-  const addUsers = async (store: PgStore, ...ids: string[]) => {
-    for (const id of ids) await store.createUser({ id, name: id, passwordHash: null, createAt: 1 });
-  };
-
   beforeEach(async () => {
     database = await createTestDatabase();
   });
@@ -122,7 +85,7 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
         const edited = await store.editMessage(target, {
           author: user,
           content: `edit ${round}`,
-          at: ++clock,
+          at: tick(),
           createdFrom: 0,
         });
         expect(edited.ok).toBe(true);
@@ -166,9 +129,9 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     await addUsers(a, "alice", "bob");
     for (let round = 0; round < 15; round++) {
       const room = `den${round}`;
-      await a.createRoom({ id: room, name: room, visibility: "private", createdBy: "alice", createAt: ++clock });
-      await a.addInvite(room, "bob", "alice", ++clock);
-      const outcomes = await Promise.all([a.joinRoom(room, "bob", ++clock), b.joinRoom(room, "bob", ++clock)]);
+      await a.createRoom({ id: room, name: room, visibility: "private", createdBy: "alice", createAt: tick() });
+      await a.addInvite(room, "bob", "alice", tick());
+      const outcomes = await Promise.all([a.joinRoom(room, "bob", tick()), b.joinRoom(room, "bob", tick())]);
       expect(outcomes.sort()).toEqual(["already", "joined"]);
       expect(await b.getRoom(room)).toMatchObject({ members: 2 });
       expect(await a.hasInvite(room, "bob")).toBe(false);
@@ -198,7 +161,7 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     const created = await Promise.all(
       Array.from({ length: 24 }, (_, i) =>
         (i % 2 ? a : b).createRoom(
-          { id: `cap${i}`, name: `cap${i}`, visibility: "public", createdBy: "alice", createAt: ++clock },
+          { id: `cap${i}`, name: `cap${i}`, visibility: "public", createdBy: "alice", createAt: tick() },
           3,
         ),
       ),
@@ -238,7 +201,7 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
           () => "sent",
           (error: { code?: string }) => error.code,
         ),
-        b.releaseFile(id, ++clock),
+        b.releaseFile(id, tick()),
       ]);
       outcomes.add(`${sent}/${released}`);
       // Either the message holds the file (not released) or the release won (the send was refused).
@@ -256,7 +219,7 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
       await a.createFile(file(id, "alice"));
       const [user, released] = await Promise.all([
         a.updateUser("alice", { avatarFileId: id }),
-        b.releaseFile(id, ++clock),
+        b.releaseFile(id, tick()),
       ]);
       expect(user === undefined).toBe(released);
       if (user) expect(user.avatarFileId).toBe(id);
@@ -267,8 +230,8 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
   it("refuses a group message from a user who left on another node, and only that one of its batch", async () => {
     const [a, b] = [await node(), await node()];
     await addUsers(a, "alice", "bob");
-    await a.createRoom({ id: "team", name: "team", visibility: "public", createdBy: "alice", createAt: ++clock });
-    await a.addMember("team", "bob", ++clock);
+    await a.createRoom({ id: "team", name: "team", visibility: "public", createdBy: "alice", createAt: tick() });
+    await a.addMember("team", "bob", tick());
     await b.removeMember("team", "bob");
     const [kept, refused] = await Promise.allSettled([
       a.appendMessage(group("alice", "team")),
@@ -312,14 +275,14 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     writeFileSync(temp, "left");
     await store.blobs.put("B2", temp);
     await store.createFile(file("B2", "alice"));
-    expect(await store.releaseFile("B2", ++clock)).toBe(true);
+    expect(await store.releaseFile("B2", tick())).toBe(true);
     await store.forgetFiles(["B2"]);
     expect(await store.blobs.open("B2")).toBeUndefined();
   });
 
   it("finds what the SQLite store finds: the same words, accents and case folded the same way", async () => {
     const store = await node();
-    const sqlite = new SqliteStore({ file: join(tempDir(), "x.db"), sync: "normal", fileUrl: (id) => `/files/${id}` });
+    const sqlite = new SqliteStore({ file: join(tempDir(), "x.db"), sync: "normal", fileUrl });
     try {
       const texts = [
         "Mail alice@example.com or see https://example.org/path",
@@ -435,7 +398,7 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
       );
       const url = new URL(PG_ADMIN_URL);
       url.pathname = `/${name}`;
-      const store = await PgStore.open({ url: url.toString(), fileUrl: (id) => `/files/${id}` });
+      const store = await PgStore.open({ url: url.toString(), fileUrl });
       try {
         // In en-US order "a" < "B" < "c"; by bytes "B" < "a" < "c".
         await addUsers(store as PgStore, "a", "B", "c");

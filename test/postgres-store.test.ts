@@ -350,6 +350,24 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     ]);
     expect(searchLexemes("ÀÉÎÕÜ Ωμέγα İstanbul ǡ e\u0301")).toEqual(["aeiou", "ωμέγα", "istanbul", "ǡ", "e"]);
     expect(searchLexemes("नमस्ते")).toEqual(["नमस", "त"]);
+    // PostgreSQL refuses a lexeme over 2047 bytes: a longer word is cut there (at a character).
+    expect(searchLexemes("Y".repeat(4000))).toEqual(["y".repeat(2047)]);
+    expect(searchLexemes("é".repeat(2000))[0]).toBe("e".repeat(2000));
+    expect(searchLexemes("ж".repeat(2000))[0]).toBe("ж".repeat(1023));
+  });
+
+  it("stores and finds a message that is one 4000-character word", async () => {
+    const store = await node();
+    await addUsers(store, "alice");
+    const long = await store.appendMessage(group("alice", "lobby", { content: "Y".repeat(4000) }));
+    expect((await store.search("alice", ["y".repeat(4000)], undefined, 5)).map((m) => m.id)).toEqual([long.message.id]);
+    const edited = await store.editMessage(long.message.id, {
+      author: "alice",
+      content: "ж".repeat(4000),
+      at: tick(),
+      createdFrom: 0,
+    });
+    expect(edited.ok).toBe(true);
   });
 
   it("has an index path for every message read: no plan needs a scan of the messages table", async () => {

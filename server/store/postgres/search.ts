@@ -39,7 +39,7 @@ const MAX_POSITION = 16383;
 
 /** One token as unicode61 folds it: lower case, and Latin letters without their diacritics. */
 function fold(token: string): string {
-  if (ASCII.test(token)) return token.toLowerCase();
+  if (ASCII.test(token)) return cut(token.toLowerCase());
   let folded = "";
   for (const char of token) {
     if (DIACRITIC.test(char)) continue;
@@ -51,15 +51,20 @@ function fold(token: string): string {
     }
     folded += lower;
   }
-  if (Buffer.byteLength(folded) <= MAX_LEXEME_BYTES) return folded;
-  let cut = "";
+  return cut(folded);
+}
+
+/** A lexeme cut, at a character, to the longest PostgreSQL takes (a longer word fails the whole tsvector). */
+function cut(lexeme: string): string {
+  if (lexeme.length <= MAX_LEXEME_BYTES / 4 || Buffer.byteLength(lexeme) <= MAX_LEXEME_BYTES) return lexeme;
+  let kept = "";
   let bytes = 0;
-  for (const char of folded) {
+  for (const char of lexeme) {
     bytes += Buffer.byteLength(char);
     if (bytes > MAX_LEXEME_BYTES) break;
-    cut += char;
+    kept += char;
   }
-  return cut;
+  return kept;
 }
 
 /**

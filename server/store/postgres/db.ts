@@ -123,18 +123,27 @@ export async function transaction<T>(
   const client = await pool.connect().catch((error: unknown) => {
     throw plainError(error);
   });
-  // A connection whose ROLLBACK failed is in an unknown state: it is closed, not reused.
+  // A connection whose BEGIN, COMMIT or ROLLBACK failed is in an unknown state: it is closed, not reused.
   let unusable = false;
+  const control = async (statement: "BEGIN" | "COMMIT" | "ROLLBACK") => {
+    try {
+      await query(client, statement);
+    } catch (error) {
+      unusable = true;
+      throw error;
+    }
+  };
   try {
-    await query(client, "BEGIN");
+    await control("BEGIN");
     let result: T | Rollback<T>;
     try {
       result = await work(client);
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => (unusable = true));
+      // The work's error is the one to report; a failed ROLLBACK only retires the connection.
+      await control("ROLLBACK").catch(() => undefined);
       throw plainError(error);
     }
-    await query(client, result instanceof Rollback ? "ROLLBACK" : "COMMIT");
+    await control(result instanceof Rollback ? "ROLLBACK" : "COMMIT");
     return result instanceof Rollback ? result.value : result;
   } finally {
     client.release(unusable);

@@ -1,7 +1,7 @@
+import { toFile, type FileRow } from "../rows.js";
 import type { FileCursor, FileRecord, FileRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, transaction } from "./db.js";
-import { toFile, type FileRow } from "../rows.js";
 
 /** First key of the advisory locks that serialise one owner's quota checks: "file". */
 const QUOTA_LOCK = 0x66696c65;

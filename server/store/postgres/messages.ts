@@ -14,13 +14,13 @@ import type {
   ReactionChange,
 } from "../types.js";
 import { MAX_REVISIONS } from "../types.js";
+import { pairKey, splitKey } from "../batch-effects.js";
+import { draftRow, keyPair, messageColumns, parseReactions, type MessageRow } from "../rows.js";
 import type { PgDatabase } from "./db.js";
 import { NUL_REFUSAL, query, queryArrays, transaction } from "./db.js";
 import { GroupCommit } from "./group-commit.js";
-import { takeRevs } from "./revs.js";
-import { pairKey, splitKey } from "../batch-effects.js";
-import { draftRow, keyPair, messageColumns, parseReactions, type MessageRow } from "../rows.js";
 import { USER_KEYS_SQL } from "./message-rows.js";
+import { takeRevs } from "./revs.js";
 import { searchVector } from "./search.js";
 
 /** PostgreSQL's TEXT cannot hold U+0000 (SQLite's can): such a draft is refused, not its whole batch. */
@@ -132,6 +132,7 @@ interface Slot {
  */
 export class PgMessages implements MessageRepository {
   private readonly commits: GroupCommit<MessageDraft, AppendResult>;
+
   constructor(
     private readonly db: PgDatabase,
     private readonly options: PgMessagesOptions = {},

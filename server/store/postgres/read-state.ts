@@ -1,8 +1,8 @@
+import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
 import type { ConversationKey, ConversationKeys, ConversationRow, ReadStateRepository } from "../types.js";
 import { UNREAD_CAP } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, queryArrays } from "./db.js";
-import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
 import { DIRECT_KEY_SQL } from "./message-rows.js";
 
 /**

@@ -1,10 +1,10 @@
 import type pg from "pg";
 import { SYSTEM_USER_ID } from "../../../shared/ids.js";
 import type { Room, RoomInvitation } from "../../../shared/schemas.js";
+import { toRoom, type RoomRow } from "../rows.js";
 import type { JoinOutcome, MemberRow, RoomDraft, RoomRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, rollback, transaction } from "./db.js";
-import { toRoom, type RoomRow } from "../rows.js";
 
 /** First key of the advisory locks that serialise one user's room creations (the owned-room cap): "room". */
 const ROOM_CAP_LOCK = 0x726f6f6d;

@@ -1,8 +1,8 @@
 import type { StoredMessage } from "../../../shared/schemas.js";
+import { keyPair, messageColumns, type MessageRow } from "../rows.js";
 import { SEARCH_CANDIDATES, type ConversationKeys, type SearchRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { queryArrays } from "./db.js";
-import { keyPair, messageColumns, type MessageRow } from "../rows.js";
 
 /**
  * The combining marks SQLite's unicode61 tokenizer (`remove_diacritics 2`) counts as part of a token and then

@@ -12,7 +12,8 @@ import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { createChatServer, type ChatServer } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
-import { resolveSecrets } from "../server/secrets.js";
+import { openEngines } from "../server/engines.js";
+import { createLogger } from "../server/logger.js";
 import type { Worker } from "../server/workers/manager.js";
 import { SYSTEM_USER_ID } from "../shared/ids.js";
 
@@ -65,8 +66,12 @@ export async function serveTaskLogs(server: ChatServer, taskId: string, command:
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const { config } = resolveSecrets(loadConfig(process.env));
-  const server = await createChatServer({ config });
+  // The engines main.ts would open: SQLite by default; PostgreSQL and Redis when DATABASE_URL/REDIS_URL say
+  // so, and then every node running this example shares the room, with one worker in the cluster.
+  const base = loadConfig(process.env);
+  const logger = createLogger(base.logLevel);
+  const { config, components } = await openEngines(base, logger);
+  const server = await createChatServer({ config, logger, ...components });
   const command = process.env["TASK_COMMAND"] ? ["/bin/sh", "-c", process.env["TASK_COMMAND"]] : DEMO_COMMAND;
   const roomId = await serveTaskLogs(server, process.env["TASK_ID"] ?? "demo", command);
   const { port } = await server.listen();

@@ -83,6 +83,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       const client = new pg.Client({ connectionString: PG_ADMIN_URL });
       await client.connect();
       try {
+        // Connections still closing are let go first: FORCE would send them a FATAL that a client already
+        // ending (its pool's listeners gone) raises as an uncaught error. FORCE then ends whatever is left.
+        for (let waited = 0; waited < 2000; waited += 20) {
+          const open = await client.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1",
+            [name],
+          );
+          if (open.rows[0]!.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();

@@ -11,7 +11,8 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { createChatServer, type ChatServer } from "../server/app.js";
-import { loadConfig } from "../server/config.js";
+import { ConfigError, loadConfig } from "../server/config.js";
+import { portError, reservePort } from "../server/http/port.js";
 import { resolveSecrets } from "../server/secrets.js";
 import type { Worker } from "../server/workers/manager.js";
 import { SYSTEM_USER_ID } from "../shared/ids.js";
@@ -65,11 +66,21 @@ export async function serveTaskLogs(server: ChatServer, taskId: string, command:
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const { config } = resolveSecrets(loadConfig(process.env));
+  const base = loadConfig(process.env);
+  // Held before the room is written: with the port taken (a server already running), nothing is changed.
+  const reservation = await reservePort(base.host, base.port).catch((error: unknown) => {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`task logs example: ${error.message}\n`);
+    process.exit(1);
+  });
+  const { config } = resolveSecrets(base);
   const server = await createChatServer({ config });
   const command = process.env["TASK_COMMAND"] ? ["/bin/sh", "-c", process.env["TASK_COMMAND"]] : DEMO_COMMAND;
   const roomId = await serveTaskLogs(server, process.env["TASK_ID"] ?? "demo", command);
-  const { port } = await server.listen();
+  await reservation.release();
+  const { port } = await server.listen().catch((error: unknown) => {
+    throw portError(error, config.host, config.port);
+  });
   server.app.log.info({ roomId, url: `http://${config.host}:${port}` }, "task logs example listening");
   const stop = () => {
     server.close().then(

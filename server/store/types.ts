@@ -116,6 +116,18 @@ export interface PageQuery {
  */
 export const UNREAD_CAP = 999;
 
+/** Revisions kept per message: the newest ones (the contract's bound on what an edit war can store). */
+export const MAX_REVISIONS = 50;
+
+/**
+ * How many full-text matches one search examines at most: the newest ones. Ranking every match of a common
+ * word is what made a search cost the size of the history (issue 12, item 7); this bounds the rows a search
+ * reads, ranks and checks for visibility. The trade-off: across all conversations, a visible match older
+ * than this many newer matches of the same words is not found; a search restricted to a conversation
+ * examines that conversation's matches only.
+ */
+export const SEARCH_CANDIDATES = 2000;
+
 /** One of a user's conversations as `conversation:list` shows it, read in one query with the others. */
 export interface ConversationRow {
   /** A room id, or the other user of a direct conversation. */

@@ -8,14 +8,16 @@ import {
   roomConversation,
   systemConversation,
 } from "../../server/messages/conversation.js";
-import { MAX_REVISIONS } from "../../server/store/sqlite/messages.js";
+import { PgStore } from "../../server/store/postgres/store.js";
 import { SqliteStore, type SqliteStoreOptions } from "../../server/store/sqlite/store.js";
+import { MAX_REVISIONS } from "../../server/store/types.js";
 import type { StoredMessage } from "../../shared/schemas.js";
 import type { ChangeResult, FileRecord, MessageDraft, Store } from "../../server/store/types.js";
+import { createTestDatabase, missingServices } from "./services.js";
 
 // The one import of the SQLite store's class for the store tests: test/sqlite-store.test.ts takes it from here.
 export { SqliteStore, type SqliteStoreOptions };
-/** The bound on revisions kept per message (the contract's; defined beside the SQLite store today). */
+/** The bound on revisions kept per message (the contract's, in `server/store/types.ts`). */
 export { MAX_REVISIONS };
 
 /** What a test may choose about a new store. */
@@ -68,17 +70,8 @@ function storeFactory(name: string, make: (options: OpenOptions) => Promise<Made
 
 /**
  * Every store implementation the contract runs against. A new one is one entry here: its `make` may be
- * async (create a database), and its `skip` is the reason it cannot run, asked before any suite starts.
- * @example
- * storeFactory(
- *   "postgres",
- *   async ({ now }) => {
- *     const database = await createTestDatabase();
- *     const store = await PgStore.open({ url: database.url, fileUrl, now });
- *     return { store, dispose: () => database.drop() };
- *   },
- *   await missingServices(["postgres"], "the store contract on PostgreSQL"),
- * ),
+ * async (create a database), and its `skip` is the reason it cannot run, asked before any suite starts
+ * (PostgreSQL's: skipped with the reason printed when it is unreachable, a failure under REQUIRE_SERVICES=1).
  */
 export const storeFactories: readonly StoreFactory[] = [
   storeFactory("sqlite", async ({ now }) => {
@@ -92,6 +85,21 @@ export const storeFactories: readonly StoreFactory[] = [
     });
     return { store, dispose: () => rm(dir, { recursive: true, force: true }) };
   }),
+  storeFactory(
+    "postgres",
+    async ({ now }) => {
+      // A database of its own per store: as empty as a new SQLite file, dropped after the test.
+      const database = await createTestDatabase();
+      const store = await PgStore.open({ url: database.url, fileUrl, poolSize: 4, ...(now && { now }) }).catch(
+        async (error: unknown) => {
+          await database.drop();
+          throw error;
+        },
+      );
+      return { store, dispose: () => database.drop() };
+    },
+    await missingServices(["postgres"], "the store contract on PostgreSQL (test/store-contract/)"),
+  ),
 ];
 
 /**

@@ -121,4 +121,42 @@ export const PG_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // The store itself (PgStore), answering exactly as the SQLite store does:
+  // - avatars (SQLite's migration 10): a user's image, referenced like a message's file;
+  // - ids compare and sort by bytes, as in SQLite and JavaScript, whatever the database's default collation
+  //   (member pages, room lists, direct conversation keys `d:<lower id>|<higher id>`, the file sweep's cursor);
+  // - reactions keep their keys in insertion order (JSONB would reorder them);
+  // - the full-text vector is written by the store from the words SQLite's unicode61 tokenizer would make
+  //   (see `search.ts`): PostgreSQL's parser keeps `alice@example.com`, `foo-bar` or `v1.2` whole and keeps
+  //   accents, so a search would find less than on SQLite. Rows stored before carry the parser's vector;
+  // - upload bytes in a table of their own: the route stores them before the file's row exists.
+  `
+  ALTER TABLE users ADD COLUMN avatar_file_id TEXT;
+  CREATE INDEX users_by_avatar ON users (avatar_file_id) WHERE avatar_file_id IS NOT NULL;
+
+  ALTER TABLE users ALTER COLUMN id TYPE TEXT COLLATE "C";
+  ALTER TABLE rooms ALTER COLUMN id TYPE TEXT COLLATE "C";
+  ALTER TABLE room_members ALTER COLUMN room_id TYPE TEXT COLLATE "C", ALTER COLUMN user_id TYPE TEXT COLLATE "C";
+  ALTER TABLE room_invites ALTER COLUMN room_id TYPE TEXT COLLATE "C", ALTER COLUMN user_id TYPE TEXT COLLATE "C";
+  ALTER TABLE direct_conversations ALTER COLUMN user_id TYPE TEXT COLLATE "C", ALTER COLUMN peer TYPE TEXT COLLATE "C";
+  ALTER TABLE read_positions ALTER COLUMN user_id TYPE TEXT COLLATE "C",
+    ALTER COLUMN conversation TYPE TEXT COLLATE "C";
+  ALTER TABLE files ALTER COLUMN id TYPE TEXT COLLATE "C", ALTER COLUMN owner TYPE TEXT COLLATE "C";
+  ALTER TABLE messages ALTER COLUMN conversation TYPE TEXT COLLATE "C", ALTER COLUMN sender TYPE TEXT COLLATE "C";
+
+  ALTER TABLE messages ALTER COLUMN reactions TYPE JSON USING reactions::json;
+
+  ALTER TABLE messages DROP COLUMN search;
+  ALTER TABLE messages ADD COLUMN search TSVECTOR;
+  UPDATE messages SET search = to_tsvector('simple', content) WHERE content IS NOT NULL;
+  CREATE INDEX messages_search ON messages USING GIN (search);
+
+  CREATE INDEX files_deleted ON files (deleted_at) WHERE deleted_at IS NOT NULL;
+  CREATE TABLE file_blobs (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    bytes BYTEA NOT NULL
+  );
+  INSERT INTO file_blobs (id, bytes) SELECT id, bytes FROM files WHERE bytes IS NOT NULL;
+  ALTER TABLE files DROP COLUMN bytes;
+  `,
 ];

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { StoredMessage } from "../../../shared/schemas.js";
 import type { GroupCommit } from "./group-commit.js";
-import type { MessageRow } from "./message-rows.js";
+import type { MessageRow } from "../rows.js";
 import { MIGRATIONS } from "./migrations.js";
 
 /**

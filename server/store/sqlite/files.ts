@@ -1,15 +1,6 @@
+import { toFile, type FileRow } from "../rows.js";
 import type { FileCursor, FileRecord, FileRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
-
-interface FileRow {
-  id: string;
-  owner: string;
-  name: string;
-  size: number;
-  mime: string;
-  media_type: "image" | "file";
-  create_at: number;
-}
 
 /** A batch of the orphan sweep: the files marked, and where the next batch starts. */
 type OrphanBatch = Awaited<ReturnType<FileRepository["markOrphanFiles"]>>;
@@ -70,17 +61,7 @@ export class SqliteFiles implements FileRepository {
 
   async getFile(id: string): Promise<FileRecord | undefined> {
     const row = this.statements.getFile.get(id);
-    return (
-      row && {
-        id: row.id,
-        owner: row.owner,
-        name: row.name,
-        size: row.size,
-        mime: row.mime,
-        mediaType: row.media_type,
-        createAt: row.create_at,
-      }
-    );
+    return row && toFile(row);
   }
 
   async createFileWithinQuota(file: FileRecord, quotaBytes: number): Promise<boolean> {

@@ -1,7 +1,9 @@
 import { AppError, forbidden, notFound } from "../../errors.js";
+import { KnownSet, noEffects, noteEffects, splitKey, type BatchEffects } from "../batch-effects.js";
+import { draftRow, MESSAGE_COLUMNS, messageColumns, type MessageRow } from "../rows.js";
 import type { AppendResult, MessageDraft } from "../types.js";
 import type { SqliteContext } from "./database.js";
-import { BY_CLIENT_ID_SQL, MESSAGE_COLUMNS, messageColumns, messageRows, type MessageRow } from "./message-rows.js";
+import { BY_CLIENT_ID_SQL, messageRows } from "./message-rows.js";
 import { MOVE_READ_SQL } from "./read-state.js";
 import { IS_MEMBER_SQL } from "./rooms.js";
 
@@ -12,23 +14,6 @@ interface Pending {
   draft: MessageDraft;
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
-}
-
-/** What a batch of inserts changes besides the rows: see GroupCommit.insertOne. */
-interface BatchEffects {
-  /** `user\0peer` direct-conversation pairs the batch's messages belong to. */
-  pairs: Set<string>;
-  /** `user\0conversation` → the sender's last message id in the batch. */
-  readTo: Map<string, number>;
-}
-
-/** A user id and another id as one key (a user id cannot hold NUL; the other part may). */
-const pairKey = (userId: string, other: string): string => `${userId}\u0000${other}`;
-
-/** The two parts of a pairKey. */
-function splitKey(key: string): [string, string] {
-  const at = key.indexOf("\u0000");
-  return [key.slice(0, at), key.slice(at + 1)];
 }
 
 /** Who is told about a group commit. */
@@ -50,7 +35,7 @@ export class GroupCommit {
    * Direct-conversation pairs (`user\0peer`) known to be stored, so that a conversation's every message
    * does not write its pair again. Filled only after a commit; cleared when it grows past a bound.
    */
-  private readonly knownPairs = new Set<string>();
+  private readonly knownPairs = new KnownSet(KNOWN_PAIRS_MAX);
   private pending: Pending[] = [];
   private flushScheduled = false;
 
@@ -73,7 +58,7 @@ export class GroupCommit {
       readUpTo: db.prepare(MOVE_READ_SQL),
     };
     this.insertBatch = db.transaction((batch: Pending[]) => {
-      const effects: BatchEffects = { pairs: new Set(), readTo: new Map() };
+      const effects = noEffects();
       const results = batch.map(({ draft }) => this.insertOne(draft, effects));
       this.applyEffects(effects);
       return { results, pairs: effects.pairs };
@@ -103,8 +88,7 @@ export class GroupCommit {
     try {
       const written = this.insertBatch(batch);
       results = written.results;
-      if (this.knownPairs.size + written.pairs.size > KNOWN_PAIRS_MAX) this.knownPairs.clear();
-      for (const pair of written.pairs) this.knownPairs.add(pair);
+      this.knownPairs.addAll(written.pairs);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
@@ -139,31 +123,9 @@ export class GroupCommit {
     }
     const id = this.context.seq.next();
     // The row as stored is also the message returned: nothing is read back.
-    const row: MessageRow = [
-      id,
-      draft.messageType,
-      draft.mediaType,
-      draft.from,
-      draft.to,
-      draft.content ?? null,
-      draft.fileId ?? null,
-      draft.clientMsgId ?? null,
-      draft.createAt,
-      draft.createAt,
-      id,
-      null,
-      null,
-      draft.replyTo ?? null,
-      null,
-      draft.conversation,
-    ];
+    const row = draftRow(draft, id);
     this.statements.insertMessage.run(...row, draft.recipientUser);
-    if (draft.recipientUser !== null) {
-      batch.pairs.add(pairKey(draft.recipientUser, draft.from));
-      if (draft.messageType === "single") batch.pairs.add(pairKey(draft.from, draft.recipientUser));
-    }
-    // Sending moves the sender's read position to its own message (ids only grow: the last one wins).
-    if (draft.messageType !== "system") batch.readTo.set(pairKey(draft.from, draft.conversation), id);
+    noteEffects(batch, draft, id);
     return { message: this.context.toMessage(row), created: true };
   }
 

@@ -11,18 +11,10 @@ import type {
   PageQuery,
   ReactionChange,
 } from "../types.js";
+import { MAX_REVISIONS } from "../types.js";
 import type { SqliteContext } from "./database.js";
-import {
-  BY_CLIENT_ID_SQL,
-  DIRECT_KEY_SQL,
-  keyPair,
-  messageColumns,
-  messageRows,
-  parseReactions,
-} from "./message-rows.js";
-
-/** Revisions kept per message: the newest ones (the contract's bound on what an edit war can store). */
-export const MAX_REVISIONS = 50;
+import { keyPair, messageColumns, parseReactions } from "../rows.js";
+import { BY_CLIENT_ID_SQL, DIRECT_KEY_SQL, messageRows } from "./message-rows.js";
 
 interface PageParams {
   a: string;

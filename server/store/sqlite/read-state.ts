@@ -1,26 +1,12 @@
+import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
 import { UNREAD_CAP } from "../types.js";
 import type { ConversationKey, ConversationKeys, ConversationRow, ReadStateRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
-import { DIRECT_KEY_SQL, keyPair, messageColumns, type MessageRow } from "./message-rows.js";
+import { DIRECT_KEY_SQL } from "./message-rows.js";
 
 /** Moves a read position forward only (also run by the group commit: sending reads up to one's own message). */
 export const MOVE_READ_SQL = `INSERT INTO read_positions (user_id, conversation, last_read_id) VALUES (?, ?, ?)
   ON CONFLICT DO UPDATE SET last_read_id = MAX(last_read_id, excluded.last_read_id)`;
-
-/**
- * A conversationRowsSql row: id, name, avatar (a direct conversation's other user's), joined_at, last_read_id,
- * unread, then the newest message (all NULL when none).
- */
-type SummaryRow = [
-  id: string,
-  name: string | null,
-  avatar: string | null,
-  joinedAt: number,
-  lastReadId: number,
-  unread: number,
-  /** MESSAGE_COLUMNS of the newest message, or as many NULLs. */
-  ...message: unknown[],
-];
 
 /**
  * Every room (or direct conversation) of `@user` with its name, read position, unread count (stopping at
@@ -83,13 +69,7 @@ export class SqliteReadState implements ReadStateRepository {
   }
 
   async conversationRows(userId: string): Promise<{ rooms: ConversationRow[]; direct: ConversationRow[] }> {
-    const toRow = (row: SummaryRow): ConversationRow => {
-      const [id, name, avatar, joinedAt, lastReadId, unread, ...message] = row;
-      const entry: ConversationRow = { id, name: name ?? undefined, joinedAt, lastReadId, unread };
-      if (avatar !== null) entry.avatarFileId = avatar;
-      if (message[0] !== null) entry.lastMessage = this.context.toMessage(message as MessageRow);
-      return entry;
-    };
+    const toRow = summaryMapper(this.context.toMessage);
     const params = { user: userId, cap: UNREAD_CAP };
     return {
       rooms: this.statements.roomRows.all(params).map(toRow),

@@ -1,29 +1,12 @@
 import type Database from "better-sqlite3";
 import { LOBBY_ROOM_ID, SYSTEM_USER_ID } from "../../../shared/ids.js";
 import type { Room, RoomInvitation } from "../../../shared/schemas.js";
+import { toRoom, type RoomRow } from "../rows.js";
 import type { JoinOutcome, MemberRow, RoomDraft, RoomRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
 
 /** Whether a user is in a room: one row or none (also checked again by the group commit). */
 export const IS_MEMBER_SQL = "SELECT 1 AS one FROM room_members WHERE room_id = ? AND user_id = ?";
-
-interface RoomRow {
-  id: string;
-  name: string;
-  visibility: "public" | "private";
-  created_by: string;
-  create_at: number;
-  member_count: number;
-}
-
-const toRoom = (row: RoomRow): Room => ({
-  id: row.id,
-  name: row.name,
-  visibility: row.visibility,
-  createdBy: row.created_by,
-  createAt: row.create_at,
-  members: row.member_count,
-});
 
 /** Seating in rooms, keeping `rooms.member_count` in step; run inside the caller's transaction. */
 export interface Seating {

@@ -1,19 +1,15 @@
 import type { StoredMessage } from "../../../shared/schemas.js";
-import type { ConversationKeys, SearchRepository } from "../types.js";
+import { SEARCH_CANDIDATES, type ConversationKeys, type SearchRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
-import { keyPair, messageColumns, messageRows } from "./message-rows.js";
+import { keyPair, messageColumns } from "../rows.js";
+import { messageRows } from "./message-rows.js";
 
 /** Ids indexed per full-text transaction: big enough to amortise FTS5's segment writes, small enough not to stall. */
 const SEARCH_INDEX_CHUNK = 500;
 /** The longest the indexer waits before retrying after failures in a row. */
 const SEARCH_INDEX_RETRY_MAX_MS = 60_000;
 
-/**
- * How many full-text matches one search examines at most: the newest ones, in index order. Ranking every
- * match of a common word is what made a search cost the size of the history (bm25 and a sort over all of
- * them; issue 12, item 7); this bounds the rows a search reads, ranks and checks for visibility.
- */
-export const SEARCH_CANDIDATES = 2000;
+export { SEARCH_CANDIDATES };
 
 interface SearchParams {
   user: string;

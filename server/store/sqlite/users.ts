@@ -1,31 +1,13 @@
 import type Database from "better-sqlite3";
 import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
+import { KnownSet } from "../batch-effects.js";
+import { toUser, type UserRow } from "../rows.js";
 import type { UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
 import { prepareSeating, type Seating } from "./rooms.js";
 
 /** Bound of SqliteUsers.knownUsers (about 60 bytes each). */
 const KNOWN_USERS_MAX = 100_000;
-
-interface UserRow {
-  id: string;
-  name: string;
-  password_hash: string | null;
-  create_at: number;
-  read_receipts: number;
-  last_seen_at: number | null;
-  avatar_file_id: string | null;
-}
-
-const toUser = (row: UserRow): UserRecord => ({
-  id: row.id,
-  name: row.name,
-  passwordHash: row.password_hash,
-  createAt: row.create_at,
-  readReceipts: row.read_receipts === 1,
-  lastSeenAt: row.last_seen_at,
-  avatarFileId: row.avatar_file_id,
-});
 
 /** A new account, as `createUser` takes it. */
 type NewUser = Parameters<UserRepository["createUser"]>[0];
@@ -39,7 +21,7 @@ export class SqliteUsers implements UserRepository {
    * Ids of users known to exist, so that the check before every direct message does not read the users
    * table. Users are never deleted, so an entry cannot go stale; cleared when it grows past a bound.
    */
-  private readonly knownUsers = new Set<string>();
+  private readonly knownUsers = new KnownSet(KNOWN_USERS_MAX);
 
   constructor(context: SqliteContext) {
     const db = (this.db = context.db);
@@ -79,20 +61,15 @@ export class SqliteUsers implements UserRepository {
       this.insertSeated({ id, name, passwordHash: null, createAt });
       row = this.statements.getUser.get(id)!;
     }
-    this.rememberUser(id);
+    this.knownUsers.add(id);
     return toUser(row);
   }
 
   async userExists(id: string): Promise<boolean> {
     if (this.knownUsers.has(id)) return true;
     if (this.statements.userExists.get(id) === undefined) return false;
-    this.rememberUser(id);
-    return true;
-  }
-
-  private rememberUser(id: string): void {
-    if (this.knownUsers.size >= KNOWN_USERS_MAX) this.knownUsers.clear();
     this.knownUsers.add(id);
+    return true;
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {

@@ -1,0 +1,221 @@
+import type { Room, RoomInvitation, StoredMessage } from "../../shared/schemas.js";
+import type {
+  AppendResult,
+  ChangeResult,
+  ConversationKey,
+  ConversationKeys,
+  ConversationRow,
+  DeleteChange,
+  EditChange,
+  FileCursor,
+  FileRecord,
+  FileRepository,
+  JoinOutcome,
+  MemberRow,
+  MessageDraft,
+  MessageRecord,
+  MessageRepository,
+  PageQuery,
+  ReactionChange,
+  ReadStateRepository,
+  RoomDraft,
+  RoomRepository,
+  SearchRepository,
+  Store,
+  UserChanges,
+  UserRecord,
+  UserRepository,
+} from "./types.js";
+
+/** The repositories a store is made of, one per aggregate. */
+export interface Repositories {
+  users: UserRepository;
+  rooms: RoomRepository;
+  files: FileRepository;
+  messages: MessageRepository;
+  readState: ReadStateRepository;
+  search: SearchRepository;
+}
+
+/**
+ * A Store that answers each call with the repository of its aggregate; a subclass (SqliteStore, PgStore)
+ * opens the database, builds the repositories over it, and closes it.
+ */
+export abstract class RepositoryStore implements Store {
+  protected constructor(private readonly parts: Repositories) {}
+
+  abstract isOpen(): boolean;
+  abstract close(): Promise<void>;
+
+  // Users.
+
+  createUser(user: { id: string; name: string; passwordHash: string | null; createAt: number }): Promise<boolean> {
+    return this.parts.users.createUser(user);
+  }
+  ensureUser(id: string, name: string, createAt: number): Promise<UserRecord> {
+    return this.parts.users.ensureUser(id, name, createAt);
+  }
+  getUser(id: string): Promise<UserRecord | undefined> {
+    return this.parts.users.getUser(id);
+  }
+  userExists(id: string): Promise<boolean> {
+    return this.parts.users.userExists(id);
+  }
+  updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined> {
+    return this.parts.users.updateUser(id, changes);
+  }
+  setLastSeen(userId: string, at: number): Promise<void> {
+    return this.parts.users.setLastSeen(userId, at);
+  }
+
+  // Rooms.
+
+  createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined> {
+    return this.parts.rooms.createRoom(room, maxOwned);
+  }
+  getRoom(id: string): Promise<Room | undefined> {
+    return this.parts.rooms.getRoom(id);
+  }
+  addMember(roomId: string, userId: string, at: number): Promise<boolean> {
+    return this.parts.rooms.addMember(roomId, userId, at);
+  }
+  removeMember(roomId: string, userId: string): Promise<boolean> {
+    return this.parts.rooms.removeMember(roomId, userId);
+  }
+  isMember(roomId: string, userId: string): Promise<boolean> {
+    return this.parts.rooms.isMember(roomId, userId);
+  }
+  membership(roomId: string, userId: string): Promise<"member" | "outsider" | "no-room"> {
+    return this.parts.rooms.membership(roomId, userId);
+  }
+  addInvite(roomId: string, userId: string, invitedBy: string, at: number): Promise<void> {
+    return this.parts.rooms.addInvite(roomId, userId, invitedBy, at);
+  }
+  hasInvite(roomId: string, userId: string): Promise<boolean> {
+    return this.parts.rooms.hasInvite(roomId, userId);
+  }
+  dropInvite(roomId: string, userId: string): Promise<boolean> {
+    return this.parts.rooms.dropInvite(roomId, userId);
+  }
+  pendingInvites(userId: string, limit: number): Promise<RoomInvitation[]> {
+    return this.parts.rooms.pendingInvites(userId, limit);
+  }
+  joinRoom(roomId: string, userId: string, at: number): Promise<JoinOutcome> {
+    return this.parts.rooms.joinRoom(roomId, userId, at);
+  }
+  roomsOf(userId: string): Promise<Room[]> {
+    return this.parts.rooms.roomsOf(userId);
+  }
+  allRooms(limit?: number): Promise<Room[]> {
+    return this.parts.rooms.allRooms(limit);
+  }
+  discoverableRooms(userId: string): Promise<Room[]> {
+    return this.parts.rooms.discoverableRooms(userId);
+  }
+  members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {
+    return this.parts.rooms.members(roomId, after, limit);
+  }
+  memberIds(roomId: string): Promise<string[]> {
+    return this.parts.rooms.memberIds(roomId);
+  }
+  joinedAt(roomId: string, userId: string): Promise<number | undefined> {
+    return this.parts.rooms.joinedAt(roomId, userId);
+  }
+
+  // Files.
+
+  createFile(file: FileRecord): Promise<void> {
+    return this.parts.files.createFile(file);
+  }
+  getFile(id: string): Promise<FileRecord | undefined> {
+    return this.parts.files.getFile(id);
+  }
+  createFileWithinQuota(file: FileRecord, quotaBytes: number): Promise<boolean> {
+    return this.parts.files.createFileWithinQuota(file, quotaBytes);
+  }
+  fileBytesOf(owner: string): Promise<number> {
+    return this.parts.files.fileBytesOf(owner);
+  }
+  releaseFile(id: string, at: number): Promise<boolean> {
+    return this.parts.files.releaseFile(id, at);
+  }
+  markOrphanFiles(
+    after: FileCursor | undefined,
+    before: number,
+    at: number,
+    limit: number,
+  ): Promise<{ marked: string[]; next: FileCursor | undefined }> {
+    return this.parts.files.markOrphanFiles(after, before, at, limit);
+  }
+  markedFiles(limit: number): Promise<string[]> {
+    return this.parts.files.markedFiles(limit);
+  }
+  forgetFiles(ids: readonly string[]): Promise<void> {
+    return this.parts.files.forgetFiles(ids);
+  }
+
+  // Messages.
+
+  appendMessage(draft: MessageDraft): Promise<AppendResult> {
+    return this.parts.messages.appendMessage(draft);
+  }
+  conversationPage(
+    conversation: ConversationKeys,
+    page: PageQuery,
+  ): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    return this.parts.messages.conversationPage(conversation, page);
+  }
+  getMessage(id: number): Promise<MessageRecord | undefined> {
+    return this.parts.messages.getMessage(id);
+  }
+  messageByClientId(sender: string, clientMsgId: string): Promise<StoredMessage | undefined> {
+    return this.parts.messages.messageByClientId(sender, clientMsgId);
+  }
+  editMessage(id: number, change: EditChange): Promise<ChangeResult> {
+    return this.parts.messages.editMessage(id, change);
+  }
+  deleteMessage(id: number, change: DeleteChange): Promise<ChangeResult> {
+    return this.parts.messages.deleteMessage(id, change);
+  }
+  revisions(id: number): Promise<{ content: string; editedAt: number }[]> {
+    return this.parts.messages.revisions(id);
+  }
+  setReaction(id: number, change: ReactionChange): Promise<ChangeResult> {
+    return this.parts.messages.setReaction(id, change);
+  }
+  visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    return this.parts.messages.visibleAfter(userId, after, limit);
+  }
+  lastVisibleId(userId: string): Promise<number> {
+    return this.parts.messages.lastVisibleId(userId);
+  }
+
+  // Read state.
+
+  readPosition(userId: string, conversation: ConversationKey): Promise<number> {
+    return this.parts.readState.readPosition(userId, conversation);
+  }
+  moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number> {
+    return this.parts.readState.moveReadPosition(userId, conversation, lastReadId);
+  }
+  unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number> {
+    return this.parts.readState.unreadCount(userId, conversation, after);
+  }
+  conversationRows(userId: string): Promise<{ rooms: ConversationRow[]; direct: ConversationRow[] }> {
+    return this.parts.readState.conversationRows(userId);
+  }
+  directPeers(userId: string): Promise<string[]> {
+    return this.parts.readState.directPeers(userId);
+  }
+
+  // Search.
+
+  search(
+    userId: string,
+    words: readonly string[],
+    conversation: ConversationKeys | undefined,
+    limit: number,
+  ): Promise<StoredMessage[]> {
+    return this.parts.search.search(userId, words, conversation, limit);
+  }
+}

@@ -9,10 +9,13 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** True when a string is well-formed UTF-16 (no lone surrogate): what is acked is then what is stored. */
 export const isWellFormed = (value: string): boolean => !LONE_SURROGATE.test(value);
 
+/** True when a string holds no U+0000, which PostgreSQL's text cannot store (so neither store takes it). */
+export const hasNoNul = (value: string): boolean => !value.includes("\u0000");
+
 /**
  * A string of `min` to `max` UTF-16 code units, as JavaScript's `length` counts them, with no lone
- * surrogate (SQLite and JSON would turn one into U+FFFD). zod 4 measures `.max()` in code points, so an
- * emoji counts one there and two here; the contract counts code units.
+ * surrogate (SQLite and JSON would turn one into U+FFFD) and no U+0000. zod 4 measures `.max()` in code
+ * points, so an emoji counts one there and two here; the contract counts code units.
  */
 function text(min: number, max: number) {
   return z
@@ -20,7 +23,8 @@ function text(min: number, max: number) {
     .refine((value) => value.length >= min && value.length <= max, {
       message: `expected ${min}-${max} UTF-16 code units`,
     })
-    .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" });
+    .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" })
+    .refine(hasNoNul, { message: "contains U+0000" });
 }
 
 /** Like `text`, after trimming white space at both ends. */
@@ -31,7 +35,8 @@ function trimmedText(min: number, max: number) {
     .refine((value) => value.length >= min && value.length <= max, {
       message: `expected ${min}-${max} UTF-16 code units`,
     })
-    .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" });
+    .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" })
+    .refine(hasNoNul, { message: "contains U+0000" });
 }
 
 /** Media carried by a message. */

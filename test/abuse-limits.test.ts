@@ -87,9 +87,9 @@ describe("reactions", () => {
 });
 
 describe("well-formed text and honest names", () => {
-  const lone = ["x\ud800y", "x\udc00y", "end\ud83d"];
+  const lone = ["x\ud800y", "x\udc00y", "end\ud83d", "nul\u0000inside"];
 
-  it("refuses content, names and emoji with a lone UTF-16 surrogate, and stores nothing", async () => {
+  it("refuses content, names and emoji with a lone UTF-16 surrogate or a U+0000, and stores nothing", async () => {
     const server = await startServer();
     const alice = await client(server, "alice");
     const sent = await say(alice, "alice", "fine");

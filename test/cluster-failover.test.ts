@@ -61,7 +61,7 @@ async function privateRedis(): Promise<{ url: string; stop(): Promise<void>; sta
     });
   };
   const stop = async () => {
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child!.once("exit", resolve));
     child.kill("SIGKILL");
     await exited;

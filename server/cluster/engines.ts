@@ -25,6 +25,9 @@ export interface ClusterEngines {
   close(): Promise<void>;
 }
 
+/** How long a command of presence, limits, leases or typing may take before it fails. */
+const COMMAND_TIMEOUT_MS = 1000;
+
 /** Options of `connectCluster`. */
 export interface ClusterOptions {
   url: string;
@@ -37,31 +40,43 @@ export interface ClusterOptions {
 }
 
 /**
- * Connects this node to the cluster's Redis. One client serves commands; the adapter duplicates it for its
- * blocking stream reads and its pub/sub. While Redis is unreachable the client reconnects with backoff and
- * commands wait in its queue; errors are logged once per outage, not per retry.
+ * Connects this node to the cluster's Redis: one client for commands, one for the adapter (which duplicates
+ * it for its blocking stream reads and its pub/sub). While Redis is unreachable the clients reconnect with
+ * backoff; errors are logged once per outage, not per retry.
  */
 export async function connectCluster(options: ClusterOptions): Promise<ClusterEngines> {
   const { prefix, nodeId, logger } = options;
-  const redis: RedisClientType = createClient({
-    url: options.url,
-    socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
-    // While Redis is down, commands wait in this queue (broadcasts go out once it is back); bounded, so an
-    // outage costs at most this many commands of memory, and later ones fail (logged, counted) instead.
-    commandsQueueMaxLength: 10_000,
+  const connect = async (name: string, commandTimeoutMs?: number): Promise<RedisClientType> => {
+    const client: RedisClientType = createClient({
+      url: options.url,
+      socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
+      // While Redis is down, commands wait in this queue (broadcasts go out once it is back); bounded, so an
+      // outage costs at most this many commands of memory, and later ones fail (logged, counted) instead.
+      commandsQueueMaxLength: 10_000,
+      ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
+    });
+    let down = false;
+    client.on("error", (error: unknown) => {
+      if (down) return;
+      down = true;
+      logger.error({ err: error, client: name }, "redis unreachable; retrying");
+    });
+    client.on("ready", () => {
+      if (down) logger.info({ client: name }, "redis reachable again");
+      down = false;
+    });
+    await client.connect();
+    return client;
+  };
+  // Presence, limits, leases and typing answer within a second or fail (a limiter then counts on this node
+  // alone): a command written as Redis died gets no answer, and a request must not wait for it. The
+  // adapter has a client of its own, without that timeout: its stream reads block for seconds on purpose.
+  const redis = await connect("commands", COMMAND_TIMEOUT_MS);
+  const adapterClient = await connect("adapter").catch(async (error: unknown) => {
+    await redis.close();
+    throw error;
   });
-  let down = false;
-  redis.on("error", (error: unknown) => {
-    if (down) return;
-    down = true;
-    logger.error({ err: error }, "redis unreachable; retrying");
-  });
-  redis.on("ready", () => {
-    if (down) logger.info("redis reachable again");
-    down = false;
-  });
-  await redis.connect();
-  const adapter = createAdapter(redis, {
+  const adapter = createAdapter(adapterClient, {
     streamName: `${prefix}socket.io`,
     channelPrefix: `${prefix}socket.io`,
     // Every packet is JSON (the contract has no binary payloads): skip the binary scan of each one.
@@ -79,9 +94,9 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
         "OK"
       );
     },
-    ready: () => redis.isReady,
+    ready: () => redis.isReady && adapterClient.isReady,
     async close() {
-      if (redis.isOpen) await redis.close();
+      await Promise.all([redis, adapterClient].map(async (client) => (client.isOpen ? client.close() : undefined)));
     },
   };
 }

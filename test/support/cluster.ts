@@ -3,51 +3,59 @@ import { createChatServer, type ChatServer } from "../../server/app.js";
 import { connectCluster } from "../../server/cluster/engines.js";
 import type { Config } from "../../server/config.js";
 import { fileUrl } from "../../server/files/urls.js";
-import { SqliteStore } from "../../server/store/sqlite/store.js";
-import type { Store } from "../../server/store/types.js";
-import { join } from "node:path";
-import { REDIS_URL, redisPrefix } from "./services.js";
+import { PgStore } from "../../server/store/postgres/store.js";
+import { createTestDatabase, REDIS_URL, redisPrefix, type TestDatabase } from "./services.js";
 
-/** The nodes of a test cluster, all sharing one key prefix in Redis and one store. */
+/** The nodes of a test cluster: one PostgreSQL database and one Redis key prefix of their own. */
 export interface TestCluster {
   nodes: { server: ChatServer; url: string }[];
-  /** Stops every node, then removes the Redis keys (idempotent). */
+  /** Stops every node, then drops the database and removes the Redis keys (idempotent). */
   stop(): Promise<void>;
 }
 
 /**
- * Starts `count` nodes on port 0 sharing Redis (a fresh key prefix) and one store. `configFor(i)` gives node
- * i's configuration (they share DATA_DIR, so uploads are where every node reads them).
+ * Starts `count` nodes on port 0, as `main.ts` does with DATABASE_URL and REDIS_URL set: each node has its
+ * own PostgreSQL pool (a fresh database for the cluster) and its own Redis connections (a fresh key prefix).
+ * `configFor(i)` gives node i's configuration.
  */
-export async function startCluster(count: number, configFor: (index: number) => Config): Promise<TestCluster> {
+export async function startCluster(
+  count: number,
+  configFor: (index: number) => Config,
+  /** A database to use (and keep) instead of a fresh one dropped at stop: a restart of the same cluster. */
+  existing?: TestDatabase,
+): Promise<TestCluster> {
   const space = redisPrefix();
-  const first = configFor(0);
-  const shared = new SqliteStore({ file: join(first.dataDir, "chat.db"), sync: "normal", fileUrl });
-  // Every node gets the one store; it closes after the last node stopped, not with the first.
-  const store: Store = Object.create(shared, { close: { value: async () => {} } }) as Store;
+  const database = existing ?? (await createTestDatabase());
   const nodes: TestCluster["nodes"] = [];
   const silent = pino({ level: "silent" });
-  for (let index = 0; index < count; index += 1) {
-    const config = configFor(index);
-    const cluster = await connectCluster({
-      url: REDIS_URL,
-      prefix: space.prefix,
-      nodeId: config.nodeId,
-      graceMs: config.presenceGraceMs,
-      logger: silent,
-    });
-    const server = await createChatServer({ config, store, cluster });
-    const address = await server.listen();
-    nodes.push({ server, url: `http://127.0.0.1:${address.port}` });
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.server.close()));
+    if (!existing) await database.drop();
+    await space.clear();
+  };
+  try {
+    // Opened together, as nodes booting at once would: the migrations take turns under their lock.
+    const stores = await Promise.all(
+      Array.from({ length: count }, () => PgStore.open({ url: database.url, fileUrl, poolSize: 4 })),
+    );
+    for (const [index, store] of stores.entries()) {
+      const config = configFor(index);
+      const cluster = await connectCluster({
+        url: REDIS_URL,
+        prefix: space.prefix,
+        nodeId: config.nodeId,
+        graceMs: config.presenceGraceMs,
+        logger: silent,
+      });
+      const storeReady = () => store.ping().then(() => true);
+      const server = await createChatServer({ config, store, blobs: store.blobs, cluster, storeReady });
+      const address = await server.listen();
+      nodes.push({ server, url: `http://127.0.0.1:${address.port}` });
+    }
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
   }
   let stopping: Promise<void> | undefined;
-  return {
-    nodes,
-    stop: () =>
-      (stopping ??= (async () => {
-        await Promise.all(nodes.map((node) => node.server.close()));
-        await shared.close();
-        await space.clear();
-      })()),
-  };
+  return { nodes, stop: () => (stopping ??= stop()) };
 }

@@ -15,6 +15,7 @@ import type { Message, SessionInfo, StoredMessage } from "../../shared/schemas.j
 import { createChatServer, type ChatServer } from "../../server/app.js";
 import { loadConfig, type Config } from "../../server/config.js";
 import { startCluster } from "./cluster.js";
+import { createTestDatabase, type TestDatabase } from "./services.js";
 
 /** The typed client socket. */
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -75,12 +76,26 @@ export interface TestServer {
  */
 export const TEST_NODES = Number(process.env["TEST_NODES"] ?? "1");
 
+/** The PostgreSQL database of each DATA_DIR a test cluster ran on (TEST_NODES > 1). */
+const clusterDatabases = new Map<string, TestDatabase>();
+
 /** Starts the real server on 127.0.0.1 and a free port (or TEST_NODES nodes), stopped at cleanup. */
 export async function startServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
   if (TEST_NODES > 1) {
     const shared = dataDir ?? tempDir();
     const configFor = (index: number) => testConfig({ NODE_ID: `node-${index}`, ...env }, shared);
-    const cluster = await startCluster(TEST_NODES, configFor);
+    // A server started again on the same DATA_DIR (a restart) finds the same database, as a node would.
+    let database = clusterDatabases.get(shared);
+    if (!database) {
+      const created = await createTestDatabase();
+      clusterDatabases.set(shared, created);
+      cleanups.unshift(async () => {
+        clusterDatabases.delete(shared);
+        await created.drop();
+      });
+      database = created;
+    }
+    const cluster = await startCluster(TEST_NODES, configFor, database);
     cleanups.push(cluster.stop);
     const urls = cluster.nodes.map((node) => node.url);
     const servers = cluster.nodes.map((node) => node.server);

@@ -12,8 +12,9 @@ import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { createChatServer, type ChatServer } from "../server/app.js";
 import { ConfigError, loadConfig } from "../server/config.js";
+import { openEngines } from "../server/engines.js";
 import { portError, reservePort } from "../server/http/port.js";
-import { resolveSecrets } from "../server/secrets.js";
+import { createLogger } from "../server/logger.js";
 import type { Worker } from "../server/workers/manager.js";
 import { SYSTEM_USER_ID } from "../shared/ids.js";
 
@@ -66,15 +67,19 @@ export async function serveTaskLogs(server: ChatServer, taskId: string, command:
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  // The engines main.ts would open: SQLite by default; PostgreSQL and Redis when DATABASE_URL/REDIS_URL say
+  // so, and then every node running this example shares the room, with one worker in the cluster.
   const base = loadConfig(process.env);
-  // Held before the room is written: with the port taken (a server already running), nothing is changed.
+  // Held before the engines open and the room is written: with the port taken (a server already running),
+  // nothing is changed.
   const reservation = await reservePort(base.host, base.port).catch((error: unknown) => {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`task logs example: ${error.message}\n`);
     process.exit(1);
   });
-  const { config } = resolveSecrets(base);
-  const server = await createChatServer({ config });
+  const logger = createLogger(base.logLevel);
+  const { config, components } = await openEngines(base, logger);
+  const server = await createChatServer({ config, logger, ...components });
   const command = process.env["TASK_COMMAND"] ? ["/bin/sh", "-c", process.env["TASK_COMMAND"]] : DEMO_COMMAND;
   const roomId = await serveTaskLogs(server, process.env["TASK_ID"] ?? "demo", command);
   await reservation.release();

@@ -94,6 +94,8 @@ export interface ChatServer {
   readonly workers: WorkerManager;
   /** Uploads: quota, removal once unreferenced, the orphan sweep. */
   readonly files: FileService;
+  /** Where uploads' bytes live (this node's disk, or the database). */
+  readonly blobs: FileBlobs;
   readonly metrics: Metrics;
   /** Logs and counts a failure of background work (`chat_background_errors_total{task}`); never fatal. */
   readonly backgroundError: BackgroundErrorReporter;
@@ -224,6 +226,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     },
   });
 
+  // A cluster adapter (socket.io-adapter's ClusterAdapter) names itself by `uid`; the base type does not say so.
+  if (cluster) await cluster.subscribed((io.of("/").adapter as unknown as { uid: string }).uid);
   // After Socket.IO attached: engine.io takes the server's `request` listeners over, and only passes it the
   // requests that are not its own.
   closeSilentConnections(app.server, config.idleConnectionTimeoutMs);
@@ -401,6 +405,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     hub,
     workers,
     files,
+    blobs,
     metrics,
     backgroundError,
     async listen() {

@@ -4,7 +4,7 @@ import { createChatServer } from "../server/app.js";
 import { createLogger } from "../server/logger.js";
 import { MAX_EXPENSIVE_PER_USER, MAX_QUEUED_REQUESTS } from "../server/socket/gateway.js";
 import type { ReactionUpdate, StoredMessage } from "../shared/schemas.js";
-import { ok, request, signToken, testConfig, until } from "./support/harness.js";
+import { ok, request, signToken, TEST_NODES, testConfig, until } from "./support/harness.js";
 import { RawClient } from "./support/raw-client.js";
 import { client, finish, say, startClockedServer, type Client } from "./state-support.js";
 import { startServer } from "./support/harness.js";
@@ -174,8 +174,13 @@ describe("what one user can grow", () => {
     for (let i = 1; i <= 55; i += 1) await ok(alice.socket, "message:edit", { id: sent.id, content: `v${i}` });
     const revisions = await ok(alice.socket, "message:revisions", { id: sent.id });
     expect(revisions.map((r) => r.content)).toEqual(Array.from({ length: 50 }, (_, i) => `v${i + 5}`));
-    const db = (server.server.store as unknown as { database: { prepare(sql: string): { get(): unknown } } }).database;
-    expect(db.prepare("SELECT COUNT(*) AS n FROM message_revisions").get()).toEqual({ n: 50 });
+    // What is kept, not only what is answered: SQLite's table (the two-node run's PostgreSQL store is held to
+    // the same bound by the store contract suite).
+    if (TEST_NODES === 1) {
+      const db = (server.server.store as unknown as { database: { prepare(sql: string): { get(): unknown } } })
+        .database;
+      expect(db.prepare("SELECT COUNT(*) AS n FROM message_revisions").get()).toEqual({ n: 50 });
+    }
   });
 
   it(`queues at most ${MAX_QUEUED_REQUESTS} requests per socket: the rest are RATE_LIMITED, answered in order`, async () => {

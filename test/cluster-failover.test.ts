@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Message, StoredMessage } from "../shared/schemas.js";
-import { cleanup, nextEvent, openSocket, signToken, tempDir, type ClientSocket } from "./support/harness.js";
+import { cleanup, nextEvent, ok, openSocket, signToken, tempDir, until, type ClientSocket } from "./support/harness.js";
 import { killAll, spawnServer, type ServerProcess } from "./support/process.js";
 import { createTestDatabase, missingServices, REDIS_URL, redisPrefix, type TestDatabase } from "./support/services.js";
 
@@ -88,15 +88,15 @@ describe.skipIf(missing !== undefined)("a cluster of two node processes", () => 
     await space.clear();
   });
 
+  const clusterEnv = (name: string) => ({
+    DATABASE_URL: database.url,
+    REDIS_URL,
+    REDIS_PREFIX: space.prefix,
+    NODE_ID: name,
+    PRESENCE_GRACE_MS: "300",
+  });
   const node = (name: string, env: Record<string, string> = {}): Promise<ServerProcess> =>
-    spawnServer(tempDir(), {
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      REDIS_PREFIX: space.prefix,
-      NODE_ID: name,
-      PRESENCE_GRACE_MS: "300",
-      ...env,
-    });
+    spawnServer(tempDir(), { ...clusterEnv(name), ...env });
 
   it("boots two nodes at once on an empty database, then loses no acked message when one is SIGKILLed mid-burst", async () => {
     const [a, b] = await Promise.all([node("node-a"), node("node-b")]);
@@ -154,6 +154,28 @@ describe.skipIf(missing !== undefined)("a cluster of two node processes", () => 
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect([offline("s1"), offline("s3"), offline("s2")]).toEqual([1, 1, 0]);
+  }, 60_000);
+
+  it("restarts a SIGKILLed node's group worker on the other node within 15 s while its room has sockets", async () => {
+    // The task-logs example on two nodes: the task prints the id of the node that runs it.
+    const env = { TASK_ID: "failover", TASK_COMMAND: 'while true; do echo "from $NODE_ID"; sleep 0.2; done' };
+    const [a, b] = await Promise.all([
+      spawnServer(tempDir(), { ...clusterEnv("node-e"), ...env }, "examples/task-logs.ts"),
+      spawnServer(tempDir(), { ...clusterEnv("node-f"), ...env }, "examples/task-logs.ts"),
+    ]);
+    const onA = await connected(a.url, "watcher-a");
+    const onB = await connected(b.url, "watcher-b");
+    for (const client of [onA, onB]) await ok(client.socket, "room:join", { roomId: "task:failover" });
+    const lines = (client: { received: Message[] }) =>
+      client.received.flatMap((m) => ("content" in m && m.content?.startsWith("from ") ? [m.content] : []));
+    await until(() => lines(onA).length > 2 && lines(onB).length > 2, 10_000);
+    const runners = new Set(lines(onB));
+    expect(runners.size).toBe(1); // one worker in the cluster
+    const [holder, survivor, watcher] = runners.has("from node-e") ? [a, "from node-f", onB] : [b, "from node-e", onA];
+    const killedAt = Date.now();
+    holder.child.kill("SIGKILL");
+    await until(() => lines(watcher).includes(survivor), 20_000);
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
   }, 60_000);
 
   it("keeps storing and acking sends while Redis is down, and delivers live again once it is back", async () => {

@@ -15,6 +15,7 @@ import {
   tempDir,
   waitForMessage,
   type TestServer,
+  storedUploads,
 } from "./support/harness.js";
 
 afterEach(cleanup);
@@ -71,9 +72,6 @@ function listFiles(dir: string): string[] {
     .map((entry) => entry.split(sep).join("/"))
     .sort();
 }
-
-/** The stored uploads of a server: regular files in DATA_DIR/files and below (its temp dir included). */
-const storedUploads = (server: TestServer) => listFiles(join(server.config.dataDir, "files"));
 
 async function expectError(response: Response, status: number, code: string): Promise<void> {
   expect(response.status).toBe(status);
@@ -144,13 +142,13 @@ describe("POST /api/files", () => {
     const server = await startServer();
     await expectError(await upload(server, PNG, "a.png", { token: null }), 401, "UNAUTHORIZED");
     await expectError(await upload(server, PNG, "a.png", { token: "not-a-jwt" }), 401, "UNAUTHORIZED");
-    expect(storedUploads(server)).toEqual([]);
+    expect(await storedUploads(server)).toEqual([]);
   });
 
   it("refuses a multipart body whose file is in another field with 400 and stores nothing", async () => {
     const server = await startServer();
     await expectError(await upload(server, PNG, "a.png", { field: "upload" }), 400, "INVALID_PAYLOAD");
-    expect(storedUploads(server)).toEqual([]);
+    expect(await storedUploads(server)).toEqual([]);
   });
 
   it("refuses a multipart body with no file part with 400", async () => {
@@ -163,7 +161,7 @@ describe("POST /api/files", () => {
       headers: { Authorization: `Bearer ${signToken("alice")}` },
     });
     await expectError(response, 400, "INVALID_PAYLOAD");
-    expect(storedUploads(server)).toEqual([]);
+    expect(await storedUploads(server)).toEqual([]);
   });
 
   it("refuses a body that is not multipart with 400", async () => {
@@ -179,11 +177,11 @@ describe("POST /api/files", () => {
   it("refuses a file over MAX_UPLOAD_BYTES with 413 PAYLOAD_TOO_LARGE and leaves no file behind", async () => {
     const server = await startServer({ MAX_UPLOAD_BYTES: "1000" });
     await expectError(await upload(server, Buffer.alloc(5000, 0x61), "big.txt"), 413, "PAYLOAD_TOO_LARGE");
-    expect(storedUploads(server)).toEqual([]);
+    expect(await storedUploads(server)).toEqual([]);
     // The limit is on the file, not on the server: a file within it still goes through.
     const small = await uploaded(server, Buffer.alloc(1000, 0x61), "small.txt");
     expect(small.size).toBe(1000);
-    expect(storedUploads(server)).toEqual([small.fileId]);
+    expect(await storedUploads(server)).toEqual([small.fileId]);
   });
 
   it("stores a name with a path and control characters cleaned, and writes nothing outside DATA_DIR/files", async () => {
@@ -228,7 +226,7 @@ describe("POST /api/files", () => {
       (path) => !path.startsWith("a/data/files/") && !/^a\/data\/chat\.db(-wal|-shm)?$/.test(path),
     );
     expect(outside).toEqual([]);
-    expect(storedUploads(server)).toEqual([file.fileId]);
+    expect(await storedUploads(server)).toEqual([file.fileId]);
     expect(existsSync(join(root, "etc"))).toBe(false);
   });
 });

@@ -1,4 +1,3 @@
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HttpErrorBody } from "../shared/errors.js";
@@ -19,6 +18,7 @@ import {
   tempDir,
   testConfig,
   type TestServer,
+  storedUploads,
 } from "./support/harness.js";
 
 afterEach(cleanup);
@@ -60,15 +60,8 @@ async function fetchStatus(server: { url: string }, url: string): Promise<number
   return response.status;
 }
 
-/** Names of the regular files under DATA_DIR/files (its temp dir included). */
-const filesOnDisk = (dataDir: string) =>
-  readdirSync(join(dataDir, "files"), { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => entry.name)
-    .sort();
-
-/** Where a file's bytes live. */
-const bytesPath = (server: TestServer, fileId: string) => join(server.config.dataDir, "files", fileId);
+/** Whether a file's bytes are stored (on disk or in the database). */
+const hasBytes = async (server: TestServer, fileId: string) => (await storedUploads(server)).includes(fileId);
 
 /** Waits until an async condition holds, failing after `ms` (for background work with no event to await). */
 async function eventually(predicate: () => Promise<boolean>, ms = 5000): Promise<void> {
@@ -119,7 +112,7 @@ describe("upload quota", () => {
     const second = await uploaded(server, bytes(40));
     expect(await outcome(await upload(server, bytes(1)))).toEqual([413, "PAYLOAD_TOO_LARGE"]);
     expect(await server.server.store.fileBytesOf("alice")).toBe(100);
-    expect(filesOnDisk(server.config.dataDir)).toEqual([first.fileId, second.fileId].sort());
+    expect(await storedUploads(server)).toEqual([first.fileId, second.fileId].sort());
     // Another user's quota is their own.
     await uploaded(server, bytes(100), "bob");
   });
@@ -130,7 +123,7 @@ describe("upload quota", () => {
     expect(answers.filter(([status]) => status === 201)).toHaveLength(3);
     expect(answers.filter(([status, code]) => status === 413 && code === "PAYLOAD_TOO_LARGE")).toHaveLength(3);
     expect(await server.server.store.fileBytesOf("alice")).toBe(900);
-    expect(filesOnDisk(server.config.dataDir)).toHaveLength(3);
+    expect(await storedUploads(server)).toHaveLength(3);
   });
 });
 
@@ -145,7 +138,7 @@ describe("files of deleted messages", () => {
     expect(await fetchStatus(server, file.url)).toBe(200);
     await ok(alice.socket, "message:delete", { id: sent.id });
     expect(await fetchStatus(server, file.url)).toBe(404);
-    expect(existsSync(bytesPath(server, file.fileId))).toBe(false);
+    expect(await hasBytes(server, file.fileId)).toBe(false);
     await uploaded(server, bytes(100));
     // A file whose row is gone cannot be sent again.
     const resend = await request(alice.socket, "message:send", {
@@ -166,10 +159,10 @@ describe("files of deleted messages", () => {
     const second = await sendFile(alice, file.fileId);
     await ok(alice.socket, "message:delete", { id: first.id });
     expect(await fetchStatus(server, file.url)).toBe(200);
-    expect(existsSync(bytesPath(server, file.fileId))).toBe(true);
+    expect(await hasBytes(server, file.fileId)).toBe(true);
     await ok(alice.socket, "message:delete", { id: second.id });
     expect(await fetchStatus(server, file.url)).toBe(404);
-    expect(existsSync(bytesPath(server, file.fileId))).toBe(false);
+    expect(await hasBytes(server, file.fileId)).toBe(false);
   });
   it("keeps a deleted message's file while another message holding it waits in the group commit", async () => {
     const server = await startServer();
@@ -191,7 +184,7 @@ describe("files of deleted messages", () => {
     await server.server.messages.delete("alice", first.id);
     expect((await second).message.fileId).toBe(file.fileId);
     expect(await fetchStatus(server, file.url)).toBe(200);
-    expect(existsSync(bytesPath(server, file.fileId))).toBe(true);
+    expect(await hasBytes(server, file.fileId)).toBe(true);
   });
 });
 
@@ -207,9 +200,9 @@ describe("orphan sweep", () => {
     expect(await fetchStatus(server, orphan.url)).toBe(200);
     await eventually(async () => (await fetchStatus(server, orphan.url)) === 404);
     // The sweep marks the row (404 from then on), then removes the bytes: they go a moment later.
-    await eventually(async () => !existsSync(bytesPath(server, orphan.fileId)));
+    await eventually(async () => !(await hasBytes(server, orphan.fileId)));
     expect(await fetchStatus(server, kept.url)).toBe(200);
-    expect(existsSync(bytesPath(server, kept.fileId))).toBe(true);
+    expect(await hasBytes(server, kept.fileId)).toBe(true);
     const late = await request(alice.socket, "message:send", {
       messageType: "single",
       mediaType: "file",
@@ -241,7 +234,7 @@ describe("orphan sweep", () => {
       expect(await server.files.sweepNow()).toBe(0);
       expect((await stored).message.fileId).toBe(file.fileId);
       expect(await server.store.getFile(file.fileId)).toMatchObject({ id: file.fileId });
-      expect(filesOnDisk(config.dataDir)).toEqual([file.fileId]);
+      expect(await storedUploads({ server, config })).toEqual([file.fileId]);
     } finally {
       await server.close();
     }

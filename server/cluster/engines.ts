@@ -21,12 +21,21 @@ export interface ClusterEngines {
   typingGate(key: string, ms: number): Promise<boolean>;
   /** True while Redis answers (for `/readyz`). */
   ready(): boolean;
+  /**
+   * Resolves once the adapter of the namespace whose adapter id is `uid` has subscribed to its channels:
+   * before that, answers other nodes send it (`serverSideEmitWithAck`) would be lost, and closing it would
+   * leave its SUBSCRIBE to reject unhandled (the adapter does not catch it).
+   */
+  subscribed(uid: string): Promise<void>;
   /** Closes this node's Redis connections. */
   close(): Promise<void>;
 }
 
 /** How long a command of presence, limits, leases or typing may take before it fails. */
 const COMMAND_TIMEOUT_MS = 1000;
+
+/** How long a node waits at boot for its adapter's subscription. */
+const SUBSCRIBE_WAIT_MS = 10_000;
 
 /** Options of `connectCluster`. */
 export interface ClusterOptions {
@@ -95,6 +104,15 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
       );
     },
     ready: () => redis.isReady && adapterClient.isReady,
+    async subscribed(uid) {
+      const channel = `${prefix}socket.io#/#${uid}#`;
+      for (let waited = 0; waited < SUBSCRIBE_WAIT_MS; waited += 20) {
+        const counts = await redis.pubSubNumSub(channel);
+        if ((counts[channel] ?? 0) > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error(`the Socket.IO adapter did not subscribe to ${channel} within ${SUBSCRIBE_WAIT_MS} ms`);
+    },
     async close() {
       await Promise.all([redis, adapterClient].map(async (client) => (client.isOpen ? client.close() : undefined)));
     },

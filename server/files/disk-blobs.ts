@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileBlobs } from "../store/types.js";
 
@@ -34,6 +34,19 @@ export class DiskBlobs implements FileBlobs {
 
   async remove(id: string): Promise<void> {
     await rm(this.path(id), { force: true });
+  }
+
+  async list(limit: number): Promise<string[]> {
+    const entries = await readdir(this.dir, { withFileTypes: true }).catch((error: unknown) => {
+      if ((error as { code?: string }).code === "ENOENT") return [];
+      throw error;
+    });
+    // Uploads in progress sit in `tmp/`, a directory: only files are stored bytes.
+    return entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => entry.name)
+      .sort()
+      .slice(0, limit);
   }
 
   private path(id: string): string {

@@ -349,4 +349,6 @@ export interface FileBlobs {
   open(id: string): Promise<{ size: number; stream: NodeJS.ReadableStream } | undefined>;
   /** Removes the bytes of file `id`; no error when there are none. */
   remove(id: string): Promise<void>;
+  /** Ids that have bytes, in order, at most `limit` (an audit of stray bytes; tests). */
+  list(limit: number): Promise<string[]>;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import jwt from "jsonwebtoken";
@@ -117,6 +117,16 @@ export function serverSocketOf(server: TestServer, socketId: string) {
     if (socket) return socket;
   }
   return undefined;
+}
+
+/**
+ * What a server holds of uploads: the ids whose bytes are stored (on disk or in the database, wherever its
+ * blobs are) and, as `tmp/<name>`, anything left in the upload temp dir on disk. Sorted.
+ */
+export async function storedUploads(server: Pick<TestServer, "server" | "config">): Promise<string[]> {
+  const tmp = join(server.config.dataDir, "files", "tmp");
+  const temps = existsSync(tmp) ? readdirSync(tmp).map((name) => `tmp/${name}`) : [];
+  return [...(await server.server.blobs.list(10_000)), ...temps].sort();
 }
 
 /** Which node the next client of a test server connects to: round robin over its nodes. */

@@ -20,8 +20,13 @@ export function killAll(): void {
 }
 
 /** Starts the real server process on a free port and waits for its "listening" log line. */
-export async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+export async function spawnServer(
+  dataDir: string,
+  env: Record<string, string> = {},
+  /** The entry point, relative to the repository (the task-logs example is a server too). */
+  script = "server/main.ts",
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: new URL("../..", import.meta.url).pathname,
     env: {
       PATH: process.env["PATH"] ?? "",
@@ -50,7 +55,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"listening"/.exec(output);
+      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"(?:task logs example )?listening"/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);

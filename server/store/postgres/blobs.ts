@@ -36,4 +36,9 @@ export class PgBlobs implements FileBlobs {
   async remove(id: string): Promise<void> {
     await query(this.pool, "DELETE FROM file_blobs WHERE id = $1", [id]);
   }
+
+  async list(limit: number): Promise<string[]> {
+    const rows = await query<{ id: string }>(this.pool, "SELECT id FROM file_blobs ORDER BY id LIMIT $1", [limit]);
+    return rows.rows.map((row) => row.id);
+  }
 }

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { StoredMessage } from "../../../shared/schemas.js";
-import { invalid } from "../../errors.js";
+import { AppError, invalid } from "../../errors.js";
 import type { MessageRow } from "../rows.js";
 
 /** The pool's connections, and whether the store was closed (then every call refuses). */
@@ -59,10 +59,42 @@ export function createPool(url: string, size: number): pg.Pool {
  * type: callers see an Error and rethrow it; nothing is swallowed. Other values pass through unchanged.
  */
 export function plainError(error: unknown): unknown {
+  if (unreachable(error)) {
+    // The client may try again: nothing was acknowledged (a resend with its clientMsgId is deduplicated
+    // if a COMMIT whose answer was lost did commit).
+    return new AppError("UNAVAILABLE", "the database cannot be reached; try again shortly", {
+      cause: error instanceof pg.DatabaseError ? new Error(`PostgreSQL ${error.code ?? "error"}`) : error,
+    });
+  }
   if (!(error instanceof pg.DatabaseError)) return error;
   const plain = new Error(`PostgreSQL ${error.code ?? "error"}: ${error.message}`) as Error & { code?: string };
   if (error.code !== undefined) plain.code = error.code;
   return plain;
+}
+
+/** SQLSTATEs of a lost or refused connection: class 08, admin/crash shutdown, cannot connect now, too many clients. */
+const UNREACHABLE_STATES = /^(08|57P0[1-3]$|53300$)/;
+/** Socket errors of a connection that could not be made or was cut. */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "ENOTFOUND",
+]);
+
+/** True when an error says PostgreSQL cannot be reached (as opposed to a statement it refused). */
+function unreachable(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) return UNREACHABLE_STATES.test(error.code ?? "");
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+  // pg's own messages for a connection it lost, or could not get from the pool in time.
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
+    error.message,
+  );
 }
 
 /** Why a value holding U+0000 is refused: PostgreSQL's TEXT cannot hold it (SQLite's can). */

@@ -11,8 +11,9 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { createChatServer, type ChatServer } from "../server/app.js";
-import { loadConfig } from "../server/config.js";
+import { ConfigError, loadConfig } from "../server/config.js";
 import { openEngines } from "../server/engines.js";
+import { portError, reservePort } from "../server/http/port.js";
 import { createLogger } from "../server/logger.js";
 import type { Worker } from "../server/workers/manager.js";
 import { SYSTEM_USER_ID } from "../shared/ids.js";
@@ -69,12 +70,22 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   // The engines main.ts would open: SQLite by default; PostgreSQL and Redis when DATABASE_URL/REDIS_URL say
   // so, and then every node running this example shares the room, with one worker in the cluster.
   const base = loadConfig(process.env);
+  // Held before the engines open and the room is written: with the port taken (a server already running),
+  // nothing is changed.
+  const reservation = await reservePort(base.host, base.port).catch((error: unknown) => {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`task logs example: ${error.message}\n`);
+    process.exit(1);
+  });
   const logger = createLogger(base.logLevel);
   const { config, components } = await openEngines(base, logger);
   const server = await createChatServer({ config, logger, ...components });
   const command = process.env["TASK_COMMAND"] ? ["/bin/sh", "-c", process.env["TASK_COMMAND"]] : DEMO_COMMAND;
   const roomId = await serveTaskLogs(server, process.env["TASK_ID"] ?? "demo", command);
-  const { port } = await server.listen();
+  await reservation.release();
+  const { port } = await server.listen().catch((error: unknown) => {
+    throw portError(error, config.host, config.port);
+  });
   server.app.log.info({ roomId, url: `http://${config.host}:${port}` }, "task logs example listening");
   const stop = () => {
     server.close().then(

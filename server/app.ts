@@ -45,6 +45,7 @@ import { SqliteStore } from "./store/sqlite/store.js";
 import type { ClusterEngines } from "./cluster/engines.js";
 import { nodeDirectory } from "./cluster/nodes.js";
 import type { FileBlobs, Store } from "./store/types.js";
+import { packageVersion } from "./version.js";
 
 /** The typed Socket.IO server of the chat. */
 export type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -350,6 +351,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
   app.get("/healthz", async () => ({ status: "ok" }));
+  const version = packageVersion();
+  app.get("/api/version", async () => ({ version }));
   const storeReady = options.storeReady ?? (async () => store.isOpen());
   app.get("/readyz", async (_request, reply) => {
     if (!accepting) return sendError(reply, "UNAVAILABLE", "shutting down");

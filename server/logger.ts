@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
@@ -19,7 +19,7 @@ const REDACT = [
  * Creates the one pino logger of the process. Request URLs are logged without their query string,
  * which may carry a token or a pushed message.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
@@ -32,4 +32,44 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
     destination,
   );
+}
+
+/** Where the process writes its logs, and whether a person reads them there. */
+export interface LogTarget {
+  /** `NODE_ENV=production`. */
+  production: boolean;
+  /** Whether the output is a terminal (`process.stdout.isTTY`). */
+  tty: boolean;
+  /** Where pretty lines go. @default 1 (stdout) */
+  output?: number | NodeJS.WritableStream;
+}
+
+const loadPretty = () => import("pino-pretty");
+type PrettyModule = Awaited<ReturnType<typeof loadPretty>>;
+
+/**
+ * The destination of `createLogger` for a terminal outside production: pino-pretty's readable lines. It is a
+ * dev dependency, loaded only here, so a production install needs nothing extra; anywhere else (production,
+ * output to a file or a pipe, pino-pretty not installed) the answer is undefined: JSON lines to stdout, as
+ * log collectors want them. Redaction happens before either, in pino.
+ */
+export async function prettyDestination(
+  target: LogTarget,
+  load: () => Promise<PrettyModule> = loadPretty,
+): Promise<DestinationStream | undefined> {
+  if (target.production || !target.tty) return undefined;
+  let pretty: PrettyModule;
+  try {
+    pretty = await load();
+  } catch {
+    return undefined;
+  }
+  // Synchronous writes: the lines logged right before process.exit (a failed boot, a shutdown) still appear.
+  return pretty.default({
+    colorize: true,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname",
+    sync: true,
+    destination: target.output ?? 1,
+  });
 }

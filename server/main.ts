@@ -1,14 +1,20 @@
 import { createChatServer } from "./app.js";
 import { installProcessGuards } from "./background.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { createLogger } from "./logger.js";
+import { createLogger, prettyDestination } from "./logger.js";
 import { openEngines } from "./engines.js";
+import { portError, reservePort } from "./http/port.js";
 
 // The only module with side effects at import time: read the environment, open the database, listen.
 let logger;
 try {
   const base = loadConfig(process.env);
-  logger = createLogger(base.logLevel);
+  logger = createLogger(
+    base.logLevel,
+    await prettyDestination({ production: base.production, tty: process.stdout.isTTY === true }),
+  );
+  // Before anything touches DATA_DIR or the database: a port held by another process stops the boot here.
+  const reservation = await reservePort(base.host, base.port);
   const { config, report, components } = await openEngines(base, logger);
   if (report.generated.length > 0)
     logger.info({ secrets: report.generated, file: report.file }, "generated secrets (values not logged)");
@@ -21,7 +27,10 @@ try {
   // From here on, a stray rejected promise is logged and counted (task `unhandled`), not the end of every
   // connection; an uncaught exception is still fatal, after a log line (see installProcessGuards for why).
   installProcessGuards(process, logger, server.backgroundError);
-  const address = await server.listen();
+  await reservation.release();
+  const address = await server.listen().catch((error: unknown) => {
+    throw portError(error, config.host, config.port);
+  });
   logger.info(
     { url: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${address.port}` },
     "listening",

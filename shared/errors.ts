@@ -1,4 +1,7 @@
-/** Every error code a client can receive, over Socket.IO acks and HTTP alike. */
+/**
+ * Every error code a client can receive, over Socket.IO acks and HTTP alike (`METHOD_NOT_ALLOWED` over HTTP
+ * only: a route that exists for another method).
+ */
 export const ERROR_CODES = [
   "INVALID_PAYLOAD",
   "UNAUTHORIZED",
@@ -9,6 +12,7 @@ export const ERROR_CODES = [
   "PAYLOAD_TOO_LARGE",
   "UNAVAILABLE",
   "INTERNAL",
+  "METHOD_NOT_ALLOWED",
 ] as const;
 
 /** A stable, machine-readable error code. */
@@ -21,6 +25,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,

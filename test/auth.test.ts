@@ -304,6 +304,13 @@ describe("GET /api/me", () => {
     expectError(await me(server), 401, "UNAUTHORIZED");
   });
 
+  it("says the bearer token is missing when there is none, and invalid or expired when it is bad", async () => {
+    const server = await startServer();
+    expect((await me(server)).json<HttpErrorBody>().error.message).toMatch(/^missing bearer token/);
+    const bad = await me(server, `Bearer ${signToken("alice", { secret: "x".repeat(40) })}`);
+    expect(bad.json<HttpErrorBody>().error).toEqual({ code: "UNAUTHORIZED", message: "invalid or expired token" });
+  });
+
   const badHeaders: [string, () => string][] = [
     ["a garbage bearer token", () => "Bearer not.a.jwt"],
     ["a token signed with another secret", () => `Bearer ${signToken("alice", { secret: "x".repeat(40) })}`],
@@ -384,6 +391,20 @@ describe("socket handshake, shared secret", () => {
     const server = await startServer();
     expect(await handshake(server, "garbage")).toEqual(REFUSED);
     expect(server.server.io.of("/").sockets.size).toBe(0);
+  });
+
+  it("says a handshake without auth.token is missing its token, with the same code as a bad token", async () => {
+    const server = await startServer();
+    const refusal = (token: unknown, options: Record<string, unknown> = {}) =>
+      new Promise<{ message: string; data: unknown }>((resolve) =>
+        openSocket(server.url, token, options).once("connect_error", (error: Error & { data?: unknown }) =>
+          resolve({ message: error.message, data: error.data }),
+        ),
+      );
+    const missing = { message: "missing token", data: { code: "UNAUTHORIZED" } };
+    expect(await refusal(undefined, { auth: {} })).toEqual(missing);
+    expect(await refusal("")).toEqual(missing);
+    expect(await refusal("garbage")).toEqual({ message: "unauthorized", data: { code: "UNAUTHORIZED" } });
   });
 
   it("refuses a handshake with no auth at all", async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -34,9 +35,9 @@ afterEach(async () => {
   await cleanup();
 });
 
-/** Starts `tsx server/main.ts` with only the given environment (plus PATH and HOME). */
-function boot(env: Record<string, string>): Booted {
-  const child = spawn(TSX, ["server/main.ts"], {
+/** Starts `tsx <entry>` (the server by default) with only the given environment (plus PATH and HOME). */
+function boot(env: Record<string, string>, entry = "server/main.ts"): Booted {
+  const child = spawn(TSX, [entry], {
     cwd: ROOT,
     env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -170,6 +171,43 @@ describe("boot of server/main.ts", () => {
     expect(code).not.toBeNull();
     expect(booted.stderr()).toMatch(/JWT_SECRET/);
     expect(logLines(booted).some((line) => line["msg"] === "listening")).toBe(false);
+  });
+
+  describe("with PORT held by another process", () => {
+    let holder: Server | undefined;
+    afterEach(async () => {
+      await new Promise((resolve) => holder?.close(resolve) ?? resolve(undefined));
+      holder = undefined;
+    });
+    /** Listens on a free port of 127.0.0.1 from this process, as an already running server would. */
+    const occupy = () =>
+      new Promise<number>((resolve) => {
+        holder = createServer().listen(0, "127.0.0.1", () => resolve((holder!.address() as { port: number }).port));
+      });
+    const webIndex = join(ROOT, "web", "dist", "index.html");
+    const mtime = (file: string) => (existsSync(file) ? statSync(file).mtimeMs : undefined);
+
+    for (const [what, entry] of [
+      ["the server", "server/main.ts"],
+      ["the task logs example", "examples/task-logs.ts"],
+    ] as const) {
+      it(`${what} prints one line naming the port and PORT, exits 1, and writes nothing to DATA_DIR`, async () => {
+        const port = await occupy();
+        const dataDir = join(tempDir(), "data");
+        const webBefore = mtime(webIndex);
+        const booted = boot({ ...devEnv(dataDir), PORT: String(port) }, entry);
+        expect(await exitWithin(booted, 15_000)).toEqual({ code: 1, signal: null });
+        const lines = booted.stderr().trim().split("\n");
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(
+          new RegExp(`: port ${port} is in use \\(PORT=${port}\\); set PORT to a free port, or stop the other server$`),
+        );
+        expect(booted.stdout()).not.toMatch(/EADDRINUSE|listening/);
+        // Not even the directory: no database, no generated secrets, no room of the example.
+        expect(existsSync(dataDir)).toBe(false);
+        expect(mtime(webIndex)).toBe(webBefore);
+      });
+    }
   });
 
   it("refuses to start on a bad PORT: exits non-zero and names PORT on stderr", async () => {

@@ -173,6 +173,53 @@ describe("POST /send (push-center compatible)", () => {
   });
 });
 
+describe("methods other than POST on the push routes", () => {
+  for (const [method, url] of [
+    ["GET", "/send?uid=alice&message=hi"],
+    ["PUT", "/send"],
+    ["DELETE", "/send"],
+    ["GET", "/api/push"],
+    ["PATCH", "/api/push"],
+  ] as const) {
+    it(`answers ${method} ${url.split("?")[0]} with 405 METHOD_NOT_ALLOWED naming POST and Allow: POST`, async () => {
+      const server = await startServer();
+      const response = await server.server.app.inject({ method, url, headers: auth() });
+      expect(response.statusCode).toBe(405);
+      expect(response.headers["allow"]).toBe("POST");
+      expect(response.json()).toEqual({
+        error: { code: "METHOD_NOT_ALLOWED", message: `${url.split("?")[0]} takes POST, not ${method}` },
+      });
+    });
+  }
+
+  it("sends nothing for a GET /send over real HTTP, and still answers 404 for a path no route serves", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    const response = await fetch(`${server.url}/send?uid=alice&message=hi`, { headers: auth() });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("POST");
+    expect((await server.server.app.inject({ method: "GET", url: "/sendx" })).json()).toEqual({
+      error: { code: "NOT_FOUND", message: "no such route" },
+    });
+    const pushed = await server.server.app.inject({
+      method: "POST",
+      url: "/send?uid=alice&message=after",
+      headers: auth(),
+    });
+    const { message } = pushed.json<PushResponse>();
+    await waitForMessage(alice, (m) => "id" in m && m.id === message.id);
+    expect(storedOnly(alice.received).map((m) => m.content)).toEqual(["after"]);
+  });
+
+  it("says the push API key is missing when there is no Authorization header", async () => {
+    const server = await startServer();
+    const response = await server.server.app.inject({ method: "POST", url: "/send?uid=alice&message=x" });
+    expect(response.json()).toEqual({
+      error: { code: "UNAUTHORIZED", message: "missing push API key (Authorization: Bearer <key>)" },
+    });
+  });
+});
+
 describe("library API", () => {
   it("sends to a set of users, counts sockets and lists a room's sessions", async () => {
     const server = await startServer();

@@ -29,10 +29,12 @@ export const FAILED_LOGIN_WINDOW_S = 15 * 60;
 
 /**
  * Resolves the bearer JWT of a request to its user, creating the user record on first sight of an
- * external issuer's token. Throws UNAUTHORIZED otherwise.
+ * external issuer's token. Throws UNAUTHORIZED otherwise, saying whether the token is missing or bad.
  */
 export async function authenticateRequest(request: FastifyRequest, deps: AuthDeps): Promise<User> {
-  const identity = deps.tokens.verify(bearerToken(request.headers.authorization));
+  const token = bearerToken(request.headers.authorization);
+  if (token === undefined) throw new AppError("UNAUTHORIZED", "missing bearer token (Authorization: Bearer <token>)");
+  const identity = deps.tokens.verify(token);
   const record = await ensureTokenUser(deps.store, identity, deps.now());
   return userView(record, fileUrl);
 }

@@ -13,6 +13,7 @@ function codeForStatus(status: number): ErrorCode {
   if (status === 413) return "PAYLOAD_TOO_LARGE";
   if (status === 429) return "RATE_LIMITED";
   if (status === 404) return "NOT_FOUND";
+  if (status === 405) return "METHOD_NOT_ALLOWED";
   if (status === 401) return "UNAUTHORIZED";
   if (status === 403) return "FORBIDDEN";
   if (status === 503) return "UNAVAILABLE";
@@ -22,7 +23,8 @@ function codeForStatus(status: number): ErrorCode {
 /**
  * Makes every HTTP error a JSON `{ error: { code, message } }`: `AppError`s keep their code, framework
  * errors (malformed JSON, oversize bodies) get the matching one, anything else is a logged INTERNAL with no
- * detail for the client.
+ * detail for the client. A path that no route serves is NOT_FOUND; one served for other methods only is
+ * 405 METHOD_NOT_ALLOWED with an `Allow` header naming them.
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
@@ -35,5 +37,15 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     return sendError(reply, code, code === "INVALID_PAYLOAD" ? "malformed request" : error.message);
   });
-  app.setNotFoundHandler((_request, reply) => sendError(reply, "NOT_FOUND", "no such route"));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0]!;
+    const allowed = METHODS.filter((method) => method !== request.method && app.hasRoute({ method, url: path }));
+    if (allowed.length === 0) return sendError(reply, "NOT_FOUND", "no such route");
+    // `GET /send` from a browser or a habit of the push centre's GET: say which method the route takes.
+    reply.header("Allow", allowed.join(", "));
+    return sendError(reply, "METHOD_NOT_ALLOWED", `${path} takes ${allowed.join(" or ")}, not ${request.method}`);
+  });
 }
+
+/** Methods a route of this server may be registered for (HEAD comes with GET). */
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;

@@ -11,7 +11,8 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 /** Checks `Authorization: Bearer <key>` in constant time (digests make the lengths equal). */
 export function requireApiKey(request: FastifyRequest, key: string, what: string): void {
   const given = bearerToken(request.headers.authorization);
-  if (given === undefined || !timingSafeEqual(digest(given), digest(key))) {
+  if (given === undefined) throw new AppError("UNAUTHORIZED", `missing ${what} (Authorization: Bearer <key>)`);
+  if (!timingSafeEqual(digest(given), digest(key))) {
     throw new AppError("UNAUTHORIZED", `a valid ${what} is required`);
   }
 }

@@ -71,8 +71,9 @@ const STRIKE_WINDOW_MS = 10_000;
 const admitted = () => true;
 const refusedByBudget = () => false;
 
-function refusal(code: ConnectErrorData["code"]): Error & { data: ConnectErrorData } {
-  return Object.assign(new Error(code === "UNAUTHORIZED" ? "unauthorized" : code.toLowerCase()), { data: { code } });
+/** A `connect_error` for the client: the code in `data`, and a message (the code in lower case by default). */
+function refusal(code: ConnectErrorData["code"], message = code.toLowerCase()): Error & { data: ConnectErrorData } {
+  return Object.assign(new Error(message), { data: { code } });
 }
 
 /**
@@ -111,6 +112,8 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
   io.use((socket, next) => {
     const auth: unknown = socket.handshake.auth;
     const token = typeof auth === "object" && auth !== null ? (auth as { token?: unknown }).token : undefined;
+    // Same code either way (the contract's); the message tells a client that forgot `auth: { token }`.
+    if (token === undefined || token === null || token === "") return next(refusal("UNAUTHORIZED", "missing token"));
     let identity;
     try {
       identity = tokens.verify(token);

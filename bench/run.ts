@@ -5,11 +5,13 @@
  * a bare Socket.IO server and a raw `ws` server, all pinned to CPU 0 while this process — the load
  * client — runs on CPU 1. Writes bench/results/latest.{json,md} (a full run also refreshes the table in
  * bench/README.md); `--quick` and `--case` write quick.* / case-NAME.* instead so a partial run never
- * replaces the full report.
+ * replaces the full report. The `cluster` case (two nodes on PostgreSQL + Redis against one) runs only
+ * when named, since it needs those servers.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { clusterCase } from "./cases/cluster.js";
 import { correctnessCase } from "./cases/correctness.js";
 import { fanoutCase } from "./cases/fanout.js";
 import { historyCase } from "./cases/history.js";
@@ -30,12 +32,16 @@ const CASES: Record<string, (ctx: BenchContext) => Promise<CaseResult>> = {
   storm: stormCase,
   memory: memoryCase,
   history: historyCase,
+  cluster: clusterCase,
 };
+
+/** What `npm run bench` runs without `--case`: every case but those that need PostgreSQL and Redis. */
+const DEFAULT_CASES = Object.keys(CASES).filter((name) => name !== "cluster");
 
 function parseArgs(argv: string[]) {
   const options = {
     quick: false,
-    cases: Object.keys(CASES),
+    cases: [...DEFAULT_CASES],
     runs: 0,
     profile: undefined as boolean | undefined,
     explicitCases: false,

@@ -75,6 +75,21 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** System calls of a process so far (all threads): `syscw` counts write, writev and the like; `syscr` reads. */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  const text = readFileSync(`/proc/${pid}/io`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+  return { reads: field("syscr"), writes: field("syscw") };
+}
+
+/**
+ * Times the main thread of a process (the event loop's) was put on a CPU so far: the third field of its
+ * schedstat. Each is a wake-up from waiting (or a return after preemption): the loop's fixed cost is paid per one.
+ */
+export function wakeups(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[2]);
+}
+
 /** Resident set size of a process in bytes (VmRSS). */
 export function rssBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")

@@ -15,13 +15,14 @@ import {
   type VariantResult,
 } from "../lib/harness.js";
 import { closedLoop, interleaved, Tally, type CpuMeter, type Sender, type WindowResult } from "../lib/load.js";
-import { CLIENT_CPU, SERVER_CPU, ServerProcess, syscalls, wakeups } from "../lib/proc.js";
+import { CLIENT_CPU, cpuTicks, SERVER_CPU, ServerProcess, syscalls, wakeups } from "../lib/proc.js";
 import type { ProfileSummary } from "../lib/profile.js";
 import { roomsOf, seedChatDb, seedPostgres, tempDataDir, userIds, type SeedRoom } from "../lib/seed.js";
 import {
   affinityOf,
   cpuOf,
   createBenchDatabase,
+  type BenchDatabase,
   pinProcess,
   postgresProcesses,
   redisCommandStats,
@@ -34,11 +35,12 @@ import { round } from "../lib/stats.js";
 import pg from "pg";
 
 /** The setups a cluster run compares, each one or more server processes on the server CPU. */
-type Setup = "two" | "pg" | "sqlite" | "bare2" | "bare1";
-const SETUPS: Setup[] = ["two", "pg", "sqlite", "bare2", "bare1"];
+type Setup = "two" | "redis1" | "pg" | "sqlite" | "bare2" | "bare1";
+const SETUPS: Setup[] = ["two", "redis1", "pg", "sqlite", "bare2", "bare1"];
 
 const COLUMNS: Column[] = [
   { key: "two", label: "2 nodes (PostgreSQL + Redis)" },
+  { key: "redis1", label: "1 node (PostgreSQL + Redis)" },
   { key: "pg", label: "1 node (PostgreSQL)" },
   { key: "sqlite", label: "1 node (SQLite)" },
   { key: "bare2", label: "bare Socket.IO ×2 (Redis adapter)" },
@@ -47,7 +49,8 @@ const COLUMNS: Column[] = [
 
 const COMPARISONS: Comparison[] = [
   { key: "twoVsPg", label: "2 nodes ÷ 1 node (PostgreSQL)", of: "two", to: "pg" },
-  { key: "twoVsSqlite", label: "2 nodes ÷ 1 node (SQLite)", of: "two", to: "sqlite" },
+  { key: "twoVsRedis1", label: "2 nodes ÷ 1 node (PostgreSQL + Redis)", of: "two", to: "redis1" },
+  { key: "redis1VsPg", label: "1 node: with Redis ÷ without", of: "redis1", to: "pg" },
   { key: "pgVsSqlite", label: "1 node: PostgreSQL ÷ SQLite", of: "pg", to: "sqlite" },
   { key: "bare", label: "bare ×2 ÷ bare ×1", of: "bare2", to: "bare1" },
 ];
@@ -55,6 +58,7 @@ const COMPARISONS: Comparison[] = [
 /** The engines each setup uses: their CPU goes into the all-in rate (never into the per-server-CPU one). */
 const ENGINES: Record<Setup, ("redis" | "postgres")[]> = {
   two: ["redis", "postgres"],
+  redis1: ["redis", "postgres"],
   pg: ["postgres"],
   sqlite: [],
   bare2: ["redis"],
@@ -88,6 +92,8 @@ function metrics(unit: "deliveries" | "acked"): MetricSpec[] {
     { key: `${unit}PerS`, label: `${what} / s (wall)`, digits: 0 },
     { key: "serverCpuUtil", label: "server processes' CPU use (cores, summed)", digits: 2 },
     { key: "serverUs", label: `server processes' CPU µs per ${one}`, digits: 1 },
+    { key: "userUs", label: `… of it in user space (µs; 10-ms ticks)`, digits: 1 },
+    { key: "systemUs", label: `… of it in the kernel (µs; 10-ms ticks)`, digits: 1 },
     { key: "writesPer", label: `server processes' write system calls per ${one}`, digits: 2 },
     { key: "readsPer", label: `server processes' read system calls per ${one}`, digits: 2 },
     { key: "wakeupsPer", label: `server event loops' wake-ups per ${one}`, digits: 3 },
@@ -110,6 +116,9 @@ function derive(setup: Setup, unit: "deliveries" | "acked", result: WindowResult
   return {
     ...result,
     serverUs: us(result.serverCpuUtil),
+    // Clock ticks are 10 ms: per second of wall time, ticks / 100 is cores.
+    userUs: us((result["userTicksPerS"] ?? NaN) / 100),
+    systemUs: us((result["systemTicksPerS"] ?? NaN) / 100),
     writesPer: round((result["writesPerS"] ?? NaN) / rate, 2),
     readsPer: round((result["readsPerS"] ?? NaN) / rate, 2),
     wakeupsPer: round((result["wakeupsPerS"] ?? NaN) / rate, 3),
@@ -186,22 +195,23 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
   const profiles: ProfileSummary[] = [];
   let restoreRedis = () => undefined as unknown;
   try {
-    ctx.log("cluster: creating and seeding two PostgreSQL databases and one SQLite database");
-    const clusterDb = await createBenchDatabase();
-    cleanups.push(() => clusterDb.drop());
-    const singleDb = await createBenchDatabase();
-    cleanups.push(() => singleDb.drop());
-    await seedPostgres(clusterDb.url, allUsers, rooms);
-    await seedPostgres(singleDb.url, allUsers, rooms);
+    ctx.log("cluster: creating and seeding three PostgreSQL databases and one SQLite database");
+    // A database of its own per PostgreSQL setup, so each one's backends (and rows) are told apart.
+    const pgSetups = ["two", "redis1", "pg"] as const;
+    const dbs: Partial<Record<Setup, BenchDatabase>> = {};
+    for (const setup of pgSetups) {
+      const db = await createBenchDatabase();
+      cleanups.push(() => db.drop());
+      await seedPostgres(db.url, allUsers, rooms);
+      dbs[setup] = db;
+    }
     const sqliteDir = tempDataDir();
     seedChatDb(sqliteDir, allUsers, rooms);
-    const clusterSpace = redisSpace();
-    const bareSpace = redisSpace();
-    cleanups.push(
-      () => clusterSpace.clear(),
-      () => bareSpace.clear(),
-    );
-    const databases: Partial<Record<Setup, string>> = { two: clusterDb.name, pg: singleDb.name };
+    const spaces = { two: redisSpace(), redis1: redisSpace(), bare2: redisSpace() };
+    cleanups.push(...Object.values(spaces).map((space) => () => space.clear()));
+    const databases = Object.fromEntries(pgSetups.map((setup) => [setup, dbs[setup]!.name])) as Partial<
+      Record<Setup, string>
+    >;
 
     // Redis is the machine's shared server: pinned to the client CPU for the case, its CPU list restored after.
     const redis = await redisPid();
@@ -222,19 +232,19 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
       );
       (servers[setup] ??= []).push(server);
     };
-    ctx.log("cluster: starting 2 nodes, 1 PostgreSQL node, 1 SQLite node, 2 + 1 bare Socket.IO servers");
-    for (const node of ["a", "b"]) {
-      await start("two", "chat", {
-        DATABASE_URL: clusterDb.url,
-        REDIS_URL,
-        REDIS_PREFIX: clusterSpace.prefix,
-        NODE_ID: `bench-${node}`,
-      });
-    }
-    await start("pg", "chat", { DATABASE_URL: singleDb.url });
+    ctx.log("cluster: starting 2 nodes, 3 single nodes (PostgreSQL + Redis, PostgreSQL, SQLite), 2 + 1 bare servers");
+    const cluster = (setup: "two" | "redis1", node: string) => ({
+      DATABASE_URL: dbs[setup]!.url,
+      REDIS_URL,
+      REDIS_PREFIX: spaces[setup].prefix,
+      NODE_ID: `bench-${setup}-${node}`,
+    });
+    for (const node of ["a", "b"]) await start("two", "chat", cluster("two", node));
+    await start("redis1", "chat", cluster("redis1", "a"));
+    await start("pg", "chat", { DATABASE_URL: dbs.pg!.url });
     await start("sqlite", "chat", { DATA_DIR: sqliteDir });
     for (let index = 0; index < 2; index++) {
-      await start("bare2", "socketio", { BENCH_REDIS_URL: REDIS_URL, BENCH_REDIS_PREFIX: bareSpace.prefix });
+      await start("bare2", "socketio", { BENCH_REDIS_URL: REDIS_URL, BENCH_REDIS_PREFIX: spaces.bare2.prefix });
     }
     await start("bare1", "socketio", {});
 
@@ -253,6 +263,8 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
           writes: calls.reduce((sum, c) => sum + c.writes, 0),
           reads: calls.reduce((sum, c) => sum + c.reads, 0),
           wakeups: servers[setup]!.reduce((sum, server) => sum + wakeups(server.pid), 0),
+          userTicks: servers[setup]!.reduce((sum, server) => sum + cpuTicks(server.pid).user, 0),
+          systemTicks: servers[setup]!.reduce((sum, server) => sum + cpuTicks(server.pid).system, 0),
         };
       },
       beside: () => {
@@ -266,10 +278,10 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
       },
     });
 
-    /** Messages per group commit of the three setups of ours over `measure` (warm-ups and profiles included). */
+    /** Messages per group commit of the setups of ours over `measure` (warm-ups and profiles included). */
     const batches = async (label: string, measure: () => Promise<void>) => {
       const read = () =>
-        Promise.all([pgCommits(clusterDb.url), pgCommits(singleDb.url), storeCommits(servers.sqlite![0]!.url)]);
+        Promise.all([...pgSetups.map((setup) => pgCommits(dbs[setup]!.url)), storeCommits(servers.sqlite![0]!.url)]);
       const before = await read();
       await measure();
       const after = await read();
@@ -278,8 +290,9 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
           (after[index]!.messages - before[index]!.messages) /
           Math.max(1, after[index]!.commits - before[index]!.commits)
         ).toFixed(1);
+      const labels = [...pgSetups.map((setup) => COLUMNS.find((c) => c.key === setup)!.label), "1 node (SQLite)"];
       notes.push(
-        `${label}: messages per group commit: 2 nodes ${per(0)}, 1 node on PostgreSQL ${per(1)} (rows per inserting transaction), 1 node on SQLite ${per(2)} (/metrics).`,
+        `${label}: messages per group commit (PostgreSQL: rows per inserting transaction; SQLite: /metrics): ${labels.map((l, index) => `${l} ${per(index)}`).join(", ")}.`,
       );
     };
 
@@ -291,10 +304,8 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
       const seen: Partial<
         Record<"two" | "pg", { stats: Map<string, { calls: number; usec: number }>; messages: number; seconds: number }>
       > = {};
-      for (const [setup, url] of [
-        ["two", clusterDb.url],
-        ["pg", singleDb.url],
-      ] as const) {
+      for (const setup of ["two", "pg"] as const) {
+        const url = dbs[setup]!.url;
         const [stats0, rows0] = await Promise.all([redisCommandStats(), pgCommits(url)]);
         const t0 = Date.now();
         await window(setup);
@@ -360,10 +371,10 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
     for (const setup of SETUPS) {
       sendConns[setup] = await populateSplit(servers[setup]!, sendUsers, (index) => [roomOf(index)], live);
     }
+    // 4 in flight only: with 1, the ratios were the same within noise (0.39× against 0.41× in one full run).
     const plan: ["group" | "direct", number][] = ctx.quick
       ? [["group", 4]]
       : [
-          ["group", 1],
           ["group", 4],
           ["direct", 4],
         ];
@@ -414,7 +425,7 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
     const bare = variant.ratios[key]!["bare"];
     return {
       target: `2 nodes ≥ 0.85× of 1 node on PostgreSQL per server-CPU-second (${variant.name})`,
-      measured: `${ratio}× (bare Socket.IO ×2 ÷ ×1: ${bare ?? "–"}×; 2 nodes ÷ 1 node on SQLite: ${variant.ratios[key]!["twoVsSqlite"] ?? "–"}×)`,
+      measured: `${ratio}× (bare Socket.IO ×2 ÷ ×1: ${bare ?? "–"}×; 1 node with Redis ÷ without: ${variant.ratios[key]!["redis1VsPg"] ?? "–"}×; 2 nodes ÷ 1 node with Redis: ${variant.ratios[key]!["twoVsRedis1"] ?? "–"}×)`,
       met: ratio >= 0.85,
     };
   });
@@ -422,12 +433,12 @@ export async function clusterCase(ctx: BenchContext): Promise<CaseResult> {
     name: "cluster",
     title: "Cluster: two nodes against one",
     method: [
-      "Setups, all up at once and measured in interleaved slices (A B C D E A B C D E…): **2 nodes** of our server (`DATABASE_URL` + `REDIS_URL`: PostgreSQL store, Socket.IO's Redis Streams adapter, presence, rate limits, leases and typing in Redis), clients split evenly (user i on node i mod 2); **1 node on PostgreSQL** (`DATABASE_URL` only: the same store, no Redis), the comparison the target is about, since it isolates what clustering costs; **1 node on SQLite** (the default) for context; **bare Socket.IO** (`bench/servers/bare-socketio.ts`) on two processes with the same Redis Streams adapter (clients split the same way) and on one, so the adapter's own cost is measured in the same run.",
+      "Setups, all up at once and measured in interleaved slices (A B C D E F A B C…): **2 nodes** of our server (`DATABASE_URL` + `REDIS_URL`: PostgreSQL store, Socket.IO's Redis Streams adapter, presence, rate limits, leases and typing in Redis), clients split evenly (user i on node i mod 2); **1 node on PostgreSQL** (`DATABASE_URL` only: the same store, no Redis), the comparison the target is about, since it isolates what clustering costs; **1 node on PostgreSQL + Redis** (cluster mode with one node), which splits that cost into what the Redis-backed features cost a node and what spreading the work over two processes costs; **1 node on SQLite** (the default) for context; **bare Socket.IO** (`bench/servers/bare-socketio.ts`) on two processes with the same Redis Streams adapter (clients split the same way) and on one, so the adapter's own cost is measured in the same run. Each PostgreSQL setup has a database of its own, each Redis setup a key prefix of its own.",
       `Every server process is pinned to CPU ${SERVER_CPU} (so two nodes' summed CPU competes like one process); the load client, Redis and the PostgreSQL backends of the bench's databases run on CPU ${CLIENT_CPU} (Redis is pinned for the case and its CPU list restored after; backends are pinned as the pools open them).`,
       "**What the ratio counts**: deliveries (fan-out) or acked sends per CPU-second of the setup's server processes only — both nodes' CPU summed for 2 nodes, both processes' for bare ×2 — read from /proc/<pid>/task/*/schedstat over exactly the measured slices. Redis's and PostgreSQL's CPU (schedstat of Redis's pid, from `INFO server`; of the PostgreSQL backends whose title names the setup's database) are reported beside it and are not in that denominator; the all-in row adds the engines a setup uses (Redis for 2 nodes and bare ×2, PostgreSQL for both PostgreSQL setups).",
       "Redis and PostgreSQL are the machine's shared servers: other sessions' work lands in Redis's CPU (its CPU in the setups that do not use it is that background) and in the all-PostgreSQL row; the per-database backends row is ours alone.",
       `Fan-out: one room of ${fmt(fanUsers.length)} members, the sender on node A (on 2 nodes about half the receivers are on node B), ${FAN_IN_FLIGHT} messages in flight (closed loop: until acked and received by all others), ~140-byte text; ${fanSlices} slices of ${fanTiming.measureMs} ms per setup and run, each after ${fanTiming.warmMs} ms of unmeasured load.`,
-      `Send: ${SEND_CLIENTS} clients in rooms of ${ROOM_SIZE}; group: each sends to its room (9 deliveries, half of them on the other node), direct: to its partner (user i ^ 1, always on the other node). Stored and acked (our server acks after the group commit; DB_SYNC=full on SQLite, synchronous_commit on PostgreSQL); ${sendSlices} slices of ${sendTiming.measureMs} ms per setup and run.`,
+      `Send: ${SEND_CLIENTS} clients in rooms of ${ROOM_SIZE}, 4 messages in flight each; group: each sends to its room (9 deliveries, half of them on the other node), direct: to its partner (user i ^ 1, always on the other node). Stored and acked (our server acks after the group commit; DB_SYNC=full on SQLite, synchronous_commit on PostgreSQL); ${sendSlices} slices of ${sendTiming.measureMs} ms per setup and run.`,
       `${ctx.runs} run(s): medians, and each ratio the median of the per-run ratios. Per-unit costs (µs per delivery or acked send) put the server processes, Redis and PostgreSQL in the same unit.`,
     ],
     params: {
@@ -456,8 +467,8 @@ function variantFrom(name: string, unit: "deliveries" | "acked", runs: Record<Se
 }
 
 /**
- * CPU profiles, one window per setup profiled: both nodes, the PostgreSQL node, and both bare processes with
- * the adapter and the bare single one (where the adapter's own cost shows).
+ * CPU profiles, one window per setup profiled: both nodes, the single nodes with and without Redis, and both
+ * bare processes with the adapter (where the adapter's own cost shows).
  */
 async function profileSetups(
   ctx: BenchContext,
@@ -467,9 +478,9 @@ async function profileSetups(
 ): Promise<ProfileSummary[]> {
   const labels: Partial<Record<Setup, string[]>> = {
     two: ["node-a", "node-b"],
+    redis1: ["one-node-pg-redis"],
     pg: ["one-node-pg"],
     bare2: ["bare2-a", "bare2-b"],
-    bare1: ["bare1"],
   };
   const out: ProfileSummary[] = [];
   for (const [setup, names] of Object.entries(labels) as [Setup, string[]][]) {

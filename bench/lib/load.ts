@@ -160,7 +160,7 @@ export class Tally {
         Object.entries(this.besideS).map(([name, seconds]) => [`${name}CpuUtil`, round(seconds / this.wallS, 3)]),
       ),
       // The server's counters per wall second (`<name>PerS`).
-      ...Object.fromEntries(Object.entries(this.counted).map(([name, n]) => [`${name}PerS`, round(n / this.wallS, 0)])),
+      ...Object.fromEntries(Object.entries(this.counted).map(([name, n]) => [`${name}PerS`, round(n / this.wallS, 2)])),
     };
   }
 }

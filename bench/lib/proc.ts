@@ -82,6 +82,12 @@ export function syscalls(pid: number): { reads: number; writes: number } {
   return { reads: field("syscr"), writes: field("syscw") };
 }
 
+/** User and kernel CPU time of a process so far, in clock ticks (10 ms; all threads), from /proc/<pid>/stat. */
+export function cpuTicks(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
 /**
  * Times the main thread of a process (the event loop's) was put on a CPU so far: the third field of its
  * schedstat. Each is a wake-up from waiting (or a return after preemption): the loop's fixed cost is paid per one.

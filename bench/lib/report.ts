@@ -150,6 +150,8 @@ export function renderMarkdown(env: Environment, cases: CaseResult[], totalSecon
         "",
         `Self time by origin (natives counted for their JS caller): ${profile.byOrigin.map((o) => `${o.origin} ${o.pct}%`).join(", ")}`,
         "",
+        `Inclusive time by origin (any frame of it on the stack): ${profile.inclusiveByOrigin.map((o) => `${o.origin} ${o.pct}%`).join(", ")}`,
+        "",
         "| self % | function | where |",
         "|---:|---|---|",
         ...profile.top.map((entry) => `| ${entry.pct} | \`${entry.name}\` | ${entry.where} |`),

@@ -10,7 +10,11 @@ import { cpuSeconds } from "./proc.js";
  * `TEST_POSTGRES_URL` / `TEST_REDIS_URL`, see test/support/services.ts, whose per-run database and key
  * prefix the case uses too), and the processes that serve them, whose CPU the case reads beside our nodes'.
  */
-export { createTestDatabase as createBenchDatabase, redisPrefix as redisSpace } from "../../test/support/services.js";
+export {
+  createTestDatabase as createBenchDatabase,
+  redisPrefix as redisSpace,
+  type TestDatabase as BenchDatabase,
+} from "../../test/support/services.js";
 export { PG_ADMIN_URL, REDIS_URL };
 
 /** Fails with the reason when PostgreSQL or Redis does not answer (the cluster case cannot run without). */
@@ -98,7 +102,8 @@ export function cpuOf(pids: readonly number[]): CpuSnapshot {
 /** The CPU list a process may run on (`taskset -p`'s list form), or undefined if it cannot be read. */
 export function affinityOf(pid: number): string | undefined {
   try {
-    return /list:\s*(\S+)/.exec(execFileSync("taskset", ["-c", "-p", String(pid)]).toString())?.[1];
+    const out = execFileSync("taskset", ["-c", "-p", String(pid)], { stdio: ["ignore", "pipe", "ignore"] });
+    return /list:\s*(\S+)/.exec(out.toString())?.[1];
   } catch {
     return undefined;
   }

@@ -5,11 +5,13 @@
  * a bare Socket.IO server and a raw `ws` server, all pinned to CPU 0 while this process — the load
  * client — runs on CPU 1. Writes bench/results/latest.{json,md} (a full run also refreshes the table in
  * bench/README.md); `--quick` and `--case` write quick.* / case-NAME.* instead so a partial run never
- * replaces the full report.
+ * replaces the full report. The `cluster` case (two nodes on PostgreSQL + Redis against one) runs only
+ * when named, since it needs those servers.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { clusterCase } from "./cases/cluster.js";
 import { correctnessCase } from "./cases/correctness.js";
 import { fanoutCase } from "./cases/fanout.js";
 import { historyCase } from "./cases/history.js";
@@ -30,12 +32,16 @@ const CASES: Record<string, (ctx: BenchContext) => Promise<CaseResult>> = {
   storm: stormCase,
   memory: memoryCase,
   history: historyCase,
+  cluster: clusterCase,
 };
+
+/** What `npm run bench` runs without `--case`: every case but those that need PostgreSQL and Redis. */
+const DEFAULT_CASES = Object.keys(CASES).filter((name) => name !== "cluster");
 
 function parseArgs(argv: string[]) {
   const options = {
     quick: false,
-    cases: Object.keys(CASES),
+    cases: [...DEFAULT_CASES],
     runs: 0,
     profile: undefined as boolean | undefined,
     explicitCases: false,
@@ -134,16 +140,19 @@ async function main(): Promise<void> {
     join(resultsDir, `${stem}.json`),
     `${JSON.stringify({ environment: env, seconds, cases: results }, null, 2)}\n`,
   );
-  if (stem === "latest" && !failed) updateReadme(markdown, command);
+  // The README keeps the last full run's results, and apart from them (the full suite does not run it) the
+  // last cluster run's.
+  if (stem === "latest" && !failed) updateReadme(markdown, command, "results", "latest");
+  if (stem === "case-cluster" && !failed) updateReadme(markdown, command, "cluster-results", stem);
   log(`wrote bench/results/${stem}.md and .json in ${Math.round(seconds)} s${failed ? " (with failures)" : ""}`);
   process.exitCode = failed ? 1 : 0;
 }
 
-/** Replaces the results section of bench/README.md with the latest report. */
-function updateReadme(markdown: string, command: string): void {
+/** Replaces the section between `<!-- marker:start -->` and `<!-- marker:end -->` of bench/README.md with a report. */
+function updateReadme(markdown: string, command: string, marker: string, stem: string): void {
   const file = join(ROOT, "bench/README.md");
-  const start = "<!-- results:start -->";
-  const end = "<!-- results:end -->";
+  const start = `<!-- ${marker}:start -->`;
+  const end = `<!-- ${marker}:end -->`;
   let readme: string;
   try {
     readme = readFileSync(file, "utf8");
@@ -154,7 +163,7 @@ function updateReadme(markdown: string, command: string): void {
   const to = readme.indexOf(end);
   if (from < 0 || to < 0) return;
   const body = markdown.replace(/^# Benchmark results\n/, "").replace(/^## /gm, "### ");
-  const head = `Produced by \`${command}\` (bench/results/latest.md has the same, with the CPU profiles).\n`;
+  const head = `Produced by \`${command}\` (bench/results/${stem}.md has the same, with the CPU profiles).\n`;
   writeFileSync(file, `${readme.slice(0, from + start.length)}\n${head}\n${body}\n${readme.slice(to)}`);
 }
 

@@ -4,6 +4,7 @@ import {
   populate,
   profiled,
   startServers,
+  storeCommits,
   stopServers,
   variantOf,
   type BenchContext,
@@ -33,13 +34,6 @@ const METRICS: MetricSpec[] = [
 ];
 
 type Mode = "group" | "direct";
-
-/** Our server's group commits so far, from /metrics (`chat_store_commit_messages` sum and count). */
-async function commits(url: string): Promise<{ messages: number; commits: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
-  return { messages: value("chat_store_commit_messages_sum"), commits: value("chat_store_commit_messages_count") };
-}
 
 /**
  * Send path: 100 connected clients each keep 1 or 4 messages in flight — group messages to their room of
@@ -82,14 +76,14 @@ export async function sendCase(ctx: BenchContext): Promise<CaseResult> {
           ...timing,
           warmMs: first ? timing.warmMs * 4 : timing.warmMs,
         });
-      const before = await commits(servers.chat!.url);
+      const before = await storeCommits(servers.chat!.url);
       const runs = await interleaved(KINDS, ctx.runs, slices, window, (run, results) => {
         ctx.log(
           `send ${mode} ×${inFlight} run ${run + 1}: acked/CPU-s ` +
             KINDS.map((kind) => `${kind} ${fmt(results[kind].ackedPerCpuS)}`).join(", "),
         );
       });
-      const after = await commits(servers.chat!.url);
+      const after = await storeCommits(servers.chat!.url);
       const batch = (after.messages - before.messages) / Math.max(1, after.commits - before.commits);
       notes.push(`${mode}, ${inFlight} in flight: our server committed ${batch.toFixed(1)} messages per group commit.`);
       variants.push(variantOf(`${mode}, ${inFlight} in flight per client`, METRICS, runs));

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { BENCH_SECRET, closeAll, connectMany, specFor, type RawConn } from "./client.js";
 import { summarizeProfile, type ProfileSummary } from "./profile.js";
-import { ROOT, ServerProcess, sleep, type ServerKind } from "./proc.js";
+import { ROOT, SERVER_LABEL, ServerProcess, sleep, type ServerKind } from "./proc.js";
 import { median, medianOf, round } from "./stats.js";
 
 /** What every case gets from the runner. */
@@ -29,42 +29,84 @@ export interface MetricSpec {
   digits?: number;
 }
 
+/** A column of a variant's table: one server (or group of server processes) measured. */
+export interface Column {
+  key: string;
+  label: string;
+}
+
+/** A ratio column of a variant's table: `of` ÷ `to`, per ratio metric. */
+export interface Comparison {
+  /** Key of the ratio in `VariantResult.ratios[metric]`. */
+  key: string;
+  label: string;
+  of: string;
+  to: string;
+}
+
 /** One variant of a case (e.g. "1,000 members"), every server's runs and medians. */
 export interface VariantResult {
   name: string;
   metrics: MetricSpec[];
-  servers: Partial<Record<ServerKind, { median: Record<string, number>; runs: Record<string, number>[] }>>;
+  /** The servers in table order (the bench's three kinds unless a case names its own). */
+  columns: Column[];
+  comparisons: Comparison[];
+  servers: Record<string, { median: Record<string, number>; runs: Record<string, number>[] }>;
   /**
-   * Ours ÷ baseline per ratio metric: the median over runs of the ratio within each run (windows of one
-   * run are interleaved, so they shared the machine's conditions).
+   * Ratios per ratio metric and comparison (ours ÷ `socketio` / `ws` in the three-server cases): the median
+   * over runs of the ratio within each run (windows of one run are interleaved, so they shared the
+   * machine's conditions).
    */
-  ratios: Record<string, Partial<Record<ServerKind, number>>>;
+  ratios: Record<string, Record<string, number>>;
 }
 
-/** Builds a variant from per-run results: medians per server and median per-run ratios to ours. */
+/**
+ * Builds a variant from per-run results of any set of servers: medians per server and, for each
+ * comparison, the median of the per-run ratios.
+ */
+export function compareVariant(
+  name: string,
+  metrics: MetricSpec[],
+  runs: Record<string, Record<string, number>[]>,
+  columns: Column[],
+  comparisons: Comparison[],
+): VariantResult {
+  const servers: VariantResult["servers"] = {};
+  for (const [key, list] of Object.entries(runs)) servers[key] = { median: medianOf(list), runs: list };
+  const ratios: VariantResult["ratios"] = {};
+  for (const metric of metrics.filter((m) => m.ratio)) {
+    ratios[metric.key] = {};
+    for (const comparison of comparisons) {
+      const of = runs[comparison.of];
+      const to = runs[comparison.to];
+      if (!of || !to) continue;
+      const perRun = of.map((run, index) => run[metric.key]! / to[index]![metric.key]!);
+      ratios[metric.key]![comparison.key] = round(median(perRun), 3);
+    }
+  }
+  return { name, metrics, columns: columns.filter((column) => runs[column.key]), comparisons, servers, ratios };
+}
+
+/** Builds a variant of the three-server cases: medians per server and ours ÷ each baseline. */
 export function variantOf(
   name: string,
   metrics: MetricSpec[],
   runs: Partial<Record<ServerKind, Record<string, number>[]>>,
 ): VariantResult {
-  const servers: VariantResult["servers"] = {};
-  for (const [kind, list] of Object.entries(runs) as [ServerKind, Record<string, number>[]][]) {
-    servers[kind] = { median: medianOf(list), runs: list };
-  }
-  const ratios: VariantResult["ratios"] = {};
-  const ours = runs.chat;
-  if (ours) {
-    for (const metric of metrics.filter((m) => m.ratio)) {
-      ratios[metric.key] = {};
-      for (const kind of ["socketio", "ws"] as const) {
-        const base = runs[kind];
-        if (!base) continue;
-        const perRun = ours.map((run, index) => run[metric.key]! / base[index]![metric.key]!);
-        ratios[metric.key]![kind] = round(median(perRun), 3);
-      }
-    }
-  }
-  return { name, metrics, servers, ratios };
+  const kinds: ServerKind[] = ["chat", "socketio", "ws"];
+  const present = kinds.filter((kind) => runs[kind]);
+  return compareVariant(
+    name,
+    metrics,
+    Object.fromEntries(present.map((kind) => [kind, runs[kind]!])),
+    present.map((kind) => ({ key: kind, label: SERVER_LABEL[kind] })),
+    (["socketio", "ws"] as const).map((kind) => ({
+      key: kind,
+      label: `ours ÷ ${SERVER_LABEL[kind]}`,
+      of: "chat",
+      to: kind,
+    })),
+  );
 }
 
 /** A target of the issue and how this run fared. */
@@ -150,14 +192,33 @@ export async function profiled(
   name: string,
   window: () => Promise<unknown>,
 ): Promise<ProfileSummary> {
+  const [summary] = await profiledAll(ctx, [{ server, name }], window);
+  return summary!;
+}
+
+/** `profiled` over several server processes at once (the nodes of a cluster), one profile each. */
+export async function profiledAll(
+  ctx: BenchContext,
+  targets: { server: ServerProcess; name: string }[],
+  window: () => Promise<unknown>,
+): Promise<ProfileSummary[]> {
   const dir = join(ctx.resultsDir, "profiles");
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.cpuprofile`);
-  await server.probe({ op: "profile:start", intervalUs: 250 });
+  const files = targets.map(({ name }) => join(dir, `${name}.cpuprofile`));
+  await Promise.all(targets.map(({ server }) => server.probe({ op: "profile:start", intervalUs: 250 })));
   await window();
-  await server.probe({ op: "profile:stop", file });
-  const summary = summarizeProfile(file);
-  return { ...summary, file: summary.file.startsWith("/") ? summary.file : summary.file.replace(`${ROOT}/`, "") };
+  await Promise.all(targets.map(({ server }, index) => server.probe({ op: "profile:stop", file: files[index]! })));
+  return files.map((file) => {
+    const summary = summarizeProfile(file);
+    return { ...summary, file: summary.file.startsWith("/") ? summary.file : summary.file.replace(`${ROOT}/`, "") };
+  });
+}
+
+/** Our server's group commits so far, from /metrics (`chat_store_commit_messages` sum and count). */
+export async function storeCommits(url: string): Promise<{ messages: number; commits: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  return { messages: value("chat_store_commit_messages_sum"), commits: value("chat_store_commit_messages_count") };
 }
 
 /** `n` formatted with thousands separators. */

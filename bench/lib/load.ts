@@ -2,6 +2,33 @@ import { ackOk, markedContent, now, readMarker, type RawConn } from "./client.js
 import type { ServerProcess } from "./proc.js";
 import { Histogram, round } from "./stats.js";
 
+/** CPU seconds so far of processes, by pid (a process may come or go between two readings). */
+export type CpuSnapshot = Map<number, number>;
+
+/**
+ * What a measured span reads CPU time from: the server under test (one process, or several summed), and
+ * optionally processes beside it (a database, Redis) whose CPU is reported but not in the per-CPU-second
+ * rates. `ServerProcess` is one.
+ */
+export interface CpuMeter {
+  /** CPU seconds of the server so far (every process of it, summed). */
+  cpu(): number;
+  /** CPU so far of the processes beside the server, per name (e.g. `redis`, `postgres`). */
+  beside?(): Record<string, CpuSnapshot>;
+  /** Other counts of the server so far, per name (e.g. `writes`: its write system calls). */
+  counters?(): Record<string, number>;
+}
+
+/**
+ * CPU used between two snapshots: a process in both counts its difference, one that appeared counts all
+ * of its time (it started in between), one that vanished counts nothing (its last time is unknown).
+ */
+export function cpuBetween(before: CpuSnapshot | undefined, after: CpuSnapshot): number {
+  let seconds = 0;
+  for (const [pid, cpu] of after) seconds += cpu - (before?.get(pid) ?? 0);
+  return seconds;
+}
+
 /** One sending client and where its messages go. */
 export interface Sender {
   conn: RawConn;
@@ -57,6 +84,10 @@ export class Tally {
   errors = 0;
   cpuS = 0;
   wallS = 0;
+  /** CPU seconds of the processes beside the server (`CpuMeter.beside`) over the measured spans, per name. */
+  readonly besideS: Record<string, number> = {};
+  /** Growth of the server's counters (`CpuMeter.counters`) over the measured spans, per name. */
+  readonly counted: Record<string, number> = {};
 
   send(senders: Sender[], index: number, sentAt: number): void {
     const sender = senders[index]!;
@@ -124,6 +155,12 @@ export class Tally {
       deliveryP99: delivery.p99,
       deliveryMax: delivery.max,
       errors: this.errors,
+      // Processes beside the server: CPU use in cores over the measured spans (`<name>CpuUtil`).
+      ...Object.fromEntries(
+        Object.entries(this.besideS).map(([name, seconds]) => [`${name}CpuUtil`, round(seconds / this.wallS, 3)]),
+      ),
+      // The server's counters per wall second (`<name>PerS`).
+      ...Object.fromEntries(Object.entries(this.counted).map(([name, n]) => [`${name}PerS`, round(n / this.wallS, 2)])),
     };
   }
 }
@@ -145,9 +182,14 @@ async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boo
   return true;
 }
 
-/** Runs the measured span: CPU time of the server process and wall time around exactly that span. */
-async function measured(server: ServerProcess, tally: Tally, timing: WindowTiming, during?: () => Promise<void>) {
+/**
+ * Runs the measured span: CPU time of the server (and of the processes beside it) and wall time around
+ * exactly that span.
+ */
+async function measured(server: CpuMeter, tally: Tally, timing: WindowTiming, during?: () => Promise<void>) {
   await sleep(timing.warmMs);
+  const beside0 = server.beside?.();
+  const counters0 = server.counters?.();
   const cpu0 = server.cpu();
   const t0 = now();
   tally.measuring = true;
@@ -156,9 +198,17 @@ async function measured(server: ServerProcess, tally: Tally, timing: WindowTimin
   tally.measuring = false;
   const t1 = now();
   const cpu1 = server.cpu();
+  const counters1 = server.counters?.();
+  const beside1 = server.beside?.();
   await extra;
   tally.cpuS += cpu1 - cpu0;
   tally.wallS += (t1 - t0) / 1000;
+  for (const [name, after] of Object.entries(beside1 ?? {})) {
+    tally.besideS[name] = (tally.besideS[name] ?? 0) + cpuBetween(beside0?.[name], after);
+  }
+  for (const [name, after] of Object.entries(counters1 ?? {})) {
+    tally.counted[name] = (tally.counted[name] ?? 0) + after - (counters0?.[name] ?? after);
+  }
 }
 
 /**
@@ -167,7 +217,7 @@ async function measured(server: ServerProcess, tally: Tally, timing: WindowTimin
  * Adds one measured window to `tally`, then lets what is in flight drain.
  */
 export async function closedLoop(
-  server: ServerProcess,
+  server: CpuMeter,
   tally: Tally,
   senders: Sender[],
   receivers: RawConn[],

@@ -75,6 +75,27 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** System calls of a process so far (all threads): `syscw` counts write, writev and the like; `syscr` reads. */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  const text = readFileSync(`/proc/${pid}/io`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+  return { reads: field("syscr"), writes: field("syscw") };
+}
+
+/** User and kernel CPU time of a process so far, in clock ticks (10 ms; all threads), from /proc/<pid>/stat. */
+export function cpuTicks(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
+/**
+ * Times the main thread of a process (the event loop's) was put on a CPU so far: the third field of its
+ * schedstat. Each is a wake-up from waiting (or a return after preemption): the loop's fixed cost is paid per one.
+ */
+export function wakeups(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[2]);
+}
+
 /** Resident set size of a process in bytes (VmRSS). */
 export function rssBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")

@@ -37,6 +37,11 @@ export interface ProfileSummary {
   top: ProfileEntry[];
   /** Self time by origin (npm package, node internals, our server, GC); natives count for their caller. */
   byOrigin: { origin: string; pct: number }[];
+  /**
+   * Inclusive time by npm package (and `server` for ours): samples with any frame of it on the stack, each
+   * counted once per package, so a package's callees (Node's internals, other packages) count for it too.
+   */
+  inclusiveByOrigin: { origin: string; pct: number }[];
   /** Inclusive time of our own functions (server/, shared/): everything they and their callees took. */
   ours: ProfileEntry[];
 }
@@ -100,6 +105,7 @@ export function summarizeProfile(file: string, topN = 15): ProfileSummary {
   const functions = new Map<string, ProfileEntry & { us: number }>();
   const origins = new Map<string, number>();
   const inclusive = new Map<string, ProfileEntry & { us: number }>();
+  const packages = new Map<string, number>();
   let active = 0;
   /** Samples inside the inspector session that takes the profile are the profiler's, not the server's. */
   const profilerOwn = (id: number): boolean => {
@@ -129,10 +135,16 @@ export function summarizeProfile(file: string, topN = 15): ProfileSummary {
     entry.us += us;
     functions.set(key, entry);
     origins.set(origin, (origins.get(origin) ?? 0) + us);
-    // Inclusive time of our functions on this sample's stack, each counted once.
+    // Inclusive time of our functions on this sample's stack, each counted once, and of the packages on it.
     const seen = new Set<string>();
+    const onStack = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const f = byId.get(at)!.callFrame;
+      const from = f.url === "" || f.url.startsWith("node:") ? undefined : originOf(f.url, f.functionName);
+      if (from !== undefined && !onStack.has(from)) {
+        onStack.add(from);
+        packages.set(from, (packages.get(from) ?? 0) + us);
+      }
       if (!isOurs(f)) continue;
       const k = `${f.functionName || "(anonymous)"}@${whereOf(f)}`;
       if (seen.has(k)) continue;
@@ -153,6 +165,11 @@ export function summarizeProfile(file: string, topN = 15): ProfileSummary {
     activeMs: Math.round(active / 1000),
     top: top(functions, topN),
     byOrigin: [...origins.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 14)
+      .map(([origin, us]) => ({ origin, pct: pct(us) })),
+    inclusiveByOrigin: [...packages.entries()]
+      .filter(([origin]) => origin !== "bench")
       .sort((a, b) => b[1] - a[1])
       .slice(0, 14)
       .map(([origin, us]) => ({ origin, pct: pct(us) })),

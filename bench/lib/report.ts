@@ -4,7 +4,7 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { CHAT_ENV, type CaseResult, type VariantResult } from "./harness.js";
-import { ROOT, SERVER_LABEL, type ServerKind } from "./proc.js";
+import { ROOT } from "./proc.js";
 import { round } from "./stats.js";
 
 /** The machine and software a run measured. */
@@ -77,26 +77,23 @@ export function environment(command: string): Environment {
   };
 }
 
-const KINDS: ServerKind[] = ["chat", "socketio", "ws"];
-
 function cell(value: number | undefined, digits = 2): string {
   if (value === undefined || !Number.isFinite(value)) return "–";
   return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
 function variantTable(variant: VariantResult): string[] {
-  const present = KINDS.filter((kind) => variant.servers[kind]);
-  const baselines = present.filter((kind) => kind !== "chat" && variant.servers.chat);
-  const header = [
-    "metric",
-    ...present.map((kind) => SERVER_LABEL[kind]),
-    ...baselines.map((kind) => `ours ÷ ${SERVER_LABEL[kind]}`),
-  ];
+  const comparisons = variant.comparisons.filter(
+    (comparison) => variant.servers[comparison.of] && variant.servers[comparison.to],
+  );
+  const header = ["metric", ...variant.columns.map((column) => column.label), ...comparisons.map((c) => c.label)];
   const lines = [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
   for (const metric of variant.metrics) {
-    const values = present.map((kind) => cell(variant.servers[kind]!.median[metric.key], metric.digits));
-    const ratios = baselines.map((kind) => {
-      const ratio = metric.ratio ? variant.ratios[metric.key]?.[kind] : undefined;
+    const values = variant.columns.map((column) =>
+      cell(variant.servers[column.key]!.median[metric.key], metric.digits),
+    );
+    const ratios = comparisons.map((comparison) => {
+      const ratio = metric.ratio ? variant.ratios[metric.key]?.[comparison.key] : undefined;
       return ratio === undefined ? "" : `${cell(ratio, 3)}×`;
     });
     lines.push(`| ${[metric.label, ...values, ...ratios].join(" | ")} |`);
@@ -149,9 +146,11 @@ export function renderMarkdown(env: Environment, cases: CaseResult[], totalSecon
     for (const note of result.notes) out.push(`> ${note}`, "");
     for (const profile of result.profiles) {
       out.push(
-        `<details><summary>CPU profile of our server: ${profile.file} (${profile.activeMs} ms on CPU)</summary>`,
+        `<details><summary>CPU profile: ${profile.file} (${profile.activeMs} ms on CPU)</summary>`,
         "",
         `Self time by origin (natives counted for their JS caller): ${profile.byOrigin.map((o) => `${o.origin} ${o.pct}%`).join(", ")}`,
+        "",
+        `Inclusive time by origin (any frame of it on the stack): ${profile.inclusiveByOrigin.map((o) => `${o.origin} ${o.pct}%`).join(", ")}`,
         "",
         "| self % | function | where |",
         "|---:|---|---|",

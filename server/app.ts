@@ -139,6 +139,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       onCommit: (ms, count) => metrics.committed(ms, count),
       onBackgroundError: backgroundError,
     });
+  // A store opened before the server (PostgreSQL) reports its commits to this server's metrics.
+  if (options.store) options.store.observeCommits?.((ms, count) => metrics.committed(ms, count));
   const tokens = createTokenService(config);
   const originAllowed = createOriginCheck(config);
   // One notion of the client's address for HTTP (`request.ip`) and the Socket.IO handshake.

@@ -152,6 +152,11 @@ describe.skipIf(missing !== undefined)("two nodes on Redis", () => {
       ["node-1", 2],
     ]);
     expect((await fetch(`${b.url}/readyz`)).status).toBe(200);
+    // Each node's PostgreSQL store reports its commits to that node's metrics.
+    const u1 = await connect(a, "metered");
+    await ok(u1.socket, "message:send", { messageType: "group", mediaType: "text", to: "lobby", content: "m" });
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(Number(/^chat_store_commit_messages_sum (\d+)/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
   });
 
   it("counts a user's rate limit across nodes", async () => {

@@ -335,6 +335,11 @@ export interface Store
   isOpen(): boolean;
   /** Commits what is pending, then closes the database. */
   close(): Promise<void>;
+  /**
+   * Reports each group commit (duration, messages) to `observer` from now on: for a store opened before the
+   * server that keeps its metrics (PostgreSQL, opened by `openEngines`). Optional.
+   */
+  observeCommits?(observer: (durationMs: number, messages: number) => void): void;
 }
 
 /**

@@ -5,7 +5,7 @@ import { messageMapper } from "../rows.js";
 import { PgBlobs } from "./blobs.js";
 import { createPool, plainError, query, type PgDatabase } from "./db.js";
 import { PgFiles } from "./files.js";
-import { PgMessages } from "./messages.js";
+import { PgMessages, type PgMessagesOptions } from "./messages.js";
 import { migratePostgres } from "./migrate.js";
 import { PgReadState } from "./read-state.js";
 import { PgRooms } from "./rooms.js";
@@ -43,6 +43,7 @@ export class PgStore extends RepositoryStore {
   private readonly messages: PgMessages;
   /** Set once close() began: appends are refused from then on (shared with the repositories). */
   private readonly state: { closing?: Promise<void> };
+  private readonly hooks: PgMessagesOptions;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -54,7 +55,8 @@ export class PgStore extends RepositoryStore {
       toMessage: messageMapper(options.fileUrl),
       isOpen: () => state.closing === undefined,
     };
-    const messages = new PgMessages(db, { onCommit: options.onCommit });
+    const hooks: PgMessagesOptions = { onCommit: options.onCommit };
+    const messages = new PgMessages(db, hooks);
     super({
       users: new PgUsers(db),
       rooms: new PgRooms(db),
@@ -66,6 +68,12 @@ export class PgStore extends RepositoryStore {
     this.messages = messages;
     this.blobs = new PgBlobs(pool);
     this.state = state;
+    this.hooks = hooks;
+  }
+
+  /** Reports each group commit (its duration, its messages) to `observer` from now on, replacing `onCommit`. */
+  observeCommits(observer: (durationMs: number, messages: number) => void): void {
+    this.hooks.onCommit = observer;
   }
 
   /**

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { createHmac, generateKeyPairSync, sign as signBytes, type KeyObject } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +18,6 @@ import {
   waitForMessage,
   TEST_SECRET,
   type TestServer,
-  TEST_NODES,
 } from "./support/harness.js";
 
 afterEach(cleanup);
@@ -201,24 +201,33 @@ describe("POST /api/auth/register", () => {
     expectError(response, 400, "INVALID_PAYLOAD");
   });
 
-  // Reads SQLite's tables directly: the one-node run checks it (the two-node run's store is PostgreSQL).
-  it.skipIf(TEST_NODES > 1)("stores the password only as a salted slow hash", async () => {
+  it("stores the password only as a salted slow hash", async () => {
     const server = await startServer();
     const password = "correct horse battery staple";
     await register(server, "erin", password);
     await register(server, "frank", password);
-    const database = (server.server.store as SqliteStore).database;
-    const tables = database
-      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
-      .all()
-      .map((table) => table.name);
-    for (const table of tables) {
-      const rows = database.prepare(`SELECT * FROM "${table}"`).all();
-      expect(JSON.stringify(rows), `table ${table}`).not.toContain(password);
+    // Every row of every table, from whichever store the server runs on.
+    const tables = new Map<string, Record<string, unknown>[]>();
+    if (server.databaseUrl !== undefined) {
+      const client = new pg.Client({ connectionString: server.databaseUrl });
+      await client.connect();
+      try {
+        const names = await client.query<{ name: string }>(
+          "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'",
+        );
+        for (const { name } of names.rows) tables.set(name, (await client.query(`SELECT * FROM "${name}"`)).rows);
+      } finally {
+        await client.end();
+      }
+    } else {
+      const database = (server.server.store as SqliteStore).database;
+      const names = database.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+      for (const { name } of names)
+        tables.set(name, database.prepare<[], Record<string, unknown>>(`SELECT * FROM "${name}"`).all());
     }
-    const users = database
-      .prepare<[], Record<string, unknown>>("SELECT * FROM users WHERE id IN ('erin', 'frank')")
-      .all();
+    expect(tables.has("users")).toBe(true);
+    for (const [table, rows] of tables) expect(JSON.stringify(rows), `table ${table}`).not.toContain(password);
+    const users = tables.get("users")!.filter((user) => user["id"] === "erin" || user["id"] === "frank");
     expect(users).toHaveLength(2);
     const hashes = users.map((user) =>
       Object.values(user).find((value) => typeof value === "string" && /^(scrypt\$|\$argon2id\$)/.test(value)),

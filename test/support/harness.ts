@@ -66,6 +66,8 @@ export interface TestServer {
   urls: string[];
   /** Every node (`server` is the first). */
   servers?: ChatServer[];
+  /** The PostgreSQL database of a test cluster (TEST_NODES > 1). */
+  databaseUrl?: string;
   /** Stops the server (idempotent). */
   stop(): Promise<void>;
 }
@@ -99,7 +101,15 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
     cleanups.push(cluster.stop);
     const urls = cluster.nodes.map((node) => node.url);
     const servers = cluster.nodes.map((node) => node.server);
-    return { server: servers[0]!, config: configFor(0), url: urls[0]!, urls, servers, stop: cluster.stop };
+    return {
+      server: servers[0]!,
+      config: configFor(0),
+      url: urls[0]!,
+      urls,
+      servers,
+      databaseUrl: database.url,
+      stop: cluster.stop,
+    };
   }
   const config = testConfig(env, dataDir);
   const server = await createChatServer({ config });

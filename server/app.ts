@@ -236,6 +236,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const delivery = new Delivery(io, {
     cluster: cluster !== undefined,
+    ...(cluster ? { linked: () => cluster.linked() } : {}),
     onDelivered: (sockets) => metrics.delivered(sockets),
     onClusterTimeout: (err) => backgroundError("cluster", err),
   });

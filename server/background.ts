@@ -8,10 +8,52 @@ import type { Metrics } from "./metrics.js";
  */
 export type BackgroundErrorReporter = (task: string, error: unknown, bindings?: Record<string, unknown>) => void;
 
-/** The reporter of a server: one log line (no message bodies: only the error and its bindings) and one count. */
-export function createBackgroundErrorReporter(logger: Logger, metrics: Metrics): BackgroundErrorReporter {
+/** How many failures of one task are logged per window; the rest are counted and summed up in one line. */
+const LOGGED_PER_WINDOW = 5;
+const WINDOW_MS = 60_000;
+
+/** Options of `createBackgroundErrorReporter` (tests shorten the window). */
+export interface ReporterOptions {
+  loggedPerWindow?: number;
+  windowMs?: number;
+}
+
+/**
+ * The reporter of a server: every failure is counted, and logged (the error and its bindings, never a message
+ * body) up to `LOGGED_PER_WINDOW` times per task per minute. An outage makes the same failure thousands of
+ * times (every broadcast queued while Redis was down, every presence write): past the first few, one line at
+ * the end of the window says how many more there were, so the logs stay readable and cheap.
+ */
+export function createBackgroundErrorReporter(
+  logger: Logger,
+  metrics: Metrics,
+  options: ReporterOptions = {},
+): BackgroundErrorReporter {
+  const limit = options.loggedPerWindow ?? LOGGED_PER_WINDOW;
+  const windowMs = options.windowMs ?? WINDOW_MS;
+  /** Per task: failures logged in the current window and failures left out of the log. */
+  const windows = new Map<string, { logged: number; suppressed: number }>();
   return (task, error, bindings) => {
     metrics.backgroundError(task);
+    let window = windows.get(task);
+    if (window === undefined) {
+      window = { logged: 0, suppressed: 0 };
+      windows.set(task, window);
+      const current = window;
+      setTimeout(() => {
+        windows.delete(task);
+        if (current.suppressed > 0)
+          logger.error(
+            { task, suppressed: current.suppressed },
+            `background task failed ${current.suppressed} more times (not logged one by one): ${task}`,
+          );
+      }, windowMs).unref();
+    }
+    if (window.logged >= limit) {
+      window.suppressed += 1;
+      return;
+    }
+    window.logged += 1;
     logger.error({ ...bindings, task, err: error }, `background task failed: ${task}`);
   };
 }

@@ -236,6 +236,26 @@ describe("process guards (server/main.ts)", () => {
     expect(lines.join("")).toContain('"task":"unhandled"');
   });
 
+  it("counts every failure but logs a few per task per window, then one line with how many more", async () => {
+    const lines: string[] = [];
+    const logger = capturingLogger(lines);
+    const metrics = new Metrics({ sockets: () => 0, users: () => 0, workers: () => 0 });
+    const report = createBackgroundErrorReporter(logger, metrics, { loggedPerWindow: 3, windowMs: 200 });
+    // An outage's worth of the same failure, and one of another task.
+    for (let i = 0; i < 1000; i += 1) report("presence", new Error(`redis down ${i}`));
+    report("worker", new Error("worker failed"));
+    expect(backgroundErrors(await metrics.registry.metrics(), "presence")).toBe(1000);
+    const failed = (text: string) => lines.filter((line) => line.includes(text));
+    expect(failed("background task failed: presence")).toHaveLength(3);
+    expect(failed("background task failed: worker")).toHaveLength(1);
+    await until(() => failed("more times").length === 1);
+    expect(JSON.parse(failed("more times")[0]!)).toMatchObject({ task: "presence", suppressed: 997 });
+    // A new window logs again.
+    report("presence", new Error("redis down again"));
+    expect(failed("background task failed: presence")).toHaveLength(4);
+    expect(failed("more times")).toHaveLength(1);
+  });
+
   it("logs an uncaught exception as fatal and exits with 1", () => {
     const lines: string[] = [];
     const logger = capturingLogger(lines);

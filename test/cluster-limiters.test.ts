@@ -1,7 +1,7 @@
 import { createClient, type RedisClientType } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChatServer, type ChatServer } from "../server/app.js";
-import { redisLimiters } from "../server/cluster/limiters.js";
+import { LeasedBudget, redisLimiters } from "../server/cluster/limiters.js";
 import { cleanup, testConfig } from "./support/harness.js";
 import { missingServices, REDIS_URL, redisPrefix } from "./support/services.js";
 
@@ -37,6 +37,34 @@ describe.skipIf(missing !== undefined)("rate limits counted in Redis", () => {
     for (const server of [servers[0]!, servers[1]!, servers[0]!, servers[1]!])
       codes.push((await attempt(server)).statusCode);
     expect(codes).toEqual([401, 401, 401, 429]);
+  });
+
+  it("leases a user's event budget to two nodes: never more than the budget, at most a lease per node less", async () => {
+    const spec = { name: "events", points: 200, durationSeconds: 10 };
+    let asked = 0;
+    const [a, b] = [0, 1].map(() => {
+      const limiter = redisLimiters(redis, `${space.prefix}leases:`)(spec);
+      const consume = limiter.consume.bind(limiter);
+      limiter.consume = (key, points, options) => {
+        asked += 1;
+        return consume(key, points, options);
+      };
+      return new LeasedBudget(limiter, spec);
+    });
+    const admitted = async (budget: LeasedBudget, count: number) => {
+      let ok = 0;
+      for (let i = 0; i < count; i += 1) if (await budget.take("flood")) ok += 1;
+      return ok;
+    };
+    // Node A hands out 30 of its 40 leased points; B gets what is left in Redis, then both are refused.
+    const onA = await admitted(a!, 30);
+    const onB = await admitted(b!, 300);
+    expect(onA).toBe(30);
+    expect(onB).toBe(160);
+    expect(await admitted(a!, 20)).toBe(10);
+    expect(await admitted(a!, 5)).toBe(0);
+    // One Redis round trip per lease of 20 (and one per node for the refusal), not one per event.
+    expect(asked).toBe(12);
   });
 
   it("still limits, on each node alone, while Redis cannot be reached", async () => {

@@ -21,6 +21,8 @@ export interface ClusterEngines {
   typingGate(key: string, ms: number): Promise<boolean>;
   /** True while Redis answers (for `/readyz`). */
   ready(): boolean;
+  /** True while the adapter's connection is up: broadcasts reach the other nodes. */
+  linked(): boolean;
   /**
    * Resolves once the adapter of the namespace whose adapter id is `uid` has subscribed to its channels:
    * before that, answers other nodes send it (`serverSideEmitWithAck`) would be lost, and closing it would
@@ -59,10 +61,16 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
     const client: RedisClientType = createClient({
       url: options.url,
       socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
-      // While Redis is down, commands wait in this queue (broadcasts go out once it is back); bounded, so an
-      // outage costs at most this many commands of memory, and later ones fail (logged, counted) instead.
+      // While Redis is down, commands wait in this queue until it is back; bounded, so an outage costs at most
+      // this many commands of memory, and later ones fail at once instead. (Broadcasts stay out of it once
+      // the outage is noticed: the delivery module then sends to this node's sockets only.)
       commandsQueueMaxLength: 10_000,
-      ...(commandTimeoutMs === undefined ? {} : { commandOptions: { timeout: commandTimeoutMs } }),
+      // node-redis gives every command a 5 s timeout unless told otherwise, at the price of an
+      // `AbortSignal.timeout` per command: 17-30 µs of CPU each, measured (a timer, and work for the garbage
+      // collector), against 8-11 µs for the whole XADD without it. The adapter's client, which writes one
+      // command per broadcast, has none: commands awaiting an answer fail when the connection closes, and
+      // while it is down broadcasts do not reach it (see `linked`).
+      commandOptions: { timeout: commandTimeoutMs ?? 0 },
     });
     let down = false;
     client.on("error", (error: unknown) => {
@@ -104,6 +112,7 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
       );
     },
     ready: () => redis.isReady && adapterClient.isReady,
+    linked: () => adapterClient.isReady,
     async subscribed(uid) {
       const channel = `${prefix}socket.io#/#${uid}#`;
       for (let waited = 0; waited < SUBSCRIBE_WAIT_MS; waited += 20) {

@@ -32,6 +32,13 @@ export interface DeliveryOptions {
    * get the change when they reconnect, and `sync` fills what they missed). Never fatal.
    */
   onClusterTimeout?: (error: unknown) => void;
+  /**
+   * False while this node cannot reach the other nodes (the adapter's Redis connection is down): sends then
+   * go to this node's sockets at once, instead of each one waiting in the adapter's queue for Redis to come
+   * back (the adapter publishes before it delivers locally). The other nodes' sockets miss them live and
+   * get them from `sync` when they reconnect.
+   */
+  linked?: () => boolean;
 }
 
 /** Followed users one socket may have (the contract's bound on `presence:subscribe`). */
@@ -75,12 +82,12 @@ export class Delivery {
    * ordered with each other) cannot keep it from them.
    */
   roomMember(change: RoomMemberChange): void {
-    this.io.to([roomChannel(change.roomId), userChannel(change.userId)]).emit("room:member", change);
+    this.to([roomChannel(change.roomId), userChannel(change.userId)]).emit("room:member", change);
   }
 
   /** A user was invited to a private room. */
   invited(userId: string, room: Room, by: string): void {
-    this.io.to(userChannel(userId)).emit("room:invited", { room, by });
+    this.to(userChannel(userId)).emit("room:invited", { room, by });
   }
 
   /** A read position moved: to the reader's other sockets only, or to the room / the peer as well. */
@@ -89,25 +96,25 @@ export class Delivery {
     this.audience(channels, originSocketId).emit("receipt", receipt);
     if (to.peer !== undefined) {
       const conversation: Conversation = { user: to.own };
-      this.io.to(userChannel(to.peer)).emit("receipt", { ...receipt, conversation });
+      this.to(userChannel(to.peer)).emit("receipt", { ...receipt, conversation });
     }
   }
 
   /** Typing in a room (to its other members) or a direct conversation (to the peer). */
   typing(notice: TypingNotice, to: { room: string } | { peer: string }): void {
-    if ("room" in to) this.io.to(roomChannel(to.room)).except(userChannel(notice.userId)).emit("typing", notice);
-    else this.io.to(userChannel(to.peer)).emit("typing", notice);
+    if ("room" in to) this.to(roomChannel(to.room)).except(userChannel(notice.userId)).emit("typing", notice);
+    else this.to(userChannel(to.peer)).emit("typing", notice);
   }
 
   /** An online or offline notice, to the sockets sharing one of these rooms with the user, but its own. */
   presenceNotice(roomIds: readonly string[], notice: PresenceMessage): void {
     if (roomIds.length === 0) return;
-    this.io.to(roomIds.map(roomChannel)).except(userChannel(notice.from)).emit("message", notice);
+    this.to(roomIds.map(roomChannel)).except(userChannel(notice.from)).emit("message", notice);
   }
 
   /** A `presence` event to the sockets that follow the user (on any node). */
   presence(status: PresenceStatus): void {
-    this.io.to(presenceChannel(status.userId)).emit("presence", status);
+    this.to(presenceChannel(status.userId)).emit("presence", status);
   }
 
   /** Replaces the users a socket of this node follows (`presence:subscribe`). */
@@ -145,7 +152,7 @@ export class Delivery {
 
   /** A system message to everyone (the broadcast conversation), for the push routes. */
   everyone(message: StoredMessage): void {
-    this.io.emit("message", message);
+    (this.linked() ? this.io : this.io.local).emit("message", message);
     this.options.onDelivered?.(this.localReach(undefined));
   }
 
@@ -197,8 +204,17 @@ export class Delivery {
     return ids.size;
   }
 
+  /** Sends to `channels`: on every node, or on this one alone while the others cannot be reached. */
+  private to(channels: string | string[]) {
+    return this.linked() ? this.io.to(channels) : this.io.local.to(channels);
+  }
+
+  private linked(): boolean {
+    return this.options.linked?.() ?? true;
+  }
+
   private audience(channels: readonly string[] | undefined, except: string | undefined) {
-    const target = channels ? this.io.to([...channels]) : this.io.except([]);
+    const target = channels ? this.to([...channels]) : this.linked() ? this.io.except([]) : this.io.local;
     return except === undefined ? target : target.except(except);
   }
 

@@ -1,4 +1,4 @@
-import type { LimiterFactory } from "../cluster/limiters.js";
+import { LeasedBudget, type LimiterFactory } from "../cluster/limiters.js";
 import type { Server, Socket } from "socket.io";
 import type { ErrorCode } from "../../shared/errors.js";
 import type {
@@ -68,7 +68,7 @@ const EXPENSIVE_EVENTS: ReadonlySet<ClientEventName> = new Set([
 ]);
 /** Strikes (refused requests) count within windows of this length: the event budget's own window. */
 const STRIKE_WINDOW_MS = 10_000;
-const admitted = () => true;
+/** A budget that failed to answer refuses (the limiters fall back to counting locally, so this is rare). */
 const refusedByBudget = () => false;
 
 /** A `connect_error` for the client: the code in `data`, and a message (the code in lower case by default). */
@@ -85,7 +85,10 @@ function refusal(code: ConnectErrorData["code"], message = code.toLowerCase()): 
 export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
   const { config, store, tokens, registry, logger } = deps;
   const quota = new SocketQuota(config.maxSocketsPerUser);
-  const eventLimiter = deps.limiters({ name: "events", points: config.rateLimitEventsPer10s, durationSeconds: 10 });
+  // Every client event is charged here: leased, so most charges are answered on this node without a
+  // round trip to the limiter (Redis in a cluster).
+  const events = { name: "events", points: config.rateLimitEventsPer10s, durationSeconds: 10 };
+  const eventBudget = new LeasedBudget(deps.limiters(events), events);
   const sessions = new WeakMap<ChatSocket, SessionInfo>();
   /** Cluster: whether a socket's handshake made its user online (see ConnectionRegistry.prepare). */
   const transitions = new WeakMap<ChatSocket, PresenceTransition>();
@@ -183,7 +186,10 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
         observe: deps.observe,
       },
       {
-        admit: () => eventLimiter.consume(user.id).then(admitted, refusedByBudget),
+        admit: () => {
+          const verdict = eventBudget.take(user.id);
+          return typeof verdict === "boolean" ? verdict : verdict.catch(refusedByBudget);
+        },
         refused: (event) => {
           deps.observe?.(event as ClientEventName, 0, "RATE_LIMITED");
           const at = deps.now();

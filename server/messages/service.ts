@@ -122,7 +122,11 @@ export class MessageService {
         recipientUser: input.to,
       };
     } else {
-      await requireMember(this.store, input.to, senderId);
+      // The store checks membership in the append's own transaction (a leave cannot slip in between); asking
+      // first as well would cost a round trip per send on PostgreSQL. Only a send with a file or a reply,
+      // whose checks below come after membership, asks first, so that the errors keep their order.
+      if (input.fileId !== undefined || input.replyTo !== undefined)
+        await requireMember(this.store, input.to, senderId);
       draft = { ...base, messageType: "group", conversation: roomConversation(input.to), recipientUser: null };
     }
     if (input.fileId !== undefined) {
@@ -136,7 +140,12 @@ export class MessageService {
       const target = await this.store.getMessage(input.replyTo);
       if (!target || target.conversation !== draft.conversation) throw notFound("message to reply to");
     }
-    const { message, created } = await this.store.appendMessage(draft);
+    const { message, created } = await this.store.appendMessage(draft).catch(async (error: unknown) => {
+      // Refused as a non-member: a room that does not exist is NOT_FOUND, as `requireMember` says.
+      if (draft.messageType === "group" && error instanceof AppError && error.code === "FORBIDDEN")
+        await requireMember(this.store, draft.to, senderId);
+      throw error;
+    });
     if (created) {
       this.events.accepted?.(message);
       this.delivery.message(draft.conversation, message, originSocketId);

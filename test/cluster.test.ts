@@ -157,6 +157,14 @@ describe.skipIf(missing !== undefined)("two nodes on Redis", () => {
     await ok(u1.socket, "message:send", { messageType: "group", mediaType: "text", to: "lobby", content: "m" });
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
     expect(Number(/^chat_store_commit_messages_sum (\d+)/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+    // Each node counts the deliveries to its own sockets, the other node's messages included: u1 on A,
+    // u2 and u3 on B (the sender's own socket is not a delivery).
+    const deliveries = async (node: TestServer) =>
+      Number(/^chat_deliveries_total (\d+)/m.exec(await (await fetch(`${node.url}/metrics`)).text())?.[1] ?? 0);
+    for (let waited = 0; (await deliveries(b)) < 2 && waited < 5000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await deliveries(b)).toBe(2);
+    expect(await deliveries(a)).toBe(1);
   });
 
   it("counts a user's rate limit across nodes", async () => {

@@ -25,7 +25,10 @@ export interface DeliveryOptions {
    * adapter gives up on a node after 5 s).
    */
   cluster?: boolean;
-  /** Told how many sockets of this node a new message reached (for metrics). */
+  /**
+   * Told how many sockets of this node a stored message reached (for metrics): on every node, for the
+   * messages sent from any node.
+   */
   onDelivered?: (sockets: number) => void;
   /**
    * Told when another node did not answer a channel change in time (it is dying, or stalled; its sockets
@@ -39,6 +42,42 @@ export interface DeliveryOptions {
    * get them from `sync` when they reconnect.
    */
   linked?: () => boolean;
+}
+
+/** What `countDeliveries` uses of Socket.IO's in-memory adapter (socket.io-adapter 2.5). */
+interface CountedAdapter {
+  _encode(packet: { data?: unknown[] }, options: unknown): unknown;
+  apply(options: unknown, callback: (socket: unknown) => void): void;
+}
+
+/**
+ * Counts the sockets of this node that each stored message's broadcast reaches. Every broadcast, sent from this
+ * node or received from another through the cluster adapter, ends in the in-memory adapter's `broadcast`,
+ * which encodes the packet once (`_encode`) and then visits each recipient (`apply`): the count rides on
+ * that visit, so it costs an increment per socket and answers for remote messages too (the sending node
+ * cannot know how many sockets other nodes reach). `test/cluster.test.ts` fails if these internals change.
+ */
+function countDeliveries(adapter: unknown, onDelivered: (sockets: number) => void): void {
+  const target = adapter as CountedAdapter;
+  const encode = target._encode.bind(target);
+  const apply = target.apply.bind(target);
+  let counting = false;
+  target._encode = (packet, options) => {
+    // Stored messages only (they have an id): online/offline notices are `message` events too.
+    counting =
+      packet.data?.[0] === "message" && typeof (packet.data[1] as { id?: unknown } | undefined)?.id === "number";
+    return encode(packet, options);
+  };
+  target.apply = (options, callback) => {
+    if (!counting) return apply(options, callback);
+    counting = false;
+    let sockets = 0;
+    apply(options, (socket) => {
+      sockets += 1;
+      callback(socket);
+    });
+    onDelivered(sockets);
+  };
 }
 
 /** Followed users one socket may have (the contract's bound on `presence:subscribe`). */
@@ -62,13 +101,13 @@ export class Delivery {
       io.on("reach", (channels, answer) => answer(this.localReach(channels ?? undefined)));
       io.on("renamed", (userId, name) => this.renameLocal(userId, name));
     }
+    if (options.onDelivered) countDeliveries(io.of("/").adapter, options.onDelivered);
   }
 
   /** A new message, to every socket that may see it but the one that sent it. */
   message(conversation: ConversationKey, message: StoredMessage, originSocketId?: string): void {
     const channels = channelsOf(conversation);
     this.audience(channels, originSocketId).emit("message", message);
-    this.options.onDelivered?.(this.localReach(channels, originSocketId));
   }
 
   /** A changed message (edit, delete, reaction), to every socket that may see it but the one that changed it. */
@@ -153,7 +192,6 @@ export class Delivery {
   /** A system message to everyone (the broadcast conversation), for the push routes. */
   everyone(message: StoredMessage): void {
     (this.linked() ? this.io : this.io.local).emit("message", message);
-    this.options.onDelivered?.(this.localReach(undefined));
   }
 
   /** A user changed its name: the sockets carry it for the monitor's session list, on every node. */

@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import multipart from "@fastify/multipart";
@@ -46,6 +45,7 @@ import type { ClusterEngines } from "./cluster/engines.js";
 import { nodeDirectory } from "./cluster/nodes.js";
 import type { FileBlobs, Store } from "./store/types.js";
 import { packageVersion } from "./version.js";
+import { projectRoot, webClientDir } from "./project.js";
 
 /** The typed Socket.IO server of the chat. */
 export type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -109,8 +109,6 @@ function requireSecret(value: string | undefined, name: string): string {
   if (value === undefined) throw new Error(`${name} is not resolved: call resolveSecrets(config) first`);
   return value;
 }
-
-const WEB_ROOT = resolve(fileURLToPath(new URL("../web", import.meta.url)));
 
 /**
  * Builds the whole chat server — HTTP routes, Socket.IO gateway, store — with nothing listening yet.
@@ -362,9 +360,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     if (!(await storeReady().catch(() => false))) return sendError(reply, "UNAVAILABLE", "database unreachable");
     return { status: "ready" };
   });
-  const built = join(WEB_ROOT, "dist");
+  const root = projectRoot();
+  const built = webClientDir(root);
   await app.register(fastifyStatic, {
-    root: existsSync(join(built, "index.html")) ? built : join(WEB_ROOT, "placeholder"),
+    root: existsSync(join(built, "index.html")) ? built : join(root, "web", "placeholder"),
     index: "index.html",
     wildcard: false,
   });

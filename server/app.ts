@@ -19,7 +19,9 @@ import type { Config } from "./config.js";
 import { DiskBlobs } from "./files/disk-blobs.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
 import { FileService } from "./files/service.js";
+import { API_ROUTES } from "./http/api-routes.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
+import { registerApiDocs } from "./http/openapi.js";
 import { ChatHub } from "./hub.js";
 import { Metrics } from "./metrics.js";
 import { registerPushRoutes } from "./push/routes.js";
@@ -353,6 +355,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   app.get("/healthz", async () => ({ status: "ok" }));
   const version = packageVersion();
   app.get("/api/version", async () => ({ version }));
+  registerApiDocs(app, API_ROUTES, version);
   const storeReady = options.storeReady ?? (async () => store.isOpen());
   app.get("/readyz", async (_request, reply) => {
     if (!accepting) return sendError(reply, "UNAVAILABLE", "shutting down");

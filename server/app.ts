@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import multipart from "@fastify/multipart";
@@ -20,7 +19,9 @@ import type { Config } from "./config.js";
 import { DiskBlobs } from "./files/disk-blobs.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
 import { FileService } from "./files/service.js";
+import { API_ROUTES } from "./http/api-routes.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
+import { registerApiDocs } from "./http/openapi.js";
 import { ChatHub } from "./hub.js";
 import { Metrics } from "./metrics.js";
 import { registerPushRoutes } from "./push/routes.js";
@@ -46,6 +47,7 @@ import type { ClusterEngines } from "./cluster/engines.js";
 import { nodeDirectory } from "./cluster/nodes.js";
 import type { FileBlobs, Store } from "./store/types.js";
 import { packageVersion } from "./version.js";
+import { projectRoot, webClientDir } from "./project.js";
 
 /** The typed Socket.IO server of the chat. */
 export type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -109,8 +111,6 @@ function requireSecret(value: string | undefined, name: string): string {
   if (value === undefined) throw new Error(`${name} is not resolved: call resolveSecrets(config) first`);
   return value;
 }
-
-const WEB_ROOT = resolve(fileURLToPath(new URL("../web", import.meta.url)));
 
 /**
  * Builds the whole chat server — HTTP routes, Socket.IO gateway, store — with nothing listening yet.
@@ -356,6 +356,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   app.get("/healthz", async () => ({ status: "ok" }));
   const version = packageVersion();
   app.get("/api/version", async () => ({ version }));
+  registerApiDocs(app, API_ROUTES, version);
   const storeReady = options.storeReady ?? (async () => store.isOpen());
   app.get("/readyz", async (_request, reply) => {
     if (!accepting) return sendError(reply, "UNAVAILABLE", "shutting down");
@@ -363,9 +364,10 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     if (!(await storeReady().catch(() => false))) return sendError(reply, "UNAVAILABLE", "database unreachable");
     return { status: "ready" };
   });
-  const built = join(WEB_ROOT, "dist");
+  const root = projectRoot();
+  const built = webClientDir(root);
   await app.register(fastifyStatic, {
-    root: existsSync(join(built, "index.html")) ? built : join(WEB_ROOT, "placeholder"),
+    root: existsSync(join(built, "index.html")) ? built : join(root, "web", "placeholder"),
     index: "index.html",
     wildcard: false,
   });

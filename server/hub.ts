@@ -1,4 +1,5 @@
 import type { Server } from "socket.io";
+import type { AdminStats } from "../shared/http.js";
 import type {
   ClientToServerEvents,
   InterServerEvents,
@@ -40,14 +41,7 @@ export interface SessionView {
 }
 
 /** The hub's state, as `GET /api/admin/stats` reports it. */
-export interface HubStats {
-  connections: number;
-  users: number;
-  rooms: { id: string; name: string; members: number; online: number; sockets: number }[];
-  workers: { room: string; startedAt: number }[];
-  /** Every node of the cluster (this one alone when there is one). */
-  nodes: NodeView[];
-}
+export type HubStats = AdminStats;
 
 /**
  * The server's library API for code that embeds it (and for the push and monitor routes, which call it):

@@ -24,7 +24,8 @@ function text(min: number, max: number) {
       message: `expected ${min}-${max} UTF-16 code units`,
     })
     .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" })
-    .refine(hasNoNul, { message: "contains U+0000" });
+    .refine(hasNoNul, { message: "contains U+0000" })
+    .describe(`${min}-${max} UTF-16 code units, no lone surrogate, no U+0000`);
 }
 
 /** Like `text`, after trimming white space at both ends. */
@@ -36,7 +37,8 @@ function trimmedText(min: number, max: number) {
       message: `expected ${min}-${max} UTF-16 code units`,
     })
     .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" })
-    .refine(hasNoNul, { message: "contains U+0000" });
+    .refine(hasNoNul, { message: "contains U+0000" })
+    .describe(`${min}-${max} UTF-16 code units after trimming, no lone surrogate, no U+0000`);
 }
 
 /** Media carried by a message. */
@@ -384,24 +386,25 @@ export interface SessionInfo {
   lastId: number;
 }
 
+/** A file as the upload endpoint (`POST /api/files`) describes it. */
+export const uploadedFileSchema = z.object({
+  fileId: z.string(),
+  /** A path on this server: `/files/<fileId>`. */
+  url: z.string(),
+  name: z.string(),
+  size: z.number(),
+  mime: z.string(),
+  mediaType: z.enum(["image", "file"]),
+});
 /** A file as the upload endpoint describes it. */
-export interface UploadedFile {
-  fileId: string;
-  url: string;
-  name: string;
-  size: number;
-  mime: string;
-  mediaType: "image" | "file";
-}
+export type UploadedFile = z.infer<typeof uploadedFileSchema>;
 
+/** Answer of `POST /api/auth/register` and `POST /api/auth/login`. */
+export const authResponseSchema = z.object({ token: z.string(), user: userSchema });
 /** Answer of register and login. */
-export interface AuthResponse {
-  token: string;
-  user: User;
-}
+export type AuthResponse = z.infer<typeof authResponseSchema>;
 
+/** Answer of `POST /api/push` and `POST /send`: the stored message and how many sockets it reached now. */
+export const pushResponseSchema = z.object({ message: storedMessageSchema, delivered: z.int().min(0) });
 /** Answer of `POST /api/push` and `POST /send`. */
-export interface PushResponse {
-  message: StoredMessage;
-  delivered: number;
-}
+export type PushResponse = z.infer<typeof pushResponseSchema>;

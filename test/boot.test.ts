@@ -184,7 +184,7 @@ describe("boot of server/main.ts", () => {
       new Promise<number>((resolve) => {
         holder = createServer().listen(0, "127.0.0.1", () => resolve((holder!.address() as { port: number }).port));
       });
-    const webIndex = join(ROOT, "web", "dist", "index.html");
+    const webIndex = join(ROOT, "dist", "web", "index.html");
     const mtime = (file: string) => (existsSync(file) ? statSync(file).mtimeMs : undefined);
 
     for (const [what, entry] of [

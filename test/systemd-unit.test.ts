@@ -49,6 +49,17 @@ describe("docs/chat-server.service", () => {
     expect(settings.get("Restart")).toBe("on-failure");
   });
 
+  it("runs the compiled server with plain node and the node flags of npm start, never building at run time", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    const start = pkg.scripts["start"]!;
+    expect(start).toMatch(/^node .*dist\/server\/main\.js$/);
+    expect(settings.get("ExecStart")).toBe(`/usr/bin/${start}`);
+    expect(settings.get("ExecStart")).not.toMatch(/tsx|npm/);
+    expect(settings.get("WorkingDirectory")).toBe("/opt/chat-server");
+  });
+
   const analyze = "/usr/bin/systemd-analyze";
   it.skipIf(!existsSync(analyze))("passes systemd-analyze verify (when systemd is installed)", () => {
     const result = spawnSync(analyze, ["verify", UNIT], { encoding: "utf8" });

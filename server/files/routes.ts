@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance } from "fastify";
 import { RateLimiterRes } from "rate-limiter-flexible";
+import { z } from "zod";
 import type { UploadedFile } from "../../shared/schemas.js";
 import { authenticateRequest, type AuthDeps } from "../auth/routes.js";
 import { AppError } from "../errors.js";
@@ -12,9 +13,12 @@ import type { FileBlobs } from "../store/types.js";
 import type { FileService } from "./service.js";
 import { cleanFileName, sniffFile } from "./sniff.js";
 
-const FILE_ID = /^[A-Za-z0-9_-]{22}$/;
-
 import { fileUrl } from "./urls.js";
+
+/** The path parameters of `GET /files/:id`: a file id is 16 random bytes in base64url. */
+export const fileParamsSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{22}$/, "a file id is 22 characters of A-Za-z0-9_-"),
+});
 
 export { fileUrl };
 
@@ -87,9 +91,12 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps) {
     }
   });
 
-  app.get<{ Params: { id: string } }>("/files/:id", async (request, reply) => {
-    const { id } = request.params;
-    const file = FILE_ID.test(id) ? await deps.store.getFile(id) : undefined;
+  app.get("/files/:id", async (request, reply) => {
+    // A malformed id is a file that does not exist: 404, as for an unknown one.
+    const params = fileParamsSchema.safeParse(request.params);
+    if (!params.success) throw new AppError("NOT_FOUND", "file not found");
+    const { id } = params.data;
+    const file = await deps.store.getFile(id);
     if (!file) throw new AppError("NOT_FOUND", "file not found");
     // Opened before answering: a file removed since the row was read is a 404, not a broken 200.
     const bytes = await blobs.open(id);

@@ -1,10 +1,12 @@
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { build } from "vite";
 
 /**
- * Builds the web client into web/dist before any test file runs, so the servers the tests start serve the
- * current client (the server picks web/dist when it holds an index.html) even on a fresh clone.
+ * Builds the web client into dist/web (`npm run build:web`: a temporary directory renamed into place) before any
+ * test file runs, so the servers the tests start serve the current client even on a fresh clone.
  */
-export default async function setup(): Promise<void> {
-  await build({ configFile: fileURLToPath(new URL("../../web/vite.config.ts", import.meta.url)), logLevel: "warn" });
+export default function setup(): void {
+  const script = fileURLToPath(new URL("../../scripts/build.mjs", import.meta.url));
+  const result = spawnSync(process.execPath, [script, "--web"], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`npm run build:web failed:\n${result.stdout}${result.stderr}`);
 }

@@ -1,0 +1,194 @@
+import { z } from "zod";
+import { adminStatsSchema, healthSchema, readySchema, versionSchema } from "../../shared/http.js";
+import {
+  authResponseSchema,
+  credentialsSchema,
+  legacySendSchema,
+  loginSchema,
+  pushResponseSchema,
+  pushSchema,
+  uploadedFileSchema,
+  userSchema,
+} from "../../shared/schemas.js";
+import { fileParamsSchema } from "../files/routes.js";
+import type { RouteDoc } from "./openapi.js";
+
+/**
+ * The body of `POST /api/files`, for the document only: @fastify/multipart reads it, and the file's type comes
+ * from its bytes (server/files/sniff.ts).
+ */
+const uploadBodySchema = z.object({
+  file: z.string().meta({
+    contentMediaType: "application/octet-stream",
+    description: "the file (one part named `file`); its type is sniffed from its content, never its name",
+  }),
+});
+
+/**
+ * Every HTTP route of the server, with the zod schemas it parses its input with and answers with: the source of
+ * `GET /api/openapi.json` and `GET /api/docs`. test/openapi.test.ts checks that it lists exactly the routes
+ * fastify has and that real answers match it. Details beyond the schemas are in docs/protocol.md.
+ */
+export const API_ROUTES: readonly RouteDoc[] = [
+  {
+    method: "POST",
+    url: "/api/auth/register",
+    operationId: "register",
+    tag: "auth",
+    summary: "Creates a built-in account and answers a token for it.",
+    description:
+      "The user's id and name are the username in lower case. Rate limited per client address " +
+      "(RATE_LIMIT_AUTH_PER_MIN); 403 when built-in accounts are off (JWT_PUBLIC_KEY is set).",
+    body: { schema: credentialsSchema, contentTypes: ["application/json"], required: true },
+    responses: { 201: { description: "the account was created", schema: authResponseSchema } },
+    errors: ["INVALID_PAYLOAD", "FORBIDDEN", "CONFLICT", "RATE_LIMITED"],
+  },
+  {
+    method: "POST",
+    url: "/api/auth/login",
+    operationId: "login",
+    tag: "auth",
+    summary: "Answers a token for a built-in account's username and password.",
+    description:
+      "A wrong password and an unknown username get the same 401 after the same work. Rate limited per client " +
+      "address, and 10 failed logins per username within 15 minutes.",
+    body: { schema: loginSchema, contentTypes: ["application/json"], required: true },
+    responses: { 200: { description: "logged in", schema: authResponseSchema } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "FORBIDDEN", "RATE_LIMITED"],
+  },
+  {
+    method: "GET",
+    url: "/api/me",
+    operationId: "me",
+    tag: "auth",
+    summary: "The token's user (created on first sight for an external issuer's token).",
+    auth: "userToken",
+    responses: { 200: { description: "the user", schema: userSchema } },
+    errors: ["UNAUTHORIZED"],
+  },
+  {
+    method: "POST",
+    url: "/api/files",
+    operationId: "upload",
+    tag: "files",
+    summary: "Uploads one file; send it in a message with its `fileId`.",
+    description:
+      "At most MAX_UPLOAD_BYTES, within the user's UPLOAD_QUOTA_BYTES; RATE_LIMIT_UPLOADS_PER_MIN per user. " +
+      "PNG, JPEG, GIF and WebP are `image`, everything else `file`.",
+    auth: "userToken",
+    body: { schema: uploadBodySchema, contentTypes: ["multipart/form-data"], required: true },
+    responses: { 201: { description: "the file was stored", schema: uploadedFileSchema } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "PAYLOAD_TOO_LARGE", "RATE_LIMITED"],
+  },
+  {
+    method: "GET",
+    url: "/files/:id",
+    operationId: "download",
+    tag: "files",
+    summary: "An uploaded file's bytes; the URL is the capability.",
+    description:
+      "`Content-Type` is the sniffed type; images are served inline, anything else as an attachment, with " +
+      "`nosniff` and a sandboxing CSP. 404 for an unknown or malformed id or a removed file.",
+    params: fileParamsSchema,
+    responses: { 200: { description: "the file's bytes", contentType: "application/octet-stream" } },
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "POST",
+    url: "/api/push",
+    operationId: "push",
+    tag: "push",
+    summary: "Stores a system message to a user, a room's members or everyone, and delivers it now.",
+    auth: "pushApiKey",
+    body: { schema: pushSchema, contentTypes: ["application/json"], required: true },
+    responses: {
+      202: { description: "stored; `delivered` counts the sockets reached now", schema: pushResponseSchema },
+    },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "NOT_FOUND"],
+  },
+  {
+    method: "POST",
+    url: "/send",
+    operationId: "send",
+    tag: "push",
+    summary: "The push-centre compatible form: a system message to one user.",
+    description:
+      "`uid` and `message` as query fields, form fields or JSON body fields (body fields win); both are " +
+      "required from one place or the other.",
+    auth: "pushApiKey",
+    query: legacySendSchema.partial(),
+    body: {
+      schema: legacySendSchema.partial(),
+      contentTypes: ["application/x-www-form-urlencoded", "application/json"],
+      required: false,
+    },
+    responses: { 202: { description: "stored", schema: pushResponseSchema } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "NOT_FOUND"],
+  },
+  {
+    method: "GET",
+    url: "/api/admin/stats",
+    operationId: "stats",
+    tag: "operations",
+    summary: "Who is connected: sockets, users, rooms, group workers and cluster nodes.",
+    auth: "adminApiKey",
+    responses: { 200: { description: "the counts", schema: adminStatsSchema } },
+    errors: ["UNAUTHORIZED"],
+  },
+  {
+    method: "GET",
+    url: "/metrics",
+    operationId: "metrics",
+    tag: "operations",
+    summary: "Prometheus metrics (text format); keep it off the public internet with the proxy.",
+    responses: { 200: { description: "the metrics", contentType: "text/plain" } },
+  },
+  {
+    method: "GET",
+    url: "/healthz",
+    operationId: "health",
+    tag: "operations",
+    summary: "Liveness.",
+    responses: { 200: { description: "the process serves requests", schema: healthSchema } },
+  },
+  {
+    method: "GET",
+    url: "/readyz",
+    operationId: "ready",
+    tag: "operations",
+    summary: "Readiness: the database (and Redis, in a cluster) answers and the server is not shutting down.",
+    responses: { 200: { description: "ready", schema: readySchema } },
+  },
+  {
+    method: "GET",
+    url: "/api/version",
+    operationId: "version",
+    tag: "operations",
+    summary: "The server's version (package.json).",
+    responses: { 200: { description: "the version", schema: versionSchema } },
+  },
+  {
+    method: "GET",
+    url: "/api/openapi.json",
+    operationId: "openapi",
+    tag: "reference",
+    summary: "This document (OpenAPI 3.1).",
+    responses: { 200: { description: "the document", schema: z.looseObject({ openapi: z.literal("3.1.0") }) } },
+  },
+  {
+    method: "GET",
+    url: "/api/docs",
+    operationId: "docs",
+    tag: "reference",
+    summary: "This document as a web page.",
+    responses: { 200: { description: "the reference page", contentType: "text/html" } },
+  },
+  {
+    method: "GET",
+    url: "/",
+    operationId: "webClient",
+    tag: "web",
+    summary: "The web client (its other files are under `/assets/`), or a page saying how to build it.",
+    responses: { 200: { description: "the web client's page", contentType: "text/html" } },
+  },
+];

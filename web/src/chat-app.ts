@@ -1,5 +1,13 @@
 import { createChatClient, type ChatClient } from "../../client/index.js";
-import type { PresenceMessage, Room, RoomMemberChange, StoredMessage } from "../../shared/schemas.js";
+import type {
+  PresenceMessage,
+  Room,
+  RoomMemberChange,
+  StoredMessage,
+  User,
+  UserSettings,
+  UserUpdateInput,
+} from "../../shared/schemas.js";
 import {
   LOBBY,
   SYSTEM,
@@ -14,6 +22,7 @@ import {
   type ConversationRef,
 } from "./conversations.js";
 import { h } from "./dom.js";
+import { uploadFile } from "./files.js";
 import { formatAgo, formatFull } from "./format.js";
 import { Invitations } from "./invitations.js";
 import { rendersAsLog } from "./log-rule.js";
@@ -23,8 +32,9 @@ import { showUnread } from "./tab-badge.js";
 import { MentionPicker } from "./views/mention-picker.js";
 import { applyMemberChange, removes, type MemberList } from "./member-list.js";
 import { Outbox } from "./outbox.js";
+import { People } from "./people.js";
 import { Presence } from "./presence.js";
-import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
+import { loadLocalState, saveLocalState, saveSession, type LocalState, type StoredSession } from "./storage.js";
 import { Timeline } from "./timeline.js";
 import { BannerView } from "./views/banner.js";
 import { ChatHeaderView } from "./views/chat-header.js";
@@ -32,6 +42,7 @@ import { ComposerView } from "./views/composer.js";
 import { browseRoomsDialog, createRoomDialog, inviteDialog, openModal } from "./views/dialogs.js";
 import { MembersView } from "./views/members.js";
 import { MessageListView, type RenderMode } from "./views/message-list.js";
+import { profileDialog, type ProfileChanges } from "./views/profile-dialog.js";
 import { SidebarView, type SidebarItem } from "./views/sidebar.js";
 import { Toasts } from "./views/toasts.js";
 import { background } from "./background.js";
@@ -63,11 +74,11 @@ const WIDE = "(min-width: 1100px)";
  */
 export class ChatApp {
   private readonly client: ChatClient;
-  private readonly me: { id: string; name: string };
+  private readonly me: User;
   private readonly local: LocalState;
   private readonly rooms = new Map<string, Room>();
   private readonly conversations = new Map<ConversationKey, Conversation>();
-  private readonly names = new Map<string, string>();
+  private readonly people = new People();
   private active: ConversationKey;
   private membersOpen = window.matchMedia(WIDE).matches;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -112,8 +123,8 @@ export class ChatApp {
     private readonly onLogout: (message?: string) => void,
   ) {
     this.me = session.user;
-    this.names.set(this.me.id, this.me.name);
-    this.names.set(SYSTEM, "System");
+    this.people.set(this.me);
+    this.people.setName(SYSTEM, "System");
     this.local = loadLocalState(this.me.id);
     // A reload comes back to the conversation it left (one that is gone falls back to the lobby once known).
     this.active = this.local.active ?? roomKey(LOBBY);
@@ -127,13 +138,7 @@ export class ChatApp {
       onSearch: (query) => background(this.search(query)),
       onAcceptInvitation: (roomId) => this.invitations.accept(roomId),
       onDeclineInvitation: (roomId) => background(this.invitations.decline(roomId)),
-      onToggleNotifications: () =>
-        background(
-          this.notifier.toggleEnabled().then((allowed) => {
-            if (!allowed) this.toasts.show("This browser blocks notifications for this site.", { kind: "error" });
-          }),
-        ),
-      onToggleSound: () => this.notifier.toggleSound(),
+      onOpenProfile: () => this.openProfile(),
     });
     this.header = new ChatHeaderView({
       onBack: () => this.setView("list"),
@@ -146,6 +151,7 @@ export class ChatApp {
     this.list = new MessageListView({
       me: this.me.id,
       nameOf: (id) => this.nameOf(id),
+      avatarOf: (id) => this.people.avatarOf(id),
       onRetry: (id) => this.outbox.retry(this.conversations.values(), id),
       onDiscard: (id) => this.outbox.discard(this.conversations.values(), id),
       onLoadOlder: () => background(this.loadOlder()),
@@ -193,6 +199,7 @@ export class ChatApp {
     this.composer.element.append(picker.element);
     this.typingLine = h("p", { class: "typing-line", "aria-live": "polite" });
     this.members = new MembersView({
+      avatarOf: (id) => this.people.avatarOf(id),
       onOpenDirect: (userId) => this.open(directKey(userId)),
       onLoadMore: () => background(this.loadMembers(this.conversation(this.active), true)),
       onClose: () => this.toggleMembers(false),
@@ -277,6 +284,8 @@ export class ChatApp {
       background(this.syncConversations());
     });
     client.on("session", (session) => {
+      // A name or avatar changed in another tab shows here from the next connect.
+      this.applyProfile(session.user);
       this.rooms.clear();
       for (const room of session.rooms) this.rooms.set(room.id, room);
       // Left in another tab while away: back to the lobby.
@@ -361,7 +370,7 @@ export class ChatApp {
 
   private presenceNotice(notice: PresenceMessage): void {
     const isOnline = notice.messageType === "online";
-    const known = this.names.has(notice.from);
+    const known = this.people.has(notice.from);
     this.presence.set({ userId: notice.from, online: isOnline, lastSeenAt: isOnline ? undefined : notice.createAt });
     for (const conversation of this.conversations.values()) {
       const shares =
@@ -372,7 +381,7 @@ export class ChatApp {
     }
     // Someone new (just registered): the lobby's member list should show them.
     if (!known && isOnline) {
-      this.names.set(notice.from, notice.from);
+      this.people.setName(notice.from, notice.from);
       const lobby = this.conversations.get(roomKey(LOBBY));
       if (lobby) background(this.loadMembers(lobby));
     }
@@ -387,7 +396,7 @@ export class ChatApp {
 
   /** Someone joined, left, was removed from or changed role in one of my rooms (me included, in any tab). */
   private memberChanged(change: RoomMemberChange): void {
-    this.names.set(change.userId, change.name);
+    this.people.setName(change.userId, change.name);
     const key = roomKey(change.roomId);
     if (change.userId === this.me.id) {
       if (change.change === "joined") {
@@ -521,7 +530,7 @@ export class ChatApp {
       conversation.members.list = more ? [...conversation.members.list, ...page.data.members] : page.data.members;
       conversation.members.hasMore = page.data.hasMore;
       for (const member of page.data.members) {
-        this.names.set(member.userId, member.name);
+        this.people.set({ id: member.userId, name: member.name, avatarUrl: member.avatarUrl });
         this.presence.noteOnline(member.userId, member.online);
       }
     }
@@ -619,7 +628,9 @@ export class ChatApp {
       const key = conversationKey(row.conversation);
       if ("user" in row.conversation) {
         directs.push(row.conversation.user);
-        if (row.conversation.user !== SYSTEM) this.names.set(row.conversation.user, row.name);
+        if (row.conversation.user !== SYSTEM) {
+          this.people.set({ id: row.conversation.user, name: row.name, avatarUrl: row.avatarUrl });
+        }
       }
       const told = this.serverRead.get(key) ?? 0;
       this.serverRead.set(key, Math.max(told, row.lastReadId));
@@ -814,7 +825,7 @@ export class ChatApp {
     const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
     if (!room) return;
     const members = new Set(this.conversation(this.active).members.list.map((m) => m.userId));
-    const suggestions = [...this.names.entries()]
+    const suggestions = [...this.people.entries()]
       .filter(([id]) => !members.has(id) && id !== SYSTEM)
       .map(([id, name]) => ({ id, name }));
     inviteDialog(
@@ -878,10 +889,65 @@ export class ChatApp {
     this.save();
   }
 
+  // ── profile ─────────────────────────────────────────────────────────────────────────────────────
+
+  private openProfile(): void {
+    profileDialog(
+      {
+        me: this.people.person(this.me.id),
+        notify: { supported: this.notifier.supported, enabled: this.notifier.enabled, sound: this.notifier.sound },
+      },
+      { load: () => this.client.updateUser({}), save: (changes) => this.saveProfile(changes) },
+    );
+  }
+
+  /**
+   * Saves the profile dialog: the browser's permission first (while the click still counts as a gesture),
+   * then the new picture through the upload route, then one `user:update`, which the server applies whole
+   * or not at all; the notification choices are kept only once that succeeded.
+   */
+  private async saveProfile(changes: ProfileChanges): Promise<string | undefined> {
+    if (changes.notify.enabled && !this.notifier.enabled && !(await this.notifier.allow())) {
+      return "This browser blocks notifications for this site.";
+    }
+    const update: UserUpdateInput = {};
+    if (changes.name !== undefined) update.name = changes.name;
+    if (changes.readReceipts !== undefined) update.readReceipts = changes.readReceipts;
+    if (changes.avatar === null) update.avatarFileId = null;
+    else if (changes.avatar !== undefined) {
+      const file = new File([changes.avatar], "avatar.png", { type: changes.avatar.type || "image/png" });
+      const uploaded = await uploadFile(file, this.session.token, () => undefined);
+      if (!uploaded.ok) return uploaded.error.message;
+      update.avatarFileId = uploaded.data.fileId;
+    }
+    if (Object.keys(update).length > 0) {
+      const result = await this.client.updateUser(update);
+      if (!result.ok) return result.error.message;
+      this.applyProfile(result.data);
+    }
+    this.notifier.set(changes.notify);
+    return undefined;
+  }
+
+  /** My name and avatar as the server has them now (a save here, or the session of a connect). */
+  private applyProfile(user: User | UserSettings): void {
+    this.me.name = user.name;
+    if (user.avatarUrl === undefined) delete this.me.avatarUrl;
+    else this.me.avatarUrl = user.avatarUrl;
+    this.people.set(this.me);
+    saveSession(this.session);
+    // My own row of every member list loaded so far (others see the change on their next load).
+    for (const conversation of this.conversations.values()) {
+      const mine = conversation.members.list.find((member) => member.userId === this.me.id);
+      if (mine) mine.name = user.name;
+    }
+    this.scheduleRender();
+  }
+
   // ── bookkeeping ─────────────────────────────────────────────────────────────────────────────────
 
   private nameOf(userId: string): string {
-    return this.names.get(userId) ?? userId;
+    return this.people.nameOf(userId);
   }
 
   private isOnline(userId: string): boolean {
@@ -945,6 +1011,8 @@ export class ChatApp {
       if (document.visibilityState !== "visible") return this.saveNow();
       this.markRead(this.active, this.conversation(this.active).timeline.newestId);
       this.render();
+      // Names and avatars change without an event (PROTOCOL.md section 8): coming back is a moment to look.
+      background(this.loadMembers(this.conversation(this.active)));
     };
     document.addEventListener("visibilitychange", visibility);
     this.teardown.push(() => document.removeEventListener("visibilitychange", visibility));
@@ -1080,6 +1148,7 @@ export class ChatApp {
         mention: this.mentioned.has(key),
         muted: this.notifier.isMuted(key),
         online: kind === "direct" && ref.id !== SYSTEM && this.isOnline(ref.id),
+        person: kind === "direct" ? this.people.person(ref.id) : undefined,
         active: key === this.active,
       };
     };
@@ -1094,7 +1163,6 @@ export class ChatApp {
       rooms,
       directs: directs.map((id) => item(keyOf({ kind: "direct", id }), "direct")),
       invitations: this.invitations.items(),
-      notify: { supported: this.notifier.supported, enabled: this.notifier.enabled, sound: this.notifier.sound },
     });
     // Muted conversations stay out of the tab title and favicon (the sidebar still counts them).
     const counted = (Object.keys(this.local.unread) as ConversationKey[]).filter((key) => !this.notifier.isMuted(key));

@@ -5,8 +5,6 @@ import type {
   RoomMemberChange,
   StoredMessage,
   User,
-  UserSettings,
-  UserUpdateInput,
 } from "../../shared/schemas.js";
 import {
   LOBBY,
@@ -22,8 +20,7 @@ import {
   type ConversationRef,
 } from "./conversations.js";
 import { h } from "./dom.js";
-import { uploadFile } from "./files.js";
-import { formatAgo, formatFull } from "./format.js";
+import { formatAgo } from "./format.js";
 import { Invitations } from "./invitations.js";
 import { rendersAsLog } from "./log-rule.js";
 import { mentions } from "./mentions.js";
@@ -34,15 +31,17 @@ import { applyMemberChange, removes, type MemberList } from "./member-list.js";
 import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
 import { Presence } from "./presence.js";
-import { loadLocalState, saveLocalState, saveSession, type LocalState, type StoredSession } from "./storage.js";
+import { Profile } from "./profile.js";
+import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
+import { searchMessages } from "./search.js";
 import { Timeline } from "./timeline.js";
+import { Typing } from "./typing.js";
 import { BannerView } from "./views/banner.js";
 import { ChatHeaderView } from "./views/chat-header.js";
 import { ComposerView } from "./views/composer.js";
-import { browseRoomsDialog, createRoomDialog, inviteDialog, openModal } from "./views/dialogs.js";
+import { browseRoomsDialog, confirmDialog, createRoomDialog, inviteDialog } from "./views/dialogs.js";
 import { MembersView } from "./views/members.js";
 import { MessageListView, type RenderMode } from "./views/message-list.js";
-import { profileDialog, type ProfileChanges } from "./views/profile-dialog.js";
 import { SidebarView, type SidebarItem } from "./views/sidebar.js";
 import { Toasts } from "./views/toasts.js";
 import { background } from "./background.js";
@@ -60,12 +59,6 @@ interface Conversation {
 }
 
 const PAGE_SIZE = 50;
-/** A typing start is sent again after this long while still typing (the server expires one after 6 s). */
-const TYPING_REFRESH_MS = 3000;
-/** Someone else's typing line goes away after this long without a new start (the server sends a stop at 6 s). */
-const TYPING_TIMEOUT_MS = 8000;
-/** The server relays at most one typing start a second per user and conversation. */
-const TYPING_MIN_GAP_MS = 1100;
 const WIDE = "(min-width: 1100px)";
 
 /**
@@ -88,13 +81,6 @@ export class ChatApp {
   private readonly serverRead = new Map<ConversationKey, number>();
   /** Others' read positions learnt from receipts, per conversation. */
   private readonly reads = new Map<ConversationKey, Map<string, number>>();
-  /** Who is typing where, each with the timer that forgets them. */
-  private readonly typers = new Map<ConversationKey, Map<string, ReturnType<typeof setTimeout>>>();
-  /** Where I last told the server I am typing, and when. */
-  private typingSent: { key: ConversationKey; at: number } | undefined;
-  /** When a start was last sent (the server relays at most one a second), and a start waiting for that. */
-  private typingStartAt = 0;
-  private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly typingLine: HTMLElement;
   /** A message to scroll to once its conversation shows it (a search result). */
   private jumpTo: number | undefined;
@@ -113,6 +99,8 @@ export class ChatApp {
   private readonly outbox: Outbox;
   private readonly invitations: Invitations;
   private readonly presence: Presence;
+  private readonly typing: Typing;
+  private readonly profile: Profile;
   private readonly notifier: Notifier;
   /** Conversations with an unread message that mentions me (this visit). */
   private readonly mentioned = new Set<ConversationKey>();
@@ -135,10 +123,25 @@ export class ChatApp {
       onCreateRoom: () => this.createRoom(),
       onBrowseRooms: () => this.browseRooms(),
       onLogout: () => this.logout(),
-      onSearch: (query) => background(this.search(query)),
+      onSearch: (query) =>
+        background(
+          searchMessages(
+            {
+              client: this.client,
+              me: this.me.id,
+              titleOf: (key) => this.titleOf(refOf(key)),
+              nameOf: (id) => this.nameOf(id),
+              show: (key, messageId) => {
+                this.jumpTo = messageId;
+                this.open(key);
+              },
+            },
+            query,
+          ),
+        ),
       onAcceptInvitation: (roomId) => this.invitations.accept(roomId),
       onDeclineInvitation: (roomId) => background(this.invitations.decline(roomId)),
-      onOpenProfile: () => this.openProfile(),
+      onOpenProfile: () => this.profile.open(),
     });
     this.header = new ChatHeaderView({
       onBack: () => this.setView("list"),
@@ -185,7 +188,7 @@ export class ChatApp {
         this.list.scrollToBottom();
       },
       onFiles: (files) => this.upload(files),
-      onTyping: (typing) => this.typing(typing),
+      onTyping: (typing) => this.typing.set(typing),
       onCancelReply: () => {
         this.replyTo = undefined;
         this.renderReply();
@@ -252,6 +255,19 @@ export class ChatApp {
       join: (roomId) => this.join(roomId),
       changed: () => this.renderSidebar(),
     });
+    this.profile = new Profile({
+      client: this.client,
+      session: this.session,
+      people: this.people,
+      notifier: this.notifier,
+      changed: (me) => this.profileChanged(me),
+    });
+    this.typing = new Typing({
+      client: this.client,
+      active: () => this.active,
+      nameOf: (id) => this.nameOf(id),
+      changed: (key) => key === this.active && this.renderTyping(),
+    });
     this.presence = new Presence({
       client: this.client,
       me: this.me.id,
@@ -285,7 +301,7 @@ export class ChatApp {
     });
     client.on("session", (session) => {
       // A name or avatar changed in another tab shows here from the next connect.
-      this.applyProfile(session.user);
+      this.profile.apply(session.user);
       this.rooms.clear();
       for (const room of session.rooms) this.rooms.set(room.id, room);
       // Left in another tab while away: back to the lobby.
@@ -313,19 +329,7 @@ export class ChatApp {
       reads.set(receipt.userId, Math.max(reads.get(receipt.userId) ?? 0, receipt.lastReadId));
       if (key === this.active) this.scheduleRender();
     });
-    client.on("typing", (notice) => {
-      const key = conversationKey(notice.conversation);
-      if (notice.state === "start") {
-        let typers = this.typers.get(key);
-        if (!typers) this.typers.set(key, (typers = new Map()));
-        clearTimeout(typers.get(notice.userId));
-        typers.set(
-          notice.userId,
-          setTimeout(() => this.stoppedTyping(key, notice.userId), TYPING_TIMEOUT_MS),
-        );
-        if (key === this.active) this.renderTyping();
-      } else this.stoppedTyping(key, notice.userId);
-    });
+    client.on("typing", (notice) => this.typing.received(notice));
     client.on("synced", () => this.save());
     client.on("presence", (notice) => this.presenceNotice(notice));
     client.on("member", (change) => this.memberChanged(change));
@@ -340,7 +344,7 @@ export class ChatApp {
     if (message.messageType === "group" && !this.rooms.has(message.to)) background(this.refreshRooms());
     const conversation = this.conversations.get(key);
     conversation?.timeline.add(message);
-    this.stoppedTyping(key, message.from);
+    this.typing.stopped(key, message.from);
     if (message.from === this.me.id) this.serverRead.set(key, Math.max(this.serverRead.get(key) ?? 0, message.id));
     const seenNow = key === this.active && document.visibilityState === "visible";
     if (message.from === this.me.id || seenNow) {
@@ -440,7 +444,7 @@ export class ChatApp {
   private open(key: ConversationKey): void {
     const mode: RenderMode = key === this.active ? "update" : "reset";
     if (key !== this.active) {
-      this.typing(false);
+      this.typing.set(false);
       this.replyTo = undefined;
       this.renderReply();
     }
@@ -560,51 +564,6 @@ export class ChatApp {
     this.renderSidebar();
   }
 
-  private async search(query: string): Promise<void> {
-    const result = await this.client.search(query, { limit: 30 });
-    const body = h("div", { class: "modal-body search-results" });
-    if (!result.ok) body.append(h("p", { class: "form-error", role: "alert" }, result.error.message));
-    else if (result.data.messages.length === 0)
-      body.append(h("p", { class: "empty-note" }, `Nothing matches “${query}”.`));
-    const close = openModal(`Search: ${query}`, () => [body]);
-    if (!result.ok) return;
-    body.append(
-      h(
-        "ul",
-        { class: "result-list", "aria-label": "Search results" },
-        ...result.data.messages.map((message) => {
-          const key = conversationOf(message, this.me.id);
-          const where = this.titleOf(refOf(key));
-          const who = message.from === this.me.id ? "You" : this.nameOf(message.from);
-          return h(
-            "li",
-            {},
-            h(
-              "button",
-              {
-                type: "button",
-                class: "result",
-                onclick: () => {
-                  close();
-                  this.jumpTo = message.id;
-                  this.open(key);
-                },
-              },
-              h(
-                "span",
-                { class: "result-meta" },
-                h("span", { class: "result-where" }, key.startsWith("room:") ? `#${where}` : where),
-                ` · ${who} · `,
-                h("time", { datetime: new Date(message.createAt).toISOString() }, formatFull(message.createAt)),
-              ),
-              h("span", { class: "result-text" }, message.content ?? ""),
-            ),
-          );
-        }),
-      ),
-    );
-  }
-
   /** Scrolls to (and briefly highlights) the message a search result pointed at, once it is shown. */
   private jump(): void {
     const id = this.jumpTo;
@@ -674,71 +633,13 @@ export class ChatApp {
   }
 
   private confirmDelete(id: number): void {
-    const error = h("p", { class: "form-error", role: "alert" });
-    openModal("Delete message?", (close) => [
-      h(
-        "div",
-        { class: "modal-body" },
-        h("p", {}, "Everyone in the conversation will see “This message was deleted.” instead."),
-        error,
-        h(
-          "div",
-          { class: "modal-actions" },
-          h("button", { type: "button", class: "button", onclick: close }, "Cancel"),
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button danger",
-              onclick: () =>
-                background(
-                  this.client.deleteMessage(id).then((result) => {
-                    if (!result.ok) return void (error.textContent = result.error.message);
-                    close();
-                    this.applyUpdate(result.data);
-                  }),
-                ),
-            },
-            "Delete message",
-          ),
-        ),
-      ),
-    ]);
-  }
-
-  /** Tells the others whether I am typing in the open conversation (a start again every few seconds). */
-  private typing(active: boolean): void {
-    const sent = this.typingSent;
-    const ref = refOf(this.active);
-    clearTimeout(this.typingTimer);
-    if (active && !(ref.kind === "direct" && ref.id === SYSTEM)) {
-      const now = Date.now();
-      if (sent?.key === this.active && now - sent.at < TYPING_REFRESH_MS) return;
-      if (sent && sent.key !== this.active) {
-        this.typingSent = undefined;
-        background(this.client.setTyping(historyTarget(refOf(sent.key)), "stop"));
-      }
-      // A start within a second of the last would not be relayed: send it once it would be.
-      const wait = this.typingStartAt + TYPING_MIN_GAP_MS - now;
-      if (wait > 0) {
-        this.typingTimer = setTimeout(() => this.typing(true), wait);
-        return;
-      }
-      this.typingSent = { key: this.active, at: now };
-      this.typingStartAt = now;
-      background(this.client.setTyping(historyTarget(ref), "start"));
-    } else if (sent) {
-      this.typingSent = undefined;
-      background(this.client.setTyping(historyTarget(refOf(sent.key)), "stop"));
-    }
-  }
-
-  private stoppedTyping(key: ConversationKey, userId: string): void {
-    const typers = this.typers.get(key);
-    if (!typers?.has(userId)) return;
-    clearTimeout(typers.get(userId));
-    typers.delete(userId);
-    if (key === this.active) this.renderTyping();
+    confirmDialog(
+      "Delete message?",
+      "Everyone in the conversation will see “This message was deleted.” instead.",
+      "Delete message",
+      () => this.client.deleteMessage(id),
+      (tombstone) => this.applyUpdate(tombstone),
+    );
   }
 
   private renderReply(): void {
@@ -752,15 +653,7 @@ export class ChatApp {
   }
 
   private renderTyping(): void {
-    const names = [...(this.typers.get(this.active)?.keys() ?? [])].map((id) => this.nameOf(id));
-    this.typingLine.textContent =
-      names.length === 0
-        ? ""
-        : names.length === 1
-          ? `${names[0]} is typing…`
-          : names.length === 2
-            ? `${names[0]} and ${names[1]} are typing…`
-            : "Several people are typing…";
+    this.typingLine.textContent = this.typing.line(this.active);
   }
 
   /** "Seen by" under my newest message: who read up to it (the peer, or room members whose receipts say so). */
@@ -840,42 +733,15 @@ export class ChatApp {
     const ref = refOf(this.active);
     const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
     if (!room || room.id === LOBBY) return;
-    const error = h("p", { class: "form-error", role: "alert" });
-    openModal(`Leave ${room.name}?`, (close) => [
-      h(
-        "div",
-        { class: "modal-body" },
-        h(
-          "p",
-          {},
-          room.visibility === "private"
-            ? "You will need a new invitation to come back."
-            : "You can join again from Browse rooms.",
-        ),
-        error,
-        h(
-          "div",
-          { class: "modal-actions" },
-          h("button", { type: "button", class: "button", onclick: close }, "Cancel"),
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button danger",
-              onclick: () =>
-                background(
-                  this.client.request("room:leave", { roomId: room.id }).then((result) => {
-                    if (!result.ok) return void (error.textContent = result.error.message);
-                    close();
-                    this.forgetRoom(room.id);
-                  }),
-                ),
-            },
-            "Leave room",
-          ),
-        ),
-      ),
-    ]);
+    confirmDialog(
+      `Leave ${room.name}?`,
+      room.visibility === "private"
+        ? "You will need a new invitation to come back."
+        : "You can join again from Browse rooms.",
+      "Leave room",
+      () => this.client.request("room:leave", { roomId: room.id }),
+      () => this.forgetRoom(room.id),
+    );
   }
 
   /** A room I am no longer in (left here or in another tab, or removed). */
@@ -889,57 +755,12 @@ export class ChatApp {
     this.save();
   }
 
-  // ── profile ─────────────────────────────────────────────────────────────────────────────────────
-
-  private openProfile(): void {
-    profileDialog(
-      {
-        me: this.people.person(this.me.id),
-        notify: { supported: this.notifier.supported, enabled: this.notifier.enabled, sound: this.notifier.sound },
-      },
-      { load: () => this.client.updateUser({}), save: (changes) => this.saveProfile(changes) },
-    );
-  }
-
-  /**
-   * Saves the profile dialog: the browser's permission first (while the click still counts as a gesture),
-   * then the new picture through the upload route, then one `user:update`, which the server applies whole
-   * or not at all; the notification choices are kept only once that succeeded.
-   */
-  private async saveProfile(changes: ProfileChanges): Promise<string | undefined> {
-    if (changes.notify.enabled && !this.notifier.enabled && !(await this.notifier.allow())) {
-      return "This browser blocks notifications for this site.";
-    }
-    const update: UserUpdateInput = {};
-    if (changes.name !== undefined) update.name = changes.name;
-    if (changes.readReceipts !== undefined) update.readReceipts = changes.readReceipts;
-    if (changes.avatar === null) update.avatarFileId = null;
-    else if (changes.avatar !== undefined) {
-      const file = new File([changes.avatar], "avatar.png", { type: changes.avatar.type || "image/png" });
-      const uploaded = await uploadFile(file, this.session.token, () => undefined);
-      if (!uploaded.ok) return uploaded.error.message;
-      update.avatarFileId = uploaded.data.fileId;
-    }
-    if (Object.keys(update).length > 0) {
-      const result = await this.client.updateUser(update);
-      if (!result.ok) return result.error.message;
-      this.applyProfile(result.data);
-    }
-    this.notifier.set(changes.notify);
-    return undefined;
-  }
-
-  /** My name and avatar as the server has them now (a save here, or the session of a connect). */
-  private applyProfile(user: User | UserSettings): void {
-    this.me.name = user.name;
-    if (user.avatarUrl === undefined) delete this.me.avatarUrl;
-    else this.me.avatarUrl = user.avatarUrl;
-    this.people.set(this.me);
-    saveSession(this.session);
+  /** My name or avatar changed (here, or in another tab as the session of a connect tells). */
+  private profileChanged(me: User): void {
     // My own row of every member list loaded so far (others see the change on their next load).
     for (const conversation of this.conversations.values()) {
-      const mine = conversation.members.list.find((member) => member.userId === this.me.id);
-      if (mine) mine.name = user.name;
+      const mine = conversation.members.list.find((member) => member.userId === me.id);
+      if (mine) mine.name = me.name;
     }
     this.scheduleRender();
   }
@@ -985,6 +806,7 @@ export class ChatApp {
     this.saveNow();
     this.client.close();
     this.client.removeAllListeners();
+    this.typing.close();
     for (const undo of this.teardown) undo();
     for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
     showUnread(0, false);

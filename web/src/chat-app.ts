@@ -1,11 +1,5 @@
 import { createChatClient, type ChatClient } from "../../client/index.js";
-import type {
-  PresenceMessage,
-  Room,
-  RoomMemberChange,
-  StoredMessage,
-  User,
-} from "../../shared/schemas.js";
+import type { PresenceMessage, Room, RoomMemberChange, StoredMessage, User } from "../../shared/schemas.js";
 import {
   LOBBY,
   SYSTEM,

@@ -1,11 +1,10 @@
 import { createChatClient, type ChatClient } from "../../client/index.js";
-import type { PresenceMessage, RoomMemberChange, StoredMessage, User } from "../../shared/schemas.js";
+import type { PresenceMessage, StoredMessage, User } from "../../shared/schemas.js";
 import {
   LOBBY,
   SYSTEM,
   conversationOf,
   directKey,
-  historyTarget,
   keyOf,
   refOf,
   roomKey,
@@ -19,12 +18,13 @@ import { mentions } from "./mentions.js";
 import { Notifier } from "./notifications.js";
 import { showUnread } from "./tab-badge.js";
 import { MentionPicker } from "./views/mention-picker.js";
-import { applyMemberChange, removes } from "./member-list.js";
 import { ChatState, type Conversation } from "./chat-state.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./presence.js";
 import { Profile } from "./profile.js";
+import { History } from "./history.js";
 import { Receipts } from "./receipts.js";
+import { RoomMembers } from "./room-members.js";
 import { RoomActions } from "./room-actions.js";
 import { saveLocalState, type StoredSession } from "./storage.js";
 import { searchMessages } from "./search.js";
@@ -33,18 +33,19 @@ import { BannerView } from "./views/banner.js";
 import { ChatHeaderView } from "./views/chat-header.js";
 import { ComposerView } from "./views/composer.js";
 import { confirmDialog } from "./views/dialogs.js";
+import { acceptDroppedFiles } from "./views/drop-zone.js";
 import { MembersView } from "./views/members.js";
 import { MessageListView, type RenderMode } from "./views/message-list.js";
 import { SidebarView, type SidebarItem } from "./views/sidebar.js";
 import { Toasts } from "./views/toasts.js";
 import { background } from "./background.js";
 
-const PAGE_SIZE = 50;
 const WIDE = "(min-width: 1100px)";
 
 /**
- * The signed-in chat: owns the SDK client, what this tab knows (rooms, names, presence, timelines, unread
- * counts) and the views, which it re-renders from that state.
+ * The signed-in chat: wires the SDK client, the state store (chat-state.ts), the controllers (history, room
+ * members, room actions, receipts, typing, invitations, presence, notifications, outbox, profile, search) and
+ * the views; routes the client's events to them and re-renders the views from the state.
  */
 export class ChatApp {
   private readonly client: ChatClient;
@@ -75,6 +76,8 @@ export class ChatApp {
   private readonly typing: Typing;
   private readonly receipts: Receipts;
   private readonly roomActions: RoomActions;
+  private readonly history: History;
+  private readonly roomMembers: RoomMembers;
   private readonly profile: Profile;
   private readonly notifier: Notifier;
 
@@ -126,7 +129,7 @@ export class ChatApp {
       avatarOf: (id) => this.state.people.avatarOf(id),
       onRetry: (id) => this.outbox.retry(this.state.conversations.values(), id),
       onDiscard: (id) => this.outbox.discard(this.state.conversations.values(), id),
-      onLoadOlder: () => background(this.loadOlder()),
+      onLoadOlder: () => background(this.history.loadOlder()),
       onEdit: async (id, content) => {
         const result = await this.client.edit(id, content);
         if (!result.ok) return result.error.message;
@@ -174,7 +177,7 @@ export class ChatApp {
     this.members = new MembersView({
       avatarOf: (id) => this.state.people.avatarOf(id),
       onOpenDirect: (userId) => this.open(directKey(userId)),
-      onLoadMore: () => background(this.loadMembers(this.state.conversation(this.state.active), true)),
+      onLoadMore: () => background(this.roomMembers.load(this.state.conversation(this.state.active), true)),
       onClose: () => this.toggleMembers(false),
     });
     this.main = h(
@@ -234,6 +237,15 @@ export class ChatApp {
       changed: (everything) => (everything ? this.render() : this.renderSidebar()),
       save: () => this.save(),
     });
+    this.history = new History({
+      client: this.client,
+      state: this.state,
+      toasts: this.toasts,
+      underfilled: () => this.list.underfilled,
+      changed: (conversation, mode) => this.renderIfActive(conversation, mode),
+      open: (key) => this.open(key),
+      save: () => this.save(),
+    });
     this.receipts = new Receipts({
       client: this.client,
       state: this.state,
@@ -267,6 +279,16 @@ export class ChatApp {
         this.scheduleRender();
       },
     });
+    this.roomMembers = new RoomMembers({
+      client: this.client,
+      state: this.state,
+      presence: this.presence,
+      toasts: this.toasts,
+      invitations: () => this.invitations,
+      roomActions: () => this.roomActions,
+      changed: () => this.scheduleRender(),
+      changedNow: (conversation) => this.renderIfActive(conversation, "update"),
+    });
     this.bindClient();
     this.banner.set(this.client.state, !navigator.onLine);
     this.open(this.state.active);
@@ -281,8 +303,8 @@ export class ChatApp {
       if (state !== "online") return;
       // Every (re)connect: history if not loaded yet, fresh members and presence, then what waited to be sent.
       const active = this.state.conversation(this.state.active);
-      this.ensureLoaded(active);
-      background(this.loadMembers(active));
+      this.history.ensureLoaded(active);
+      background(this.roomMembers.load(active));
       this.outbox.flush(this.state.conversations.values());
       background(this.receipts.sync());
     });
@@ -307,7 +329,7 @@ export class ChatApp {
     client.on("typing", (notice) => this.typing.received(notice));
     client.on("synced", () => this.save());
     client.on("presence", (notice) => this.presenceNotice(notice));
-    client.on("member", (change) => this.memberChanged(change));
+    client.on("member", (change) => this.roomMembers.changed(change));
     client.on("error", (error) => {
       if (error.code === "UNAUTHORIZED") this.logout("Your session has ended. Please sign in again.");
     });
@@ -362,7 +384,7 @@ export class ChatApp {
     if (!known && isOnline) {
       this.state.people.setName(notice.from, notice.from);
       const lobby = this.state.conversations.get(roomKey(LOBBY));
-      if (lobby) background(this.loadMembers(lobby));
+      if (lobby) background(this.roomMembers.load(lobby));
     }
     this.scheduleRender();
   }
@@ -371,29 +393,6 @@ export class ChatApp {
   private *visiblePeople(): Iterable<string> {
     for (const id of this.state.local.directs) if (id !== SYSTEM) yield id;
     for (const member of this.state.conversation(this.state.active).members.list) yield member.userId;
-  }
-
-  /** Someone joined, left, was removed from or changed role in one of my rooms (me included, in any tab). */
-  private memberChanged(change: RoomMemberChange): void {
-    this.state.people.setName(change.userId, change.name);
-    const key = roomKey(change.roomId);
-    if (change.userId === this.me.id) {
-      if (change.change === "joined") {
-        this.invitations.done(change.roomId);
-        if (!this.state.rooms.has(change.roomId)) background(this.roomActions.refresh());
-      } else if (removes(change)) {
-        if (change.change !== "left") this.toasts.show(`You were removed from ${this.state.titleOf(refOf(key))}.`);
-        return this.roomActions.forget(change.roomId);
-      }
-    }
-    const conversation = this.state.conversations.get(key);
-    const counts = conversation ? applyMemberChange(conversation.members, change, this.isOnline(change.userId)) : true;
-    const room = this.state.rooms.get(change.roomId);
-    // My own join is counted in the room the join (or `room:list`) answered.
-    if (room && counts && change.userId !== this.me.id && change.change !== "role") {
-      this.state.rooms.set(room.id, { ...room, members: Math.max(0, room.members + (removes(change) ? -1 : 1)) });
-    }
-    this.scheduleRender();
   }
 
   // ── conversations ───────────────────────────────────────────────────────────────────────────────
@@ -415,103 +414,9 @@ export class ChatApp {
     if (!window.matchMedia(WIDE).matches) this.membersOpen = false;
     this.renderConversation(mode);
     this.renderSidebar();
-    this.ensureLoaded(conversation);
-    background(this.loadMembers(conversation));
+    this.history.ensureLoaded(conversation);
+    background(this.roomMembers.load(conversation));
     if (window.matchMedia("(pointer: fine)").matches) this.composer.focus();
-  }
-
-  private ensureLoaded(conversation: Conversation): void {
-    if (conversation.loaded || conversation.loading || this.client.state !== "online") return;
-    conversation.loading = true;
-    background(
-      this.client.request("history:list", { ...historyTarget(conversation.ref), limit: PAGE_SIZE }).then((page) => {
-        conversation.loading = false;
-        if (!page.ok) return this.unavailable(conversation, page.error.code, page.error.message);
-        for (const message of page.data.messages) conversation.timeline.add(message);
-        conversation.loaded = true;
-        conversation.hasOlder = page.data.hasMore;
-        if (conversation.key === this.state.active)
-          this.state.markRead(conversation.key, conversation.timeline.newestId);
-        this.renderIfActive(conversation, "update");
-        this.fillViewport(conversation);
-      }),
-    );
-  }
-
-  private async loadOlder(): Promise<void> {
-    const conversation = this.state.conversation(this.state.active);
-    const before = conversation.timeline.oldestId;
-    if (!conversation.loaded || conversation.loadingOlder || !conversation.hasOlder || before === undefined) return;
-    conversation.loadingOlder = true;
-    this.renderIfActive(conversation, "update");
-    const page = await this.client.request("history:list", {
-      ...historyTarget(conversation.ref),
-      before,
-      limit: PAGE_SIZE,
-    });
-    conversation.loadingOlder = false;
-    if (page.ok) {
-      for (const message of page.data.messages) conversation.timeline.add(message);
-      conversation.hasOlder = page.data.hasMore;
-    }
-    this.renderIfActive(conversation, "older");
-    this.fillViewport(conversation);
-  }
-
-  /** Loads older pages until the list can scroll, so "scroll up for more" always works. */
-  private fillViewport(conversation: Conversation): void {
-    if (conversation.key === this.state.active && conversation.hasOlder && this.list.underfilled) {
-      requestAnimationFrame(() => background(this.loadOlder()));
-    }
-  }
-
-  private async loadMembers(conversation: Conversation, more = false): Promise<void> {
-    const ref = conversation.ref;
-    if (ref.kind === "direct") {
-      // The System conversation has no members: no panel, no one to follow.
-      const people = ref.id === SYSTEM ? [] : ref.id === this.me.id ? [this.me.id] : [this.me.id, ref.id];
-      conversation.members.list = people.map((userId) => ({
-        userId,
-        name: this.nameOf(userId),
-        online: this.isOnline(userId),
-        role: "member" as const,
-      }));
-      this.renderIfActive(conversation, "update");
-      return;
-    }
-    if (this.client.state !== "online") return;
-    if (conversation.members.loading) {
-      conversation.members.again = !more;
-      return;
-    }
-    conversation.members.loading = true;
-    const after = more ? conversation.members.list.at(-1)?.userId : undefined;
-    const page = await this.client.request("room:members", { roomId: ref.id, limit: 200, ...(after ? { after } : {}) });
-    conversation.members.loading = false;
-    if (page.ok) {
-      conversation.members.list = more ? [...conversation.members.list, ...page.data.members] : page.data.members;
-      conversation.members.hasMore = page.data.hasMore;
-      for (const member of page.data.members) {
-        this.state.people.set({ id: member.userId, name: member.name, avatarUrl: member.avatarUrl });
-        this.presence.noteOnline(member.userId, member.online);
-      }
-    }
-    this.scheduleRender();
-    if (conversation.members.again) {
-      conversation.members.again = false;
-      await this.loadMembers(conversation);
-    }
-  }
-
-  private unavailable(conversation: Conversation, code: string, message: string): void {
-    this.toasts.show(`${this.state.titleOf(conversation.ref)}: ${message}`, { kind: "error" });
-    if (code !== "NOT_FOUND" && code !== "FORBIDDEN") return;
-    this.state.conversations.delete(conversation.key);
-    if (conversation.ref.kind === "direct")
-      this.state.local.directs = this.state.local.directs.filter((id) => id !== conversation.ref.id);
-    else this.state.rooms.delete(conversation.ref.id);
-    if (conversation.key === this.state.active) this.open(roomKey(LOBBY));
-    this.save();
   }
 
   /** Scrolls to (and briefly highlights) the message a search result pointed at, once it is shown. */
@@ -629,7 +534,7 @@ export class ChatApp {
       this.state.markRead(this.state.active, this.state.conversation(this.state.active).timeline.newestId);
       this.render();
       // Names and avatars change without an event (PROTOCOL.md section 8): coming back is a moment to look.
-      background(this.loadMembers(this.state.conversation(this.state.active)));
+      background(this.roomMembers.load(this.state.conversation(this.state.active)));
     };
     document.addEventListener("visibilitychange", visibility);
     this.teardown.push(() => document.removeEventListener("visibilitychange", visibility));
@@ -641,28 +546,7 @@ export class ChatApp {
     media.addEventListener("change", onWidth);
     this.teardown.push(() => media.removeEventListener("change", onWidth));
     // Drag and drop files anywhere on the conversation.
-    let depth = 0;
-    const hasFiles = (event: DragEvent) => event.dataTransfer?.types.includes("Files") === true;
-    this.main.addEventListener("dragenter", (event) => {
-      if (!hasFiles(event)) return;
-      depth += 1;
-      this.main.classList.add("dragging");
-    });
-    this.main.addEventListener("dragleave", () => {
-      depth = Math.max(0, depth - 1);
-      if (depth === 0) this.main.classList.remove("dragging");
-    });
-    this.main.addEventListener("dragover", (event) => {
-      if (hasFiles(event)) event.preventDefault();
-    });
-    this.main.addEventListener("drop", (event) => {
-      depth = 0;
-      this.main.classList.remove("dragging");
-      const files = [...(event.dataTransfer?.files ?? [])];
-      if (files.length === 0) return;
-      event.preventDefault();
-      this.upload(files);
-    });
+    acceptDroppedFiles(this.main, (files) => this.upload(files));
   }
 
   private setView(view: "list" | "chat"): void {

@@ -42,7 +42,7 @@ describe("profile and settings", { timeout: 60_000 }, () => {
     await messageLog(alice).getByText("hello from bob").waitFor();
 
     const dialog = await openProfile(bob);
-    // Focus starts in the dialog, on its first field.
+    // Focus moves into the dialog, onto the name field.
     expect(await bob.evaluate("document.activeElement && document.activeElement.getAttribute('name')")).toBe("name");
     const name = dialog.getByRole("textbox", { name: "Display name" });
     expect(await name.inputValue()).toBe("bob");

@@ -431,7 +431,7 @@ export class ChatApp {
     setTimeout(() => element.classList.remove("highlight"), 2000);
   }
 
-  // ── conversation state ──────────────────────────────────────────────────────────────────────────
+  // ── messages ────────────────────────────────────────────────────────────────────────────────────
 
   /** A newer version of a message (edited, deleted, reacted to), from others or answering my own change. */
   private applyUpdate(message: StoredMessage): void {
@@ -471,6 +471,8 @@ export class ChatApp {
     this.outbox.upload(conversation, files);
     this.list.scrollToBottom();
   }
+
+  // ── profile ─────────────────────────────────────────────────────────────────────────────────────
 
   /** My name or avatar changed (here, or in another tab as the session of a connect tells). */
   private profileChanged(me: User): void {

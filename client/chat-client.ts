@@ -386,7 +386,10 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return this.request("presence:subscribe", { userIds }, options);
   }
 
-  /** Changes this user's name or read-receipt setting; `{}` answers the current values. */
+  /**
+   * Changes this user's name, avatar (`avatarFileId`: an image this user uploaded, or `null` to remove it) or
+   * read-receipt setting; `{}` answers the current values.
+   */
   updateUser(input: UserUpdateInput = {}, options?: RequestOptions): Promise<Result<UserSettings>> {
     return this.request("user:update", input, options);
   }

@@ -61,10 +61,23 @@ const sidebarItem = (page: Page, name: string | RegExp) =>
 const direct = (from: Awaited<ReturnType<typeof connect>>, to: string, content: string) =>
   ok(from.socket, "message:send", { messageType: "single", mediaType: "text", to, content });
 
+/** Opens the profile and settings dialog, where the notification choices are. */
+async function openSettings(page: Page) {
+  await page.getByRole("button", { name: /^Profile and settings/ }).click();
+  const dialog = page.getByRole("dialog", { name: "Profile and settings" });
+  await dialog.getByRole("button", { name: "Save" }).and(dialog.locator(":enabled")).waitFor();
+  return dialog;
+}
+
 async function turnOnNotifications(page: Page): Promise<void> {
-  const toggle = page.getByRole("button", { name: "Turn on notifications" });
-  await toggle.click();
-  await page.getByRole("button", { name: "Turn on notifications", pressed: true }).waitFor();
+  const dialog = await openSettings(page);
+  await dialog.getByRole("checkbox", { name: /^Desktop notifications/ }).check();
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await dialog.waitFor({ state: "detached" });
+  const again = await openSettings(page);
+  expect(await again.getByRole("checkbox", { name: /^Desktop notifications/ }).isChecked()).toBe(true);
+  await page.keyboard.press("Escape");
+  await again.waitFor({ state: "detached" });
 }
 
 async function mute(page: Page, conversation: string): Promise<void> {
@@ -190,11 +203,11 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
   it("never asks for notification permission at load, only when notifications are turned on", async () => {
     const server = await startServer();
     const bob = await user(server, "bob", false);
-    const toggle = bob.getByRole("button", { name: "Turn on notifications" });
-    await toggle.waitFor();
+    const dialog = await openSettings(bob);
     expect(await bob.evaluate("window.__permissionRequests")).toBe(0);
     expect(await bob.evaluate("Notification.permission")).toBe("default");
-    await toggle.click();
+    await dialog.getByRole("checkbox", { name: /^Desktop notifications/ }).check();
+    await dialog.getByRole("button", { name: "Save" }).click();
     await bob.waitForFunction("window.__permissionRequests === 1");
   });
 });

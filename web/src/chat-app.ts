@@ -1,89 +1,60 @@
 import { createChatClient, type ChatClient } from "../../client/index.js";
-import type { PresenceMessage, Room, RoomMemberChange, StoredMessage } from "../../shared/schemas.js";
+import type { PresenceMessage, StoredMessage, User } from "../../shared/schemas.js";
 import {
   LOBBY,
   SYSTEM,
-  conversationKey,
   conversationOf,
   directKey,
-  historyTarget,
   keyOf,
   refOf,
   roomKey,
   type ConversationKey,
-  type ConversationRef,
 } from "./conversations.js";
 import { h } from "./dom.js";
-import { formatAgo, formatFull } from "./format.js";
+import { formatAgo } from "./format.js";
 import { Invitations } from "./invitations.js";
 import { rendersAsLog } from "./log-rule.js";
 import { mentions } from "./mentions.js";
 import { Notifier } from "./notifications.js";
 import { showUnread } from "./tab-badge.js";
 import { MentionPicker } from "./views/mention-picker.js";
-import { applyMemberChange, removes, type MemberList } from "./member-list.js";
+import { ChatState, type Conversation } from "./chat-state.js";
 import { Outbox } from "./outbox.js";
 import { Presence } from "./presence.js";
-import { loadLocalState, saveLocalState, type LocalState, type StoredSession } from "./storage.js";
-import { Timeline } from "./timeline.js";
+import { Profile } from "./profile.js";
+import { History } from "./history.js";
+import { Receipts } from "./receipts.js";
+import { RoomMembers } from "./room-members.js";
+import { RoomActions } from "./room-actions.js";
+import { saveLocalState, type StoredSession } from "./storage.js";
+import { searchMessages } from "./search.js";
+import { Typing } from "./typing.js";
 import { BannerView } from "./views/banner.js";
 import { ChatHeaderView } from "./views/chat-header.js";
 import { ComposerView } from "./views/composer.js";
-import { browseRoomsDialog, createRoomDialog, inviteDialog, openModal } from "./views/dialogs.js";
+import { confirmDialog } from "./views/dialogs.js";
+import { acceptDroppedFiles } from "./views/drop-zone.js";
 import { MembersView } from "./views/members.js";
 import { MessageListView, type RenderMode } from "./views/message-list.js";
 import { SidebarView, type SidebarItem } from "./views/sidebar.js";
 import { Toasts } from "./views/toasts.js";
 import { background } from "./background.js";
 
-/** One conversation this tab has opened. */
-interface Conversation {
-  key: ConversationKey;
-  ref: ConversationRef;
-  timeline: Timeline;
-  loaded: boolean;
-  loading: boolean;
-  hasOlder: boolean;
-  loadingOlder: boolean;
-  members: MemberList;
-}
-
-const PAGE_SIZE = 50;
-/** A typing start is sent again after this long while still typing (the server expires one after 6 s). */
-const TYPING_REFRESH_MS = 3000;
-/** Someone else's typing line goes away after this long without a new start (the server sends a stop at 6 s). */
-const TYPING_TIMEOUT_MS = 8000;
-/** The server relays at most one typing start a second per user and conversation. */
-const TYPING_MIN_GAP_MS = 1100;
 const WIDE = "(min-width: 1100px)";
 
 /**
- * The signed-in chat: owns the SDK client, what this tab knows (rooms, names, presence, timelines, unread
- * counts) and the views, which it re-renders from that state.
+ * The signed-in chat: wires the SDK client, the state store (chat-state.ts), the controllers (history, room
+ * members, room actions, receipts, typing, invitations, presence, notifications, outbox, profile, search) and
+ * the views; routes the client's events to them and re-renders the views from the state.
  */
 export class ChatApp {
   private readonly client: ChatClient;
-  private readonly me: { id: string; name: string };
-  private readonly local: LocalState;
-  private readonly rooms = new Map<string, Room>();
-  private readonly conversations = new Map<ConversationKey, Conversation>();
-  private readonly names = new Map<string, string>();
-  private active: ConversationKey;
+  private readonly state: ChatState;
+  private readonly me: User;
   private membersOpen = window.matchMedia(WIDE).matches;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private renderQueued = false;
   private readonly teardown: (() => void)[] = [];
-  /** My read position per conversation as the server knows it. */
-  private readonly serverRead = new Map<ConversationKey, number>();
-  /** Others' read positions learnt from receipts, per conversation. */
-  private readonly reads = new Map<ConversationKey, Map<string, number>>();
-  /** Who is typing where, each with the timer that forgets them. */
-  private readonly typers = new Map<ConversationKey, Map<string, ReturnType<typeof setTimeout>>>();
-  /** Where I last told the server I am typing, and when. */
-  private typingSent: { key: ConversationKey; at: number } | undefined;
-  /** When a start was last sent (the server relays at most one a second), and a start waiting for that. */
-  private typingStartAt = 0;
-  private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly typingLine: HTMLElement;
   /** A message to scroll to once its conversation shows it (a search result). */
   private jumpTo: number | undefined;
@@ -102,53 +73,63 @@ export class ChatApp {
   private readonly outbox: Outbox;
   private readonly invitations: Invitations;
   private readonly presence: Presence;
+  private readonly typing: Typing;
+  private readonly receipts: Receipts;
+  private readonly roomActions: RoomActions;
+  private readonly history: History;
+  private readonly roomMembers: RoomMembers;
+  private readonly profile: Profile;
   private readonly notifier: Notifier;
-  /** Conversations with an unread message that mentions me (this visit). */
-  private readonly mentioned = new Set<ConversationKey>();
 
   constructor(
     root: HTMLElement,
     private readonly session: StoredSession,
     private readonly onLogout: (message?: string) => void,
   ) {
-    this.me = session.user;
-    this.names.set(this.me.id, this.me.name);
-    this.names.set(SYSTEM, "System");
-    this.local = loadLocalState(this.me.id);
-    // A reload comes back to the conversation it left (one that is gone falls back to the lobby once known).
-    this.active = this.local.active ?? roomKey(LOBBY);
+    this.state = new ChatState(session.user);
+    this.me = this.state.me;
     this.notifier = new Notifier({ userId: this.me.id, open: (key) => this.open(key), changed: () => this.render() });
 
     this.sidebar = new SidebarView({
       onOpen: (key) => this.open(key),
-      onCreateRoom: () => this.createRoom(),
-      onBrowseRooms: () => this.browseRooms(),
+      onCreateRoom: () => this.roomActions.create(),
+      onBrowseRooms: () => this.roomActions.browse(),
       onLogout: () => this.logout(),
-      onSearch: (query) => background(this.search(query)),
+      onSearch: (query) =>
+        background(
+          searchMessages(
+            {
+              client: this.client,
+              me: this.me.id,
+              titleOf: (key) => this.state.titleOf(refOf(key)),
+              nameOf: (id) => this.nameOf(id),
+              show: (key, messageId) => {
+                this.jumpTo = messageId;
+                this.open(key);
+              },
+            },
+            query,
+          ),
+        ),
       onAcceptInvitation: (roomId) => this.invitations.accept(roomId),
       onDeclineInvitation: (roomId) => background(this.invitations.decline(roomId)),
-      onToggleNotifications: () =>
-        background(
-          this.notifier.toggleEnabled().then((allowed) => {
-            if (!allowed) this.toasts.show("This browser blocks notifications for this site.", { kind: "error" });
-          }),
-        ),
-      onToggleSound: () => this.notifier.toggleSound(),
+      onOpenProfile: () => this.profile.open(),
     });
     this.header = new ChatHeaderView({
       onBack: () => this.setView("list"),
-      onInvite: () => this.invite(),
-      onLeave: () => this.leave(),
+      onInvite: () => this.roomActions.invite(),
+      onLeave: () => this.roomActions.leave(),
       onToggleMembers: () => this.toggleMembers(),
-      onToggleMute: () => this.notifier.toggleMute(this.active),
+      onToggleMute: () => this.notifier.toggleMute(this.state.active),
     });
     this.banner = new BannerView(() => this.client.connect());
     this.list = new MessageListView({
       me: this.me.id,
       nameOf: (id) => this.nameOf(id),
-      onRetry: (id) => this.outbox.retry(this.conversations.values(), id),
-      onDiscard: (id) => this.outbox.discard(this.conversations.values(), id),
-      onLoadOlder: () => background(this.loadOlder()),
+      avatarOf: (id) => this.state.people.avatarOf(id),
+      onRetry: (id) => this.outbox.retry(this.state.conversations.values(), id),
+      onDiscard: (id) => this.outbox.discard(this.state.conversations.values(), id),
+      onLoadOlder: () => background(this.history.loadOlder()),
       onEdit: async (id, content) => {
         const result = await this.client.edit(id, content);
         if (!result.ok) return result.error.message;
@@ -156,7 +137,7 @@ export class ChatApp {
         return undefined;
       },
       onDelete: (id) => this.confirmDelete(id),
-      onAtBottom: () => this.reportRead(),
+      onAtBottom: () => this.receipts.report(),
       onReact: (id, emoji, on) =>
         background(
           this.client.react(id, emoji, on).then((result) => {
@@ -165,36 +146,38 @@ export class ChatApp {
           }),
         ),
       onReply: (message) => {
-        this.replyTo = { key: this.active, message };
+        this.replyTo = { key: this.state.active, message };
         this.renderReply();
         this.composer.focus();
       },
     });
     this.composer = new ComposerView({
       onSend: (text) => {
-        const replyTo = this.replyTo?.key === this.active ? this.replyTo.message.id : undefined;
+        const replyTo = this.replyTo?.key === this.state.active ? this.replyTo.message.id : undefined;
         this.replyTo = undefined;
         this.renderReply();
-        this.outbox.sendText(this.conversation(this.active), text, replyTo);
+        this.outbox.sendText(this.state.conversation(this.state.active), text, replyTo);
         this.list.scrollToBottom();
       },
       onFiles: (files) => this.upload(files),
-      onTyping: (typing) => this.typing(typing),
+      onTyping: (typing) => this.typing.set(typing),
       onCancelReply: () => {
         this.replyTo = undefined;
         this.renderReply();
       },
     });
     const picker = new MentionPicker(this.composer.textbox, () =>
-      this.conversation(this.active)
+      this.state
+        .conversation(this.state.active)
         .members.list.filter((member) => member.userId !== this.me.id)
         .map((member) => ({ id: member.userId, name: member.name })),
     );
     this.composer.element.append(picker.element);
     this.typingLine = h("p", { class: "typing-line", "aria-live": "polite" });
     this.members = new MembersView({
+      avatarOf: (id) => this.state.people.avatarOf(id),
       onOpenDirect: (userId) => this.open(directKey(userId)),
-      onLoadMore: () => background(this.loadMembers(this.conversation(this.active), true)),
+      onLoadMore: () => background(this.roomMembers.load(this.state.conversation(this.state.active), true)),
       onClose: () => this.toggleMembers(false),
     });
     this.main = h(
@@ -224,16 +207,16 @@ export class ChatApp {
     root.replaceChildren(this.shell);
     this.bindPage();
 
-    this.client = createChatClient({ token: () => this.session.token, cursor: this.local.cursor });
+    this.client = createChatClient({ token: () => this.session.token, cursor: this.state.local.cursor });
     this.outbox = new Outbox({
       client: this.client,
       token: () => this.session.token,
       changed: () => this.scheduleRender(),
       sent: (conversation, message) => {
-        this.markRead(conversation.key, message.id);
+        this.state.markRead(conversation.key, message.id);
         // Sending moves my read position on the server too.
-        this.serverRead.set(conversation.key, Math.max(this.serverRead.get(conversation.key) ?? 0, message.id));
-        if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
+        this.receipts.moved(conversation.key, message.id);
+        if (conversation.ref.kind === "direct") this.state.touchDirect(conversation.ref.id);
         this.save();
       },
     });
@@ -241,25 +224,74 @@ export class ChatApp {
       client: this.client,
       toasts: this.toasts,
       nameOf: (id) => this.nameOf(id),
-      isMember: (roomId) => this.rooms.has(roomId),
-      join: (roomId) => this.join(roomId),
+      isMember: (roomId) => this.state.rooms.has(roomId),
+      join: (roomId) => this.roomActions.join(roomId),
       changed: () => this.renderSidebar(),
+    });
+    this.roomActions = new RoomActions({
+      client: this.client,
+      state: this.state,
+      toasts: this.toasts,
+      invitations: () => this.invitations,
+      open: (key) => this.open(key),
+      changed: (everything) => (everything ? this.render() : this.renderSidebar()),
+      save: () => this.save(),
+    });
+    this.history = new History({
+      client: this.client,
+      state: this.state,
+      toasts: this.toasts,
+      underfilled: () => this.list.underfilled,
+      changed: (conversation, mode) => this.renderIfActive(conversation, mode),
+      open: (key) => this.open(key),
+      save: () => this.save(),
+    });
+    this.receipts = new Receipts({
+      client: this.client,
+      state: this.state,
+      newestInView: () => document.visibilityState === "visible" && this.list.atBottom,
+      save: () => this.save(),
+      countsChanged: () => this.renderSidebar(),
+      changed: (everything) => (everything ? this.render() : this.scheduleRender()),
+    });
+    this.profile = new Profile({
+      client: this.client,
+      session: this.session,
+      people: this.state.people,
+      notifier: this.notifier,
+      changed: (me) => this.profileChanged(me),
+    });
+    this.typing = new Typing({
+      client: this.client,
+      active: () => this.state.active,
+      nameOf: (id) => this.nameOf(id),
+      changed: (key) => key === this.state.active && this.renderTyping(),
     });
     this.presence = new Presence({
       client: this.client,
       me: this.me.id,
       visible: () => this.visiblePeople(),
       changed: (status) => {
-        for (const conversation of this.conversations.values()) {
+        for (const conversation of this.state.conversations.values()) {
           const member = conversation.members.list.find((m) => m.userId === status.userId);
           if (member) member.online = status.online;
         }
         this.scheduleRender();
       },
     });
+    this.roomMembers = new RoomMembers({
+      client: this.client,
+      state: this.state,
+      presence: this.presence,
+      toasts: this.toasts,
+      invitations: () => this.invitations,
+      roomActions: () => this.roomActions,
+      changed: () => this.scheduleRender(),
+      changedNow: (conversation) => this.renderIfActive(conversation, "update"),
+    });
     this.bindClient();
     this.banner.set(this.client.state, !navigator.onLine);
-    this.open(this.active);
+    this.open(this.state.active);
   }
 
   // ── client events ────────────────────────────────────────────────────────────────────────────────
@@ -270,56 +302,34 @@ export class ChatApp {
       this.banner.set(state, !navigator.onLine);
       if (state !== "online") return;
       // Every (re)connect: history if not loaded yet, fresh members and presence, then what waited to be sent.
-      const active = this.conversation(this.active);
-      this.ensureLoaded(active);
-      background(this.loadMembers(active));
-      this.outbox.flush(this.conversations.values());
-      background(this.syncConversations());
+      const active = this.state.conversation(this.state.active);
+      this.history.ensureLoaded(active);
+      background(this.roomMembers.load(active));
+      this.outbox.flush(this.state.conversations.values());
+      background(this.receipts.sync());
     });
     client.on("session", (session) => {
-      this.rooms.clear();
-      for (const room of session.rooms) this.rooms.set(room.id, room);
+      // A name or avatar changed in another tab shows here from the next connect.
+      this.profile.apply(session.user);
+      this.state.rooms.clear();
+      for (const room of session.rooms) this.state.rooms.set(room.id, room);
       // Left in another tab while away: back to the lobby.
-      const active = refOf(this.active);
-      if (active.kind === "room" && !this.rooms.has(active.id)) this.open(roomKey(LOBBY));
+      const active = refOf(this.state.active);
+      if (active.kind === "room" && !this.state.rooms.has(active.id)) this.open(roomKey(LOBBY));
       this.render();
     });
     client.on("message", (message) => this.receive(message));
     client.on("updated", (message) => this.applyUpdate(message));
     client.on("reactions", (update) => {
-      if (this.conversations.get(conversationOf(update, this.me.id))?.timeline.mergeReactions(update)) {
+      if (this.state.conversations.get(conversationOf(update, this.me.id))?.timeline.mergeReactions(update)) {
         this.scheduleRender();
       }
     });
-    client.on("receipt", (receipt) => {
-      const key = conversationKey(receipt.conversation);
-      if (receipt.userId === this.me.id) {
-        // Read in another tab: the server has the counts.
-        this.serverRead.set(key, Math.max(this.serverRead.get(key) ?? 0, receipt.lastReadId));
-        background(this.syncConversations());
-        return;
-      }
-      let reads = this.reads.get(key);
-      if (!reads) this.reads.set(key, (reads = new Map()));
-      reads.set(receipt.userId, Math.max(reads.get(receipt.userId) ?? 0, receipt.lastReadId));
-      if (key === this.active) this.scheduleRender();
-    });
-    client.on("typing", (notice) => {
-      const key = conversationKey(notice.conversation);
-      if (notice.state === "start") {
-        let typers = this.typers.get(key);
-        if (!typers) this.typers.set(key, (typers = new Map()));
-        clearTimeout(typers.get(notice.userId));
-        typers.set(
-          notice.userId,
-          setTimeout(() => this.stoppedTyping(key, notice.userId), TYPING_TIMEOUT_MS),
-        );
-        if (key === this.active) this.renderTyping();
-      } else this.stoppedTyping(key, notice.userId);
-    });
+    client.on("receipt", (receipt) => this.receipts.received(receipt));
+    client.on("typing", (notice) => this.typing.received(notice));
     client.on("synced", () => this.save());
     client.on("presence", (notice) => this.presenceNotice(notice));
-    client.on("member", (change) => this.memberChanged(change));
+    client.on("member", (change) => this.roomMembers.changed(change));
     client.on("error", (error) => {
       if (error.code === "UNAUTHORIZED") this.logout("Your session has ended. Please sign in again.");
     });
@@ -327,18 +337,18 @@ export class ChatApp {
 
   private receive(message: StoredMessage): void {
     const key = conversationOf(message, this.me.id);
-    if (key.startsWith("user:")) this.touchDirect(refOf(key).id);
-    if (message.messageType === "group" && !this.rooms.has(message.to)) background(this.refreshRooms());
-    const conversation = this.conversations.get(key);
+    if (key.startsWith("user:")) this.state.touchDirect(refOf(key).id);
+    if (message.messageType === "group" && !this.state.rooms.has(message.to)) background(this.roomActions.refresh());
+    const conversation = this.state.conversations.get(key);
     conversation?.timeline.add(message);
-    this.stoppedTyping(key, message.from);
-    if (message.from === this.me.id) this.serverRead.set(key, Math.max(this.serverRead.get(key) ?? 0, message.id));
-    const seenNow = key === this.active && document.visibilityState === "visible";
+    this.typing.stopped(key, message.from);
+    if (message.from === this.me.id) this.receipts.moved(key, message.id);
+    const seenNow = key === this.state.active && document.visibilityState === "visible";
     if (message.from === this.me.id || seenNow) {
       // Sending (from another tab too) reads the conversation up to there.
-      this.markRead(key, message.id);
-    } else if (message.id > (this.local.lastRead[key] ?? 0)) {
-      this.local.unread[key] = (this.local.unread[key] ?? 0) + 1;
+      this.state.markRead(key, message.id);
+    } else if (message.id > (this.state.local.lastRead[key] ?? 0)) {
+      this.state.local.unread[key] = (this.state.local.unread[key] ?? 0) + 1;
       this.alert(key, message);
     }
     this.save();
@@ -348,12 +358,12 @@ export class ChatApp {
   /** Notes a mention of me and notifies of a direct message or a mention. */
   private alert(key: ConversationKey, message: StoredMessage): void {
     const mention = message.messageType !== "system" && mentions(message.content, this.me.id);
-    if (mention) this.mentioned.add(key);
+    if (mention) this.state.mentioned.add(key);
     if (message.messageType !== "single" && !mention) return;
     const from = this.nameOf(message.from);
     this.notifier.notify({
       key,
-      title: message.messageType === "single" ? from : `${from} mentioned you in #${this.titleOf(refOf(key))}`,
+      title: message.messageType === "single" ? from : `${from} mentioned you in #${this.state.titleOf(refOf(key))}`,
       body: message.content ?? (message.mediaType === "image" ? "sent an image" : "sent a file"),
       mention,
     });
@@ -361,9 +371,9 @@ export class ChatApp {
 
   private presenceNotice(notice: PresenceMessage): void {
     const isOnline = notice.messageType === "online";
-    const known = this.names.has(notice.from);
+    const known = this.state.people.has(notice.from);
     this.presence.set({ userId: notice.from, online: isOnline, lastSeenAt: isOnline ? undefined : notice.createAt });
-    for (const conversation of this.conversations.values()) {
+    for (const conversation of this.state.conversations.values()) {
       const shares =
         conversation.members.list.some((m) => m.userId === notice.from) ||
         (conversation.ref.kind === "direct" && conversation.ref.id === notice.from) ||
@@ -372,228 +382,41 @@ export class ChatApp {
     }
     // Someone new (just registered): the lobby's member list should show them.
     if (!known && isOnline) {
-      this.names.set(notice.from, notice.from);
-      const lobby = this.conversations.get(roomKey(LOBBY));
-      if (lobby) background(this.loadMembers(lobby));
+      this.state.people.setName(notice.from, notice.from);
+      const lobby = this.state.conversations.get(roomKey(LOBBY));
+      if (lobby) background(this.roomMembers.load(lobby));
     }
     this.scheduleRender();
   }
 
   /** Whose online dots are on screen: direct contacts, then the open conversation's loaded members. */
   private *visiblePeople(): Iterable<string> {
-    for (const id of this.local.directs) if (id !== SYSTEM) yield id;
-    for (const member of this.conversation(this.active).members.list) yield member.userId;
-  }
-
-  /** Someone joined, left, was removed from or changed role in one of my rooms (me included, in any tab). */
-  private memberChanged(change: RoomMemberChange): void {
-    this.names.set(change.userId, change.name);
-    const key = roomKey(change.roomId);
-    if (change.userId === this.me.id) {
-      if (change.change === "joined") {
-        this.invitations.done(change.roomId);
-        if (!this.rooms.has(change.roomId)) background(this.refreshRooms());
-      } else if (removes(change)) {
-        if (change.change !== "left") this.toasts.show(`You were removed from ${this.titleOf(refOf(key))}.`);
-        return this.forgetRoom(change.roomId);
-      }
-    }
-    const conversation = this.conversations.get(key);
-    const counts = conversation ? applyMemberChange(conversation.members, change, this.isOnline(change.userId)) : true;
-    const room = this.rooms.get(change.roomId);
-    // My own join is counted in the room the join (or `room:list`) answered.
-    if (room && counts && change.userId !== this.me.id && change.change !== "role") {
-      this.rooms.set(room.id, { ...room, members: Math.max(0, room.members + (removes(change) ? -1 : 1)) });
-    }
-    this.scheduleRender();
+    for (const id of this.state.local.directs) if (id !== SYSTEM) yield id;
+    for (const member of this.state.conversation(this.state.active).members.list) yield member.userId;
   }
 
   // ── conversations ───────────────────────────────────────────────────────────────────────────────
 
-  private conversation(key: ConversationKey): Conversation {
-    let conversation = this.conversations.get(key);
-    if (!conversation) {
-      conversation = {
-        key,
-        ref: refOf(key),
-        timeline: new Timeline(),
-        loaded: false,
-        loading: false,
-        hasOlder: false,
-        loadingOlder: false,
-        members: { list: [], hasMore: false, loading: false },
-      };
-      this.conversations.set(key, conversation);
-    }
-    return conversation;
-  }
-
   private open(key: ConversationKey): void {
-    const mode: RenderMode = key === this.active ? "update" : "reset";
-    if (key !== this.active) {
-      this.typing(false);
+    const mode: RenderMode = key === this.state.active ? "update" : "reset";
+    if (key !== this.state.active) {
+      this.typing.set(false);
       this.replyTo = undefined;
       this.renderReply();
     }
-    this.active = key;
-    this.local.active = key;
+    this.state.active = key;
+    this.state.local.active = key;
     this.save();
-    const conversation = this.conversation(key);
-    if (conversation.ref.kind === "direct") this.touchDirect(conversation.ref.id);
-    this.markRead(key, conversation.timeline.newestId);
+    const conversation = this.state.conversation(key);
+    if (conversation.ref.kind === "direct") this.state.touchDirect(conversation.ref.id);
+    this.state.markRead(key, conversation.timeline.newestId);
     this.setView("chat");
     if (!window.matchMedia(WIDE).matches) this.membersOpen = false;
     this.renderConversation(mode);
     this.renderSidebar();
-    this.ensureLoaded(conversation);
-    background(this.loadMembers(conversation));
+    this.history.ensureLoaded(conversation);
+    background(this.roomMembers.load(conversation));
     if (window.matchMedia("(pointer: fine)").matches) this.composer.focus();
-  }
-
-  private ensureLoaded(conversation: Conversation): void {
-    if (conversation.loaded || conversation.loading || this.client.state !== "online") return;
-    conversation.loading = true;
-    background(
-      this.client.request("history:list", { ...historyTarget(conversation.ref), limit: PAGE_SIZE }).then((page) => {
-        conversation.loading = false;
-        if (!page.ok) return this.unavailable(conversation, page.error.code, page.error.message);
-        for (const message of page.data.messages) conversation.timeline.add(message);
-        conversation.loaded = true;
-        conversation.hasOlder = page.data.hasMore;
-        if (conversation.key === this.active) this.markRead(conversation.key, conversation.timeline.newestId);
-        this.renderIfActive(conversation, "update");
-        this.fillViewport(conversation);
-      }),
-    );
-  }
-
-  private async loadOlder(): Promise<void> {
-    const conversation = this.conversation(this.active);
-    const before = conversation.timeline.oldestId;
-    if (!conversation.loaded || conversation.loadingOlder || !conversation.hasOlder || before === undefined) return;
-    conversation.loadingOlder = true;
-    this.renderIfActive(conversation, "update");
-    const page = await this.client.request("history:list", {
-      ...historyTarget(conversation.ref),
-      before,
-      limit: PAGE_SIZE,
-    });
-    conversation.loadingOlder = false;
-    if (page.ok) {
-      for (const message of page.data.messages) conversation.timeline.add(message);
-      conversation.hasOlder = page.data.hasMore;
-    }
-    this.renderIfActive(conversation, "older");
-    this.fillViewport(conversation);
-  }
-
-  /** Loads older pages until the list can scroll, so "scroll up for more" always works. */
-  private fillViewport(conversation: Conversation): void {
-    if (conversation.key === this.active && conversation.hasOlder && this.list.underfilled) {
-      requestAnimationFrame(() => background(this.loadOlder()));
-    }
-  }
-
-  private async loadMembers(conversation: Conversation, more = false): Promise<void> {
-    const ref = conversation.ref;
-    if (ref.kind === "direct") {
-      // The System conversation has no members: no panel, no one to follow.
-      const people = ref.id === SYSTEM ? [] : ref.id === this.me.id ? [this.me.id] : [this.me.id, ref.id];
-      conversation.members.list = people.map((userId) => ({
-        userId,
-        name: this.nameOf(userId),
-        online: this.isOnline(userId),
-        role: "member" as const,
-      }));
-      this.renderIfActive(conversation, "update");
-      return;
-    }
-    if (this.client.state !== "online") return;
-    if (conversation.members.loading) {
-      conversation.members.again = !more;
-      return;
-    }
-    conversation.members.loading = true;
-    const after = more ? conversation.members.list.at(-1)?.userId : undefined;
-    const page = await this.client.request("room:members", { roomId: ref.id, limit: 200, ...(after ? { after } : {}) });
-    conversation.members.loading = false;
-    if (page.ok) {
-      conversation.members.list = more ? [...conversation.members.list, ...page.data.members] : page.data.members;
-      conversation.members.hasMore = page.data.hasMore;
-      for (const member of page.data.members) {
-        this.names.set(member.userId, member.name);
-        this.presence.noteOnline(member.userId, member.online);
-      }
-    }
-    this.scheduleRender();
-    if (conversation.members.again) {
-      conversation.members.again = false;
-      await this.loadMembers(conversation);
-    }
-  }
-
-  private unavailable(conversation: Conversation, code: string, message: string): void {
-    this.toasts.show(`${this.titleOf(conversation.ref)}: ${message}`, { kind: "error" });
-    if (code !== "NOT_FOUND" && code !== "FORBIDDEN") return;
-    this.conversations.delete(conversation.key);
-    if (conversation.ref.kind === "direct")
-      this.local.directs = this.local.directs.filter((id) => id !== conversation.ref.id);
-    else this.rooms.delete(conversation.ref.id);
-    if (conversation.key === this.active) this.open(roomKey(LOBBY));
-    this.save();
-  }
-
-  private async refreshRooms(): Promise<void> {
-    const list = await this.client.request("room:list", {});
-    if (!list.ok) return;
-    this.rooms.clear();
-    for (const room of list.data.joined) this.rooms.set(room.id, room);
-    this.renderSidebar();
-  }
-
-  private async search(query: string): Promise<void> {
-    const result = await this.client.search(query, { limit: 30 });
-    const body = h("div", { class: "modal-body search-results" });
-    if (!result.ok) body.append(h("p", { class: "form-error", role: "alert" }, result.error.message));
-    else if (result.data.messages.length === 0)
-      body.append(h("p", { class: "empty-note" }, `Nothing matches “${query}”.`));
-    const close = openModal(`Search: ${query}`, () => [body]);
-    if (!result.ok) return;
-    body.append(
-      h(
-        "ul",
-        { class: "result-list", "aria-label": "Search results" },
-        ...result.data.messages.map((message) => {
-          const key = conversationOf(message, this.me.id);
-          const where = this.titleOf(refOf(key));
-          const who = message.from === this.me.id ? "You" : this.nameOf(message.from);
-          return h(
-            "li",
-            {},
-            h(
-              "button",
-              {
-                type: "button",
-                class: "result",
-                onclick: () => {
-                  close();
-                  this.jumpTo = message.id;
-                  this.open(key);
-                },
-              },
-              h(
-                "span",
-                { class: "result-meta" },
-                h("span", { class: "result-where" }, key.startsWith("room:") ? `#${where}` : where),
-                ` · ${who} · `,
-                h("time", { datetime: new Date(message.createAt).toISOString() }, formatFull(message.createAt)),
-              ),
-              h("span", { class: "result-text" }, message.content ?? ""),
-            ),
-          );
-        }),
-      ),
-    );
   }
 
   /** Scrolls to (and briefly highlights) the message a search result pointed at, once it is shown. */
@@ -608,126 +431,22 @@ export class ChatApp {
     setTimeout(() => element.classList.remove("highlight"), 2000);
   }
 
-  // ── conversation state ──────────────────────────────────────────────────────────────────────────
-
-  /** Unread counts, read positions and direct conversations from the server (every connect). */
-  private async syncConversations(): Promise<void> {
-    const list = await this.client.listConversations();
-    if (!list.ok) return;
-    const directs: string[] = [];
-    for (const row of list.data) {
-      const key = conversationKey(row.conversation);
-      if ("user" in row.conversation) {
-        directs.push(row.conversation.user);
-        if (row.conversation.user !== SYSTEM) this.names.set(row.conversation.user, row.name);
-      }
-      const told = this.serverRead.get(key) ?? 0;
-      this.serverRead.set(key, Math.max(told, row.lastReadId));
-      this.local.lastRead[key] = Math.max(this.local.lastRead[key] ?? 0, row.lastReadId);
-      // A row older than a read this tab already sent (answers can cross), or the conversation on screen
-      // (read as soon as its newest message shows): keep what this tab knows.
-      const stale = told > row.lastReadId;
-      const onScreen = key === this.active && document.visibilityState === "visible";
-      if (stale || onScreen) continue;
-      if (row.unread > 0) this.local.unread[key] = row.unread;
-      else delete this.local.unread[key];
-    }
-    this.local.directs = [...directs, ...this.local.directs.filter((id) => !directs.includes(id))];
-    this.save();
-    this.render();
-  }
-
-  /** Tells the server the open conversation is read when its newest message is in view. */
-  private reportRead(): void {
-    const key = this.active;
-    const conversation = this.conversations.get(key);
-    if (!conversation?.loaded || this.client.state !== "online") return;
-    if (document.visibilityState !== "visible" || !this.list.atBottom) return;
-    const newest = conversation.timeline.newestId;
-    if (newest <= (this.serverRead.get(key) ?? 0)) return;
-    this.serverRead.set(key, newest);
-    this.markRead(key, newest);
-    background(
-      this.client.markRead(historyTarget(conversation.ref), newest).then((result) => {
-        if (!result.ok) return;
-        if (result.data.unread > 0 && key !== this.active) this.local.unread[key] = result.data.unread;
-        this.save();
-        this.renderSidebar();
-      }),
-    );
-  }
+  // ── messages ────────────────────────────────────────────────────────────────────────────────────
 
   /** A newer version of a message (edited, deleted, reacted to), from others or answering my own change. */
   private applyUpdate(message: StoredMessage): void {
-    if (this.conversations.get(conversationOf(message, this.me.id))?.timeline.update(message)) this.scheduleRender();
+    if (this.state.conversations.get(conversationOf(message, this.me.id))?.timeline.update(message))
+      this.scheduleRender();
   }
 
   private confirmDelete(id: number): void {
-    const error = h("p", { class: "form-error", role: "alert" });
-    openModal("Delete message?", (close) => [
-      h(
-        "div",
-        { class: "modal-body" },
-        h("p", {}, "Everyone in the conversation will see “This message was deleted.” instead."),
-        error,
-        h(
-          "div",
-          { class: "modal-actions" },
-          h("button", { type: "button", class: "button", onclick: close }, "Cancel"),
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button danger",
-              onclick: () =>
-                background(
-                  this.client.deleteMessage(id).then((result) => {
-                    if (!result.ok) return void (error.textContent = result.error.message);
-                    close();
-                    this.applyUpdate(result.data);
-                  }),
-                ),
-            },
-            "Delete message",
-          ),
-        ),
-      ),
-    ]);
-  }
-
-  /** Tells the others whether I am typing in the open conversation (a start again every few seconds). */
-  private typing(active: boolean): void {
-    const sent = this.typingSent;
-    const ref = refOf(this.active);
-    clearTimeout(this.typingTimer);
-    if (active && !(ref.kind === "direct" && ref.id === SYSTEM)) {
-      const now = Date.now();
-      if (sent?.key === this.active && now - sent.at < TYPING_REFRESH_MS) return;
-      if (sent && sent.key !== this.active) {
-        this.typingSent = undefined;
-        background(this.client.setTyping(historyTarget(refOf(sent.key)), "stop"));
-      }
-      // A start within a second of the last would not be relayed: send it once it would be.
-      const wait = this.typingStartAt + TYPING_MIN_GAP_MS - now;
-      if (wait > 0) {
-        this.typingTimer = setTimeout(() => this.typing(true), wait);
-        return;
-      }
-      this.typingSent = { key: this.active, at: now };
-      this.typingStartAt = now;
-      background(this.client.setTyping(historyTarget(ref), "start"));
-    } else if (sent) {
-      this.typingSent = undefined;
-      background(this.client.setTyping(historyTarget(refOf(sent.key)), "stop"));
-    }
-  }
-
-  private stoppedTyping(key: ConversationKey, userId: string): void {
-    const typers = this.typers.get(key);
-    if (!typers?.has(userId)) return;
-    clearTimeout(typers.get(userId));
-    typers.delete(userId);
-    if (key === this.active) this.renderTyping();
+    confirmDialog(
+      "Delete message?",
+      "Everyone in the conversation will see “This message was deleted.” instead.",
+      "Delete message",
+      () => this.client.deleteMessage(id),
+      (tombstone) => this.applyUpdate(tombstone),
+    );
   }
 
   private renderReply(): void {
@@ -741,168 +460,38 @@ export class ChatApp {
   }
 
   private renderTyping(): void {
-    const names = [...(this.typers.get(this.active)?.keys() ?? [])].map((id) => this.nameOf(id));
-    this.typingLine.textContent =
-      names.length === 0
-        ? ""
-        : names.length === 1
-          ? `${names[0]} is typing…`
-          : names.length === 2
-            ? `${names[0]} and ${names[1]} are typing…`
-            : "Several people are typing…";
-  }
-
-  /** "Seen by" under my newest message: who read up to it (the peer, or room members whose receipts say so). */
-  private seenBy(conversation: Conversation): { id: number; names: string[] } | undefined {
-    const mine = conversation.timeline.stored.findLast(
-      (m) => m.from === this.me.id && m.messageType !== "system" && m.deletedAt === undefined,
-    );
-    if (!mine) return undefined;
-    const names = [...(this.reads.get(conversation.key) ?? [])]
-      .filter(([userId, position]) => userId !== this.me.id && position >= mine.id)
-      .map(([userId]) => this.nameOf(userId));
-    return { id: mine.id, names };
+    this.typingLine.textContent = this.typing.line(this.state.active);
   }
 
   // ── sending ─────────────────────────────────────────────────────────────────────────────────────
 
   private upload(files: File[]): void {
-    const conversation = this.conversation(this.active);
+    const conversation = this.state.conversation(this.state.active);
     if (conversation.ref.kind === "direct" && conversation.ref.id === SYSTEM) return;
     this.outbox.upload(conversation, files);
     this.list.scrollToBottom();
   }
 
-  // ── rooms ───────────────────────────────────────────────────────────────────────────────────────
+  // ── profile ─────────────────────────────────────────────────────────────────────────────────────
 
-  private createRoom(): void {
-    createRoomDialog(
-      (name, visibility) => this.client.request("room:create", { name, visibility }),
-      (room) => {
-        this.rooms.set(room.id, room);
-        this.open(roomKey(room.id));
-      },
-    );
-  }
-
-  private browseRooms(): void {
-    browseRoomsDialog(
-      () => this.client.request("room:list", {}),
-      (roomId) => this.client.request("room:join", { roomId }),
-      (room) => this.joined(room),
-    );
-  }
-
-  private async join(roomId: string): Promise<void> {
-    const result = await this.client.request("room:join", { roomId });
-    if (result.ok) return this.joined(result.data);
-    this.toasts.show(result.error.message, { kind: "error" });
-    // The invitation may be gone (declined in another tab): list what is still pending.
-    await this.invitations.refresh();
-  }
-
-  private joined(room: Room): void {
-    this.rooms.set(room.id, room);
-    this.invitations.done(room.id);
-    // Joining makes the room's earlier history visible: load it afresh.
-    this.conversations.delete(roomKey(room.id));
-    this.open(roomKey(room.id));
-  }
-
-  private invite(): void {
-    const ref = refOf(this.active);
-    const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
-    if (!room) return;
-    const members = new Set(this.conversation(this.active).members.list.map((m) => m.userId));
-    const suggestions = [...this.names.entries()]
-      .filter(([id]) => !members.has(id) && id !== SYSTEM)
-      .map(([id, name]) => ({ id, name }));
-    inviteDialog(
-      room.name,
-      suggestions,
-      (userId) => this.client.request("room:invite", { roomId: room.id, userId }),
-      (userId) => this.toasts.show(`Invitation sent to ${this.nameOf(userId)}.`),
-    );
-  }
-
-  private leave(): void {
-    const ref = refOf(this.active);
-    const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
-    if (!room || room.id === LOBBY) return;
-    const error = h("p", { class: "form-error", role: "alert" });
-    openModal(`Leave ${room.name}?`, (close) => [
-      h(
-        "div",
-        { class: "modal-body" },
-        h(
-          "p",
-          {},
-          room.visibility === "private"
-            ? "You will need a new invitation to come back."
-            : "You can join again from Browse rooms.",
-        ),
-        error,
-        h(
-          "div",
-          { class: "modal-actions" },
-          h("button", { type: "button", class: "button", onclick: close }, "Cancel"),
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button danger",
-              onclick: () =>
-                background(
-                  this.client.request("room:leave", { roomId: room.id }).then((result) => {
-                    if (!result.ok) return void (error.textContent = result.error.message);
-                    close();
-                    this.forgetRoom(room.id);
-                  }),
-                ),
-            },
-            "Leave room",
-          ),
-        ),
-      ),
-    ]);
-  }
-
-  /** A room I am no longer in (left here or in another tab, or removed). */
-  private forgetRoom(roomId: string): void {
-    const key = roomKey(roomId);
-    this.rooms.delete(roomId);
-    this.conversations.delete(key);
-    delete this.local.unread[key];
-    if (this.active === key) this.open(roomKey(LOBBY));
-    else this.render();
-    this.save();
+  /** My name or avatar changed (here, or in another tab as the session of a connect tells). */
+  private profileChanged(me: User): void {
+    // My own row of every member list loaded so far (others see the change on their next load).
+    for (const conversation of this.state.conversations.values()) {
+      const mine = conversation.members.list.find((member) => member.userId === me.id);
+      if (mine) mine.name = me.name;
+    }
+    this.scheduleRender();
   }
 
   // ── bookkeeping ─────────────────────────────────────────────────────────────────────────────────
 
   private nameOf(userId: string): string {
-    return this.names.get(userId) ?? userId;
+    return this.state.nameOf(userId);
   }
 
   private isOnline(userId: string): boolean {
     return this.presence.isOnline(userId);
-  }
-
-  private titleOf(ref: ConversationRef): string {
-    if (ref.kind === "room") return this.rooms.get(ref.id)?.name ?? ref.id;
-    if (ref.id === SYSTEM) return "System";
-    return ref.id === this.me.id ? `${this.me.name} (you)` : this.nameOf(ref.id);
-  }
-
-  private touchDirect(userId: string): void {
-    if (this.local.directs[0] === userId) return;
-    this.local.directs = [userId, ...this.local.directs.filter((id) => id !== userId)];
-  }
-
-  private markRead(key: ConversationKey, id: number): void {
-    this.local.lastRead[key] = Math.max(this.local.lastRead[key] ?? 0, id);
-    delete this.local.unread[key];
-    this.mentioned.delete(key);
   }
 
   private save(): void {
@@ -912,13 +501,14 @@ export class ChatApp {
 
   private saveNow(): void {
     clearTimeout(this.saveTimer);
-    saveLocalState(this.me.id, { ...this.local, cursor: this.client.cursor });
+    saveLocalState(this.me.id, { ...this.state.local, cursor: this.client.cursor });
   }
 
   private logout(message?: string): void {
     this.saveNow();
     this.client.close();
     this.client.removeAllListeners();
+    this.typing.close();
     for (const undo of this.teardown) undo();
     for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
     showUnread(0, false);
@@ -943,8 +533,10 @@ export class ChatApp {
     this.teardown.push(() => clearInterval(tick));
     const visibility = () => {
       if (document.visibilityState !== "visible") return this.saveNow();
-      this.markRead(this.active, this.conversation(this.active).timeline.newestId);
+      this.state.markRead(this.state.active, this.state.conversation(this.state.active).timeline.newestId);
       this.render();
+      // Names and avatars change without an event (PROTOCOL.md section 8): coming back is a moment to look.
+      background(this.roomMembers.load(this.state.conversation(this.state.active)));
     };
     document.addEventListener("visibilitychange", visibility);
     this.teardown.push(() => document.removeEventListener("visibilitychange", visibility));
@@ -956,28 +548,7 @@ export class ChatApp {
     media.addEventListener("change", onWidth);
     this.teardown.push(() => media.removeEventListener("change", onWidth));
     // Drag and drop files anywhere on the conversation.
-    let depth = 0;
-    const hasFiles = (event: DragEvent) => event.dataTransfer?.types.includes("Files") === true;
-    this.main.addEventListener("dragenter", (event) => {
-      if (!hasFiles(event)) return;
-      depth += 1;
-      this.main.classList.add("dragging");
-    });
-    this.main.addEventListener("dragleave", () => {
-      depth = Math.max(0, depth - 1);
-      if (depth === 0) this.main.classList.remove("dragging");
-    });
-    this.main.addEventListener("dragover", (event) => {
-      if (hasFiles(event)) event.preventDefault();
-    });
-    this.main.addEventListener("drop", (event) => {
-      depth = 0;
-      this.main.classList.remove("dragging");
-      const files = [...(event.dataTransfer?.files ?? [])];
-      if (files.length === 0) return;
-      event.preventDefault();
-      this.upload(files);
-    });
+    acceptDroppedFiles(this.main, (files) => this.upload(files));
   }
 
   private setView(view: "list" | "chat"): void {
@@ -1001,7 +572,7 @@ export class ChatApp {
   }
 
   private renderIfActive(conversation: Conversation, mode: RenderMode): void {
-    if (conversation.key === this.active) this.renderConversation(mode);
+    if (conversation.key === this.state.active) this.renderConversation(mode);
   }
 
   private render(): void {
@@ -1010,10 +581,10 @@ export class ChatApp {
   }
 
   private renderConversation(mode: RenderMode): void {
-    const conversation = this.conversation(this.active);
+    const conversation = this.state.conversation(this.state.active);
     const ref = conversation.ref;
-    const room = ref.kind === "room" ? this.rooms.get(ref.id) : undefined;
-    const title = this.titleOf(ref);
+    const room = ref.kind === "room" ? this.state.rooms.get(ref.id) : undefined;
+    const title = this.state.titleOf(ref);
     const isSystem = ref.kind === "direct" && ref.id === SYSTEM;
     this.header.render({
       title,
@@ -1036,7 +607,7 @@ export class ChatApp {
       canLeave: room !== undefined && room.id !== LOBBY,
       hasMembers: !isSystem,
       membersOpen: this.membersOpen,
-      muted: this.notifier.isMuted(this.active),
+      muted: this.notifier.isMuted(this.state.active),
     });
     this.shell.dataset.members = this.membersOpen && !isSystem ? "open" : "closed";
     this.composer.setTarget(ref.kind === "room" ? `#${title}` : title, !isSystem);
@@ -1048,14 +619,14 @@ export class ChatApp {
         loaded: conversation.loaded,
         hasOlder: conversation.hasOlder,
         loadingOlder: conversation.loadingOlder,
-        seen: this.seenBy(conversation),
+        seen: this.receipts.seenBy(conversation),
         log: rendersAsLog(room, conversation.timeline),
       },
       mode,
     );
     this.renderTyping();
     this.jump();
-    this.reportRead();
+    this.receipts.report();
     this.members.render({
       me: this.me.id,
       members: conversation.members.list,
@@ -1073,34 +644,36 @@ export class ChatApp {
       return {
         key,
         kind,
-        title: this.titleOf(ref),
-        isPrivate: kind === "room" && this.rooms.get(ref.id)?.visibility === "private",
+        title: this.state.titleOf(ref),
+        isPrivate: kind === "room" && this.state.rooms.get(ref.id)?.visibility === "private",
         isSystem: kind === "direct" && ref.id === SYSTEM,
-        unread: this.local.unread[key] ?? 0,
-        mention: this.mentioned.has(key),
+        unread: this.state.local.unread[key] ?? 0,
+        mention: this.state.mentioned.has(key),
         muted: this.notifier.isMuted(key),
         online: kind === "direct" && ref.id !== SYSTEM && this.isOnline(ref.id),
-        active: key === this.active,
+        person: kind === "direct" ? this.state.people.person(ref.id) : undefined,
+        active: key === this.state.active,
       };
     };
-    const rooms = [...this.rooms.values()]
+    const rooms = [...this.state.rooms.values()]
       .sort((a, b) => (a.id === LOBBY ? -1 : b.id === LOBBY ? 1 : a.name.localeCompare(b.name)))
       .map((room) => item(roomKey(room.id), "room"));
-    const directs = [...this.local.directs];
-    if (this.active.startsWith("user:") && !directs.includes(refOf(this.active).id))
-      directs.unshift(refOf(this.active).id);
+    const directs = [...this.state.local.directs];
+    if (this.state.active.startsWith("user:") && !directs.includes(refOf(this.state.active).id))
+      directs.unshift(refOf(this.state.active).id);
     this.sidebar.render({
       me: this.me,
       rooms,
       directs: directs.map((id) => item(keyOf({ kind: "direct", id }), "direct")),
       invitations: this.invitations.items(),
-      notify: { supported: this.notifier.supported, enabled: this.notifier.enabled, sound: this.notifier.sound },
     });
     // Muted conversations stay out of the tab title and favicon (the sidebar still counts them).
-    const counted = (Object.keys(this.local.unread) as ConversationKey[]).filter((key) => !this.notifier.isMuted(key));
+    const counted = (Object.keys(this.state.local.unread) as ConversationKey[]).filter(
+      (key) => !this.notifier.isMuted(key),
+    );
     showUnread(
-      counted.reduce((sum, key) => sum + (this.local.unread[key] ?? 0), 0),
-      counted.some((key) => this.mentioned.has(key)),
+      counted.reduce((sum, key) => sum + (this.state.local.unread[key] ?? 0), 0),
+      counted.some((key) => this.state.mentioned.has(key)),
     );
     this.presence.update();
   }

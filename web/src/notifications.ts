@@ -47,7 +47,7 @@ const supported = () => typeof window.Notification === "function";
 
 /**
  * Desktop notifications, the optional beep and per-conversation mute. Permission is asked only from
- * `toggleEnabled`, i.e. on a click: browsers penalise (and users hate) a prompt at load.
+ * `allow`, i.e. on a click (Save in the profile dialog): browsers penalise (and users hate) a prompt at load.
  *
  * Mute: a muted conversation gives no notification or sound for ordinary messages and its unread count
  * stays out of the tab title (the sidebar still shows it, dimmed). A message that mentions me pierces the
@@ -80,29 +80,22 @@ export class Notifier {
   }
 
   /**
-   * Turns notifications on (asking the browser's permission if needed: call from a click) or off; answers
-   * false when the browser refuses them.
+   * Asks the browser's permission to show notifications when it was never given nor refused (call from a
+   * click); answers whether notifications may be shown.
    */
-  async toggleEnabled(): Promise<boolean> {
+  async allow(): Promise<boolean> {
     if (!supported()) return false;
-    if (this.enabled) this.settings.enabled = false;
-    else {
-      const permission =
-        Notification.permission === "default" ? await Notification.requestPermission() : Notification.permission;
-      this.settings.enabled = permission === "granted";
-      if (!this.settings.enabled) {
-        this.save();
-        return false;
-      }
-    }
-    this.save();
-    return true;
+    const permission =
+      Notification.permission === "default" ? await Notification.requestPermission() : Notification.permission;
+    return permission === "granted";
   }
 
-  toggleSound(): void {
-    this.settings.sound = !this.settings.sound;
-    // Created on this click: browsers keep an AudioContext made without a gesture suspended.
-    if (this.settings.sound) this.audioContext();
+  /** Keeps the user's choices (desktop notifications wanted, sound); `allow` first when turning them on. */
+  set(choices: { enabled: boolean; sound: boolean }): void {
+    this.settings.enabled = choices.enabled;
+    this.settings.sound = choices.sound;
+    // Created on this click (Save): browsers keep an AudioContext made without a gesture suspended.
+    if (choices.sound) this.audioContext();
     this.save();
   }
 

@@ -210,3 +210,46 @@ export function inviteDialog(
     ),
   ]);
 }
+
+/**
+ * "Are you sure?" for an action that cannot be undone: a sentence, Cancel, and a danger button that runs the
+ * request; a failure shows in the dialog, success closes it.
+ */
+export function confirmDialog<T>(
+  title: string,
+  text: string,
+  actionLabel: string,
+  act: () => Promise<Result<T>>,
+  done: (data: T) => void,
+): void {
+  const error = h("p", { class: "form-error", role: "alert" });
+  openModal(title, (close) => [
+    h(
+      "div",
+      { class: "modal-body" },
+      h("p", {}, text),
+      error,
+      h(
+        "div",
+        { class: "modal-actions" },
+        h("button", { type: "button", class: "button", onclick: close }, "Cancel"),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button danger",
+            onclick: () =>
+              background(
+                act().then((result) => {
+                  if (!result.ok) return void (error.textContent = result.error.message);
+                  close();
+                  done(result.data);
+                }),
+              ),
+          },
+          actionLabel,
+        ),
+      ),
+    ),
+  ]);
+}

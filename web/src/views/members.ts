@@ -1,6 +1,7 @@
 import type { RoomMember } from "../../../shared/schemas.js";
 import { h, icon, ICONS, keepingFocus, replaceChildren } from "../dom.js";
-import { formatAgo, hueOf, initial } from "../format.js";
+import { formatAgo } from "../format.js";
+import { avatar } from "./avatar.js";
 
 /** What the members panel shows. */
 export interface MembersState {
@@ -15,6 +16,8 @@ export interface MembersState {
 
 /** What the members panel asks the app to do. */
 export interface MembersContext {
+  /** A member's avatar image as last learnt (member lists carry it; a change in the list shows at once). */
+  avatarOf(userId: string): string | undefined;
   onOpenDirect(userId: string): void;
   onLoadMore(): void;
   onClose(): void;
@@ -109,10 +112,9 @@ export class MembersView {
                 title: member.userId,
                 onclick: () => this.context.onOpenDirect(member.userId),
               },
-              h(
-                "span",
-                { class: "avatar small", style: `--hue:${hueOf(member.userId)}`, "aria-hidden": "true" },
-                initial(member.name),
+              avatar(
+                { id: member.userId, name: member.name, avatarUrl: this.context.avatarOf(member.userId) },
+                "small",
                 h("span", { class: "dot" }),
               ),
               h(

@@ -1,17 +1,20 @@
 import type { StoredMessage } from "../../../shared/schemas.js";
 import { h, icon, ICONS, replaceChildren } from "../dom.js";
 import { fileMeta } from "../files.js";
-import { dayKey, formatDay, formatFull, formatSize, formatTime, hueOf, initial, linkify } from "../format.js";
+import { dayKey, formatDay, formatFull, formatSize, formatTime, linkify } from "../format.js";
 import type { Notice, Outgoing, Timeline } from "../timeline.js";
 import { background } from "../background.js";
 import { KeyedList } from "./keyed-list.js";
 import { LogView } from "./log-view.js";
 import { highlightMentions } from "../mentions.js";
+import { avatar } from "./avatar.js";
 
 /** What the list needs from the app. */
 export interface MessageListContext {
   me: string;
   nameOf(userId: string): string;
+  /** A user's avatar image, when this tab knows of one. */
+  avatarOf(userId: string): string | undefined;
   onRetry(clientMsgId: string): void;
   onDiscard(clientMsgId: string): void;
   onLoadOlder(): void;
@@ -276,12 +279,13 @@ export class MessageListView {
         if (message.messageType === "system") {
           return { key: `m:${message.id}`, version: rev, build: () => this.systemMessage(message) };
         }
-        // Names can arrive after a message was first shown (member lists load later): rebuild when they do.
+        // Names and avatars can arrive after a message was first shown (member lists load later): rebuild then.
         const editing = this.editing?.id === message.id ? `e:${this.editing.error ?? ""}` : "";
         const menu = this.menuFor === message.id ? "m" : "";
         const quoted = message.replyTo === undefined ? undefined : this.find(message.replyTo);
         const quote = quoted ? `${quoted.rev ?? quoted.id}:${this.context.nameOf(quoted.from)}` : "";
-        const version = `${rev}:${this.context.nameOf(message.from)}:${editing}:${menu}:${quote}`;
+        const author = `${this.context.nameOf(message.from)}:${this.context.avatarOf(message.from) ?? ""}`;
+        const version = `${rev}:${author}:${editing}:${menu}:${quote}`;
         return { key: `m:${message.id}`, version, continued, build: () => this.message(message) };
       }
       case "notice": {
@@ -311,8 +315,7 @@ export class MessageListView {
   }
 
   private avatar(userId: string): HTMLElement {
-    const name = this.context.nameOf(userId);
-    return h("span", { class: "avatar", style: `--hue:${hueOf(userId)}`, "aria-hidden": "true" }, initial(name));
+    return avatar({ id: userId, name: this.context.nameOf(userId), avatarUrl: this.context.avatarOf(userId) });
   }
 
   private find(id: number): StoredMessage | undefined {

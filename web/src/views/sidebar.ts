@@ -1,7 +1,7 @@
-import type { User } from "../../../shared/schemas.js";
 import type { ConversationKey } from "../conversations.js";
 import { h, icon, ICONS, keepingFocus, replaceChildren } from "../dom.js";
-import { hueOf, initial } from "../format.js";
+import type { Person } from "../people.js";
+import { avatar } from "./avatar.js";
 
 /** One conversation in the sidebar. */
 export interface SidebarItem {
@@ -17,6 +17,8 @@ export interface SidebarItem {
   /** Muted: shown dimmed. */
   muted?: boolean;
   online?: boolean;
+  /** A direct conversation's other person, drawn with their avatar. */
+  person?: Person;
   active: boolean;
 }
 
@@ -29,12 +31,10 @@ export interface InvitationItem {
 
 /** What the sidebar shows. */
 export interface SidebarState {
-  me: User | undefined;
+  me: Person | undefined;
   rooms: SidebarItem[];
   directs: SidebarItem[];
   invitations: InvitationItem[];
-  /** The notification toggles. */
-  notify: { supported: boolean; enabled: boolean; sound: boolean };
 }
 
 /** What the sidebar asks the app to do. */
@@ -49,23 +49,20 @@ export interface SidebarContext {
   onAcceptInvitation(roomId: string): void;
   /** Declines a pending invitation (the server forgets it). */
   onDeclineInvitation(roomId: string): void;
-  /** Turns desktop notifications on (asking permission: this is a click) or off. */
-  onToggleNotifications(): void;
-  onToggleSound(): void;
+  /** Opens the profile and settings dialog (name, avatar, read receipts, notifications). */
+  onOpenProfile(): void;
 }
 
 /** The left column: who I am, rooms, invitations and direct conversations. */
 export class SidebarView {
   readonly element: HTMLElement;
   private readonly me: HTMLElement;
-  private readonly settings: HTMLElement;
   private readonly rooms: HTMLUListElement;
   private readonly invitations: HTMLElement;
   private readonly directs: HTMLUListElement;
 
   constructor(private readonly context: SidebarContext) {
     this.me = h("div", { class: "me" });
-    this.settings = h("div", { class: "notify-settings", role: "group", "aria-label": "Notifications" });
     this.rooms = h("ul", { class: "conv-list", "aria-label": "Rooms" });
     this.invitations = h("section", { class: "sidebar-section invitations", hidden: true });
     this.directs = h("ul", { class: "conv-list", "aria-label": "Direct messages" });
@@ -77,7 +74,6 @@ export class SidebarView {
         { class: "sidebar-header" },
         h("span", { class: "brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), "Chat"),
         this.me,
-        this.settings,
         this.searchForm(),
       ),
       h(
@@ -158,11 +154,18 @@ export class SidebarView {
               "div",
               { class: "me-row" },
               h(
-                "span",
-                { class: "avatar small", style: `--hue:${hueOf(state.me.id)}`, "aria-hidden": "true" },
-                initial(state.me.name),
+                "button",
+                {
+                  type: "button",
+                  class: "me-button",
+                  "data-focus-key": "profile",
+                  "aria-label": `Profile and settings (${state.me.name})`,
+                  title: "Profile and settings",
+                  onclick: () => this.context.onOpenProfile(),
+                },
+                avatar(state.me, "small"),
+                h("span", { class: "me-name" }, state.me.name),
               ),
-              h("span", { class: "me-name", title: state.me.id }, state.me.name),
               h(
                 "button",
                 {
@@ -177,7 +180,6 @@ export class SidebarView {
             )
           : null,
       );
-      this.renderSettings(state.notify);
       replaceChildren(this.rooms, ...state.rooms.map((item) => this.item(item)));
       replaceChildren(
         this.directs,
@@ -230,36 +232,17 @@ export class SidebarView {
     });
   }
 
-  private renderSettings(notify: SidebarState["notify"]): void {
-    const toggle = (key: string, on: boolean, label: string, onclick: () => void, disabled = false) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: `toggle${on ? " on" : ""}`,
-          "aria-pressed": String(on),
-          "data-focus-key": key,
-          disabled,
-          onclick,
-        },
-        label,
-      );
-    replaceChildren(
-      this.settings,
-      notify.supported
-        ? toggle("notify", notify.enabled, "Turn on notifications", () => this.context.onToggleNotifications())
-        : h("span", { class: "empty-note" }, "This browser has no notifications."),
-      toggle("sound", notify.sound, "Sound", () => this.context.onToggleSound()),
-    );
-  }
-
   private item(item: SidebarItem): HTMLElement {
     const marker =
       item.kind === "room"
         ? icon([...(item.isPrivate ? ICONS.lock : ICONS.hash)])
         : item.isSystem
           ? icon([...ICONS.bell])
-          : h("span", { class: `dot${item.online ? " is-online" : ""}`, "aria-hidden": "true" });
+          : avatar(
+              item.person ?? { id: item.key, name: item.title },
+              "tiny",
+              h("span", { class: `dot${item.online ? " is-online" : ""}` }),
+            );
     const label = [
       item.title,
       item.kind === "direct" && !item.isSystem ? (item.online ? "online" : "offline") : undefined,

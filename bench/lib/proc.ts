@@ -125,16 +125,17 @@ type ProbeRequestBody = ProbeRequest extends infer R ? (R extends ProbeRequest ?
 const PROBE = pathToFileURL(join(ROOT, "bench/servers/probe.ts")).href;
 
 /**
- * The Node flags `npm start` gives our server (package.json `start`: `node <flags> --import tsx …`), so the
- * bench runs it with the same heap settings as production.
+ * The Node flags `npm start` gives our server (package.json `start`: `node <flags> dist/server/main.js`), so the
+ * bench runs it with the same heap settings as production (from its sources, through tsx: the same code).
  */
 function startFlags(): string[] {
   const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
   const words = manifest.scripts.start.trim().split(/\s+/);
-  if (words[0] !== "node" || !words.includes("--import")) {
-    throw new Error(`package.json start is not "node <flags> --import tsx …": update bench/lib/proc.ts`);
+  const script = words.findIndex((word) => !word.startsWith("-") && word !== "node");
+  if (words[0] !== "node" || script < 0 || !words[script]!.endsWith("server/main.js")) {
+    throw new Error(`package.json start is not "node <flags> dist/server/main.js": update bench/lib/proc.ts`);
   }
-  return words.slice(1, words.indexOf("--import"));
+  return words.slice(1, script);
 }
 
 // The baselines get the same flags: the comparison is of the servers, not of their heap settings.

@@ -93,12 +93,22 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
     await redis.close();
     throw error;
   });
-  const adapter = createAdapter(adapterClient, {
+  const streams = createAdapter(adapterClient, {
     streamName: `${prefix}socket.io`,
     channelPrefix: `${prefix}socket.io`,
     // Every packet is JSON (the contract has no binary payloads): skip the binary scan of each one.
     onlyPlaintext: true,
   });
+  // Socket.IO calls this with `new` (a plain function that returns the adapter; an arrow function cannot be).
+  const adapter = function (nsp: unknown) {
+    const made = streams(nsp);
+    // Every node reads every stream entry, its own included, and the adapter JSON-parses each one before
+    // ClusterAdapter drops this node's own by uid: drop them before the parse (3% of a node's CPU on sends).
+    const own = (made as unknown as { uid: string }).uid;
+    const decode = made.onRawMessage.bind(made);
+    made.onRawMessage = (raw, offset) => (raw.uid === own ? undefined : decode(raw, offset));
+    return made;
+  } as typeof streams;
   return {
     nodeId,
     adapter,

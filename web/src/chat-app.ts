@@ -1,20 +1,11 @@
 import { createChatClient, type ChatClient } from "../../client/index.js";
-import type { PresenceMessage, StoredMessage, User } from "../../shared/schemas.js";
-import {
-  LOBBY,
-  SYSTEM,
-  conversationOf,
-  directKey,
-  keyOf,
-  refOf,
-  roomKey,
-  type ConversationKey,
-} from "./conversations.js";
+import type { StoredMessage, User } from "../../shared/schemas.js";
+import { LOBBY, SYSTEM, directKey, keyOf, refOf, roomKey, type ConversationKey } from "./conversations.js";
 import { h } from "./dom.js";
 import { formatAgo } from "./format.js";
+import { Inbox } from "./inbox.js";
 import { Invitations } from "./invitations.js";
 import { rendersAsLog } from "./log-rule.js";
-import { mentions } from "./mentions.js";
 import { Notifier } from "./notifications.js";
 import { showUnread } from "./tab-badge.js";
 import { MentionPicker } from "./views/mention-picker.js";
@@ -28,6 +19,7 @@ import { RoomMembers } from "./room-members.js";
 import { RoomActions } from "./room-actions.js";
 import { saveLocalState, type StoredSession } from "./storage.js";
 import { searchMessages } from "./search.js";
+import { bridgeSdk } from "./sdk-bridge.js";
 import { Typing } from "./typing.js";
 import { BannerView } from "./views/banner.js";
 import { ChatHeaderView } from "./views/chat-header.js";
@@ -45,7 +37,7 @@ const WIDE = "(min-width: 1100px)";
 /**
  * The signed-in chat: wires the SDK client, the state store (chat-state.ts), the controllers (history, room
  * members, room actions, receipts, typing, invitations, presence, notifications, outbox, profile, search) and
- * the views; routes the client's events to them and re-renders the views from the state.
+ * the views; the SDK bridge (sdk-bridge.ts) routes the client's events to them; re-renders the views from the state.
  */
 export class ChatApp {
   private readonly client: ChatClient;
@@ -80,6 +72,7 @@ export class ChatApp {
   private readonly roomMembers: RoomMembers;
   private readonly profile: Profile;
   private readonly notifier: Notifier;
+  private readonly inbox: Inbox;
 
   constructor(
     root: HTMLElement,
@@ -133,7 +126,7 @@ export class ChatApp {
       onEdit: async (id, content) => {
         const result = await this.client.edit(id, content);
         if (!result.ok) return result.error.message;
-        this.applyUpdate(result.data);
+        this.inbox.updated(result.data);
         return undefined;
       },
       onDelete: (id) => this.confirmDelete(id),
@@ -141,7 +134,7 @@ export class ChatApp {
       onReact: (id, emoji, on) =>
         background(
           this.client.react(id, emoji, on).then((result) => {
-            if (result.ok) this.applyUpdate(result.data);
+            if (result.ok) this.inbox.updated(result.data);
             else this.toasts.show(result.error.message, { kind: "error" });
           }),
         ),
@@ -289,104 +282,36 @@ export class ChatApp {
       changed: () => this.scheduleRender(),
       changedNow: (conversation) => this.renderIfActive(conversation, "update"),
     });
-    this.bindClient();
+    this.inbox = new Inbox({
+      state: this.state,
+      notifier: this.notifier,
+      presence: this.presence,
+      receipts: this.receipts,
+      typing: this.typing,
+      roomActions: this.roomActions,
+      roomMembers: this.roomMembers,
+      save: () => this.save(),
+      changed: () => this.scheduleRender(),
+    });
+    bridgeSdk(this.client, {
+      state: this.state,
+      inbox: this.inbox,
+      history: this.history,
+      roomMembers: this.roomMembers,
+      receipts: this.receipts,
+      typing: this.typing,
+      invitations: this.invitations,
+      presence: this.presence,
+      profile: this.profile,
+      outbox: this.outbox,
+      connection: (state) => this.banner.set(state, !navigator.onLine),
+      open: (key) => this.open(key),
+      render: () => this.render(),
+      save: () => this.save(),
+      signOut: (message) => this.logout(message),
+    });
     this.banner.set(this.client.state, !navigator.onLine);
     this.open(this.state.active);
-  }
-
-  // ── client events ────────────────────────────────────────────────────────────────────────────────
-
-  private bindClient(): void {
-    const client = this.client;
-    client.on("state", (state) => {
-      this.banner.set(state, !navigator.onLine);
-      if (state !== "online") return;
-      // Every (re)connect: history if not loaded yet, fresh members and presence, then what waited to be sent.
-      const active = this.state.conversation(this.state.active);
-      this.history.ensureLoaded(active);
-      background(this.roomMembers.load(active));
-      this.outbox.flush(this.state.conversations.values());
-      background(this.receipts.sync());
-    });
-    client.on("session", (session) => {
-      // A name or avatar changed in another tab shows here from the next connect.
-      this.profile.apply(session.user);
-      this.state.rooms.clear();
-      for (const room of session.rooms) this.state.rooms.set(room.id, room);
-      // Left in another tab while away: back to the lobby.
-      const active = refOf(this.state.active);
-      if (active.kind === "room" && !this.state.rooms.has(active.id)) this.open(roomKey(LOBBY));
-      this.render();
-    });
-    client.on("message", (message) => this.receive(message));
-    client.on("updated", (message) => this.applyUpdate(message));
-    client.on("reactions", (update) => {
-      if (this.state.conversations.get(conversationOf(update, this.me.id))?.timeline.mergeReactions(update)) {
-        this.scheduleRender();
-      }
-    });
-    client.on("receipt", (receipt) => this.receipts.received(receipt));
-    client.on("typing", (notice) => this.typing.received(notice));
-    client.on("synced", () => this.save());
-    client.on("presence", (notice) => this.presenceNotice(notice));
-    client.on("member", (change) => this.roomMembers.changed(change));
-    client.on("error", (error) => {
-      if (error.code === "UNAUTHORIZED") this.logout("Your session has ended. Please sign in again.");
-    });
-  }
-
-  private receive(message: StoredMessage): void {
-    const key = conversationOf(message, this.me.id);
-    if (key.startsWith("user:")) this.state.touchDirect(refOf(key).id);
-    if (message.messageType === "group" && !this.state.rooms.has(message.to)) background(this.roomActions.refresh());
-    const conversation = this.state.conversations.get(key);
-    conversation?.timeline.add(message);
-    this.typing.stopped(key, message.from);
-    if (message.from === this.me.id) this.receipts.moved(key, message.id);
-    const seenNow = key === this.state.active && document.visibilityState === "visible";
-    if (message.from === this.me.id || seenNow) {
-      // Sending (from another tab too) reads the conversation up to there.
-      this.state.markRead(key, message.id);
-    } else if (message.id > (this.state.local.lastRead[key] ?? 0)) {
-      this.state.local.unread[key] = (this.state.local.unread[key] ?? 0) + 1;
-      this.alert(key, message);
-    }
-    this.save();
-    this.scheduleRender();
-  }
-
-  /** Notes a mention of me and notifies of a direct message or a mention. */
-  private alert(key: ConversationKey, message: StoredMessage): void {
-    const mention = message.messageType !== "system" && mentions(message.content, this.me.id);
-    if (mention) this.state.mentioned.add(key);
-    if (message.messageType !== "single" && !mention) return;
-    const from = this.nameOf(message.from);
-    this.notifier.notify({
-      key,
-      title: message.messageType === "single" ? from : `${from} mentioned you in #${this.state.titleOf(refOf(key))}`,
-      body: message.content ?? (message.mediaType === "image" ? "sent an image" : "sent a file"),
-      mention,
-    });
-  }
-
-  private presenceNotice(notice: PresenceMessage): void {
-    const isOnline = notice.messageType === "online";
-    const known = this.state.people.has(notice.from);
-    this.presence.set({ userId: notice.from, online: isOnline, lastSeenAt: isOnline ? undefined : notice.createAt });
-    for (const conversation of this.state.conversations.values()) {
-      const shares =
-        conversation.members.list.some((m) => m.userId === notice.from) ||
-        (conversation.ref.kind === "direct" && conversation.ref.id === notice.from) ||
-        conversation.key === roomKey(LOBBY);
-      if (shares) conversation.timeline.addNotice(notice);
-    }
-    // Someone new (just registered): the lobby's member list should show them.
-    if (!known && isOnline) {
-      this.state.people.setName(notice.from, notice.from);
-      const lobby = this.state.conversations.get(roomKey(LOBBY));
-      if (lobby) background(this.roomMembers.load(lobby));
-    }
-    this.scheduleRender();
   }
 
   /** Whose online dots are on screen: direct contacts, then the open conversation's loaded members. */
@@ -433,19 +358,13 @@ export class ChatApp {
 
   // ── messages ────────────────────────────────────────────────────────────────────────────────────
 
-  /** A newer version of a message (edited, deleted, reacted to), from others or answering my own change. */
-  private applyUpdate(message: StoredMessage): void {
-    if (this.state.conversations.get(conversationOf(message, this.me.id))?.timeline.update(message))
-      this.scheduleRender();
-  }
-
   private confirmDelete(id: number): void {
     confirmDialog(
       "Delete message?",
       "Everyone in the conversation will see “This message was deleted.” instead.",
       "Delete message",
       () => this.client.deleteMessage(id),
-      (tombstone) => this.applyUpdate(tombstone),
+      (tombstone) => this.inbox.updated(tombstone),
     );
   }
 

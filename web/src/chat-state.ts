@@ -71,6 +71,12 @@ export class ChatState {
     return ref.id === this.me.id ? `${this.me.name} (you)` : this.nameOf(ref.id);
   }
 
+  /** My rooms as the server lists them now (a session, or `room:list`). */
+  replaceRooms(rooms: Iterable<Room>): void {
+    this.rooms.clear();
+    for (const room of rooms) this.rooms.set(room.id, room);
+  }
+
   /** Moves a direct contact to the top of the sidebar. */
   touchDirect(userId: string): void {
     if (this.local.directs[0] === userId) return;

@@ -21,26 +21,25 @@ const toastKey = (roomId: string) => `invitation:${roomId}`;
 
 /**
  * Pending invitations to private rooms: filled from `room:list` at every (re)connect (they outlive reloads
- * and being offline), live from `room:invited`; accepting joins, declining tells the server (`room:decline`).
+ * and being offline), live from `room:invited` (both routed here by sdk-bridge.ts); accepting joins, declining tells the server (`room:decline`).
  */
 export class Invitations {
   private readonly pending = new Map<string, RoomInvitation>();
   /** Invitations that arrived live while a `room:list` was under way: its answer may predate them. */
   private arrivedDuringRefresh: RoomInvitation[] | undefined;
 
-  constructor(private readonly context: InvitationsContext) {
-    context.client.on("state", (state) => {
-      if (state === "online") background(this.refresh());
-    });
-    context.client.on("invited", ({ room, by }) => {
-      const invitation = { room, by, at: Date.now() };
-      this.arrivedDuringRefresh?.push(invitation);
-      this.pending.set(room.id, invitation);
-      context.changed();
-      context.toasts.show(`${context.nameOf(by)} invited you to ${room.name}.`, {
-        key: toastKey(room.id),
-        action: { label: "Join", run: () => background(context.join(room.id)) },
-      });
+  constructor(private readonly context: InvitationsContext) {}
+
+  /** A `room:invited` event: pending from now, with a toast that joins. */
+  received({ room, by }: Pick<RoomInvitation, "room" | "by">): void {
+    const { context } = this;
+    const invitation = { room, by, at: Date.now() };
+    this.arrivedDuringRefresh?.push(invitation);
+    this.pending.set(room.id, invitation);
+    context.changed();
+    context.toasts.show(`${context.nameOf(by)} invited you to ${room.name}.`, {
+      key: toastKey(room.id),
+      action: { label: "Join", run: () => background(context.join(room.id)) },
     });
   }
 

@@ -1,4 +1,4 @@
-import type { ChatClient } from "../../client/index.js";
+import type { ChatClient, ConnectionState } from "../../client/index.js";
 import type { PresenceStatus } from "../../shared/schemas.js";
 import { background } from "./background.js";
 
@@ -29,13 +29,12 @@ export class Presence {
   private subscribed: string | undefined;
   private inFlight = false;
 
-  constructor(private readonly context: PresenceContext) {
-    context.client.on("status", (status) => this.set(status));
-    context.client.on("state", (state) => {
-      // A new connection follows nobody until asked again.
-      if (state !== "online") this.subscribed = undefined;
-      else this.update();
-    });
+  constructor(private readonly context: PresenceContext) {}
+
+  /** The connection state changed: a new connection follows nobody until asked again. */
+  connection(state: ConnectionState): void {
+    if (state !== "online") this.subscribed = undefined;
+    else this.update();
   }
 
   /** Whether a user is online (I always am). */
@@ -43,7 +42,7 @@ export class Presence {
     return userId === this.context.me || this.online.get(userId) === true;
   }
 
-  /** Records a user's presence and tells the app. */
+  /** Records a user's presence (a `presence` status, a notice, an answer) and tells the app. */
   set(status: PresenceStatus): void {
     this.online.set(status.userId, status.online);
     if (status.online) this.lastSeen.delete(status.userId);

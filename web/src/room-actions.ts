@@ -102,9 +102,7 @@ export class RoomActions {
   async refresh(): Promise<void> {
     const list = await this.context.client.request("room:list", {});
     if (!list.ok) return;
-    const { rooms } = this.context.state;
-    rooms.clear();
-    for (const room of list.data.joined) rooms.set(room.id, room);
+    this.context.state.replaceRooms(list.data.joined);
     this.context.changed(false);
   }
 

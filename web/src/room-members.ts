@@ -1,5 +1,5 @@
 import type { ChatClient } from "../../client/index.js";
-import type { RoomMemberChange } from "../../shared/schemas.js";
+import type { PresenceStatus, RoomMemberChange, User } from "../../shared/schemas.js";
 import { background } from "./background.js";
 import type { ChatState, Conversation } from "./chat-state.js";
 import { SYSTEM, refOf, roomKey } from "./conversations.js";
@@ -25,7 +25,8 @@ export interface RoomMembersContext {
 
 /**
  * Who is in a conversation: a room's members in `room:members` pages, kept live by `room:member` changes
- * (and the room's member count with them); a direct conversation's two people.
+ * (and the room's member count with them); a direct conversation's two people; their dots and my own name
+ * in the lists loaded so far.
  */
 export class RoomMembers {
   constructor(private readonly context: RoomMembersContext) {}
@@ -93,6 +94,24 @@ export class RoomMembers {
     // My own join is counted in the room the join (or `room:list`) answered.
     if (room && counts && change.userId !== state.me.id && change.change !== "role") {
       state.rooms.set(room.id, { ...room, members: Math.max(0, room.members + (removes(change) ? -1 : 1)) });
+    }
+    this.context.changed();
+  }
+
+  /** A user's presence changed: their dot in every member list loaded so far. */
+  presenceChanged(status: PresenceStatus): void {
+    for (const conversation of this.context.state.conversations.values()) {
+      const member = conversation.members.list.find((m) => m.userId === status.userId);
+      if (member) member.online = status.online;
+    }
+    this.context.changed();
+  }
+
+  /** My name changed: my own row of every member list loaded so far (others see it on their next load). */
+  renamed(me: User): void {
+    for (const conversation of this.context.state.conversations.values()) {
+      const mine = conversation.members.list.find((member) => member.userId === me.id);
+      if (mine) mine.name = me.name;
     }
     this.context.changed();
   }

@@ -41,7 +41,8 @@ export interface BridgeTargets {
  * new versions, reactions and online/offline notices to the inbox; receipts, typing, invitations, member
  * changes and presence statuses to their controllers; sessions and reconnects to the store and the loaders).
  * The SDK keeps the protocol's bookkeeping (catch-up, ordering, dedup); nothing here decides more than where
- * an event goes. The app's `removeAllListeners` on sign-out undoes it.
+ * an event goes. `notice` (server:notice) has no listener: the SDK reconnects by itself and the banner follows
+ * `state`. The app's `removeAllListeners` on sign-out undoes it all.
  */
 export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
   const { state } = to;

@@ -1,6 +1,6 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { composer, messageLog, useBrowser } from "../support/browser.js";
+import { composer, messageLog, untilInPage, useBrowser } from "../support/browser.js";
 import { connect, ok, signToken, startServer, type TestServer } from "../support/harness.js";
 
 // Issue 14: notifications and mentions (tab title and favicon, desktop notifications, mute, @mentions).
@@ -97,7 +97,7 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
 
     await setHidden(bob, true);
     await direct(alice, "bob", "psst");
-    await bob.waitForFunction("window.__notifications.length === 1");
+    await untilInPage(bob, "window.__notifications.length === 1");
     expect(await notifications(bob)).toEqual([{ title: "alice", body: "psst" }]);
 
     // Muted: the message is counted in the sidebar but gives no notification.
@@ -116,7 +116,7 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
 
     await setHidden(bob, true);
     await direct(carol, "bob", "are you there?");
-    await bob.waitForFunction("window.__notifications.length === 2");
+    await untilInPage(bob, "window.__notifications.length === 2");
     expect((await notifications(bob))[1]).toEqual({ title: "carol", body: "are you there?" });
     await bob.evaluate("window.__notifications[1].notification.onclick(new Event('click'))");
     await bob.getByRole("heading", { level: 1, name: "carol" }).waitFor();
@@ -132,11 +132,11 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
 
     await direct(alice, "bob", "one");
     await direct(alice, "bob", "two");
-    await bob.waitForFunction('document.title === "(2) Chat"');
+    await untilInPage(bob, 'document.title === "(2) Chat"');
     expect(await bob.locator('link[rel="icon"]').getAttribute("href")).toMatch(/^data:image\/png;base64,/);
 
     await sidebarItem(bob, "alice, online, 2 unread").click();
-    await bob.waitForFunction('document.title === "Chat"');
+    await untilInPage(bob, 'document.title === "Chat"');
 
     // A muted conversation's count stays in the sidebar only.
     await mute(bob, "alice");
@@ -145,7 +145,7 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
     await sidebarItem(bob, "alice, online, 1 unread, muted").waitFor();
     await direct(carol, "bob", "four");
     await sidebarItem(bob, "carol, online, 1 unread").waitFor();
-    await bob.waitForFunction('document.title === "(1) Chat"');
+    await untilInPage(bob, 'document.title === "(1) Chat"');
   });
 
   it("autocompletes a mention in the composer, highlights it for the mentioned user and marks their sidebar badge with @", async () => {
@@ -208,6 +208,6 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
     expect(await bob.evaluate("Notification.permission")).toBe("default");
     await dialog.getByRole("checkbox", { name: /^Desktop notifications/ }).check();
     await dialog.getByRole("button", { name: "Save" }).click();
-    await bob.waitForFunction("window.__permissionRequests === 1");
+    await untilInPage(bob, "window.__permissionRequests === 1");
   });
 });

@@ -88,6 +88,19 @@ export async function registerThroughUi(
 }
 
 /** The message box of the open conversation. */
+/**
+ * Waits until `expression` is true in the page. Each check is its own `page.evaluate` (run through the DevTools
+ * protocol, which the page's CSP allows): `page.waitForFunction` with a string compiles it in the page on
+ * retries, which `script-src 'self'` refuses now and then ("Refused to evaluate a string as JavaScript").
+ */
+export async function untilInPage(page: Page, expression: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`not true in the page within ${ms} ms: ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export const composer = (page: Page) => page.getByRole("textbox", { name: /^Message / });
 
 /** Types a message and presses Enter. */

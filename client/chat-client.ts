@@ -88,6 +88,8 @@ export type ChatClientEvents = {
   member: (change: RoomMemberChange) => void;
   /** A user followed with `subscribePresence` went online or offline. */
   status: (status: PresenceStatus) => void;
+  /** A user followed with `subscribePresence`, or this user in another tab, changed name or avatar. */
+  userUpdated: (user: User) => void;
   /** The server is about to close the connection on purpose; the client reconnects by itself. */
   notice: (notice: ServerNotice) => void;
   /** A catch-up finished: everything missed while away has been delivered. */
@@ -411,6 +413,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     socket.on("room:invited", (invitation) => this.emit("invited", invitation));
     socket.on("room:member", (change) => this.emit("member", change));
     socket.on("presence", (status) => this.emit("status", status));
+    socket.on("user:updated", (user) => this.emit("userUpdated", user));
     socket.on("server:notice", (notice) => this.emit("notice", notice));
     socket.on("disconnect", (reason) => {
       this.generation += 1;

@@ -76,6 +76,8 @@ export interface ServerToClientEvents {
   "room:invited": (invite: { room: Room; by: string }) => void;
   /** Membership or a role changed in a room this socket's user is in (or just left). */
   "room:member": (change: RoomMemberChange) => void;
+  /** A user followed with `presence:subscribe`, or the user itself (all its sockets), changed name or avatar. */
+  "user:updated": (user: User) => void;
   /** A user this socket subscribed to (`presence:subscribe`) went online or offline. */
   presence: (status: PresenceStatus) => void;
   /** Sent before the server closes the connection on purpose (e.g. shutdown); the client should reconnect. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ok, request, signToken } from "./support/harness.js";
+import { ok, request, signToken, until } from "./support/harness.js";
 import { client, finish, PNG, say, startClockedServer, upload } from "./state-support.js";
 import { startServer } from "./support/harness.js";
 
@@ -28,6 +28,40 @@ describe("avatars (section 9)", () => {
     });
     // The image stays fetchable.
     expect((await fetch(`${server.url}${image.url}`)).status).toBe(200);
+  });
+
+  it("tells who follows the user's presence and the user's own sockets of a new name or avatar (user:updated)", async () => {
+    const server = await startServer();
+    const alice = await client(server, "alice");
+    const aliceElsewhere = await client(server, "alice");
+    const follower = await client(server, "bob");
+    const stranger = await client(server, "carol");
+    const heard = (c: typeof alice) => {
+      const got: unknown[] = [];
+      c.socket.on("user:updated", (user) => got.push(user));
+      return got;
+    };
+    const byAlice = heard(alice);
+    const byElsewhere = heard(aliceElsewhere);
+    const byFollower = heard(follower);
+    const byStranger = heard(stranger);
+    await ok(follower.socket, "presence:subscribe", { userIds: ["alice"] });
+    await ok(alice.socket, "user:update", { name: "Alice Liddell" });
+    const image = await upload(server, "alice", PNG, "me.png");
+    await ok(alice.socket, "user:update", { avatarFileId: image.fileId });
+    // A change of the read-receipt setting alone is nobody else's business: no event.
+    await ok(alice.socket, "user:update", { readReceipts: false });
+    const expected = [
+      { id: "alice", name: "Alice Liddell" },
+      { id: "alice", name: "Alice Liddell", avatarUrl: image.url },
+    ];
+    await until(() => byFollower.length === 2 && byElsewhere.length === 2 && byAlice.length === 2);
+    expect(byFollower).toEqual(expected);
+    expect(byElsewhere).toEqual(expected);
+    expect(byAlice).toEqual(expected);
+    // Another user, who does not follow alice, hears nothing.
+    await ok(stranger.socket, "room:list", {});
+    expect(byStranger).toEqual([]);
   });
 
   it("refuses another user's file (NOT_FOUND) and a file that is not an image (INVALID_PAYLOAD), changing nothing", async () => {

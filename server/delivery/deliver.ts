@@ -10,6 +10,7 @@ import type {
   RoomMemberChange,
   StoredMessage,
   TypingNotice,
+  User,
 } from "../../shared/schemas.js";
 import { presenceChannel, roomChannel, userChannel } from "../socket/channels.js";
 import type { ConversationKey } from "../store/types.js";
@@ -192,6 +193,14 @@ export class Delivery {
   /** A system message to everyone (the broadcast conversation), for the push routes. */
   everyone(message: StoredMessage): void {
     (this.linked() ? this.io : this.io.local).emit("message", message);
+  }
+
+  /**
+   * A user changed its name or avatar: the sockets that follow its presence (they show it: member lists,
+   * direct conversations) and its own sockets are told.
+   */
+  userUpdated(user: User): void {
+    this.to([presenceChannel(user.id), userChannel(user.id)]).emit("user:updated", user);
   }
 
   /** A user changed its name: the sockets carry it for the monitor's session list, on every node. */

@@ -70,6 +70,11 @@ export class UserService {
     if (changes.name !== undefined) this.delivery.renamed(userId, user.name);
     const settings: UserSettings = { id: user.id, name: user.name, readReceipts: user.readReceipts };
     if (user.avatarFileId !== null) settings.avatarUrl = this.files.url(user.avatarFileId);
+    if (changes.name !== undefined || changes.avatarFileId !== undefined) {
+      // Without `readReceipts`: that setting is the user's own business.
+      const { id, name, avatarUrl } = settings;
+      this.delivery.userUpdated(avatarUrl === undefined ? { id, name } : { id, name, avatarUrl });
+    }
     return settings;
   }
 }

@@ -60,6 +60,10 @@ describe("profile and settings", { timeout: 60_000 }, () => {
     await dialog.getByRole("button", { name: "Save" }).click();
     await dialog.waitFor({ state: "detached" });
 
+    // Alice's window, untouched: she follows Bob's presence (he is in her member list), so user:updated
+    // brings the new name live (before anything else could make her reload the member list).
+    await membersPanel(alice).getByRole("button", { name: "Message Bobby Tables, online", exact: true }).waitFor();
+
     // The server has the new name and a square avatar made here.
     const carol = await connect(server, "carol");
     const members = await ok(carol.socket, "room:members", { roomId: "lobby" });
@@ -74,11 +78,7 @@ describe("profile and settings", { timeout: 60_000 }, () => {
     await badge.waitFor();
     expect(await badge.locator("img").getAttribute("src")).toBe(url);
 
-    // Alice's window: no event carries a profile change, the next member list does (opening the room again).
-    await alice
-      .getByRole("navigation", { name: "Conversations" })
-      .getByRole("button", { name: /^Lobby/ })
-      .click();
+    // And the picture, to the member list and to his message.
     const row = membersPanel(alice).getByRole("button", { name: "Message Bobby Tables, online", exact: true });
     await row.waitFor();
     expect(await row.locator(".avatar img").getAttribute("src")).toBe(url);

@@ -214,7 +214,7 @@ export class ChatApp {
       people: this.state.people,
       notifier: this.notifier,
       // My name or avatar changed (here, or in another tab as the session of a connect tells).
-      changed: (me) => this.roomMembers.renamed(me),
+      changed: (me) => this.roomMembers.updated(me),
     });
     this.typing = new Typing({
       client: this.client,
@@ -397,7 +397,7 @@ export class ChatApp {
       if (document.visibilityState !== "visible") return this.saveNow();
       this.state.markRead(this.state.active, this.state.conversation(this.state.active).timeline.newestId);
       this.screen.render();
-      // Names and avatars change without an event (PROTOCOL.md section 8): coming back is a moment to look.
+      // user:updated reaches only the users followed for presence: coming back is a moment to look again.
       background(this.roomMembers.load(this.state.conversation(this.state.active)));
     };
     document.addEventListener("visibilitychange", visibility);

@@ -8,9 +8,9 @@ export interface Person {
 }
 
 /**
- * Names and avatars of the users this tab has met, from the session, member lists, `room:member` changes and
- * the conversation list. The server sends no event when someone changes their name or avatar (PROTOCOL.md
- * section 8: "with no event"): what is here is as fresh as the last member list or conversation list.
+ * Names and avatars of the users this tab has met, from the session, member lists, `room:member` changes,
+ * the conversation list and `user:updated` (sent for the users this tab follows for presence: the ones it
+ * shows in member lists and direct conversations).
  */
 export class People {
   private readonly names = new Map<string, string>();

@@ -21,6 +21,11 @@ export interface ProfileContext {
 export class Profile {
   constructor(private readonly context: ProfileContext) {}
 
+  /** This user's id. */
+  get userId(): string {
+    return this.context.session.user.id;
+  }
+
   /** Opens "Profile and settings". */
   open(): void {
     const { client, notifier, people, session } = this.context;

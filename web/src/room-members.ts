@@ -107,11 +107,17 @@ export class RoomMembers {
     this.context.changed();
   }
 
-  /** My name changed: my own row of every member list loaded so far (others see it on their next load). */
-  renamed(me: User): void {
+  /**
+   * A user's name or avatar changed (mine, or someone followed: `user:updated`): their row of every member list
+   * loaded so far.
+   */
+  updated(user: User): void {
     for (const conversation of this.context.state.conversations.values()) {
-      const mine = conversation.members.list.find((member) => member.userId === me.id);
-      if (mine) mine.name = me.name;
+      const row = conversation.members.list.find((member) => member.userId === user.id);
+      if (!row) continue;
+      row.name = user.name;
+      if (user.avatarUrl === undefined) delete row.avatarUrl;
+      else row.avatarUrl = user.avatarUrl;
     }
     this.context.changed();
   }

@@ -80,6 +80,15 @@ export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
   client.on("status", (status) => to.presence.set(status));
   client.on("invited", (invitation) => to.invitations.received(invitation));
   client.on("member", (change) => to.roomMembers.changed(change));
+  client.on("userUpdated", (user) => {
+    // Someone shown here (followed for presence), or this user in another tab, changed name or avatar.
+    if (user.id === to.profile.userId) to.profile.apply(user);
+    else {
+      state.people.set(user);
+      to.roomMembers.updated(user);
+    }
+    to.render();
+  });
   client.on("error", (error) => {
     if (error.code === "UNAUTHORIZED") to.signOut("Your session has ended. Please sign in again.");
   });

@@ -170,6 +170,11 @@ describe("notifications and mentions", { timeout: 60_000 }, () => {
     const lobby = sidebarItem(bob, "Lobby, 1 unread, mentioned");
     await lobby.waitFor();
     expect(await lobby.locator(".badge").innerText()).toBe("@ 1");
+    // The mark is kept by the browser: still there after a reload.
+    await bob.reload();
+    await bob.getByRole("heading", { level: 1, name: "alice" }).waitFor();
+    await lobby.waitFor();
+    expect(await lobby.locator(".badge").innerText()).toBe("@ 1");
     await lobby.click();
     const mark = messageLog(bob).locator("mark.mention");
     await mark.waitFor();

@@ -363,7 +363,11 @@ export class ChatApp {
 
   private saveNow(): void {
     clearTimeout(this.saveTimer);
-    saveLocalState(this.me.id, { ...this.state.local, cursor: this.client.cursor });
+    saveLocalState(this.me.id, {
+      ...this.state.local,
+      mentioned: [...this.state.mentioned],
+      cursor: this.client.cursor,
+    });
   }
 
   private logout(message?: string): void {

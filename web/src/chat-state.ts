@@ -27,8 +27,8 @@ export class ChatState {
   readonly rooms = new Map<string, Room>();
   readonly conversations = new Map<ConversationKey, Conversation>();
   readonly people = new People();
-  /** Conversations with an unread message that mentions me (this visit). */
-  readonly mentioned = new Set<ConversationKey>();
+  /** Conversations with an unread message that mentions me (kept between visits with `local`). */
+  readonly mentioned: Set<ConversationKey>;
   readonly local: LocalState;
   /** The conversation on screen. */
   active: ConversationKey;
@@ -37,6 +37,7 @@ export class ChatState {
     this.people.set(me);
     this.people.setName(SYSTEM, "System");
     this.local = loadLocalState(me.id);
+    this.mentioned = new Set(this.local.mentioned);
     // A reload comes back to the conversation it left (one that is gone falls back to the lobby once known).
     this.active = this.local.active ?? roomKey(LOBBY);
   }

@@ -38,6 +38,8 @@ export interface LocalState {
   /** Newest message id seen in each conversation. */
   lastRead: Partial<Record<ConversationKey, number>>;
   unread: Partial<Record<ConversationKey, number>>;
+  /** Conversations with an unread message that mentions the user: the `@` badge survives a reload. */
+  mentioned?: ConversationKey[];
   /** User ids of direct conversations, newest activity first. */
   directs: string[];
   /** The conversation open last: a reload comes back to it. */
@@ -58,6 +60,7 @@ export function loadLocalState(userId: string): LocalState {
       lastRead: value?.lastRead ?? {},
       unread: value?.unread ?? {},
       directs: Array.isArray(value?.directs) ? value.directs.filter((id) => typeof id === "string") : [],
+      mentioned: Array.isArray(value?.mentioned) ? value.mentioned.filter(isConversationKey) : [],
       active: isConversationKey(value?.active) ? value.active : undefined,
     };
   } catch {

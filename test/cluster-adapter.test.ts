@@ -2,8 +2,8 @@ import { createServer } from "node:http";
 import pino from "pino";
 import { Server } from "socket.io";
 import { afterAll, describe, expect, it } from "vitest";
-import { connectCluster, type ClusterEngines } from "../server/cluster/engines.js";
-import { missingServices, REDIS_URL, redisPrefix } from "./support/services.js";
+import { COMMANDS_QUEUE_MAX, connectCluster, type ClusterEngines } from "../server/cluster/engines.js";
+import { missingServices, privateRedis, REDIS_URL, redisPrefix } from "./support/services.js";
 
 const missing = await missingServices(["redis"], "the cluster adapter tests (test/cluster-adapter.test.ts)");
 
@@ -44,5 +44,27 @@ describe.skipIf(missing !== undefined)("the cluster adapter", () => {
     expect(handled).toEqual([]);
     adapter.onRawMessage(entry("another-node"), "2-0");
     expect(handled).toEqual([{ uid: "another-node", nsp: "/", type: 3, data: { packet: { type: 2 } } }]);
+  });
+
+  it("holds at most COMMANDS_QUEUE_MAX commands while Redis is down, failing the rest at once", async () => {
+    const redis = await privateRedis();
+    closers.push(() => redis.stop());
+    const engines = await connectCluster({
+      url: redis.url,
+      prefix: space.prefix,
+      nodeId: "node-q",
+      graceMs: 1000,
+      logger: pino({ level: "silent" }),
+    });
+    closers.push(() => engines.close());
+    await redis.stop();
+    const over = 50;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: COMMANDS_QUEUE_MAX + over }, (_, i) => engines.typingGate(`k${i}`, 1000)),
+    );
+    const full = outcomes.filter((o) => o.status === "rejected" && String(o.reason).includes("queue is full"));
+    // The first ones waited (and timed out after the commands client's 1 s); the excess failed at once.
+    expect(full.length).toBeGreaterThanOrEqual(over);
+    expect(outcomes.every((o) => o.status === "rejected")).toBe(true);
   });
 });

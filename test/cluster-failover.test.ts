@@ -1,10 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Message, StoredMessage } from "../shared/schemas.js";
 import { cleanup, nextEvent, ok, openSocket, signToken, tempDir, until, type ClientSocket } from "./support/harness.js";
 import { killAll, spawnServer, type ServerProcess } from "./support/process.js";
-import { createTestDatabase, missingServices, REDIS_URL, redisPrefix, type TestDatabase } from "./support/services.js";
+import {
+  createTestDatabase,
+  missingServices,
+  privateRedis,
+  REDIS_URL,
+  redisPrefix,
+  type TestDatabase,
+} from "./support/services.js";
 
 const missing = await missingServices(
   ["postgres", "redis"],
@@ -13,6 +18,12 @@ const missing = await missingServices(
 
 afterEach(killAll);
 afterEach(cleanup);
+
+/** Private Redis servers of the tests, stopped after each. */
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
 
 interface Sent {
   clientMsgId: string;
@@ -39,42 +50,6 @@ async function everything(socket: ClientSocket): Promise<StoredMessage[]> {
     if (!page.data.hasMore) return all;
   }
 }
-
-/** A redis-server of the test's own on a free port, that it may stop and start again on that port. */
-async function privateRedis(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port: free } = probe.address() as { port: number };
-      probe.close(() => resolve(free));
-    });
-  });
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child!.once("error", reject);
-      child!.stdout!.on("data", (chunk: Buffer) => {
-        if (chunk.toString().includes("Ready to accept connections")) resolve();
-      });
-    });
-  };
-  const stop = async () => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child!.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-  };
-  await start();
-  stops.push(stop);
-  return { url: `redis://127.0.0.1:${port}`, stop, start };
-}
-
-const stops: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (stops.length > 0) await stops.pop()!();
-});
 
 describe.skipIf(missing !== undefined)("a cluster of two node processes", () => {
   let database: TestDatabase;
@@ -181,6 +156,7 @@ describe.skipIf(missing !== undefined)("a cluster of two node processes", () => 
   it("keeps storing and acking sends while Redis is down, and delivers live again once it is back", async () => {
     // A Redis of its own, on a free port, so that stopping it disturbs no other test.
     const redis = await privateRedis();
+    stops.push(redis.stop);
     const env = { REDIS_URL: redis.url };
     const [a, b] = await Promise.all([node("node-c", env), node("node-d", env)]);
     const alice = await connected(a.url, "alice");

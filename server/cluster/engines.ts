@@ -36,6 +36,9 @@ export interface ClusterEngines {
 /** How long a command of presence, limits, leases or typing may take before it fails. */
 const COMMAND_TIMEOUT_MS = 1000;
 
+/** Commands a Redis client holds while Redis is unreachable; later ones fail at once ("The queue is full"). */
+export const COMMANDS_QUEUE_MAX = 10_000;
+
 /** How long a node waits at boot for its adapter's subscription. */
 const SUBSCRIBE_WAIT_MS = 10_000;
 
@@ -64,7 +67,7 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
       // While Redis is down, commands wait in this queue until it is back; bounded, so an outage costs at most
       // this many commands of memory, and later ones fail at once instead. (Broadcasts stay out of it once
       // the outage is noticed: the delivery module then sends to this node's sockets only.)
-      commandsQueueMaxLength: 10_000,
+      commandsQueueMaxLength: COMMANDS_QUEUE_MAX,
       // node-redis gives every command a 5 s timeout unless told otherwise, at the price of an
       // `AbortSignal.timeout` per command: 17-30 µs of CPU each, measured (a timer, and work for the garbage
       // collector), against 8-11 µs for the whole XADD without it. The adapter's client, which writes one

@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import pg from "pg";
 import { createClient } from "redis";
 
@@ -119,4 +121,37 @@ export function redisPrefix(): { prefix: string; clear(): Promise<void> } {
       }
     },
   };
+}
+
+/**
+ * A redis-server of the test's own on a free port, that it may stop (SIGKILL) and start again on that port;
+ * the caller stops it after the test.
+ */
+export async function privateRedis(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child!.once("error", reject);
+      child!.stdout!.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("Ready to accept connections")) resolve();
+      });
+    });
+  };
+  const stop = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child!.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  };
+  await start();
+  return { url: `redis://127.0.0.1:${port}`, stop, start };
 }

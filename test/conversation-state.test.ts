@@ -321,7 +321,7 @@ describe("user:update", () => {
     expect(await ok(alice.socket, "user:update", {})).toEqual({ id: "alice", name: "Alice", readReceipts: false });
   });
 
-  it("shows a new name in room:members and in the peer's conversation:list, with no event", async () => {
+  it("shows a new name in room:members and in the peer's conversation:list; only the user's own sockets (and presence followers) get an event", async () => {
     const server = await startServer();
     const a1 = await client(server, "alice", "Alice");
     const a2 = await client(server, "alice", "Alice");
@@ -338,7 +338,9 @@ describe("user:update", () => {
       name: "Alice Cooper",
     });
     await barrier(witness, [a1, a2, bob]);
-    [a1, a2, bob].forEach((socket, i) => expect(socket.events.slice(before[i])).toEqual(["message"]));
+    // Alice's sockets hear user:updated (contract extension); bob, who does not follow her presence, nothing.
+    [a1, a2].forEach((socket, i) => expect(socket.events.slice(before[i])).toEqual(["user:updated", "message"]));
+    expect(bob.events.slice(before[2])).toEqual(["message"]);
   });
 
   it("takes a name of 1 to 64 characters", async () => {

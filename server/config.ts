@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
+import { isUserId } from "../shared/ids.js";
 
 /** A blank variable (`PORT=`) counts as unset, never as 0. */
 const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
@@ -87,6 +88,21 @@ const envSchema = z.object({
   JWT_SECRET: optionalText,
   PUSH_API_KEY: optionalText,
   ADMIN_API_KEY: optionalText,
+  ADMIN_USERS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const ids = (value ?? "")
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+      const bad = ids.find((id) => !isUserId(id));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: "custom", message: `"${bad}" is not a user id` });
+        return z.NEVER;
+      }
+      return new Set(ids);
+    }),
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   JWT_PUBLIC_KEY: optionalText,
@@ -185,6 +201,8 @@ export interface Config {
   readonly jwtSecret: string | undefined;
   readonly pushApiKey: string | undefined;
   readonly adminApiKey: string | undefined;
+  /** `ADMIN_USERS`: admins whatever the admin flag of their account says. */
+  readonly adminUsers: ReadonlySet<string>;
   readonly jwtIssuer: string | undefined;
   readonly jwtAudience: string | undefined;
   /** PEM public key: tokens are then verified with `jwtAlgorithm` instead of the shared secret. */
@@ -292,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtSecret: e.JWT_SECRET,
     pushApiKey: e.PUSH_API_KEY,
     adminApiKey: e.ADMIN_API_KEY,
+    adminUsers: e.ADMIN_USERS,
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,
     jwtPublicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, "\n"),

@@ -126,6 +126,9 @@ export interface UserRow {
   read_receipts: number | boolean;
   last_seen_at: number | null;
   avatar_file_id: string | null;
+  admin: number | boolean;
+  disabled_at: number | null;
+  tokens_valid_after: number;
 }
 
 /** A user as the contract returns it. */
@@ -137,6 +140,9 @@ export const toUser = (row: UserRow): UserRecord => ({
   readReceipts: row.read_receipts === 1 || row.read_receipts === true,
   lastSeenAt: row.last_seen_at,
   avatarFileId: row.avatar_file_id,
+  admin: row.admin === 1 || row.admin === true,
+  disabledAt: row.disabled_at,
+  tokensValidAfter: row.tokens_valid_after,
 });
 
 /** A `files` row, without its marks. */

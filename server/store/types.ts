@@ -8,6 +8,12 @@ export interface UserRecord extends User {
   lastSeenAt: number | null;
   /** The uploaded image shown as the user's avatar. */
   avatarFileId: string | null;
+  /** Made admin through the admin API (`ADMIN_USERS` are admins whatever this says). */
+  admin: boolean;
+  /** When the account was disabled; null while enabled. */
+  disabledAt: number | null;
+  /** Tokens issued before this time (ms) no longer count: a password change or a sign-out everywhere. */
+  tokensValidAfter: number;
 }
 
 /** What `updateUser` may change; `avatarFileId: null` removes the avatar. */

@@ -11,6 +11,9 @@ const fresh = (id: string, name: string, createAt: number, passwordHash: string 
   readReceipts: true,
   lastSeenAt: null,
   avatarFileId: null,
+  admin: false,
+  disabledAt: null,
+  tokensValidAfter: 0,
 });
 
 describeStores("Store contract: users", (open) => {

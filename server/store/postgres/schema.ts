@@ -159,4 +159,18 @@ export const PG_MIGRATIONS: readonly string[] = [
   INSERT INTO file_blobs (id, bytes) SELECT id, bytes FROM files WHERE bytes IS NOT NULL;
   ALTER TABLE files DROP COLUMN bytes;
   `,
+  // Accounts (SQLite's migration 11): the admin flag, disabled accounts, tokens' valid-after time, and single
+  // tokens signed out until they expire.
+  `
+  ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE users ADD COLUMN disabled_at BIGINT;
+  ALTER TABLE users ADD COLUMN tokens_valid_after BIGINT NOT NULL DEFAULT 0;
+  CREATE TABLE revoked_tokens (
+    token_hash TEXT COLLATE "C" PRIMARY KEY,
+    user_id TEXT COLLATE "C" NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX revoked_tokens_by_user ON revoked_tokens (user_id);
+  CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at);
+  `,
 ];

@@ -204,4 +204,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE users ADD COLUMN avatar_file_id TEXT;
   CREATE INDEX users_by_avatar ON users (avatar_file_id) WHERE avatar_file_id IS NOT NULL;
   `,
+  // v2.0, accounts (section 11): the admin flag, a disabled account, and the time before which the user's tokens
+  // no longer count (a password change, a sign-out everywhere); single tokens signed out until they expire.
+  `
+  ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+  ALTER TABLE users ADD COLUMN tokens_valid_after INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE revoked_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX revoked_tokens_by_user ON revoked_tokens (user_id);
+  CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at);
+  `,
 ];

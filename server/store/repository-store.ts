@@ -18,6 +18,7 @@ import type {
   PageQuery,
   ReactionChange,
   ReadStateRepository,
+  RevokedToken,
   RoomDraft,
   RoomRepository,
   SearchRepository,
@@ -66,6 +67,30 @@ export abstract class RepositoryStore implements Store {
   }
   setLastSeen(userId: string, at: number): Promise<void> {
     return this.parts.users.setLastSeen(userId, at);
+  }
+  changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean> {
+    return this.parts.users.changePassword(id, newHash, at, expectedHash);
+  }
+  revokeTokens(id: string, at: number): Promise<UserRecord | undefined> {
+    return this.parts.users.revokeTokens(id, at);
+  }
+  revokeToken(token: RevokedToken, at: number, maxPerUser: number): Promise<"token" | "all"> {
+    return this.parts.users.revokeToken(token, at, maxPerUser);
+  }
+  isTokenRevoked(hash: string): Promise<boolean> {
+    return this.parts.users.isTokenRevoked(hash);
+  }
+  pruneRevokedTokens(now: number, limit: number): Promise<number> {
+    return this.parts.users.pruneRevokedTokens(now, limit);
+  }
+  setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined> {
+    return this.parts.users.setDisabled(id, disabledAt);
+  }
+  setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined> {
+    return this.parts.users.setAdmin(id, admin);
+  }
+  listUsers(query: { q?: string | undefined; after?: string | undefined; limit: number }): Promise<UserRecord[]> {
+    return this.parts.users.listUsers(query);
   }
 
   // Rooms.

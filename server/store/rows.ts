@@ -191,3 +191,6 @@ export function summaryMapper(toMessage: (row: MessageRow) => StoredMessage): (r
     return entry;
   };
 }
+
+/** `text` with LIKE's wildcards (and the escape character) escaped by a backslash. */
+export const likeEscaped = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -184,6 +184,48 @@ export interface UserRepository {
    */
   updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined>;
   setLastSeen(userId: string, at: number): Promise<void>;
+  /**
+   * Sets a built-in account's password hash and makes every token issued before `at` stop counting, if the
+   * stored hash is still `expectedHash` (any hash when undefined: an admin's reset). False (nothing changed)
+   * when it is not, or when there is no such user: two changes that checked the same old password cannot
+   * both win.
+   */
+  changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean>;
+  /**
+   * Makes every token of the user issued before `at` stop counting (the time only ever moves forward);
+   * undefined when there is no such user.
+   */
+  revokeTokens(id: string, at: number): Promise<UserRecord | undefined>;
+  /**
+   * Signs one token out until it expires. A user with `maxPerUser` tokens signed out already has every
+   * token issued before `at` revoked instead, and its single entries dropped ("all"): the bound on what
+   * repeated sign-outs can store.
+   */
+  revokeToken(token: RevokedToken, at: number, maxPerUser: number): Promise<"token" | "all">;
+  /** Whether this token (by hash) was signed out. */
+  isTokenRevoked(hash: string): Promise<boolean>;
+  /** Forgets signed-out tokens that expired before `now`, at most `limit`; returns how many. */
+  pruneRevokedTokens(now: number, limit: number): Promise<number>;
+  /**
+   * Disables (at `disabledAt`, which also revokes every token issued before then) or, with null, enables an
+   * account; undefined when there is no such user.
+   */
+  setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined>;
+  /** Sets the admin flag; undefined when there is no such user. */
+  setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined>;
+  /**
+   * Users by id after `after`, at most `limit`; with `q`, only those whose id or name contains it (without
+   * case, for ASCII letters).
+   */
+  listUsers(query: { q?: string | undefined; after?: string | undefined; limit: number }): Promise<UserRecord[]>;
+}
+
+/** A token signed out before it expires, by the SHA-256 of its text. */
+export interface RevokedToken {
+  hash: string;
+  userId: string;
+  /** When the token expires (ms); the entry can go then. */
+  expiresAt: number;
 }
 
 /** Rooms, their members and pending invitations. */

@@ -1,9 +1,9 @@
 import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
 import { KnownSet } from "../batch-effects.js";
-import { toUser, type UserRow } from "../rows.js";
-import type { UserChanges, UserRecord, UserRepository } from "../types.js";
+import { likeEscaped, toUser, type UserRow } from "../rows.js";
+import type { RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
-import { query } from "./db.js";
+import { query, transaction } from "./db.js";
 
 /** Bound of PgUsers.knownUsers (about 60 bytes each). */
 const KNOWN_USERS_MAX = 100_000;
@@ -93,5 +93,102 @@ export class PgUsers implements UserRepository {
 
   async setLastSeen(userId: string, at: number): Promise<void> {
     await query(this.db.pool, "UPDATE users SET last_seen_at = $1 WHERE id = $2", [at, userId]);
+  }
+
+  async changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean> {
+    const changed = await query(
+      this.db.pool,
+      `UPDATE users SET password_hash = $2, tokens_valid_after = GREATEST(tokens_valid_after, $3)
+       WHERE id = $1 AND ($4::text IS NULL OR password_hash = $4)`,
+      [id, newHash, at, expectedHash ?? null],
+    );
+    return changed.rowCount === 1;
+  }
+
+  async revokeTokens(id: string, at: number): Promise<UserRecord | undefined> {
+    const row = await query<UserRow>(
+      this.db.pool,
+      "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $2) WHERE id = $1 RETURNING *",
+      [id, at],
+    );
+    return row.rows[0] && toUser(row.rows[0]);
+  }
+
+  async revokeToken(token: RevokedToken, at: number, maxPerUser: number): Promise<"token" | "all"> {
+    return transaction(this.db.pool, async (client) => {
+      // The user's row lock makes concurrent sign-outs of one user count one after the other.
+      await query(client, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [token.userId]);
+      const count = await query<{ n: number }>(
+        client,
+        "SELECT COUNT(*)::int AS n FROM revoked_tokens WHERE user_id = $1",
+        [token.userId],
+      );
+      if (count.rows[0]!.n >= maxPerUser) {
+        await query(client, "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $2) WHERE id = $1", [
+          token.userId,
+          at,
+        ]);
+        await query(client, "DELETE FROM revoked_tokens WHERE user_id = $1", [token.userId]);
+        return "all" as const;
+      }
+      await query(
+        client,
+        "INSERT INTO revoked_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        [token.hash, token.userId, token.expiresAt],
+      );
+      return "token" as const;
+    });
+  }
+
+  async isTokenRevoked(hash: string): Promise<boolean> {
+    const found = await query(this.db.pool, "SELECT 1 FROM revoked_tokens WHERE token_hash = $1", [hash]);
+    return found.rowCount === 1;
+  }
+
+  async pruneRevokedTokens(now: number, limit: number): Promise<number> {
+    const pruned = await query(
+      this.db.pool,
+      `DELETE FROM revoked_tokens WHERE token_hash IN
+         (SELECT token_hash FROM revoked_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`,
+      [now, limit],
+    );
+    return pruned.rowCount ?? 0;
+  }
+
+  async setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined> {
+    const row = await query<UserRow>(
+      this.db.pool,
+      `UPDATE users SET disabled_at = $2::bigint,
+         tokens_valid_after = CASE WHEN $2::bigint IS NULL THEN tokens_valid_after
+           ELSE GREATEST(tokens_valid_after, $2::bigint) END
+       WHERE id = $1 RETURNING *`,
+      [id, disabledAt],
+    );
+    return row.rows[0] && toUser(row.rows[0]);
+  }
+
+  async setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined> {
+    const row = await query<UserRow>(this.db.pool, "UPDATE users SET admin = $2 WHERE id = $1 RETURNING *", [
+      id,
+      admin,
+    ]);
+    return row.rows[0] && toUser(row.rows[0]);
+  }
+
+  async listUsers(query_: {
+    q?: string | undefined;
+    after?: string | undefined;
+    limit: number;
+  }): Promise<UserRecord[]> {
+    const q = query_.q === undefined || query_.q === "" ? null : `%${likeEscaped(query_.q)}%`;
+    // ILIKE folds more than ASCII; SQLite's LIKE folds ASCII letters only: the contract says "for ASCII letters".
+    const rows = await query<UserRow>(
+      this.db.pool,
+      `SELECT * FROM users WHERE ($1::text IS NULL OR id > $1)
+         AND ($2::text IS NULL OR id ILIKE $2 OR name ILIKE $2)
+       ORDER BY id LIMIT $3`,
+      [query_.after ?? null, q, query_.limit],
+    );
+    return rows.rows.map(toUser);
   }
 }

@@ -1,8 +1,8 @@
 import type Database from "better-sqlite3";
 import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
 import { KnownSet } from "../batch-effects.js";
-import { toUser, type UserRow } from "../rows.js";
-import type { UserChanges, UserRecord, UserRepository } from "../types.js";
+import { likeEscaped, toUser, type UserRow } from "../rows.js";
+import type { RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
 import { prepareSeating, type Seating } from "./rooms.js";
 
@@ -39,6 +39,32 @@ export class SqliteUsers implements UserRepository {
       ),
       setReceipts: db.prepare("UPDATE users SET read_receipts = ? WHERE id = ?"),
       setLastSeen: db.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?"),
+      changePassword: db.prepare<{ id: string; hash: string; at: number; expected: string | null }>(
+        `UPDATE users SET password_hash = @hash, tokens_valid_after = MAX(tokens_valid_after, @at)
+         WHERE id = @id AND (@expected IS NULL OR password_hash = @expected)`,
+      ),
+      revokeTokens: db.prepare("UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?"),
+      countRevoked: db.prepare<[string], number>("SELECT COUNT(*) FROM revoked_tokens WHERE user_id = ?").pluck(),
+      insertRevoked: db.prepare(
+        "INSERT INTO revoked_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      ),
+      dropRevokedOf: db.prepare("DELETE FROM revoked_tokens WHERE user_id = ?"),
+      isRevoked: db.prepare<[string], number>("SELECT 1 FROM revoked_tokens WHERE token_hash = ?").pluck(),
+      pruneRevoked: db.prepare(
+        `DELETE FROM revoked_tokens WHERE token_hash IN
+           (SELECT token_hash FROM revoked_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+      ),
+      setDisabled: db.prepare<{ id: string; at: number | null }>(
+        `UPDATE users SET disabled_at = @at,
+           tokens_valid_after = CASE WHEN @at IS NULL THEN tokens_valid_after ELSE MAX(tokens_valid_after, @at) END
+         WHERE id = @id`,
+      ),
+      setAdmin: db.prepare("UPDATE users SET admin = ? WHERE id = ?"),
+      listUsers: db.prepare<{ q: string | null; after: string | null; limit: number }, UserRow>(
+        `SELECT * FROM users WHERE (@after IS NULL OR id > @after)
+           AND (@q IS NULL OR id LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\')
+         ORDER BY id LIMIT @limit`,
+      ),
     };
   }
 
@@ -94,5 +120,50 @@ export class SqliteUsers implements UserRepository {
 
   async setLastSeen(userId: string, at: number): Promise<void> {
     this.statements.setLastSeen.run(at, userId);
+  }
+
+  async changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean> {
+    const expected = expectedHash ?? null;
+    return this.statements.changePassword.run({ id, hash: newHash, at, expected }).changes > 0;
+  }
+
+  async revokeTokens(id: string, at: number): Promise<UserRecord | undefined> {
+    if (this.statements.revokeTokens.run(at, id).changes === 0) return undefined;
+    return this.getUser(id);
+  }
+
+  async revokeToken(token: RevokedToken, at: number, maxPerUser: number): Promise<"token" | "all"> {
+    return this.db.transaction(() => {
+      if (this.statements.countRevoked.get(token.userId)! >= maxPerUser) {
+        this.statements.revokeTokens.run(at, token.userId);
+        this.statements.dropRevokedOf.run(token.userId);
+        return "all" as const;
+      }
+      this.statements.insertRevoked.run(token.hash, token.userId, token.expiresAt);
+      return "token" as const;
+    })();
+  }
+
+  async isTokenRevoked(hash: string): Promise<boolean> {
+    return this.statements.isRevoked.get(hash) !== undefined;
+  }
+
+  async pruneRevokedTokens(now: number, limit: number): Promise<number> {
+    return this.statements.pruneRevoked.run(now, limit).changes;
+  }
+
+  async setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined> {
+    if (this.statements.setDisabled.run({ id, at: disabledAt }).changes === 0) return undefined;
+    return this.getUser(id);
+  }
+
+  async setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined> {
+    if (this.statements.setAdmin.run(admin ? 1 : 0, id).changes === 0) return undefined;
+    return this.getUser(id);
+  }
+
+  async listUsers(query: { q?: string | undefined; after?: string | undefined; limit: number }): Promise<UserRecord[]> {
+    const q = query.q === undefined || query.q === "" ? null : `%${likeEscaped(query.q)}%`;
+    return this.statements.listUsers.all({ q, after: query.after ?? null, limit: query.limit }).map(toUser);
   }
 }

@@ -11,6 +11,7 @@ import { defineConfig } from "vitest/config";
  */
 export const CLUSTER_FILES = [
   "test/abuse-limits.test.ts",
+  "test/accounts.test.ts",
   "test/auth.test.ts",
   "test/avatars.test.ts",
   "test/bad-input.test.ts",

@@ -9,7 +9,9 @@ import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import { registerAdminAccountRoutes } from "./admin/account-routes.js";
 import { registerAdminRoutes } from "./admin/routes.js";
+import { AccountService } from "./auth/accounts.js";
 import { registerAuthRoutes } from "./auth/routes.js";
 import { memoryLimiters, type LimiterFactory } from "./cluster/limiters.js";
 import { createBackgroundErrorReporter, type BackgroundErrorReporter } from "./background.js";
@@ -28,7 +30,7 @@ import { registerPushRoutes } from "./push/routes.js";
 import { UserService } from "./users/service.js";
 import { WorkerManager } from "./workers/manager.js";
 import { createOriginCheck } from "./http/origins.js";
-import { createProxyTrust } from "./http/client-address.js";
+import { clientAddress, createProxyTrust } from "./http/client-address.js";
 import { closeSilentConnections } from "./http/idle-connections.js";
 import { PasswordHasher } from "./auth/password.js";
 import { ConnectionBudget } from "./socket/connection-budget.js";
@@ -328,7 +330,17 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     cluster !== undefined,
   );
   const hub = new ChatHub(io, store, messages, delivery, workers, nodes);
-  const handlers = createHandlerTable({ messages, rooms, conversations, users, delivery });
+  const accounts = new AccountService({
+    store,
+    tokens,
+    passwords,
+    delivery,
+    now,
+    socketAccess: (socketId) => nsp.sockets.get(socketId)?.data,
+    onBackgroundError: backgroundError,
+  });
+  accounts.start();
+  const handlers = createHandlerTable({ messages, rooms, conversations, users, delivery, accounts });
   attachGateway(io, {
     limiters,
     backlogOf: (connection) => writeBacklog.of(connection),
@@ -341,6 +353,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     logger,
     now,
     accepting: () => accepting,
+    addressOf: (request) => clientAddress(request, proxyTrust),
     observe: (event, seconds, code) => {
       if (code !== undefined) metrics.rejected(code);
       // Only the contract's events become label values: a client can send any event name.
@@ -348,11 +361,18 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     },
   });
 
-  const authDeps = { config, store, tokens, now, limiters };
+  const authDeps = { config, store, tokens, now, limiters, accounts };
   registerAuthRoutes(app, { ...authDeps, passwords });
   registerFileRoutes(app, { ...authDeps, blobs, tmpDir: join(filesDir, "tmp"), files });
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
-  registerAdminRoutes(app, { hub, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY"), metrics });
+  const adminAccess = { config, store, tokens, now, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY") };
+  registerAdminRoutes(app, { ...adminAccess, hub, metrics });
+  registerAdminAccountRoutes(app, {
+    ...adminAccess,
+    accounts,
+    delivery,
+    isOnline: (ids) => registry.isOnline(ids),
+  });
   app.get("/healthz", async () => ({ status: "ok" }));
   const version = packageVersion();
   app.get("/api/version", async () => ({ version }));
@@ -377,6 +397,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     (closing ??= (async () => {
       accepting = false;
       await workers.close();
+      accounts.close();
       delivery.shutdownNotice();
       // Whoever is online here was last seen now: their offline timers will not fire (in a cluster, the node
       // that claims their offline later records it again, unless they came back elsewhere).

@@ -17,6 +17,7 @@ import type {
   TypingNotice,
   UserSettings,
   UserUpdateInput,
+  AuthRefreshInput,
   Message,
   MessagePage,
   Room,
@@ -60,11 +61,17 @@ export interface ClientToServerEvents {
   "presence:query": (payload: PresenceQueryInput, ack: Ack<PresenceStatus[]>) => void;
   "presence:subscribe": (payload: PresenceSubscribeInput, ack: Ack<PresenceStatus[]>) => void;
   "user:update": (payload: UserUpdateInput, ack: Ack<UserSettings>) => void;
+  /** Gives the socket a newer token of its user before the current one expires; answers its `exp`. */
+  "auth:refresh": (payload: AuthRefreshInput, ack: Ack<{ exp: number }>) => void;
 }
 
-/** Why the server is about to close a connection, sent just before it does. */
+/**
+ * Why the server is about to close a connection, sent just before it does: it shuts down; the token was
+ * signed out (a password change, a sign-out, an admin's sign-out); it expired without an `auth:refresh`; the
+ * account was disabled; an admin ended this session.
+ */
 export interface ServerNotice {
-  reason: "shutdown";
+  reason: "shutdown" | "signed-out" | "token-expired" | "disabled" | "kicked";
   message: string;
 }
 
@@ -110,16 +117,47 @@ export interface InterServerEvents {
   node: (answer: (node: NodeView) => void) => void;
   /** Cluster mode: a user's new display name, for the receiving node's sockets of that user. */
   renamed: (userId: string, name: string) => void;
+  /** Cluster mode: ends the receiving node's sockets that the target names; answers how many. */
+  "end-sessions": (target: SessionTarget, answer: (ended: number) => void) => void;
+}
+
+/**
+ * Sockets to end, and why: one socket (`socketId`), or a user's sockets — all of them, those whose token was
+ * issued before `issuedBefore` (ms), or those holding the token with `tokenHash`.
+ */
+export interface SessionTarget {
+  reason: ServerNotice["reason"];
+  userId?: string;
+  socketId?: string;
+  issuedBefore?: number;
+  tokenHash?: string;
 }
 
 /** What the server keeps on each socket after the handshake. */
 export interface SocketData {
   user: User;
+  /** The socket's token: when it expires (`exp`, seconds), when it was issued (ms), its hash. */
+  access: SocketAccess;
+  /** When the socket connected (ms). */
+  connectedAt: number;
+  /** The node it is connected to (`NODE_ID`). */
+  node: string;
+  /** The client's address. */
+  address: string;
+  /** "polling" or "websocket" (after an upgrade). */
+  transport: string;
+}
+
+/** What a socket's token says, for ending the socket when the token stops counting. */
+export interface SocketAccess {
+  exp: number;
+  issuedAt: number;
+  hash: string;
 }
 
 /** The `data` of a refused connection's `connect_error`. */
 export interface ConnectErrorData {
-  code: Extract<ErrorCode, "UNAUTHORIZED" | "RATE_LIMITED" | "UNAVAILABLE">;
+  code: Extract<ErrorCode, "UNAUTHORIZED" | "FORBIDDEN" | "RATE_LIMITED" | "UNAVAILABLE">;
 }
 
 /** Every client event name. */

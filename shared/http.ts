@@ -45,3 +45,46 @@ export const adminStatsSchema = z.object({
 });
 /** What `GET /api/admin/stats` answers. */
 export type AdminStats = z.infer<typeof adminStatsSchema>;
+
+/** A user as the admin API shows it. */
+export const adminUserSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** An admin: made one through the API, or listed in `ADMIN_USERS`. */
+  admin: z.boolean(),
+  disabled: z.boolean(),
+  /** Has a socket now (or is within the presence grace), on any node. */
+  online: z.boolean(),
+  createdAt: z.number(),
+  lastSeenAt: z.number().optional(),
+});
+/** A user as the admin API shows it. */
+export type AdminUser = z.infer<typeof adminUserSchema>;
+
+/** Paging of the admin lists: after a cursor (an id), at most `limit` (1–200, default 50). */
+const adminPage = { after: z.string().max(256).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) };
+
+/** `GET /api/admin/users` query. */
+export const adminUsersQuerySchema = z.object({ q: z.string().max(64).optional(), ...adminPage });
+/** `GET /api/admin/users`. */
+export const adminUsersSchema = z.object({ users: z.array(adminUserSchema), hasMore: z.boolean() });
+
+/** Body of `POST /api/admin/users/:id/admin`. */
+export const adminFlagSchema = z.object({ admin: z.boolean() });
+
+/** One connected socket, as `GET /api/admin/sessions` lists it. */
+export const adminSessionSchema = z.object({
+  socketId: z.string(),
+  userId: z.string(),
+  node: z.string(),
+  address: z.string(),
+  transport: z.string(),
+  connectedAt: z.number(),
+});
+/** One connected socket, as the admin API lists it. */
+export type AdminSession = z.infer<typeof adminSessionSchema>;
+
+/** `GET /api/admin/sessions` query. */
+export const adminSessionsQuerySchema = z.object({ user: z.string().max(64).optional(), ...adminPage });
+/** `GET /api/admin/sessions`: sockets by id. */
+export const adminSessionsSchema = z.object({ sessions: z.array(adminSessionSchema), hasMore: z.boolean() });

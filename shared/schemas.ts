@@ -128,6 +128,30 @@ export const loginSchema = z.object({
   password: z.string().min(1).max(256),
 });
 
+/** A new password: 8–256 characters of well-formed text. */
+const newPasswordSchema = z
+  .string()
+  .min(8)
+  .max(256)
+  .refine(isWellFormed, { message: "contains a lone UTF-16 surrogate" });
+
+/** Body of `POST /api/auth/password`. */
+export const passwordChangeSchema = z.object({
+  currentPassword: z.string().min(1).max(256),
+  newPassword: newPasswordSchema,
+});
+
+/** Body of `POST /api/auth/logout` (may be absent). */
+export const logoutSchema = z.object({ everywhere: z.boolean().default(false) }).default({ everywhere: false });
+
+/** Body of `POST /api/admin/users/:id/password`. */
+export const passwordResetSchema = z.object({ password: newPasswordSchema });
+
+/** `auth:refresh` payload: a newer token of the same user. */
+export const authRefreshSchema = z.object({ token: z.string().min(1).max(8192) });
+/** `auth:refresh` payload. */
+export type AuthRefreshInput = z.input<typeof authRefreshSchema>;
+
 /** Body of `POST /api/push`. */
 export const pushSchema = z.object({
   to: z.union([

@@ -87,6 +87,7 @@ describe("shared event map types", () => {
       | "presence:query"
       | "presence:subscribe"
       | "user:update"
+      | "auth:refresh"
     >();
   });
 

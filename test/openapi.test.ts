@@ -166,7 +166,7 @@ describe("the OpenAPI document", () => {
     expect(operationOf("POST", "/api/files").security).toEqual([{ userToken: [] }]);
     expect(operationOf("POST", "/api/push").security).toEqual([{ pushApiKey: [] }]);
     expect(operationOf("POST", "/send").security).toEqual([{ pushApiKey: [] }]);
-    expect(operationOf("GET", "/api/admin/stats").security).toEqual([{ adminApiKey: [] }]);
+    expect(operationOf("GET", "/api/admin/stats").security).toEqual([{ adminApiKey: [] }, { userToken: [] }]);
   });
 
   it("describes what the server really answers, success and error, route by route", async () => {

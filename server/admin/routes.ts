@@ -1,15 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { ChatHub } from "../hub.js";
 import type { Metrics } from "../metrics.js";
-import { requireApiKey } from "../push/routes.js";
+import { requireAdmin, type AdminAccessDeps } from "./access.js";
 
-/** The monitor (`GET /api/admin/stats`, admin key) and the Prometheus scrape (`GET /metrics`). */
-export function registerAdminRoutes(
-  app: FastifyInstance,
-  deps: { hub: ChatHub; adminApiKey: string; metrics: Metrics },
-) {
+/** The monitor (`GET /api/admin/stats`, admin key or an admin's token) and the Prometheus scrape (`GET /metrics`). */
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminAccessDeps & { hub: ChatHub; metrics: Metrics }) {
   app.get("/api/admin/stats", async (request) => {
-    requireApiKey(request, deps.adminApiKey, "admin API key");
+    await requireAdmin(request, deps);
     return deps.hub.stats();
   });
 

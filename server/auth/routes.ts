@@ -1,11 +1,20 @@
 import type { LimiterFactory } from "../cluster/limiters.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
-import { credentialsSchema, loginSchema, type AuthResponse, type User } from "../../shared/schemas.js";
+import {
+  credentialsSchema,
+  loginSchema,
+  logoutSchema,
+  passwordChangeSchema,
+  type AuthResponse,
+  type User,
+} from "../../shared/schemas.js";
 import type { Config } from "../config.js";
 import { limitKey } from "../http/client-address.js";
 import { fileUrl } from "../files/urls.js";
-import { ensureTokenUser, userView } from "../users/names.js";
+import { userView } from "../users/names.js";
+import { admitToken, type Admitted } from "./access.js";
+import type { AccountService } from "./accounts.js";
 import { AppError } from "../errors.js";
 import type { Store } from "../store/types.js";
 import { bearerToken, parseInput } from "../validate.js";
@@ -14,6 +23,8 @@ import type { TokenService } from "./tokens.js";
 
 /** What the auth routes need. */
 export interface AuthDeps {
+  /** Password changes and sign-outs. */
+  accounts: AccountService;
   config: Config;
   store: Store;
   tokens: TokenService;
@@ -32,11 +43,15 @@ export const FAILED_LOGIN_WINDOW_S = 15 * 60;
  * external issuer's token. Throws UNAUTHORIZED otherwise, saying whether the token is missing or bad.
  */
 export async function authenticateRequest(request: FastifyRequest, deps: AuthDeps): Promise<User> {
+  const { record } = await admitRequest(request, deps);
+  return userView(record, fileUrl);
+}
+
+/** The bearer JWT of a request, verified and still counting (see admitToken), with its user's record. */
+async function admitRequest(request: FastifyRequest, deps: AuthDeps): Promise<Admitted> {
   const token = bearerToken(request.headers.authorization);
   if (token === undefined) throw new AppError("UNAUTHORIZED", "missing bearer token (Authorization: Bearer <token>)");
-  const identity = deps.tokens.verify(token);
-  const record = await ensureTokenUser(deps.store, identity, deps.now());
-  return userView(record, fileUrl);
+  return admitToken(deps, token);
 }
 
 /**
@@ -69,7 +84,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps & { pass
       throw new AppError("FORBIDDEN", "built-in accounts are disabled: tokens come from an external issuer");
   };
 
-  const answer = (user: User): AuthResponse => ({ token: tokens.issue(user), user });
+  const answer = (user: User): AuthResponse => ({ token: tokens.issue(user, deps.now()), user });
 
   app.post("/api/auth/register", async (request, reply) => {
     await guard(request);
@@ -103,6 +118,8 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps & { pass
         guessed = true;
         throw new AppError("UNAUTHORIZED", "wrong username or password");
       }
+      // Said only to whoever knows the password.
+      if (record.disabledAt !== null) throw new AppError("FORBIDDEN", "this account is disabled");
       return answer({ id: record.id, name: record.name });
     } finally {
       // Only a wrong password is a failure: a success, a busy server or a broken store gives the point back.
@@ -111,4 +128,32 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps & { pass
   });
 
   app.get("/api/me", async (request) => authenticateRequest(request, deps));
+
+  app.post("/api/auth/password", async (request) => {
+    const admitted = await admitRequest(request, deps);
+    const { currentPassword, newPassword } = parseInput(passwordChangeSchema, request.body);
+    // A wrong current password is a failed login: the same per-username budget bounds guessing through here.
+    try {
+      await failures.consume(admitted.record.id);
+    } catch {
+      throw new AppError("RATE_LIMITED", "too many failed attempts for this user, try again later");
+    }
+    let refund = true;
+    try {
+      return await deps.accounts.changePassword(admitted, currentPassword, newPassword);
+    } catch (error) {
+      // Only a wrong password is a failure.
+      refund = !(error instanceof AppError && error.code === "UNAUTHORIZED");
+      throw error;
+    } finally {
+      if (refund) await failures.reward(admitted.record.id, 1);
+    }
+  });
+
+  app.post("/api/auth/logout", async (request, reply) => {
+    const admitted = await admitRequest(request, deps);
+    const { everywhere } = parseInput(logoutSchema, request.body);
+    await deps.accounts.logout(admitted, everywhere);
+    return reply.status(204).send();
+  });
 }

@@ -1,7 +1,9 @@
 import {
+  createHash,
   createHmac,
   createPublicKey,
   createSecretKey,
+  randomBytes,
   timingSafeEqual,
   verify as verifySignature,
   type KeyObject,
@@ -17,14 +19,24 @@ export interface TokenIdentity {
   id: string;
   /** The `name` claim, when it is a usable display name. */
   name: string | undefined;
+  /**
+   * When the token was issued, in ms: the `iat_ms` claim of the tokens this server issues (a password
+   * change must revoke a token issued in the same second as the new one, and not the new one), else `iat`
+   * in ms, else 0 (a token that does not say when it was issued counts as older than any revocation).
+   */
+  issuedAt: number;
+  /** The `exp` claim (seconds since the epoch). */
+  exp: number;
+  /** SHA-256 of the token's text (base64url): what a sign-out of this one token records. */
+  hash: string;
 }
 
 /** Issues and verifies the JWTs that carry a user's identity. */
 export interface TokenService {
   /** True when this server can issue tokens (shared-secret mode). */
   readonly canIssue: boolean;
-  /** Issues a token for a built-in account. */
-  issue(user: User): string;
+  /** Issues a token for a built-in account, issued at `now` (ms). */
+  issue(user: User, now?: number): string;
   /** Verifies a token; throws `UNAUTHORIZED` for anything not exactly right. */
   verify(token: unknown): TokenIdentity;
 }
@@ -60,10 +72,17 @@ export function createTokenService(config: Config): TokenService {
   const algorithm = config.jwtAlgorithm;
   return {
     canIssue: !publicMode,
-    issue(user) {
+    issue(user, now = Date.now()) {
       if (publicMode)
         throw new AppError("FORBIDDEN", "built-in accounts are disabled: tokens come from an external issuer");
-      return jwt.sign({ name: user.name }, key, {
+      // `jti` makes every token distinct, so that signing one out never signs out another issued the same ms.
+      const claims = {
+        name: user.name,
+        iat: Math.floor(now / 1000),
+        iat_ms: now,
+        jti: randomBytes(12).toString("base64url"),
+      };
+      return jwt.sign(claims, key, {
         algorithm: "HS256",
         subject: user.id,
         expiresIn: config.tokenTtlSeconds,
@@ -86,9 +105,22 @@ export function createTokenService(config: Config): TokenService {
       // A name that would pass for the system, or that is not well-formed text, is not used.
       const usable = trimmed.length > 0 && trimmed.toLowerCase() !== SYSTEM_USER_ID && isWellFormed(trimmed);
       const name = usable ? trimmed : undefined;
-      return { id: sub, name };
+      return { id: sub, name, issuedAt: issuedAt(payload), exp: payload.exp!, hash: tokenHash(token) };
     },
   };
+}
+
+/** SHA-256 of a token's text, base64url: how a signed-out token is recorded (never the token itself). */
+export const tokenHash = (token: string): string => createHash("sha256").update(token).digest("base64url");
+
+/** When a token was issued, in ms (see TokenIdentity.issuedAt). */
+function issuedAt(claims: jwt.JwtPayload): number {
+  const iat = typeof claims.iat === "number" && Number.isFinite(claims.iat) ? claims.iat : undefined;
+  if (iat === undefined) return 0;
+  const precise: unknown = claims["iat_ms"];
+  // The precise time counts only when it agrees with `iat` (both are signed; this keeps them one claim).
+  if (typeof precise === "number" && Math.floor(precise / 1000) === Math.floor(iat)) return precise;
+  return Math.floor(iat) * 1000;
 }
 
 /** Checks a JWS signature over `signed` with the one configured algorithm. */

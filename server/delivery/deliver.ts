@@ -1,5 +1,12 @@
 import type { Server } from "socket.io";
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../../shared/events.js";
+import type {
+  ClientToServerEvents,
+  InterServerEvents,
+  ServerNotice,
+  ServerToClientEvents,
+  SessionTarget,
+  SocketData,
+} from "../../shared/events.js";
 import type {
   Conversation,
   PresenceMessage,
@@ -81,6 +88,26 @@ function countDeliveries(adapter: unknown, onDelivered: (sockets: number) => voi
   };
 }
 
+/** What each notice tells the user. */
+const NOTICES: Record<ServerNotice["reason"], string> = {
+  shutdown: "the server is shutting down; reconnect shortly",
+  "signed-out": "this session was signed out; sign in again",
+  "token-expired": "the session's token expired; sign in again",
+  disabled: "this account is disabled",
+  kicked: "an admin ended this session",
+};
+
+/** Whether a socket is one of those `target` names. */
+function matches(data: Partial<SocketData>, target: SessionTarget): boolean {
+  if (target.userId !== undefined && data.user?.id !== target.userId) return false;
+  const access = data.access;
+  if (target.issuedBefore !== undefined && (access === undefined || access.issuedAt >= target.issuedBefore)) {
+    return false;
+  }
+  if (target.tokenHash !== undefined && access?.hash !== target.tokenHash) return false;
+  return true;
+}
+
 /** Followed users one socket may have (the contract's bound on `presence:subscribe`). */
 const MAX_FOLLOWED = 500;
 
@@ -101,6 +128,7 @@ export class Delivery {
       });
       io.on("reach", (channels, answer) => answer(this.localReach(channels ?? undefined)));
       io.on("renamed", (userId, name) => this.renameLocal(userId, name));
+      io.on("end-sessions", (target, answer) => answer(this.endLocal(target)));
     }
     if (options.onDelivered) countDeliveries(io.of("/").adapter, options.onDelivered);
   }
@@ -209,12 +237,63 @@ export class Delivery {
     if (this.options.cluster) this.io.serverSideEmit("renamed", userId, name);
   }
 
+  /**
+   * Ends the sessions `target` names, on every node: each gets `server:notice` with the reason, then is
+   * disconnected. Resolves with how many sockets ended, once every node answered (a node that does not
+   * answer within 5 s is not counted; its sockets' tokens are refused when they reconnect).
+   */
+  async endSessions(target: SessionTarget): Promise<number> {
+    const local = this.endLocal(target);
+    if (!this.options.cluster || (target.socketId !== undefined && local > 0)) return local;
+    try {
+      const others = await this.io.serverSideEmitWithAck("end-sessions", target);
+      return others.reduce((sum, count) => sum + count, local);
+    } catch (error) {
+      this.options.onClusterTimeout?.(error);
+      return local;
+    }
+  }
+
+  /** Ends the sockets of this node that `target` names (see endSessions); returns how many. */
+  endLocal(target: SessionTarget): number {
+    const nsp = this.io.of("/");
+    const candidates =
+      target.socketId !== undefined
+        ? [target.socketId]
+        : [...(target.userId === undefined ? [] : (nsp.adapter.rooms.get(userChannel(target.userId)) ?? []))];
+    let ended = 0;
+    for (const id of candidates) {
+      const socket = nsp.sockets.get(id);
+      if (!socket || !matches(socket.data, target)) continue;
+      socket.emit("server:notice", { reason: target.reason, message: NOTICES[target.reason] });
+      socket.disconnect(true);
+      ended += 1;
+    }
+    return ended;
+  }
+
+  /** The sockets connected now on every node (the user's only, when given), each with what it holds. */
+  async sessions(userId?: string): Promise<{ id: string; data: SocketData }[]> {
+    const target = userId === undefined ? this.io : this.io.in(userChannel(userId));
+    return (await target.fetchSockets()).map((socket) => ({ id: socket.id, data: socket.data }));
+  }
+
+  /** Ends this node's sockets whose token expired by `now` (ms): `server:notice` "token-expired" first. */
+  endExpired(now: number): number {
+    let ended = 0;
+    for (const socket of this.io.of("/").sockets.values()) {
+      const access = socket.data.access as SocketData["access"] | undefined;
+      if (access === undefined || access.exp * 1000 > now) continue;
+      socket.emit("server:notice", { reason: "token-expired", message: NOTICES["token-expired"] });
+      socket.disconnect(true);
+      ended += 1;
+    }
+    return ended;
+  }
+
   /** The shutdown notice, to this node's sockets only (the others keep running). */
   shutdownNotice(): void {
-    this.io.local.emit("server:notice", {
-      reason: "shutdown",
-      message: "the server is shutting down; reconnect shortly",
-    });
+    this.io.local.emit("server:notice", { reason: "shutdown", message: NOTICES.shutdown });
   }
 
   /**

@@ -1,10 +1,24 @@
 import { z } from "zod";
-import { adminStatsSchema, healthSchema, readySchema, versionSchema } from "../../shared/http.js";
+import {
+  adminFlagSchema,
+  adminSessionsQuerySchema,
+  adminSessionsSchema,
+  adminStatsSchema,
+  adminUserSchema,
+  adminUsersQuerySchema,
+  adminUsersSchema,
+  healthSchema,
+  readySchema,
+  versionSchema,
+} from "../../shared/http.js";
 import {
   authResponseSchema,
   credentialsSchema,
   legacySendSchema,
   loginSchema,
+  logoutSchema,
+  passwordChangeSchema,
+  passwordResetSchema,
   pushResponseSchema,
   pushSchema,
   uploadedFileSchema,
@@ -22,6 +36,28 @@ const uploadBodySchema = z.object({
     contentMediaType: "application/octet-stream",
     description: "the file (one part named `file`); its type is sniffed from its content, never its name",
   }),
+});
+
+/** Path parameters naming a user, or a socket. */
+const userParamsSchema = z.object({ id: z.string().meta({ description: "the user's id" }) });
+const socketParamsSchema = z.object({ socketId: z.string().meta({ description: "the socket's id" }) });
+
+/** The admin API's routes accept the admin key or an admin user's token. */
+const ADMIN: RouteDoc["auth"] = ["adminApiKey", "userToken"];
+const ADMIN_ERRORS = ["UNAUTHORIZED", "FORBIDDEN"] as const;
+
+/** `POST /api/admin/users/:id/<action>`, answering the user. */
+const userAction = (action: string, operationId: string, summary: string, body?: z.ZodType): RouteDoc => ({
+  method: "POST",
+  url: `/api/admin/users/:id/${action}`,
+  operationId,
+  tag: "admin",
+  summary,
+  auth: ADMIN,
+  params: userParamsSchema,
+  ...(body ? { body: { schema: body, contentTypes: ["application/json"], required: true } } : {}),
+  responses: { 200: { description: "the user now", schema: adminUserSchema } },
+  errors: [...ADMIN_ERRORS, "NOT_FOUND", ...(body ? (["INVALID_PAYLOAD"] as const) : [])],
 });
 
 /**
@@ -131,9 +167,83 @@ export const API_ROUTES: readonly RouteDoc[] = [
     operationId: "stats",
     tag: "operations",
     summary: "Who is connected: sockets, users, rooms, group workers and cluster nodes.",
-    auth: "adminApiKey",
+    auth: ADMIN,
     responses: { 200: { description: "the counts", schema: adminStatsSchema } },
-    errors: ["UNAUTHORIZED"],
+    errors: [...ADMIN_ERRORS],
+  },
+  {
+    method: "POST",
+    url: "/api/auth/password",
+    operationId: "changePassword",
+    tag: "auth",
+    summary: "Changes a built-in account's password; every token the user held before stops working.",
+    description:
+      'Answers a new token. Sockets holding the old tokens get `server:notice { reason: "signed-out" }` and ' +
+      "are disconnected. A wrong current password is 401 and counts as a failed login.",
+    auth: "userToken",
+    body: { schema: passwordChangeSchema, contentTypes: ["application/json"], required: true },
+    responses: { 200: { description: "changed", schema: authResponseSchema } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "FORBIDDEN", "CONFLICT", "RATE_LIMITED"],
+  },
+  {
+    method: "POST",
+    url: "/api/auth/logout",
+    operationId: "logout",
+    tag: "auth",
+    summary: "Signs this token out, or with `everywhere` every token of the user issued until now.",
+    auth: "userToken",
+    body: { schema: logoutSchema, contentTypes: ["application/json"], required: false },
+    responses: { 204: { description: "signed out", contentType: "text/plain" } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "FORBIDDEN"],
+  },
+  {
+    method: "GET",
+    url: "/api/admin/users",
+    operationId: "adminUsers",
+    tag: "admin",
+    summary: "Users by id, filtered by `q` (in the id or the name, without case), in pages.",
+    auth: ADMIN,
+    query: adminUsersQuerySchema,
+    responses: { 200: { description: "one page", schema: adminUsersSchema } },
+    errors: [...ADMIN_ERRORS, "INVALID_PAYLOAD"],
+  },
+  userAction("disable", "disableUser", "Disables an account: no login, no connection; its sockets are closed."),
+  userAction("enable", "enableUser", "Enables a disabled account (its earlier tokens stay revoked)."),
+  userAction("sign-out", "signOutUser", "Revokes every token of the user issued until now; its sockets are closed."),
+  userAction("admin", "setAdmin", "Makes the user an admin, or not.", adminFlagSchema),
+  {
+    method: "POST",
+    url: "/api/admin/users/:id/password",
+    operationId: "resetPassword",
+    tag: "admin",
+    summary: "Sets a new password for the user; every token of the user stops working.",
+    auth: ADMIN,
+    params: userParamsSchema,
+    body: { schema: passwordResetSchema, contentTypes: ["application/json"], required: true },
+    responses: { 204: { description: "set", contentType: "text/plain" } },
+    errors: [...ADMIN_ERRORS, "NOT_FOUND", "INVALID_PAYLOAD"],
+  },
+  {
+    method: "GET",
+    url: "/api/admin/sessions",
+    operationId: "adminSessions",
+    tag: "admin",
+    summary: "Connected sockets on every node (of one user with `user`), by socket id, in pages.",
+    auth: ADMIN,
+    query: adminSessionsQuerySchema,
+    responses: { 200: { description: "one page", schema: adminSessionsSchema } },
+    errors: [...ADMIN_ERRORS, "INVALID_PAYLOAD"],
+  },
+  {
+    method: "DELETE",
+    url: "/api/admin/sessions/:socketId",
+    operationId: "endSession",
+    tag: "admin",
+    summary: 'Ends one socket, on whichever node it is: it gets `server:notice { reason: "kicked" }`.',
+    auth: ADMIN,
+    params: socketParamsSchema,
+    responses: { 204: { description: "ended", contentType: "text/plain" } },
+    errors: [...ADMIN_ERRORS, "NOT_FOUND"],
   },
   {
     method: "GET",

@@ -18,14 +18,15 @@ export interface ResponseDoc {
 
 /** One HTTP route as the OpenAPI document and the reference page describe it. */
 export interface RouteDoc {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** The path as fastify has it (`/files/:id`). */
   url: string;
   operationId: string;
   tag: string;
   summary: string;
   description?: string;
-  auth?: RouteAuth;
+  /** How it is authenticated; several are alternatives (any one will do). */
+  auth?: RouteAuth | RouteAuth[];
   /** Path parameters: the keys of the fastify path's `:name` segments. */
   params?: z.ZodObject;
   /** Query fields, each one parameter. */
@@ -128,7 +129,7 @@ function operation(route: RouteDoc): Operation {
     summary: route.summary,
     ...(route.description === undefined ? {} : { description: route.description }),
     // An empty list says "no authentication", explicitly.
-    security: route.auth ? [{ [route.auth]: [] }] : [],
+    security: [route.auth ?? []].flat().map((scheme) => ({ [scheme]: [] })),
     ...(params.length === 0 ? {} : { parameters: params }),
     ...(route.body === undefined
       ? {}

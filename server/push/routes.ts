@@ -8,11 +8,14 @@ import { bearerToken, parseInput } from "../validate.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
+/** Whether `given` is `key`, compared in constant time (digests make the lengths equal). */
+export const matchesKey = (given: string, key: string): boolean => timingSafeEqual(digest(given), digest(key));
+
 /** Checks `Authorization: Bearer <key>` in constant time (digests make the lengths equal). */
 export function requireApiKey(request: FastifyRequest, key: string, what: string): void {
   const given = bearerToken(request.headers.authorization);
   if (given === undefined) throw new AppError("UNAUTHORIZED", `missing ${what} (Authorization: Bearer <key>)`);
-  if (!timingSafeEqual(digest(given), digest(key))) {
+  if (!matchesKey(given, key)) {
     throw new AppError("UNAUTHORIZED", `a valid ${what} is required`);
   }
 }

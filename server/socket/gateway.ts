@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { LeasedBudget, type LimiterFactory } from "../cluster/limiters.js";
 import type { Server, Socket } from "socket.io";
 import type { ErrorCode } from "../../shared/errors.js";
@@ -10,8 +11,10 @@ import type {
   SocketData,
 } from "../../shared/events.js";
 import type { SessionInfo } from "../../shared/schemas.js";
+import { refusal as accessRefusal } from "../auth/access.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { Config } from "../config.js";
+import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { PresenceTransition } from "../cluster/presence.js";
 import type { ConnectionRegistry } from "../presence/registry.js";
@@ -44,6 +47,8 @@ export interface GatewayDeps {
   accepting: () => boolean;
   /** Bytes an Engine.IO connection holds unsent (see `coalesceWrites`), for the request queue's backpressure. */
   backlogOf?: (connection: object) => number;
+  /** The client's address of a handshake request (behind trusted proxies, from X-Forwarded-For). */
+  addressOf?: (request: IncomingMessage) => string;
   /** Told when a connected socket closed (after the registry), to drop what it held. */
   onSocketClosed?: (socketId: string) => void;
   /** Told how each request ended (error code, or undefined on success), for metrics. */
@@ -134,10 +139,20 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     };
     socket.once("disconnect", release);
     (async () => {
-      const record = await ensureTokenUser(store, identity, deps.now());
+      const [record, signedOut] = await Promise.all([
+        ensureTokenUser(store, identity, deps.now()),
+        store.isTokenRevoked(identity.hash),
+      ]);
+      const refused = accessRefusal(record, identity, signedOut);
+      if (refused) throw refused;
       const user = userView(record, fileUrl);
       const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
       socket.data.user = user;
+      socket.data.access = { exp: identity.exp, issuedAt: identity.issuedAt, hash: identity.hash };
+      socket.data.connectedAt = deps.now();
+      socket.data.node = config.nodeId;
+      socket.data.address = deps.addressOf?.(socket.request) ?? socket.handshake.address;
+      socket.data.transport = socket.conn.transport.name;
       await socket.join([userChannel(user.id), ...rooms.map((room) => roomChannel(room.id))]);
       // In a cluster the per-user socket limit counts every node's sockets, in the same script as the record.
       const transition = await registry.prepare(user.id, socket.id, config.maxSocketsPerUser);
@@ -157,6 +172,9 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       (error: unknown) => {
         release();
         if (error instanceof SocketsExhausted) return next(refusal("RATE_LIMITED"));
+        if (error instanceof AppError && (error.code === "FORBIDDEN" || error.code === "UNAUTHORIZED")) {
+          return next(refusal(error.code, error.message));
+        }
         logger.error({ err: error }, "handshake failed");
         next(refusal("UNAVAILABLE"));
       },
@@ -213,6 +231,9 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     transitions.delete(socket);
     registry.add(user.id, socket.id, session?.rooms, transition);
     registered.add(socket);
+    socket.conn.once("upgrade", () => {
+      socket.data.transport = socket.conn.transport.name;
+    });
     socket.on("disconnect", (reason) => {
       queue.close();
       registry.remove(user.id, socket.id);

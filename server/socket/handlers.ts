@@ -1,4 +1,5 @@
 import {
+  authRefreshSchema,
   conversationListSchema,
   conversationReadSchema,
   historyListSchema,
@@ -18,6 +19,7 @@ import {
   sendMessageSchema,
   syncSchema,
 } from "../../shared/schemas.js";
+import type { AccountService } from "../auth/accounts.js";
 import type { ConversationService } from "../conversations/service.js";
 import type { Delivery } from "../delivery/deliver.js";
 import type { MessageService } from "../messages/service.js";
@@ -33,8 +35,9 @@ export function createHandlerTable(services: {
   users: UserService;
   /** Where a socket's `presence:subscribe` is recorded (as channels, so a change on any node reaches it). */
   delivery: Delivery;
+  accounts: AccountService;
 }): HandlerTable {
-  const { messages, rooms, conversations, users, delivery } = services;
+  const { messages, rooms, conversations, users, delivery, accounts } = services;
   return {
     "message:send": defineHandler(sendMessageSchema, (ctx, input) => messages.send(ctx.user.id, input, ctx.socketId)),
     "history:list": defineHandler(historyListSchema, (ctx, input) => messages.history(ctx.user.id, input)),
@@ -78,5 +81,8 @@ export function createHandlerTable(services: {
       return users.presence(input.userIds);
     }),
     "user:update": defineHandler(userUpdateSchema, (ctx, input) => users.update(ctx.user.id, input)),
+    "auth:refresh": defineHandler(authRefreshSchema, (ctx, input) =>
+      accounts.refresh(ctx.user.id, ctx.socketId, input.token),
+    ),
   };
 }

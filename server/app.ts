@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
 import { registerAdminAccountRoutes } from "./admin/account-routes.js";
+import { registerAdminContentRoutes } from "./admin/content-routes.js";
 import { registerAdminRoutes } from "./admin/routes.js";
 import { AccountService } from "./auth/accounts.js";
 import { registerAuthRoutes } from "./auth/routes.js";
@@ -326,7 +327,12 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   });
   const nodes = nodeDirectory(
     io,
-    () => ({ id: cluster?.nodeId ?? config.nodeId, connections: registry.connectionCount, startedAt }),
+    () => ({
+      id: cluster?.nodeId ?? config.nodeId,
+      connections: registry.connectionCount,
+      startedAt,
+      messages: metrics.acceptedCount,
+    }),
     cluster !== undefined,
   );
   const hub = new ChatHub(io, store, messages, delivery, workers, nodes);
@@ -367,6 +373,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   const adminAccess = { config, store, tokens, now, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY") };
   registerAdminRoutes(app, { ...adminAccess, hub, metrics });
+  registerAdminContentRoutes(app, { ...adminAccess, hub });
   registerAdminAccountRoutes(app, {
     ...adminAccess,
     accounts,

@@ -96,7 +96,11 @@ export class Metrics {
     });
   }
 
+  /** Messages this node accepted since it started (the admin console's messages-per-minute chart). */
+  acceptedCount = 0;
+
   messageAccepted(message: StoredMessage): void {
+    this.acceptedCount += 1;
     this.accepted.inc({ message_type: message.messageType, media_type: message.mediaType });
   }
 

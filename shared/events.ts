@@ -105,6 +105,8 @@ export interface NodeView {
   connections: number;
   /** When this node started (ms since the epoch). */
   startedAt: number;
+  /** Messages this node accepted since it started. */
+  messages: number;
 }
 
 /** Events between the nodes of a cluster (`serverSideEmit`), each answered by every other node. */

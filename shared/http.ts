@@ -41,7 +41,10 @@ export const adminStatsSchema = z.object({
   /** Group workers running on this node. */
   workers: z.array(z.object({ room: z.string(), startedAt: z.number() })),
   /** Every node of the cluster (this one alone when there is one). */
-  nodes: z.array(z.object({ id: z.string(), connections: z.int().min(0), startedAt: z.number() })),
+  /** `messages`: messages the node accepted since it started (a rate is the difference of two readings). */
+  nodes: z.array(
+    z.object({ id: z.string(), connections: z.int().min(0), startedAt: z.number(), messages: z.int().min(0) }),
+  ),
 });
 /** What `GET /api/admin/stats` answers. */
 export type AdminStats = z.infer<typeof adminStatsSchema>;
@@ -88,3 +91,12 @@ export type AdminSession = z.infer<typeof adminSessionSchema>;
 export const adminSessionsQuerySchema = z.object({ user: z.string().max(64).optional(), ...adminPage });
 /** `GET /api/admin/sessions`: sockets by id. */
 export const adminSessionsSchema = z.object({ sessions: z.array(adminSessionSchema), hasMore: z.boolean() });
+
+/** `GET /api/admin/rooms` query. */
+export const adminRoomsQuerySchema = z.object({ ...adminPage });
+
+/** `GET /api/admin/rooms/:id/messages` query: the newest page, or the one before a message id. */
+export const adminRoomMessagesQuerySchema = z.object({
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});

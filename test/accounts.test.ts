@@ -2,11 +2,14 @@ import jwt from "jsonwebtoken";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ServerNotice } from "../shared/events.js";
 import type { AdminSession, AdminUser } from "../shared/http.js";
-import type { AuthResponse } from "../shared/schemas.js";
+import type { AuthResponse, Room, StoredMessage } from "../shared/schemas.js";
 import {
   ADMIN_KEY,
+  TEST_SECRET,
   cleanup,
   connect,
+  nextEvent,
+  ok,
   openSocket,
   request,
   signToken,
@@ -209,10 +212,13 @@ describe("token expiry on live sockets", () => {
 
   it("refuses another user's token, an earlier one, a bad one or a signed-out one, and changes nothing", async () => {
     const server = await startServer();
-    const client = await connect(server, { token: signToken("alice", { expiresIn: 2 }) });
+    const current = signToken("alice", { expiresIn: 3 });
+    const client = await connect(server, { token: current });
     const other = await request(client.socket, "auth:refresh", { token: signToken("bob", { expiresIn: 600 }) });
     expect(other).toMatchObject({ ok: false, error: { code: "UNAUTHORIZED" } });
-    const earlier = await request(client.socket, "auth:refresh", { token: signToken("alice", { expiresIn: 1 }) });
+    const exp = (jwt.decode(current) as { exp: number }).exp;
+    const sooner = jwt.sign({ exp: exp - 1 }, TEST_SECRET, { algorithm: "HS256", subject: "alice" });
+    const earlier = await request(client.socket, "auth:refresh", { token: sooner });
     expect(earlier).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
     const bad = await request(client.socket, "auth:refresh", { token: "not-a-token" });
     expect(bad).toMatchObject({ ok: false, error: { code: "UNAUTHORIZED" } });
@@ -223,7 +229,7 @@ describe("token expiry on live sockets", () => {
     const missing = await request(client.socket, "auth:refresh", {} as never);
     expect(missing).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
     // Nothing changed: the socket still expires with its first token.
-    expect((await endedWith(client.socket, 4500)).reason).toBe("token-expired");
+    expect((await endedWith(client.socket, 5500)).reason).toBe("token-expired");
   });
 
   it("a refreshed socket follows its new token: a sign-out of the old one leaves it, of the new one ends it", async () => {
@@ -392,5 +398,93 @@ describe("admin sessions", () => {
       expect((await call(server, "DELETE", `/api/admin/sessions/${client.socket.id}`, ADMIN_KEY)).status).toBe(204);
       expect((await ended).reason).toBe("kicked");
     }
+  });
+});
+
+describe("admin rooms, messages and notices", () => {
+  it("pages rooms by id with member counts, and a room's recent messages", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    for (const name of ["b-room", "a-room"]) await ok(alice.socket, "room:create", { name, visibility: "public" });
+    const first = (await call(server, "GET", "/api/admin/rooms?limit=2", ADMIN_KEY)).body as {
+      rooms: Room[];
+      hasMore: boolean;
+    };
+    expect(first.hasMore).toBe(true);
+    const ids = first.rooms.map((room) => room.id);
+    expect(ids).toEqual([...ids].sort());
+    const rest = (await call(server, "GET", `/api/admin/rooms?after=${ids[1]}`, ADMIN_KEY)).body as {
+      rooms: Room[];
+      hasMore: boolean;
+    };
+    expect(rest.hasMore).toBe(false);
+    const all = [...first.rooms, ...rest.rooms];
+    expect(all.map((room) => room.name).sort()).toEqual(["Lobby", "a-room", "b-room"]);
+    expect(all.find((room) => room.id === "lobby")?.members).toBe(1);
+
+    for (let i = 1; i <= 3; i++) {
+      await ok(alice.socket, "message:send", {
+        messageType: "group",
+        to: "lobby",
+        mediaType: "text",
+        content: `m${i}`,
+      });
+    }
+    const page = (await call(server, "GET", "/api/admin/rooms/lobby/messages?limit=2", ADMIN_KEY)).body as {
+      messages: StoredMessage[];
+      hasMore: boolean;
+    };
+    expect(page.messages.map((message) => message.content)).toEqual(["m2", "m3"]);
+    expect(page.hasMore).toBe(true);
+    const before = page.messages[0]!.id;
+    const older = (await call(server, "GET", `/api/admin/rooms/lobby/messages?before=${before}`, ADMIN_KEY)).body;
+    expect(older).toMatchObject({ messages: [{ content: "m1" }], hasMore: false });
+    expect((await call(server, "GET", "/api/admin/rooms/nowhere/messages", ADMIN_KEY)).status).toBe(404);
+    expect((await call(server, "GET", "/api/admin/rooms", signToken("alice"))).status).toBe(403);
+  });
+
+  it("deletes any message: the tombstone goes to who may see it", async () => {
+    const server = await startServer();
+    const [alice, bob] = [await connect(server, "alice"), await connect(server, "bob")];
+    const sent = await ok(alice.socket, "message:send", {
+      messageType: "single",
+      to: "bob",
+      mediaType: "text",
+      content: "hi",
+    });
+    const updated = nextEvent(bob.socket, "message:updated");
+    const deleted = await call(server, "DELETE", `/api/admin/messages/${sent.id}`, ADMIN_KEY);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toMatchObject({ id: sent.id, deletedAt: expect.any(Number) });
+    expect(deleted.body).not.toHaveProperty("content");
+    expect(await updated).toMatchObject({ id: sent.id, deletedAt: expect.any(Number) });
+    expect((await call(server, "DELETE", "/api/admin/messages/999999", ADMIN_KEY)).status).toBe(404);
+    expect((await call(server, "DELETE", "/api/admin/messages/abc", ADMIN_KEY)).status).toBe(400);
+    expect((await call(server, "DELETE", `/api/admin/messages/${sent.id}`, signToken("bob"))).status).toBe(403);
+  });
+
+  it("sends a system notice to a user, a room or everyone", async () => {
+    const server = await startServer();
+    const [alice, bob] = [await connect(server, "alice"), await connect(server, "bob")];
+    const toBob = nextEvent(bob.socket, "message");
+    const sent = await call(server, "POST", "/api/admin/notices", ADMIN_KEY, {
+      to: { user: "bob" },
+      content: "hello bob",
+    });
+    expect(sent).toMatchObject({ status: 202, body: { message: { messageType: "system", to: "bob" }, delivered: 1 } });
+    expect(await toBob).toMatchObject({ messageType: "system", content: "hello bob" });
+    const toAll = nextEvent(alice.socket, "message");
+    const all = await call(server, "POST", "/api/admin/notices", signToken("root"), {
+      to: { all: true },
+      content: "x",
+    });
+    expect(all.status).toBe(403);
+    const byKey = await call(server, "POST", "/api/admin/notices", ADMIN_KEY, { to: { all: true }, content: "to all" });
+    expect(byKey.status).toBe(202);
+    expect(await toAll).toMatchObject({ messageType: "system", to: "*", content: "to all" });
+    expect(
+      (await call(server, "POST", "/api/admin/notices", ADMIN_KEY, { to: { user: "nobody" }, content: "x" })).status,
+    ).toBe(404);
+    expect((await call(server, "POST", "/api/admin/notices", ADMIN_KEY, { to: {}, content: "x" })).status).toBe(400);
   });
 });

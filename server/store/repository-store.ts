@@ -134,6 +134,9 @@ export abstract class RepositoryStore implements Store {
   allRooms(limit?: number): Promise<Room[]> {
     return this.parts.rooms.allRooms(limit);
   }
+  roomsPage(after: string | undefined, limit: number): Promise<Room[]> {
+    return this.parts.rooms.roomsPage(after, limit);
+  }
   discoverableRooms(userId: string): Promise<Room[]> {
     return this.parts.rooms.discoverableRooms(userId);
   }

@@ -255,6 +255,8 @@ export interface RoomRepository {
   roomsOf(userId: string): Promise<Room[]>;
   /** Every room, oldest first, at most `limit`. */
   allRooms(limit?: number): Promise<Room[]>;
+  /** Rooms by id after `after`, at most `limit` (the admin's list). */
+  roomsPage(after: string | undefined, limit: number): Promise<Room[]>;
   discoverableRooms(userId: string): Promise<Room[]>;
   members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]>;
   /** Every member id of a room. */

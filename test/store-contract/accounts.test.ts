@@ -110,4 +110,16 @@ describeStores("Store contract: accounts", (open) => {
     expect(ids(await store.listUsers({ q: "_", limit: 10 }))).toEqual(["carol"]);
     expect(ids(await store.listUsers({ q: "a", after: "alice", limit: 1 }))).toEqual(["carol"]);
   });
+
+  it("pages rooms by id for the admin's list", async () => {
+    const store = await open();
+    await addUsers(store, "alice");
+    for (const id of ["r-b", "r-a", "r-c"]) {
+      await store.createRoom({ id, name: id, visibility: "private", createdBy: "alice", createAt: 1 });
+    }
+    const ids = (rooms: { id: string }[]) => rooms.map((room) => room.id);
+    expect(ids(await store.roomsPage(undefined, 2))).toEqual(["lobby", "r-a"]);
+    expect(ids(await store.roomsPage("r-a", 5))).toEqual(["r-b", "r-c"]);
+    expect(await store.roomsPage("r-c", 5)).toEqual([]);
+  });
 });

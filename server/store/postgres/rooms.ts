@@ -161,6 +161,14 @@ export class PgRooms implements RoomRepository {
     return rows.rows.map(toRoom);
   }
 
+  async roomsPage(after: string | undefined, limit: number): Promise<Room[]> {
+    const rows = await query<RoomRow>(this.db.pool, "SELECT * FROM rooms WHERE id > $1 ORDER BY id LIMIT $2", [
+      after ?? "",
+      limit,
+    ]);
+    return rows.rows.map(toRoom);
+  }
+
   async discoverableRooms(userId: string): Promise<Room[]> {
     const rows = await query<RoomRow>(
       this.db.pool,

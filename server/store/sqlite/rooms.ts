@@ -82,6 +82,7 @@ export class SqliteRooms implements RoomRepository {
          ORDER BY r.create_at, r.id LIMIT 500`,
       ),
       allRooms: db.prepare<[number], RoomRow>("SELECT * FROM rooms ORDER BY create_at, id LIMIT ?"),
+      roomsPage: db.prepare<[string, number], RoomRow>("SELECT * FROM rooms WHERE id > ? ORDER BY id LIMIT ?"),
       members: db.prepare<[string, string, number], { user_id: string; name: string; avatar_file_id: string | null }>(
         `SELECT rm.user_id, u.name, u.avatar_file_id FROM room_members rm JOIN users u ON u.id = rm.user_id
          WHERE rm.room_id = ? AND rm.user_id > ? ORDER BY rm.user_id LIMIT ?`,
@@ -172,6 +173,10 @@ export class SqliteRooms implements RoomRepository {
 
   async allRooms(limit = 1000): Promise<Room[]> {
     return this.statements.allRooms.all(limit).map(toRoom);
+  }
+
+  async roomsPage(after: string | undefined, limit: number): Promise<Room[]> {
+    return this.statements.roomsPage.all(after ?? "", limit).map(toRoom);
   }
 
   async discoverableRooms(userId: string): Promise<Room[]> {

@@ -194,6 +194,25 @@ describe("logout", () => {
   });
 });
 
+describe("revocation without a broadcast", () => {
+  it("ends sockets whose token the store revoked or whose account it disabled, within the periodic check", async () => {
+    const server = await startServer();
+    // As if a node had missed the other nodes' broadcast: the store changes, nobody is told.
+    const [alice, bob, carol] = [
+      await connect(server, "alice"),
+      await connect(server, "bob"),
+      await connect(server, "carol"),
+    ];
+    const ends = [endedWith(alice.socket, 6500), endedWith(bob.socket, 6500)];
+    await server.server.store.revokeTokens("alice", Date.now());
+    await server.server.store.setDisabled("bob", Date.now());
+    const [signedOut, disabled] = await Promise.all(ends);
+    expect(signedOut.reason).toBe("signed-out");
+    expect(disabled.reason).toBe("disabled");
+    expect(carol.socket.connected).toBe(true);
+  });
+});
+
 describe("token expiry on live sockets", () => {
   it("disconnects a socket when its token expires, with token-expired first", async () => {
     const server = await startServer();

@@ -9,6 +9,14 @@ import type { TokenService } from "./tokens.js";
 
 /** How often each node ends its sockets whose token expired (the notice comes at most this late). */
 export const EXPIRY_SWEEP_MS = 1000;
+/**
+ * How often each node checks its sockets' tokens against the store: the fallback for a revocation whose
+ * broadcast a node missed (it was cut off from the others) or that raced a handshake (the handshake read the
+ * user before the revocation committed, and connected after the broadcast).
+ */
+export const ACCESS_RECHECK_MS = 5000;
+/** Sockets checked per pair of queries. */
+const RECHECK_BATCH = 500;
 /** How often expired sign-outs are forgotten, and how many at a time. */
 const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 1000;
@@ -34,6 +42,8 @@ export interface AccountDeps {
 export class AccountService {
   private sweep: NodeJS.Timeout | undefined;
   private prune: NodeJS.Timeout | undefined;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private checking = false;
 
   constructor(private readonly deps: AccountDeps) {}
 
@@ -45,11 +55,54 @@ export class AccountService {
         .pruneRevokedTokens(this.deps.now(), PRUNE_BATCH)
         .catch((error: unknown) => this.deps.onBackgroundError("prune-sign-outs", error));
     }, PRUNE_EVERY_MS).unref();
+    this.recheckTimer = setInterval(() => {
+      this.recheck().catch((error: unknown) => this.deps.onBackgroundError("session-recheck", error));
+    }, ACCESS_RECHECK_MS).unref();
   }
 
   close(): void {
     clearInterval(this.sweep);
     clearInterval(this.prune);
+    clearInterval(this.recheckTimer);
+  }
+
+  /**
+   * Ends this node's sockets whose token no longer counts by the store (disabled account, revoked or
+   * signed-out token), in batches of two queries each; one check at a time.
+   */
+  async recheck(): Promise<number> {
+    if (this.checking) return 0;
+    this.checking = true;
+    let ended = 0;
+    try {
+      const sockets = this.deps.delivery.localSessions();
+      for (let start = 0; start < sockets.length; start += RECHECK_BATCH) {
+        const batch = sockets.slice(start, start + RECHECK_BATCH);
+        const users = [...new Set(batch.map((socket) => socket.data.user.id))];
+        const hashes = [...new Set(batch.map((socket) => socket.data.access.hash))];
+        const [states, revoked] = await Promise.all([
+          this.deps.store.accessStates(users),
+          this.deps.store.revokedAmong(hashes),
+        ]);
+        const byUser = new Map(states.map((state) => [state.id, state]));
+        const signedOut = new Set(revoked);
+        for (const socket of batch) {
+          const state = byUser.get(socket.data.user.id);
+          if (!state) continue;
+          const access = socket.data.access;
+          const reason =
+            state.disabledAt !== null
+              ? "disabled"
+              : signedOut.has(access.hash) || access.issuedAt < state.tokensValidAfter
+                ? "signed-out"
+                : undefined;
+          if (reason) ended += this.deps.delivery.endLocal({ socketId: socket.id, reason });
+        }
+      }
+    } finally {
+      this.checking = false;
+    }
+    return ended;
   }
 
   /**

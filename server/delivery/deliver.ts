@@ -278,6 +278,11 @@ export class Delivery {
     return (await target.fetchSockets()).map((socket) => ({ id: socket.id, data: socket.data }));
   }
 
+  /** This node's connected sockets, each with what it holds. */
+  localSessions(): { id: string; data: SocketData }[] {
+    return [...this.io.of("/").sockets.values()].map((socket) => ({ id: socket.id, data: socket.data }));
+  }
+
   /** Ends this node's sockets whose token expired by `now` (ms): `server:notice` "token-expired" first. */
   endExpired(now: number): number {
     let ended = 0;

@@ -1,5 +1,6 @@
 import type { Room, RoomInvitation, StoredMessage } from "../../shared/schemas.js";
 import type {
+  AccessState,
   AppendResult,
   ChangeResult,
   ConversationKey,
@@ -79,6 +80,12 @@ export abstract class RepositoryStore implements Store {
   }
   isTokenRevoked(hash: string): Promise<boolean> {
     return this.parts.users.isTokenRevoked(hash);
+  }
+  revokedAmong(hashes: readonly string[]): Promise<string[]> {
+    return this.parts.users.revokedAmong(hashes);
+  }
+  accessStates(userIds: readonly string[]): Promise<AccessState[]> {
+    return this.parts.users.accessStates(userIds);
   }
   pruneRevokedTokens(now: number, limit: number): Promise<number> {
     return this.parts.users.pruneRevokedTokens(now, limit);

@@ -204,6 +204,10 @@ export interface UserRepository {
   revokeToken(token: RevokedToken, at: number, maxPerUser: number): Promise<"token" | "all">;
   /** Whether this token (by hash) was signed out. */
   isTokenRevoked(hash: string): Promise<boolean>;
+  /** Of these token hashes, those signed out (the periodic check of live sockets). */
+  revokedAmong(hashes: readonly string[]): Promise<string[]>;
+  /** These users' disabled time and tokens' valid-after (users that do not exist are left out). */
+  accessStates(userIds: readonly string[]): Promise<AccessState[]>;
   /** Forgets signed-out tokens that expired before `now`, at most `limit`; returns how many. */
   pruneRevokedTokens(now: number, limit: number): Promise<number>;
   /**
@@ -218,6 +222,13 @@ export interface UserRepository {
    * case, for ASCII letters).
    */
   listUsers(query: { q?: string | undefined; after?: string | undefined; limit: number }): Promise<UserRecord[]>;
+}
+
+/** What decides whether a user's tokens still count. */
+export interface AccessState {
+  id: string;
+  disabledAt: number | null;
+  tokensValidAfter: number;
 }
 
 /** A token signed out before it expires, by the SHA-256 of its text. */

@@ -122,4 +122,21 @@ describeStores("Store contract: accounts", (open) => {
     expect(ids(await store.roomsPage("r-a", 5))).toEqual(["r-b", "r-c"]);
     expect(await store.roomsPage("r-c", 5)).toEqual([]);
   });
+
+  it("answers the access state of many users and which of many tokens were signed out, in one call each", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob");
+    await store.setDisabled("bob", 70);
+    await store.revokeTokens("alice", 50);
+    const states = await store.accessStates(["alice", "bob", "nobody"]);
+    expect(states.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([
+      { id: "alice", disabledAt: null, tokensValidAfter: 50 },
+      { id: "bob", disabledAt: 70, tokensValidAfter: 70 },
+    ]);
+    expect(await store.accessStates([])).toEqual([]);
+    await store.revokeToken({ hash: "h1", userId: "alice", expiresAt: 9999 }, 1, 100);
+    await store.revokeToken({ hash: "h2", userId: "bob", expiresAt: 9999 }, 1, 100);
+    expect((await store.revokedAmong(["h1", "h2", "h3"])).sort()).toEqual(["h1", "h2"]);
+    expect(await store.revokedAmong([])).toEqual([]);
+  });
 });

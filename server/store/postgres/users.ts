@@ -1,7 +1,7 @@
 import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
 import { KnownSet } from "../batch-effects.js";
 import { likeEscaped, toUser, type UserRow } from "../rows.js";
-import type { RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
+import type { AccessState, RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, transaction } from "./db.js";
 
@@ -143,6 +143,30 @@ export class PgUsers implements UserRepository {
   async isTokenRevoked(hash: string): Promise<boolean> {
     const found = await query(this.db.pool, "SELECT 1 FROM revoked_tokens WHERE token_hash = $1", [hash]);
     return found.rowCount === 1;
+  }
+
+  async revokedAmong(hashes: readonly string[]): Promise<string[]> {
+    if (hashes.length === 0) return [];
+    const rows = await query<{ token_hash: string }>(
+      this.db.pool,
+      "SELECT token_hash FROM revoked_tokens WHERE token_hash = ANY($1::text[])",
+      [hashes],
+    );
+    return rows.rows.map((row) => row.token_hash);
+  }
+
+  async accessStates(userIds: readonly string[]): Promise<AccessState[]> {
+    if (userIds.length === 0) return [];
+    const rows = await query<{ id: string; disabled_at: number | null; tokens_valid_after: number }>(
+      this.db.pool,
+      "SELECT id, disabled_at, tokens_valid_after FROM users WHERE id = ANY($1::text[])",
+      [userIds],
+    );
+    return rows.rows.map((row) => ({
+      id: row.id,
+      disabledAt: row.disabled_at,
+      tokensValidAfter: row.tokens_valid_after,
+    }));
   }
 
   async pruneRevokedTokens(now: number, limit: number): Promise<number> {

@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
 import { KnownSet } from "../batch-effects.js";
 import { likeEscaped, toUser, type UserRow } from "../rows.js";
-import type { RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
+import type { AccessState, RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
 import { prepareSeating, type Seating } from "./rooms.js";
 
@@ -50,6 +50,14 @@ export class SqliteUsers implements UserRepository {
       ),
       dropRevokedOf: db.prepare("DELETE FROM revoked_tokens WHERE user_id = ?"),
       isRevoked: db.prepare<[string], number>("SELECT 1 FROM revoked_tokens WHERE token_hash = ?").pluck(),
+      revokedAmong: db
+        .prepare<[string], string>(
+          "SELECT token_hash FROM revoked_tokens WHERE token_hash IN (SELECT value FROM json_each(?))",
+        )
+        .pluck(),
+      accessStates: db.prepare<[string], { id: string; disabled_at: number | null; tokens_valid_after: number }>(
+        "SELECT id, disabled_at, tokens_valid_after FROM users WHERE id IN (SELECT value FROM json_each(?))",
+      ),
       pruneRevoked: db.prepare(
         `DELETE FROM revoked_tokens WHERE token_hash IN
            (SELECT token_hash FROM revoked_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
@@ -146,6 +154,18 @@ export class SqliteUsers implements UserRepository {
 
   async isTokenRevoked(hash: string): Promise<boolean> {
     return this.statements.isRevoked.get(hash) !== undefined;
+  }
+
+  async revokedAmong(hashes: readonly string[]): Promise<string[]> {
+    if (hashes.length === 0) return [];
+    return this.statements.revokedAmong.all(JSON.stringify(hashes));
+  }
+
+  async accessStates(userIds: readonly string[]): Promise<AccessState[]> {
+    if (userIds.length === 0) return [];
+    return this.statements.accessStates
+      .all(JSON.stringify(userIds))
+      .map((row) => ({ id: row.id, disabledAt: row.disabled_at, tokensValidAfter: row.tokens_valid_after }));
   }
 
   async pruneRevokedTokens(now: number, limit: number): Promise<number> {

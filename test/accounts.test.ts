@@ -203,7 +203,7 @@ describe("revocation without a broadcast", () => {
       await connect(server, "bob"),
       await connect(server, "carol"),
     ];
-    const ends = [endedWith(alice.socket, 6500), endedWith(bob.socket, 6500)];
+    const ends = [endedWith(alice.socket, 6500), endedWith(bob.socket, 6500)] as const;
     await server.server.store.revokeTokens("alice", Date.now());
     await server.server.store.setDisabled("bob", Date.now());
     const [signedOut, disabled] = await Promise.all(ends);

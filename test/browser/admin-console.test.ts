@@ -177,6 +177,20 @@ describe("admin console: dashboard", { timeout: 60_000 }, () => {
     );
     // A third reading draws the chart.
     await page.getByRole("img", { name: /^Messages per minute: / }).waitFor({ timeout: 15_000 });
+    if (process.env["UPDATE_SCREENSHOTS"] === "1") {
+      // For the README: a few more readings with some traffic, so the chart has a shape.
+      for (const count of [14, 4, 22, 9, 17]) {
+        for (let i = 0; i < count; i += 1) {
+          await ok(alice.socket, "message:send", {
+            messageType: "group",
+            mediaType: "text",
+            to: "lobby",
+            content: "x",
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+      }
+    }
     await screenshot(page, "admin-dashboard");
   });
 });
@@ -215,9 +229,23 @@ describe("admin console: users", { timeout: 60_000 }, () => {
     for (let i = 1; i <= 24; i += 1) {
       expect((await api(server, "/api/me", signToken(`user${String(i).padStart(2, "0")}`))).status).toBe(200);
     }
+    // Some of them online, disabled, admin: the table says so.
+    await connect(server, "user02");
+    expect((await api(server, "/api/admin/users/user03/disable", ADMIN_KEY, { method: "POST" })).status).toBe(200);
+    const flag = {
+      method: "POST",
+      body: JSON.stringify({ admin: true }),
+      headers: { "content-type": "application/json" },
+    };
+    expect((await api(server, "/api/admin/users/user05/admin", ADMIN_KEY, flag)).status).toBe(200);
     const page = await console(server);
     await section(page, "Users");
     const rows = page.getByRole("table", { name: "Users" }).locator("tbody tr");
+    await rows.filter({ hasText: "@user02" }).getByText("online", { exact: true }).waitFor();
+    await rows.filter({ hasText: "@user03" }).getByText("disabled", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Enable user03" }).waitFor();
+    await rows.filter({ hasText: "@user05" }).getByText("admin", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Remove admin user05" }).waitFor();
     await page.getByRole("cell", { name: /@user01/ }).waitFor();
     expect(await rows.count()).toBe(20);
     await screenshot(page, "admin-users");

@@ -7,8 +7,9 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<st
 }
 
 /**
- * A small line chart of recent values, inline SVG (no chart library): the line, the area under it, and the
- * highest value as the scale. `label` names it for screen readers, with the newest value.
+ * A small line chart of recent values, inline SVG (no chart library): the line, the area under it and two
+ * grid lines (half and all of the highest value, which the caller says in text: the drawing stretches to its
+ * box, text inside it would too). `label` names it for screen readers, with the newest value.
  */
 export function sparkline(values: readonly number[], label: string, width = 320, height = 96): SVGSVGElement {
   const newest = values.at(-1) ?? 0;
@@ -36,9 +37,6 @@ export function sparkline(values: readonly number[], label: string, width = 320,
     chart.append(svg("polygon", { points: `${points.join(" ")} ${base}`, class: "admin-chart-area" }));
     chart.append(svg("polyline", { points: points.join(" "), class: "admin-chart-line" }));
   }
-  const scale = svg("text", { x: width - pad, y: 14, "text-anchor": "end", class: "admin-chart-scale" });
-  scale.textContent = `${formatRate(top)}/min`;
-  chart.append(scale);
   return chart;
 }
 

@@ -75,7 +75,13 @@ export class DashboardView implements AdminView {
         this.rates.length > 1
           ? sparkline(this.rates, "Messages per minute")
           : h("p", { class: "empty-note" }, "The chart starts with the next readings (every 5 s)."),
-        h("figcaption", {}, "Messages per minute, the last five minutes"),
+        h(
+          "figcaption",
+          {},
+          this.rates.length > 1
+            ? `Messages per minute, the last five minutes (the top line is ${formatRate(Math.max(1, ...this.rates))})`
+            : "Messages per minute, the last five minutes",
+        ),
       ),
       h("h2", {}, "Nodes"),
       table(

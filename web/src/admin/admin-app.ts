@@ -4,7 +4,14 @@ import { h, replaceChildren } from "../dom.js";
 import { loadSession } from "../storage.js";
 import { AdminApi } from "./api.js";
 import { AuditView } from "./audit-view.js";
-import { clearCredential, loadCredential, saveCredential, type AdminCredential } from "./credentials.js";
+import {
+  clearCredential,
+  declineChatSession,
+  loadCredential,
+  mayUseChatSession,
+  saveCredential,
+  type AdminCredential,
+} from "./credentials.js";
 import { DashboardView } from "./dashboard-view.js";
 import { NoticeView } from "./notice-view.js";
 import { RoomsView } from "./rooms-view.js";
@@ -42,7 +49,7 @@ export async function startAdmin(root: HTMLElement): Promise<void> {
     return showSignIn(root, checked.error.message);
   }
   const chat = loadSession();
-  if (chat) {
+  if (chat && mayUseChatSession()) {
     const checked = await checkCredential({ kind: "user", bearer: chat.token, who: chat.user.name, own: false });
     if (checked.ok) {
       saveCredential(checked.data);
@@ -58,6 +65,7 @@ function showSignIn(root: HTMLElement, message?: string): void {
     message,
     onSignedIn: (credential) => {
       saveCredential(credential);
+      declineChatSession(false);
       new AdminConsole(root, credential);
     },
   });
@@ -69,13 +77,16 @@ class AdminConsole {
   private readonly main = h("main", { class: "admin-main", id: "admin-main" });
   private readonly nav: HTMLElement;
   private view: AdminView | undefined;
+  private left = false;
   private readonly onHash = () => this.show(sectionOf(location.hash));
 
   constructor(
     private readonly root: HTMLElement,
     private readonly credential: AdminCredential,
   ) {
-    this.api = new AdminApi(credential.bearer);
+    this.api = new AdminApi(credential.bearer, () =>
+      this.leave("Your admin sign-in no longer counts (signed out, or the key changed). Sign in again."),
+    );
     this.nav = h(
       "nav",
       { class: "admin-nav", "aria-label": "Admin sections" },
@@ -139,11 +150,20 @@ class AdminConsole {
   }
 
   private signOut(): void {
+    // A token the console signed in for itself is revoked; the chat's own session is left alone, but not used
+    // by the console again in this tab.
+    if (this.credential.own) background(logout("", this.credential.bearer));
+    else if (this.credential.kind === "user") declineChatSession(true);
+    this.leave("You are signed out of the admin console.");
+  }
+
+  /** Back to the sign-in screen (once), saying why. */
+  private leave(message: string): void {
+    if (this.left) return;
+    this.left = true;
     this.view?.dispose?.();
     window.removeEventListener("hashchange", this.onHash);
     clearCredential();
-    // A token the console signed in for itself is revoked; the chat's own session is left alone.
-    if (this.credential.own) background(logout("", this.credential.bearer));
-    showSignIn(this.root, "You are signed out of the admin console.");
+    showSignIn(this.root, message);
   }
 }

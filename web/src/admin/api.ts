@@ -45,7 +45,14 @@ const query = (fields: Record<string, string | number | undefined>) => {
  * error (a network failure is `UNAVAILABLE`).
  */
 export class AdminApi {
-  constructor(private readonly bearer: string) {}
+  /**
+   * @param onUnauthorized called when the server answers 401: the credential no longer counts (the admin user
+   * was signed out, the key changed).
+   */
+  constructor(
+    private readonly bearer: string,
+    private readonly onUnauthorized?: () => void,
+  ) {}
 
   async call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<Result<T>> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.bearer}` };
@@ -56,7 +63,9 @@ export class AdminApi {
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return await readResult<T>(response);
+      const result = await readResult<T>(response);
+      if (response.status === 401) this.onUnauthorized?.();
+      return result;
     } catch (error) {
       const message = error instanceof Error ? error.message : "the server could not be reached";
       return { ok: false, error: { code: "UNAVAILABLE", message } };

@@ -34,3 +34,19 @@ export function saveCredential(credential: AdminCredential): void {
 export function clearCredential(): void {
   sessionStorage.removeItem(KEY);
 }
+
+const DECLINED = "chat.admin.declined";
+
+/**
+ * Whether the console may sign in with the chat's session of this tab (an admin's token). Not after the user
+ * signed out of the console: that sign-out must hold across a reload.
+ */
+export function mayUseChatSession(): boolean {
+  return sessionStorage.getItem(DECLINED) === null;
+}
+
+/** Remembers (for this tab) that the console must not sign in with the chat's session again; `false` forgets it. */
+export function declineChatSession(declined: boolean): void {
+  if (declined) sessionStorage.setItem(DECLINED, "1");
+  else sessionStorage.removeItem(DECLINED);
+}

@@ -351,18 +351,18 @@ export const API_ROUTES: readonly RouteDoc[] = [
   },
   {
     method: "GET",
-    url: "/",
-    operationId: "webClient",
-    tag: "web",
-    summary: "The web client (its other files are under `/assets/`), or a page saying how to build it.",
-    responses: { 200: { description: "the web client's page", contentType: "text/html" } },
-  },
-  {
-    method: "GET",
     url: "/admin",
     operationId: "adminConsole",
     tag: "web",
     summary: "The admin console: a page of the web client; sign in there with the admin key or as an admin.",
+    responses: { 200: { description: "the web client's page", contentType: "text/html" } },
+  },
+  {
+    method: "GET",
+    url: "/",
+    operationId: "webClient",
+    tag: "web",
+    summary: "The web client (its other files are under `/assets/`), or a page saying how to build it.",
     responses: { 200: { description: "the web client's page", contentType: "text/html" } },
   },
 ];

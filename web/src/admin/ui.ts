@@ -4,7 +4,8 @@ import { confirmDialog } from "../views/dialogs.js";
 
 /** The line under a view's title that says what the last action did: success as a status, failure as an alert. */
 export class ResultLine {
-  readonly element: HTMLElement = h("div", { class: "admin-result" });
+  /** A live region that stays in place (one inserted with its text is not always announced). */
+  readonly element: HTMLElement = h("div", { class: "admin-result", "aria-live": "polite" });
 
   /** Shows that an action worked, saying what changed. */
   done(text: string): void {

@@ -117,6 +117,12 @@ export interface ChatClientOptions {
   autoConnect?: boolean;
   /** Passed to `socket.io-client` (transports, reconnection delays…); `auth` and `autoConnect` are the client's own. */
   socket?: Partial<ManagerOptions & SocketOptions>;
+  /**
+   * With a `token` function: how long before the connected token's `exp` the client asks the function for a
+   * newer token and hands it to the server (`auth:refresh`), so that the connection outlives the token.
+   * @default 60000
+   */
+  refreshAheadMs?: number;
 }
 
 /** Options of one request. */
@@ -134,6 +140,28 @@ const isResult = (value: unknown): value is Result<unknown> =>
   typeof value === "object" && value !== null && typeof (value as { ok?: unknown }).ok === "boolean";
 
 const isStored = (message: Message): message is StoredMessage => "id" in message;
+
+/** What the client knows of its credentials: see `watchAccount`. */
+interface AccountState {
+  provider: ChatClientOptions["token"];
+  refreshAheadMs: number;
+  /** The token of the current connection (as connected, or as refreshed). */
+  token?: string;
+  ended?: ServerNotice;
+  refreshTimer?: ReturnType<typeof setTimeout>;
+}
+
+/** A JWT's `exp` (seconds), read without verifying it (the server verifies); undefined when it has none. */
+function expiryOf(token: string): number | undefined {
+  const payload = token.split(".")[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown };
+    return typeof claims.exp === "number" ? claims.exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Where a message sits in `sync` order: its `rev` (ids and revs share one counter; a v1.1 server pages sync
@@ -185,6 +213,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private closed = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** The token the current connection was opened or refreshed with, and the session-ending notice if any. */
+  private readonly account: AccountState;
 
   constructor(options: ChatClientOptions) {
     super();
@@ -193,18 +223,24 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     this.newestId = options.cursor;
     const autoConnect = options.autoConnect ?? true;
     const token = options.token;
+    this.account = { provider: token, refreshAheadMs: options.refreshAheadMs ?? 60_000 };
     const socketOptions: Partial<ManagerOptions & SocketOptions> = {
       ...options.socket,
       autoConnect: false,
       auth: (callback) => {
         Promise.resolve(typeof token === "function" ? token() : token).then(
-          (value) => callback({ token: value }),
+          (value) => {
+            this.account.token = value;
+            callback({ token: value });
+          },
           () => callback({}),
         );
       },
     };
     this.socket = options.url === undefined ? io(socketOptions) : io(options.url, socketOptions);
     this.currentState = autoConnect ? "connecting" : "offline";
+    // Before bind(): the client has settled a notice before its `notice` listeners hear it.
+    this.watchAccount();
     this.bind();
     if (autoConnect) this.socket.connect();
   }
@@ -263,6 +299,29 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
         }
       });
     });
+  }
+
+  /**
+   * The notice with which the server ended this user's session for good (`signed-out`: the token was revoked;
+   * `disabled`: the account was), or undefined. After one the client stays offline instead of reconnecting,
+   * until `connect()` is called again (with a token that counts, from the `token` function).
+   */
+  get ended(): ServerNotice | undefined {
+    return this.account.ended;
+  }
+
+  /**
+   * Hands the connected socket a newer token of this user (`auth:refresh`), so that it is not disconnected
+   * when its current token expires; answers the new token's `exp` (seconds). With a `token` function the
+   * client does this by itself shortly before expiry (see `refreshAheadMs`).
+   */
+  async refreshToken(token: string, options?: RequestOptions): Promise<Result<{ exp: number }>> {
+    const result = await this.request("auth:refresh", { token }, options);
+    if (result.ok) {
+      this.account.token = token;
+      this.scheduleRefresh(result.data.exp);
+    }
+    return result;
   }
 
   /**
@@ -430,8 +489,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     socket.on("connect_error", (error: Error & { data?: Partial<ConnectErrorData> }) => {
       const code = error.data?.code;
       if (code !== undefined) this.emit("error", { code, message: error.message });
-      if (code === "UNAUTHORIZED") {
-        // A refused token will not get better by retrying.
+      if (code === "UNAUTHORIZED" || code === "FORBIDDEN") {
+        // A refused token (or a disabled account) will not get better by retrying.
         this.closed = true;
         this.setState("offline");
       } else if (!socket.active) {
@@ -441,6 +500,55 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
       // Otherwise a transport error: the manager retries with its own backoff.
     });
     socket.io.on("reconnect_failed", () => this.setState("offline"));
+  }
+
+  /**
+   * Session endings (docs/protocol.md, `server:notice`): after `signed-out` or `disabled` the client does not
+   * reconnect (it would be refused, again and again); `token-expired` and `kicked` reconnect as usual (a
+   * `token` function may give a fresh token). Schedules the refresh before expiry on every connect.
+   */
+  private watchAccount(): void {
+    const socket = this.socket;
+    socket.on("server:notice", (notice) => {
+      if (notice.reason !== "signed-out" && notice.reason !== "disabled") return;
+      this.account.ended = notice;
+      this.closed = true;
+      clearTimeout(this.retryTimer);
+    });
+    socket.on("connect", () => {
+      this.account.ended = undefined;
+      const exp = this.account.token === undefined ? undefined : expiryOf(this.account.token);
+      if (exp !== undefined) this.scheduleRefresh(exp);
+    });
+    socket.on("disconnect", () => clearTimeout(this.account.refreshTimer));
+  }
+
+  /** With a `token` function: asks it for a newer token `refreshAheadMs` before `exp` and refreshes with it. */
+  private scheduleRefresh(exp: number): void {
+    const { provider, refreshAheadMs } = this.account;
+    clearTimeout(this.account.refreshTimer);
+    if (typeof provider !== "function") return;
+    const left = exp * 1000 - Date.now();
+    // setTimeout fires at once beyond 2^31-1 ms (about 24.8 days): wake up then and look again.
+    const delay = Math.min(Math.max(0, left - refreshAheadMs), 2 ** 31 - 1);
+    this.account.refreshTimer = setTimeout(() => {
+      if (!this.socket.connected) return;
+      if (delay < left - refreshAheadMs) return this.scheduleRefresh(exp);
+      Promise.resolve(provider())
+        .then(async (token) => {
+          const next = expiryOf(token);
+          if (token !== this.account.token && next !== undefined && next >= exp) {
+            const refreshed = await this.refreshToken(token);
+            if (refreshed.ok) return;
+          }
+          // No newer token yet: ask again halfway to the expiry (the server ends the socket at `exp`).
+          const remaining = exp * 1000 - Date.now();
+          if (remaining > 2000) {
+            this.account.refreshTimer = setTimeout(() => this.scheduleRefresh(exp), remaining / 2);
+          }
+        })
+        .catch(() => undefined);
+    }, delay);
   }
 
   private async catchUp(session: SessionInfo): Promise<void> {

@@ -23,13 +23,11 @@ export async function readResult<T>(response: Response): Promise<Result<T>> {
   return { ok: false, error: { code: "INTERNAL", message: `HTTP ${response.status}` } };
 }
 
-async function postJson<T>(baseUrl: BaseUrl, path: string, body: unknown): Promise<Result<T>> {
+async function postJson<T>(baseUrl: BaseUrl, path: string, body: unknown, token?: string): Promise<Result<T>> {
   try {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    const headers: Record<string, string> = { "Content-Type": "application/json" };
+    if (token !== undefined) headers["Authorization"] = `Bearer ${token}`;
+    const response = await fetch(`${baseUrl}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
     return await readResult<T>(response);
   } catch (error) {
     return { ok: false, error: networkError(error) };
@@ -44,6 +42,25 @@ export function register(baseUrl: BaseUrl, credentials: Credentials): Promise<Re
 /** Signs in to a built-in account (`POST /api/auth/login`); answers a token and the user. */
 export function login(baseUrl: BaseUrl, credentials: Credentials): Promise<Result<AuthResponse>> {
   return postJson<AuthResponse>(baseUrl, "/api/auth/login", credentials);
+}
+
+/**
+ * Changes a built-in account's password (`POST /api/auth/password`); answers a new token: every token the
+ * user held before, this one included, stops working (their sockets are signed out).
+ */
+export function changePassword(
+  baseUrl: BaseUrl,
+  token: string,
+  passwords: { currentPassword: string; newPassword: string },
+): Promise<Result<AuthResponse>> {
+  return postJson<AuthResponse>(baseUrl, "/api/auth/password", passwords, token);
+}
+
+/** Signs this token out (`POST /api/auth/logout`), or with `everywhere` every token of its user issued until now. */
+export async function logout(baseUrl: BaseUrl, token: string, everywhere = false): Promise<Result<undefined>> {
+  const result = await postJson<unknown>(baseUrl, "/api/auth/logout", { everywhere }, token);
+  // 204: no body to read.
+  return result.ok ? { ok: true, data: undefined } : result;
 }
 
 /** The user a token belongs to (`GET /api/me`); `UNAUTHORIZED` when the token is no longer valid. */

@@ -10,7 +10,7 @@ export {
   type RoomInvitation,
   type SyncSummary,
 } from "./chat-client.js";
-export { login, readResult, register, whoAmI, type BaseUrl } from "./http.js";
+export { changePassword, login, logout, readResult, register, whoAmI, type BaseUrl } from "./http.js";
 export type {
   Conversation,
   ConversationSummary,

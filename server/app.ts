@@ -22,6 +22,7 @@ import type { Config } from "./config.js";
 import { DiskBlobs } from "./files/disk-blobs.js";
 import { fileUrl, registerFileRoutes } from "./files/routes.js";
 import { FileService } from "./files/service.js";
+import { registerAdminPage } from "./http/admin-page.js";
 import { API_ROUTES } from "./http/api-routes.js";
 import { installErrorHandling, sendError } from "./http/errors.js";
 import { registerApiDocs } from "./http/openapi.js";
@@ -398,6 +399,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     index: "index.html",
     wildcard: false,
   });
+  registerAdminPage(app);
 
   let closing: Promise<void> | undefined;
   const close = () =>

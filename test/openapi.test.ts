@@ -239,6 +239,7 @@ describe("the OpenAPI document", () => {
     expect(await check("GET", "/api/openapi.json", "/api/openapi.json")).toBe(200);
     expect(await check("GET", "/api/docs", "/api/docs")).toBe(200);
     expect(await check("GET", "/", "/")).toBe(200);
+    expect(await check("GET", "/admin", "/admin")).toBe(200);
   });
 });
 

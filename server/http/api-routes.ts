@@ -351,6 +351,14 @@ export const API_ROUTES: readonly RouteDoc[] = [
   },
   {
     method: "GET",
+    url: "/admin",
+    operationId: "adminConsole",
+    tag: "web",
+    summary: "The admin console: a page of the web client; sign in there with the admin key or as an admin.",
+    responses: { 200: { description: "the web client's page", contentType: "text/html" } },
+  },
+  {
+    method: "GET",
     url: "/",
     operationId: "webClient",
     tag: "web",

@@ -1,4 +1,5 @@
 import { createChatClient, type ChatClient } from "../../client/index.js";
+import { Account } from "./account.js";
 import type { StoredMessage, User } from "../../shared/schemas.js";
 import { SYSTEM, directKey, refOf, type ConversationKey } from "./conversations.js";
 import { Inbox } from "./inbox.js";
@@ -62,6 +63,8 @@ export class ChatApp {
   private readonly profile: Profile;
   private readonly notifier: Notifier;
   private readonly inbox: Inbox;
+  private readonly account: Account;
+  private loggedOut = false;
 
   constructor(
     root: HTMLElement,
@@ -80,7 +83,7 @@ export class ChatApp {
       onOpen: (key) => this.open(key),
       onCreateRoom: () => this.roomActions.create(),
       onBrowseRooms: () => this.roomActions.browse(),
-      onLogout: () => this.logout(),
+      onLogout: () => this.account.signOut(),
       onSearch: (query) =>
         background(
           searchMessages(
@@ -161,7 +164,18 @@ export class ChatApp {
       onClose: () => this.screen.toggleMembers(false),
     });
 
-    this.client = createChatClient({ token: () => this.session.token, cursor: this.state.local.cursor });
+    // The socket asks for the token once the transport is open: `account` exists by then.
+    this.client = createChatClient({ token: () => this.account.token(), cursor: this.state.local.cursor });
+    this.account = new Account({
+      client: this.client,
+      session: this.session,
+      signOut: (message) => this.logout(message),
+      note: (text) => this.toasts.show(text),
+      isAdmin: () => {
+        this.state.admin = true;
+        this.screen.renderSidebar();
+      },
+    });
     this.outbox = new Outbox({
       client: this.client,
       token: () => this.session.token,
@@ -213,6 +227,7 @@ export class ChatApp {
       session: this.session,
       people: this.state.people,
       notifier: this.notifier,
+      account: this.account,
       // My name or avatar changed (here, or in another tab as the session of a connect tells).
       changed: (me) => this.roomMembers.updated(me),
     });
@@ -281,6 +296,7 @@ export class ChatApp {
       presence: this.presence,
       profile: this.profile,
       outbox: this.outbox,
+      account: this.account,
       connection: (state) => this.banner.set(state, !navigator.onLine),
       open: (key) => this.open(key),
       render: () => this.screen.render(),
@@ -289,6 +305,7 @@ export class ChatApp {
     });
     this.banner.set(this.client.state, !navigator.onLine);
     this.open(this.state.active);
+    this.account.checkAdmin();
   }
 
   /** Whose online dots are on screen: direct contacts, then the open conversation's loaded members. */
@@ -371,6 +388,9 @@ export class ChatApp {
   }
 
   private logout(message?: string): void {
+    // Once: a notice and a refused reconnect may both say so.
+    if (this.loggedOut) return;
+    this.loggedOut = true;
     this.saveNow();
     this.client.close();
     this.client.removeAllListeners();

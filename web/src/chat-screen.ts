@@ -213,6 +213,7 @@ export class ChatScreen {
       directs.unshift(refOf(state.active).id);
     this.views.sidebar.render({
       me: state.me,
+      admin: state.admin,
       rooms,
       directs: directs.map((id) => item(keyOf({ kind: "direct", id }), "direct")),
       invitations: invitations.items(),

@@ -32,6 +32,8 @@ export class ChatState {
   readonly local: LocalState;
   /** The conversation on screen. */
   active: ConversationKey;
+  /** This user is an admin: the sidebar links to the admin console. */
+  admin = false;
 
   constructor(readonly me: User) {
     this.people.set(me);

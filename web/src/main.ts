@@ -22,6 +22,18 @@ function startChat(session: StoredSession): void {
   });
 }
 
-const session = loadSession();
-if (session) startChat(session);
-else showAuth();
+/** `/admin` is the admin console, loaded on demand: the chat's bundle does not carry it. */
+const isAdmin = /^\/admin\/?$/.test(location.pathname);
+
+if (isAdmin) {
+  import("./admin/admin-app.js")
+    .then(({ startAdmin }) => startAdmin(root))
+    .catch((error: unknown) => {
+      console.error("the admin console failed to load", error);
+      root.textContent = "The admin console could not be loaded. Reload the page to try again.";
+    });
+} else {
+  const session = loadSession();
+  if (session) startChat(session);
+  else showAuth();
+}

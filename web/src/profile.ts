@@ -4,6 +4,8 @@ import { uploadFile } from "./files.js";
 import type { Notifier } from "./notifications.js";
 import type { People } from "./people.js";
 import { saveSession, type StoredSession } from "./storage.js";
+import type { Account } from "./account.js";
+import { changePasswordDialog, signOutEverywhereDialog } from "./views/account-dialogs.js";
 import { profileDialog, type ProfileChanges } from "./views/profile-dialog.js";
 
 /** What the profile controller needs from the app. */
@@ -13,6 +15,8 @@ export interface ProfileContext {
   session: StoredSession;
   people: People;
   notifier: Notifier;
+  /** Password change and sign out everywhere. */
+  account: Account;
   /** My name or avatar changed. */
   changed(me: User): void;
 }
@@ -28,13 +32,22 @@ export class Profile {
 
   /** Opens "Profile and settings". */
   open(): void {
-    const { client, notifier, people, session } = this.context;
+    const { account, client, notifier, people, session } = this.context;
     profileDialog(
       {
         me: people.person(session.user.id),
         notify: { supported: notifier.supported, enabled: notifier.enabled, sound: notifier.sound },
       },
-      { load: () => client.updateUser({}), save: (changes) => this.save(changes) },
+      {
+        load: () => client.updateUser({}),
+        save: (changes) => this.save(changes),
+        changePassword: () =>
+          changePasswordDialog(
+            (current, next) => account.changePassword(current, next),
+            () => undefined,
+          ),
+        signOutEverywhere: () => signOutEverywhereDialog(() => account.signOutEverywhere()),
+      },
     );
   }
 

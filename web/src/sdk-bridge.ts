@@ -1,4 +1,5 @@
 import type { ChatClient, ConnectionState } from "../../client/index.js";
+import type { Account } from "./account.js";
 import { background } from "./background.js";
 import type { ChatState } from "./chat-state.js";
 import { LOBBY, refOf, roomKey, type ConversationKey } from "./conversations.js";
@@ -24,6 +25,7 @@ export interface BridgeTargets {
   presence: Presence;
   profile: Profile;
   outbox: Outbox;
+  account: Account;
   /** The connection state changed: the banner follows it. */
   connection(state: ConnectionState): void;
   /** Opens a conversation (the lobby, when the open room is gone). */
@@ -41,8 +43,9 @@ export interface BridgeTargets {
  * new versions, reactions and online/offline notices to the inbox; receipts, typing, invitations, member
  * changes and presence statuses to their controllers; sessions and reconnects to the store and the loaders).
  * The SDK keeps the protocol's bookkeeping (catch-up, ordering, dedup); nothing here decides more than where
- * an event goes. `notice` (server:notice) has no listener: the SDK reconnects by itself and the banner follows
- * `state`. The app's `removeAllListeners` on sign-out undoes it all.
+ * an event goes. `notice` (server:notice) goes to the account: signed out, expired or disabled return to the
+ * sign-in screen; otherwise the SDK reconnects by itself and the banner follows `state`. The app's
+ * `removeAllListeners` on sign-out undoes it all.
  */
 export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
   const { state } = to;
@@ -89,7 +92,11 @@ export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
     }
     to.render();
   });
+  client.on("notice", (notice) => to.account.ended(notice));
   client.on("error", (error) => {
     if (error.code === "UNAUTHORIZED") to.signOut("Your session has ended. Please sign in again.");
+    // FORBIDDEN at the handshake: the account is disabled.
+    if (error.code === "FORBIDDEN")
+      to.signOut("Your account was disabled. Ask an admin if you think this is a mistake.");
   });
 }

@@ -30,7 +30,7 @@ export function openModal(title: string, content: (close: () => void) => Child[]
 }
 
 /** A form inside a modal that shows a failed `Result`'s message instead of closing. */
-function modalForm<T>(
+export function modalForm<T>(
   close: () => void,
   fields: Child[],
   submitLabel: string,

@@ -34,6 +34,10 @@ export interface ProfileContext {
   load(): Promise<Result<UserSettings>>;
   /** Saves everything or nothing; resolves an error message, or undefined when it was saved. */
   save(changes: ProfileChanges): Promise<string | undefined>;
+  /** Opens "Change password" (this dialog closes first). */
+  changePassword(): void;
+  /** Opens "Sign out everywhere?" (this dialog closes first). */
+  signOutEverywhere(): void;
 }
 
 const IMAGE_TYPES = "image/png,image/jpeg,image/gif,image/webp";
@@ -156,6 +160,25 @@ export function profileDialog(state: ProfileState, context: ProfileContext): voi
         ),
       ),
       h("label", { class: "check" }, sound, h("span", {}, "Play a sound with each notification")),
+    ),
+    h(
+      "fieldset",
+      { class: "choice" },
+      h("legend", {}, "Account"),
+      h(
+        "div",
+        { class: "profile-picture-actions" },
+        h(
+          "button",
+          { type: "button", class: "button small", onclick: () => (close(), context.changePassword()) },
+          "Change password…",
+        ),
+        h(
+          "button",
+          { type: "button", class: "button small", onclick: () => (close(), context.signOutEverywhere()) },
+          "Sign out everywhere…",
+        ),
+      ),
     ),
     error,
     h(

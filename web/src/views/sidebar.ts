@@ -32,6 +32,8 @@ export interface InvitationItem {
 /** What the sidebar shows. */
 export interface SidebarState {
   me: Person | undefined;
+  /** Link to the admin console. */
+  admin?: boolean;
   rooms: SidebarItem[];
   directs: SidebarItem[];
   invitations: InvitationItem[];
@@ -166,6 +168,13 @@ export class SidebarView {
                 avatar(state.me, "small"),
                 h("span", { class: "me-name" }, state.me.name),
               ),
+              state.admin
+                ? h(
+                    "a",
+                    { class: "icon-button", href: "/admin", "aria-label": "Admin console", title: "Admin console" },
+                    icon([...ICONS.shield]),
+                  )
+                : null,
               h(
                 "button",
                 {

@@ -12,13 +12,13 @@ export interface ResponseDoc {
   description: string;
   /** The body's schema (JSON), or none for a body that is not JSON (bytes, text, HTML). */
   schema?: z.ZodType;
-  /** @default "application/json" */
-  contentType?: string;
+  /** @default "application/json"; null for an answer without a body (204) */
+  contentType?: string | null;
 }
 
 /** One HTTP route as the OpenAPI document and the reference page describe it. */
 export interface RouteDoc {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** The path as fastify has it (`/files/:id`). */
   url: string;
   operationId: string;
@@ -104,6 +104,10 @@ function parameters(schema: z.ZodObject, where: "path" | "query"): NonNullable<O
 function operation(route: RouteDoc): Operation {
   const responses: Operation["responses"] = {};
   for (const [status, answer] of Object.entries(route.responses)) {
+    if (answer.contentType === null) {
+      responses[status] = { description: answer.description };
+      continue;
+    }
     const type = answer.contentType ?? "application/json";
     responses[status] = {
       description: answer.description,

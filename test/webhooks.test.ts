@@ -377,7 +377,6 @@ describe("webhooks: durability and the cluster", () => {
     expect(await second.exited).toBe(0);
   }, 60_000);
 
-
   it.skipIf(skipCluster !== undefined)(
     "delivers each event once from a cluster of two nodes, and each online/offline once",
     async () => {

@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createChatServer, type ChatServerOptions } from "../server/app.js";
+import { WebhookSender } from "../server/webhooks/sender.js";
 import { verifyWebhook, WebhookVerificationError } from "../client/webhooks.js";
 import type { WebhookCreated, WebhookDelivery } from "../shared/webhooks.js";
 import { ADMIN_KEY, cleanup, connect, ok, tempDir, testConfig, until, type TestServer } from "./support/harness.js";
@@ -349,7 +350,7 @@ describe("webhooks: durability and the cluster", () => {
       return 200;
     });
     const dataDir = tempDir();
-    const env = { WEBHOOK_URL: hook.url, WEBHOOK_SECRET: SECRET };
+    const env = { WEBHOOK_URL: hook.url, WEBHOOK_SECRET: SECRET, SCRYPT_LOG_N: "14" };
     const first = await spawnServer(dataDir, env);
     const users = ["kill1", "kill2", "kill3", "kill4", "kill5"];
     for (const user of users) {
@@ -360,9 +361,17 @@ describe("webhooks: durability and the cluster", () => {
       });
       expect(response.status).toBe(201);
     }
-    // Every event was tried once (and refused) before the kill.
-    await waitFor(() => new Set(hook.received.map((request) => request.event.id)).size === users.length);
-    const ids = new Set(hook.received.map((request) => request.event.id));
+    // Every event was tried once, refused, and that recorded (a delivery killed mid-request would wait for its
+    // lease, 15 s, before it is tried again: at least once, but slow for a test).
+    const pending = await eventually(
+      () =>
+        fetch(`${first.url}/api/admin/webhooks/env/deliveries`, { headers: admin }).then(
+          async (response) => ((await response.json()) as { deliveries: WebhookDelivery[] }).deliveries,
+        ),
+      (found) => found.length === users.length && found.every((delivery) => delivery.lastStatusCode === 500),
+    );
+    expect(pending.every((delivery) => delivery.status === "pending")).toBe(true);
+    const ids = new Set(pending.map((delivery) => delivery.eventId));
     first.child.kill("SIGKILL");
     expect(await first.exited).toBe("SIGKILL");
     up = true;
@@ -472,5 +481,71 @@ describe("verifyWebhook (client SDK)", () => {
   it("keeps the web client's bundle free of Node modules (it imports the SDK's index)", async () => {
     const source = readFileSync(new URL("../client/webhooks.ts", import.meta.url), "utf8");
     expect(source).not.toMatch(/from "node:/);
+  });
+});
+
+describe("webhooks: configuration and the sender's schedule", () => {
+  it("refuses WEBHOOK_URL without WEBHOOK_SECRET (and the reverse), a secret not whsec_, a URL not http(s)", () => {
+    const load = (env: Record<string, string>) => () => testConfig(env);
+    expect(load({ WEBHOOK_URL: "https://example.test/hook" })).toThrow(/WEBHOOK_URL: set WEBHOOK_SECRET too/);
+    expect(load({ WEBHOOK_SECRET: SECRET })).toThrow(/WEBHOOK_SECRET: set WEBHOOK_URL too/);
+    expect(load({ WEBHOOK_URL: "https://example.test/hook", WEBHOOK_SECRET: "plain" })).toThrow(/WEBHOOK_SECRET/);
+    const short = `whsec_${randomBytes(8).toString("base64")}`;
+    expect(load({ WEBHOOK_URL: "https://example.test/hook", WEBHOOK_SECRET: short })).toThrow(/WEBHOOK_SECRET/);
+    expect(load({ WEBHOOK_URL: "ftp://example.test/hook", WEBHOOK_SECRET: SECRET })).toThrow(/WEBHOOK_URL/);
+    expect(load({ WEBHOOK_MAX_ATTEMPTS: "0" })).toThrow(/WEBHOOK_MAX_ATTEMPTS/);
+    const config = testConfig({ WEBHOOK_URL: "https://example.test/hook", WEBHOOK_SECRET: SECRET });
+    expect(config.webhook).toEqual({ url: "https://example.test/hook", secret: SECRET });
+    expect([config.webhookMaxAttempts, config.webhookRetentionMs]).toEqual([12, 7 * 86_400_000]);
+  });
+
+  it("waits 2^(n-1) × the base ± 20 % before retry n, never more than an hour", () => {
+    const delay = (n: number, random: number) =>
+      new WebhookSender({
+        store: {} as never,
+        now: Date.now,
+        onBackgroundError: () => {},
+        random: () => random,
+      }).retryDelay(n);
+    expect([1, 2, 3, 4].map((n) => delay(n, 0.5))).toEqual([1000, 2000, 4000, 8000]);
+    expect(delay(3, 0)).toBe(3200);
+    expect(delay(3, 0.999_999)).toBe(4800);
+    expect(delay(12, 0.5)).toBe(2048 * 1000);
+    expect(delay(13, 0.999_999)).toBe(3_600_000);
+    expect(delay(40, 0)).toBe(3_600_000);
+  });
+
+  it("records a refused connection as the attempt's error, and prunes settled deliveries after the retention", async () => {
+    const closed = await receiver();
+    await closed.close();
+    let clock = Date.now();
+    const server = await start();
+    const store = server.server.store;
+    const endpoint = await subscribe(server, closed.url, ["user.created"]);
+    // A sender of the test's own, on a clock it moves (the server's is stopped).
+    const sender = new WebhookSender({
+      store,
+      now: () => clock,
+      onBackgroundError: () => {},
+      pollMs: 10,
+      maxAttempts: 1,
+      retentionMs: 60_000,
+    });
+    closers.unshift(() => sender.close());
+    await server.server.webhooks.close();
+    await store.ensureUser("gina", "gina", clock);
+    sender.start();
+    const failed = await eventually(
+      () => deliveries(server, endpoint.id),
+      (found) => found[0]?.status === "failed",
+    );
+    expect(failed[0]).toMatchObject({ attempts: 1, lastError: "request failed: ECONNREFUSED" });
+    // Past the retention (and the minute between prunes), the settled delivery goes.
+    clock += 60_000 + 60_000 + 1;
+    sender.wake();
+    await eventually(
+      () => deliveries(server, endpoint.id),
+      (found) => found.length === 0,
+    );
   });
 });

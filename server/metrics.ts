@@ -105,8 +105,9 @@ export class Metrics {
       labelNames: ["status"],
       registers,
     });
-    const outbox = sources.webhookOutbox;
-    if (outbox) {
+    // Registered even without an outbox to read (a Metrics made for a test), so the registry always has them.
+    const outbox = sources.webhookOutbox ?? (async () => ({ pending: 0, oldestCreateAt: null }));
+    {
       const now = sources.now ?? Date.now;
       // One read of the outbox per scrape serves both gauges (the second one's collect reads what the first got);
       // a failed read keeps the last values rather than failing the scrape.

@@ -82,7 +82,10 @@ export class WebhookSender {
       maxInFlight: 64,
       fetch: globalThis.fetch,
       random: Math.random,
-      ...options,
+      // An option given as undefined keeps its default.
+      ...(Object.fromEntries(
+        Object.entries(options).filter(([, value]) => value !== undefined),
+      ) as WebhookSenderOptions),
     };
     this.lastPrune = options.now();
   }

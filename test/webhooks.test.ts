@@ -292,6 +292,21 @@ describe("webhooks: what is sent", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(typesBySeq(hook)).toEqual(["user.created", "user.online", "user.offline"]);
   });
+  it("on one node, says offline for the users online at shutdown (sent then, or after the restart)", async () => {
+    const hook = await receiver();
+    const dataDir = tempDir();
+    const env = { WEBHOOK_URL: hook.url, WEBHOOK_SECRET: SECRET, PRESENCE_GRACE_MS: "60000" };
+    const first = await start(env, FAST, dataDir);
+    await connect(first, "hank");
+    await waitFor(() => typesBySeq(hook).length === 2);
+    await first.stop();
+    // The sender stops last: the event may go out during the shutdown; if not, the next start sends it.
+    await start(env, FAST, dataDir);
+    await waitFor(() => typesBySeq(hook).length === 3);
+    expect(typesBySeq(hook)).toEqual(["user.created", "user.online", "user.offline"]);
+    const offline = hook.received.find((request) => request.event.type === "user.offline")!;
+    expect(offline.event.data).toEqual({ userId: "hank", at: expect.any(Number) });
+  });
 });
 
 describe("webhooks: the admin API", () => {

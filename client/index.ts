@@ -21,3 +21,5 @@ export type {
   TypingNotice,
   UserSettings,
 } from "../shared/schemas.js";
+export { verifyWebhook, WebhookVerificationError, type VerifyOptions, type WebhookHeaders } from "./webhooks.js";
+export type { WebhookEvent, WebhookEventType } from "../shared/webhooks.js";

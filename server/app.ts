@@ -9,6 +9,7 @@ import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import { requireAdmin } from "./admin/access.js";
 import { registerAdminAccountRoutes } from "./admin/account-routes.js";
 import { registerAdminContentRoutes } from "./admin/content-routes.js";
 import { registerAdminRoutes } from "./admin/routes.js";
@@ -51,6 +52,9 @@ import type { ClusterEngines } from "./cluster/engines.js";
 import { nodeDirectory } from "./cluster/nodes.js";
 import type { FileBlobs, Store } from "./store/types.js";
 import { packageVersion } from "./version.js";
+import { WebhookEndpoints } from "./webhooks/endpoints.js";
+import { registerWebhookRoutes } from "./webhooks/routes.js";
+import { WebhookSender, type WebhookSenderOptions } from "./webhooks/sender.js";
 import { projectRoot, webClientDir } from "./project.js";
 
 /** The typed Socket.IO server of the chat. */
@@ -77,6 +81,11 @@ export interface ChatServerOptions {
   cluster?: ClusterEngines;
   /** Whether the store's database answers (for `/readyz`). @default the store is open */
   storeReady?: () => Promise<boolean>;
+  /**
+   * The webhook sender's timings and bounds, for tests (a short timeout and backoff). Not configuration:
+   * the contract fixes them. @default the contract's: 10 s timeout, 1 s first retry
+   */
+  webhookSender?: Pick<WebhookSenderOptions, "timeoutMs" | "retryBaseMs" | "pollMs" | "perEndpoint" | "maxInFlight">;
 }
 
 /** A built, not yet listening, chat server. */
@@ -105,6 +114,8 @@ export interface ChatServer {
   readonly metrics: Metrics;
   /** Logs and counts a failure of background work (`chat_background_errors_total{task}`); never fatal. */
   readonly backgroundError: BackgroundErrorReporter;
+  /** Delivers the webhook outbox (section 13). */
+  readonly webhooks: WebhookSender;
   /** Starts listening on `config.host:config.port` (port 0 picks a free one). */
   listen(): Promise<AddressInfo>;
   /** Disconnects every socket, stops HTTP, commits what is pending and closes the database. Idempotent. */
@@ -131,6 +142,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     sockets: () => registry.connectionCount,
     users: () => registry.userCount,
     workers: () => workers.size,
+    webhookOutbox: () => store.outboxStats(),
+    now,
   });
   const backgroundError = createBackgroundErrorReporter(logger, metrics);
   const store =
@@ -145,6 +158,23 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     });
   // A store opened before the server (PostgreSQL) reports its commits to this server's metrics.
   if (options.store) options.store.observeCommits?.((ms, count) => metrics.committed(ms, count));
+  const webhookEndpoints = new WebhookEndpoints(store, now, () => webhooks.wake());
+  await webhookEndpoints.configure(config.webhook);
+  const webhooks = new WebhookSender({
+    store,
+    now,
+    onBackgroundError: backgroundError,
+    onAttempt: (status) => metrics.webhookAttempt(status),
+    maxAttempts: config.webhookMaxAttempts,
+    retentionMs: config.webhookRetentionMs,
+    ...options.webhookSender,
+  });
+  webhooks.start();
+  /** The webhook event of a presence change (the registry calls once per change in the whole cluster). */
+  const presenceHook = (type: "user.online" | "user.offline", userId: string, at: number): Promise<void> =>
+    store.recordEvent({ type, at, data: { userId, at } });
+  const presenceHookFailed = (type: string, userId: string) => (err: unknown) =>
+    backgroundError("webhook", err, { event: type, userId });
   const tokens = createTokenService(config);
   const originAllowed = createOriginCheck(config);
   // One notion of the client's address for HTTP (`request.ip`) and the Socket.IO handshake.
@@ -262,12 +292,14 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     onError: (err) => backgroundError("cluster-presence", err),
     onOnline: (userId, rooms) => {
       tellFollowers(userId, true);
+      presenceHook("user.online", userId, now()).catch(presenceHookFailed("user.online", userId));
       announce("online", userId, rooms).catch((err: unknown) =>
         backgroundError("presence", err, { notice: "online", userId }),
       );
     },
     onOffline: (userId, lastSeenAt) => {
       tellFollowers(userId, false, lastSeenAt);
+      presenceHook("user.offline", userId, lastSeenAt).catch(presenceHookFailed("user.offline", userId));
       Promise.all([store.setLastSeen(userId, lastSeenAt), announce("offline", userId)]).catch((err: unknown) =>
         backgroundError("presence", err, { notice: "offline", userId }),
       );
@@ -381,6 +413,12 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     delivery,
     isOnline: (ids) => registry.isOnline(ids),
   });
+  registerWebhookRoutes(app, {
+    endpoints: webhookEndpoints,
+    authorize: async (request) => {
+      await requireAdmin(request, adminAccess);
+    },
+  });
   app.get("/healthz", async () => ({ status: "ok" }));
   const version = packageVersion();
   app.get("/api/version", async () => ({ version }));
@@ -414,6 +452,15 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       const at = now();
       io.local.disconnectSockets(true);
       await Promise.all(online.map((userId) => store.setLastSeen(userId, at)));
+      // One node: their offline timers will not fire, so the webhook says it now (in a cluster, whichever node
+      // claims their due offline does).
+      if (!cluster) {
+        await Promise.all(
+          online.map((userId) =>
+            presenceHook("user.offline", userId, at).catch(presenceHookFailed("user.offline", userId)),
+          ),
+        );
+      }
       await registry.close();
       conversations.close();
       // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which
@@ -421,6 +468,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       await app.close();
       await io.close();
       await files.close();
+      await webhooks.close();
       await store.close();
       await cluster?.close();
     })());
@@ -443,6 +491,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     blobs,
     metrics,
     backgroundError,
+    webhooks,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       return app.server.address() as AddressInfo;

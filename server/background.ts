@@ -4,7 +4,7 @@ import type { Metrics } from "./metrics.js";
 /**
  * Logs and counts one failure of background work (`chat_background_errors_total{task}`); the caller carries on
  * and retries when that applies. `task` is one of a small fixed set, since it becomes a label value:
- * `search-index`, `presence`, `worker`, `worker-notice`, `unhandled`, `upload-sweep`, `file-release`.
+ * `search-index`, `presence`, `worker`, `worker-notice`, `unhandled`, `upload-sweep`, `file-release`, `webhook`.
  */
 export type BackgroundErrorReporter = (task: string, error: unknown, bindings?: Record<string, unknown>) => void;
 

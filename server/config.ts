@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
 import { isUserId } from "../shared/ids.js";
+import { isWebhookSecret } from "./webhooks/signature.js";
 
 /** A blank variable (`PORT=`) counts as unset, never as 0. */
 const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
@@ -183,6 +184,16 @@ const envSchema = z.object({
       .regex(/^[\w.-]{1,100}$/, "expected letters, digits, '.', '_' or '-' (at most 100)")
       .optional(),
   ),
+  WEBHOOK_URL: z.preprocess(
+    blankToUndefined,
+    z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }).optional(),
+  ),
+  WEBHOOK_SECRET: z.preprocess(
+    blankToUndefined,
+    z.string().refine(isWebhookSecret, "expected whsec_ followed by the base64 of 24 to 64 random bytes").optional(),
+  ),
+  WEBHOOK_MAX_ATTEMPTS: int(1, 100, 12),
+  WEBHOOK_RETENTION_MS: int(60_000, 10 * 365 * 86_400_000, 7 * 86_400_000),
 });
 
 /** The server's whole configuration, parsed once from the environment and frozen. */
@@ -269,6 +280,12 @@ export interface Config {
   readonly redisPrefix: string;
   /** This node's name in the cluster. @default "<hostname>-<pid>" */
   readonly nodeId: string;
+  /** The webhook endpoint of the environment: every event is POSTed there, signed with `secret`. @default none */
+  readonly webhook: { readonly url: string; readonly secret: string } | undefined;
+  /** Attempts per webhook delivery before it is `failed`. @default 12 */
+  readonly webhookMaxAttempts: number;
+  /** How long delivered and failed webhook deliveries are kept (the deliveries API). @default 604800000 */
+  readonly webhookRetentionMs: number;
 }
 
 /** A configuration value that stops the boot; the message names the variable. */
@@ -296,6 +313,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.REDIS_URL !== undefined && e.DATABASE_URL === undefined) {
     throw new ConfigError(
       "REDIS_URL: set DATABASE_URL too: the nodes of a cluster share a PostgreSQL database (SQLite is one node's)",
+    );
+  }
+  if ((e.WEBHOOK_URL === undefined) !== (e.WEBHOOK_SECRET === undefined)) {
+    throw new ConfigError(
+      e.WEBHOOK_URL === undefined
+        ? "WEBHOOK_SECRET: set WEBHOOK_URL too (where the signed events go)"
+        : "WEBHOOK_URL: set WEBHOOK_SECRET too (whsec_ and the base64 of 32 random bytes, e.g. `echo whsec_$(openssl rand -base64 32)`)",
     );
   }
   if (e.JWT_PUBLIC_KEY === undefined && e.JWT_ALGORITHM !== "HS256") {
@@ -343,5 +367,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
+    webhook:
+      e.WEBHOOK_URL === undefined || e.WEBHOOK_SECRET === undefined
+        ? undefined
+        : Object.freeze({ url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET }),
+    webhookMaxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+    webhookRetentionMs: e.WEBHOOK_RETENTION_MS,
   });
 }

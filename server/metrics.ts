@@ -7,6 +7,10 @@ export interface MetricsSources {
   sockets: () => number;
   users: () => number;
   workers: () => number;
+  /** Pending webhook deliveries and when the oldest one's event was created (read at scrape time). */
+  webhookOutbox?: () => Promise<{ pending: number; oldestCreateAt: number | null }>;
+  /** The clock the oldest pending delivery's age is measured with. @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -22,6 +26,7 @@ export class Metrics {
   private readonly commitBatch: Histogram;
   private readonly pushes: Counter<"route">;
   private readonly backgroundErrors: Counter<"task">;
+  private readonly webhookAttempts: Counter<"status">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -94,6 +99,42 @@ export class Metrics {
       labelNames: ["task"],
       registers,
     });
+    this.webhookAttempts = new Counter({
+      name: "chat_webhook_deliveries_total",
+      help: "Webhook attempts made by this node, by outcome: delivered (2xx), retry (will be retried), failed (gave up)",
+      labelNames: ["status"],
+      registers,
+    });
+    // Registered even without an outbox to read (a Metrics made for a test), so the registry always has them.
+    const outbox = sources.webhookOutbox ?? (async () => ({ pending: 0, oldestCreateAt: null }));
+    {
+      const now = sources.now ?? Date.now;
+      // One read of the outbox per scrape serves both gauges (the second one's collect reads what the first got);
+      // a failed read keeps the last values rather than failing the scrape.
+      type Stats = { pending: number; oldestCreateAt: number | null } | undefined;
+      let last: Promise<Stats> | undefined;
+      const read = (): Promise<Stats> => outbox().catch(() => undefined);
+      new Gauge({
+        name: "chat_webhook_outbox_pending",
+        help: "Webhook deliveries pending in the outbox (every node's)",
+        registers,
+        async collect() {
+          last = read();
+          const stats = await last;
+          if (stats) this.set(stats.pending);
+        },
+      });
+      new Gauge({
+        name: "chat_webhook_outbox_oldest_pending_seconds",
+        help: "Age of the event of the oldest pending webhook delivery (0 when none)",
+        registers,
+        async collect() {
+          const stats = await (last ?? read());
+          last = undefined;
+          if (stats) this.set(stats.oldestCreateAt === null ? 0 : Math.max(0, (now() - stats.oldestCreateAt) / 1000));
+        },
+      });
+    }
   }
 
   /** Messages this node accepted since it started (the admin console's messages-per-minute chart). */
@@ -128,5 +169,10 @@ export class Metrics {
   /** Counts one failure of background work; `task` is a small fixed set (e.g. `search-index`, `worker`). */
   backgroundError(task: string): void {
     this.backgroundErrors.inc({ task });
+  }
+
+  /** Counts one webhook attempt's outcome. */
+  webhookAttempt(status: "delivered" | "retry" | "failed"): void {
+    this.webhookAttempts.inc({ status });
   }
 }

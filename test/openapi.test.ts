@@ -65,6 +65,11 @@ function operationOf(method: string, path: string): Operation {
 async function expectDocumented(method: string, path: string, response: Response): Promise<void> {
   const documented = operationOf(method, path).responses[String(response.status)];
   expect(documented, `${method} ${path} answered ${response.status}, which is not documented`).toBeDefined();
+  if (documented!.content === undefined) {
+    // An answer documented without a body (204) has none.
+    expect(await response.text(), `${method} ${path} ${response.status}`).toBe("");
+    return;
+  }
   const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
   const content = documented!.content ?? {};
   expect(Object.keys(content), `${method} ${path} ${response.status} answered ${type}`).toContain(type);
@@ -167,6 +172,10 @@ describe("the OpenAPI document", () => {
     expect(operationOf("POST", "/api/push").security).toEqual([{ pushApiKey: [] }]);
     expect(operationOf("POST", "/send").security).toEqual([{ pushApiKey: [] }]);
     expect(operationOf("GET", "/api/admin/stats").security).toEqual([{ adminApiKey: [] }, { userToken: [] }]);
+    expect(operationOf("DELETE", "/api/admin/webhooks/{id}").security).toEqual([
+      { adminApiKey: [] },
+      { userToken: [] },
+    ]);
   });
 
   it("describes what the server really answers, success and error, route by route", async () => {
@@ -232,6 +241,31 @@ describe("the OpenAPI document", () => {
     // Operations and reference.
     const admin = { authorization: `Bearer ${ADMIN_KEY}` };
     expect(await check("GET", "/api/admin/stats", "/api/admin/stats", { headers: admin })).toBe(200);
+
+    // Webhooks.
+    const hooks = "/api/admin/webhooks";
+    const made = await at(hooks, json({ url: "http://127.0.0.1:9/hook", events: ["user.created"] }, admin));
+    expect(made.status).toBe(201);
+    const { id: hookId } = (await made.clone().json()) as { id: string };
+    await expectDocumented("POST", hooks, made);
+    expect(await check("POST", hooks, hooks, json({ url: "x", events: ["nope"] }, admin))).toBe(400);
+    expect(await check("GET", hooks, hooks, { headers: admin })).toBe(200);
+    await at("/api/auth/register", json({ username: "hooked", password: "correct horse" }));
+    const deliveriesPath = `${hooks}/{id}/deliveries`;
+    expect(await check("GET", deliveriesPath, `${hooks}/${hookId}/deliveries?limit=5`, { headers: admin })).toBe(200);
+    expect(await check("GET", deliveriesPath, `${hooks}/${hookId}/deliveries?limit=0`, { headers: admin })).toBe(400);
+    expect(await check("GET", deliveriesPath, `${hooks}/nope/deliveries`, { headers: admin })).toBe(404);
+    const listed = (await (await at(`${hooks}/${hookId}/deliveries`, { headers: admin })).json()) as {
+      deliveries: { eventId: string }[];
+    };
+    const retryPath = `${hooks}/{id}/deliveries/{eventId}/retry`;
+    const retryUrl = `${hooks}/${hookId}/deliveries/${listed.deliveries[0]!.eventId}/retry`;
+    expect(await check("POST", retryPath, retryUrl, { headers: admin })).toBe(202);
+    expect(await check("POST", retryPath, `${hooks}/${hookId}/deliveries/evt_nope/retry`, { headers: admin })).toBe(
+      404,
+    );
+    expect(await check("DELETE", `${hooks}/{id}`, `${hooks}/${hookId}`, { headers: admin })).toBe(204);
+    expect(await check("DELETE", `${hooks}/{id}`, `${hooks}/${hookId}`, { headers: admin })).toBe(404);
     expect(await check("GET", "/metrics", "/metrics")).toBe(200);
     expect(await check("GET", "/healthz", "/healthz")).toBe(200);
     expect(await check("GET", "/readyz", "/readyz")).toBe(200);

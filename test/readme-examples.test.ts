@@ -183,6 +183,11 @@ const CHECKS: Record<
       expect(stats).toMatchObject({ connections: 0, users: 0, rooms: [expect.objectContaining({ id: "lobby" })] });
     },
   },
+  "webhook-receiver": {
+    check: ({ stdout }) => {
+      expect(stdout).toMatch(/^verified user\.created: webhook-demo$/m);
+    },
+  },
   "go-client": {
     check: ({ stdout }) => {
       expect(stdout).toMatch(/^123 \[ 'lobby' \]$/m);

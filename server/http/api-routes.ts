@@ -30,6 +30,16 @@ import {
 } from "../../shared/schemas.js";
 import { fileParamsSchema } from "../files/routes.js";
 import type { RouteDoc } from "./openapi.js";
+import {
+  webhookCreatedSchema,
+  webhookCreateSchema,
+  webhookDeliveriesQuerySchema,
+  webhookDeliveriesSchema,
+  webhookDeliveryParamsSchema,
+  webhookDeliverySchema,
+  webhookListSchema,
+  webhookParamsSchema,
+} from "../../shared/webhooks.js";
 
 /**
  * The body of `POST /api/files`, for the document only: @fastify/multipart reads it, and the file's type comes
@@ -364,5 +374,66 @@ export const API_ROUTES: readonly RouteDoc[] = [
     tag: "web",
     summary: "The web client (its other files are under `/assets/`), or a page saying how to build it.",
     responses: { 200: { description: "the web client's page", contentType: "text/html" } },
+  },
+  {
+    method: "POST",
+    url: "/api/admin/webhooks",
+    operationId: "createWebhook",
+    tag: "webhooks",
+    summary: "Subscribes an endpoint to events (all, or those named); answers its signing secret, this once.",
+    description:
+      "Every event is POSTed to `url` signed with the Standard Webhooks headers (docs/protocol.md, Webhooks). At " +
+      "most 100 endpoints (CONFLICT beyond); an unknown event name is INVALID_PAYLOAD.",
+    auth: ADMIN,
+    body: { schema: webhookCreateSchema, contentTypes: ["application/json"], required: true },
+    responses: { 201: { description: "the endpoint, with its secret", schema: webhookCreatedSchema } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "FORBIDDEN", "CONFLICT"],
+  },
+  {
+    method: "GET",
+    url: "/api/admin/webhooks",
+    operationId: "listWebhooks",
+    tag: "webhooks",
+    summary: "Every endpoint (the one of WEBHOOK_URL too), without secrets.",
+    auth: ADMIN,
+    responses: { 200: { description: "the endpoints, oldest first", schema: webhookListSchema } },
+    errors: ["UNAUTHORIZED", "FORBIDDEN"],
+  },
+  {
+    method: "DELETE",
+    url: "/api/admin/webhooks/:id",
+    operationId: "deleteWebhook",
+    tag: "webhooks",
+    summary: "Removes an endpoint and its deliveries, pending ones included.",
+    description: "The endpoint of WEBHOOK_URL (`env`) is the configuration's: CONFLICT.",
+    auth: ADMIN,
+    params: webhookParamsSchema,
+    responses: { 204: { description: "removed", contentType: null } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT"],
+  },
+  {
+    method: "GET",
+    url: "/api/admin/webhooks/:id/deliveries",
+    operationId: "webhookDeliveries",
+    tag: "webhooks",
+    summary: "An endpoint's deliveries, newest event first: pending, delivered or failed, with their attempts.",
+    description: "Delivered and failed deliveries are kept WEBHOOK_RETENTION_MS (default 7 days).",
+    auth: ADMIN,
+    params: webhookParamsSchema,
+    query: webhookDeliveriesQuerySchema,
+    responses: { 200: { description: "the deliveries", schema: webhookDeliveriesSchema } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"],
+  },
+  {
+    method: "POST",
+    url: "/api/admin/webhooks/:id/deliveries/:eventId/retry",
+    operationId: "retryWebhookDelivery",
+    tag: "webhooks",
+    summary: "Makes a delivery pending and due now, whatever its state (a delivered event is sent again).",
+    description: "A failed delivery gets one more attempt; if it fails too, it is failed again.",
+    auth: ADMIN,
+    params: webhookDeliveryParamsSchema,
+    responses: { 202: { description: "the delivery, pending", schema: webhookDeliverySchema } },
+    errors: ["INVALID_PAYLOAD", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"],
   },
 ];

@@ -12,8 +12,8 @@ export interface ResponseDoc {
   description: string;
   /** The body's schema (JSON), or none for a body that is not JSON (bytes, text, HTML). */
   schema?: z.ZodType;
-  /** @default "application/json" */
-  contentType?: string;
+  /** @default "application/json"; null for an answer without a body (204) */
+  contentType?: string | null;
 }
 
 /** One HTTP route as the OpenAPI document and the reference page describe it. */
@@ -105,6 +105,10 @@ function parameters(schema: z.ZodObject, where: "path" | "query"): NonNullable<O
 function operation(route: RouteDoc): Operation {
   const responses: Operation["responses"] = {};
   for (const [status, answer] of Object.entries(route.responses)) {
+    if (answer.contentType === null) {
+      responses[status] = { description: answer.description };
+      continue;
+    }
     const type = answer.contentType ?? "application/json";
     responses[status] = {
       description: answer.description,

@@ -27,7 +27,13 @@ import type {
   UserChanges,
   UserRecord,
   UserRepository,
+  ClaimedDelivery,
+  DeliveryOutcome,
+  OutboxEvent,
+  WebhookEndpointRecord,
+  WebhookRepository,
 } from "./types.js";
+import type { WebhookDelivery } from "../../shared/webhooks.js";
 
 /** The repositories a store is made of, one per aggregate. */
 export interface Repositories {
@@ -37,6 +43,7 @@ export interface Repositories {
   messages: MessageRepository;
   readState: ReadStateRepository;
   search: SearchRepository;
+  webhooks: WebhookRepository;
 }
 
 /**
@@ -252,5 +259,45 @@ export abstract class RepositoryStore implements Store {
     limit: number,
   ): Promise<StoredMessage[]> {
     return this.parts.search.search(userId, words, conversation, limit);
+  }
+
+  // Webhooks.
+
+  createWebhook(endpoint: WebhookEndpointRecord, max: number): Promise<boolean> {
+    return this.parts.webhooks.createWebhook(endpoint, max);
+  }
+  putWebhook(endpoint: WebhookEndpointRecord): Promise<void> {
+    return this.parts.webhooks.putWebhook(endpoint);
+  }
+  webhooks(): Promise<WebhookEndpointRecord[]> {
+    return this.parts.webhooks.webhooks();
+  }
+  deleteWebhook(id: string): Promise<boolean> {
+    return this.parts.webhooks.deleteWebhook(id);
+  }
+  recordEvent(event: OutboxEvent): Promise<void> {
+    return this.parts.webhooks.recordEvent(event);
+  }
+  claimDeliveries(
+    wanted: readonly { endpointId: string; limit: number }[],
+    now: number,
+    leaseUntil: number,
+  ): Promise<ClaimedDelivery[]> {
+    return this.parts.webhooks.claimDeliveries(wanted, now, leaseUntil);
+  }
+  settleDelivery(endpointId: string, seq: number, outcome: DeliveryOutcome): Promise<void> {
+    return this.parts.webhooks.settleDelivery(endpointId, seq, outcome);
+  }
+  deliveries(endpointId: string, limit: number): Promise<WebhookDelivery[]> {
+    return this.parts.webhooks.deliveries(endpointId, limit);
+  }
+  retryDelivery(endpointId: string, eventId: string, now: number): Promise<WebhookDelivery | undefined> {
+    return this.parts.webhooks.retryDelivery(endpointId, eventId, now);
+  }
+  pruneDeliveries(before: number, limit: number): Promise<number> {
+    return this.parts.webhooks.pruneDeliveries(before, limit);
+  }
+  outboxStats(): Promise<{ pending: number; oldestCreateAt: number | null }> {
+    return this.parts.webhooks.outboxStats();
   }
 }

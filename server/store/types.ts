@@ -1,4 +1,5 @@
 import type { MediaType, Room, RoomInvitation, StoredMessage, User } from "../../shared/schemas.js";
+import type { WebhookDelivery, WebhookEventData, WebhookEventType } from "../../shared/webhooks.js";
 
 /** A user row, with the password hash for built-in accounts. */
 export interface UserRecord extends User {
@@ -386,12 +387,14 @@ export interface SearchRepository {
  * one transaction inside the store.
  */
 export interface Store
-  extends UserRepository,
+  extends
+    UserRepository,
     RoomRepository,
     FileRepository,
     MessageRepository,
     ReadStateRepository,
-    SearchRepository {
+    SearchRepository,
+    WebhookRepository {
   /** True while the database is open. */
   isOpen(): boolean;
   /** Commits what is pending, then closes the database. */
@@ -417,4 +420,82 @@ export interface FileBlobs {
   remove(id: string): Promise<void>;
   /** Ids that have bytes, in order, at most `limit` (an audit of stray bytes; tests). */
   list(limit: number): Promise<string[]>;
+}
+
+/**
+ * An event for the webhook outbox (section 13): written by a repository in the transaction of the change that
+ * causes it, with `at` its time (ms since the epoch). See `sqlite/outbox.ts` and `postgres/outbox.ts`.
+ */
+export type OutboxEvent = {
+  [T in WebhookEventType]: { type: T; data: WebhookEventData[T]; at: number };
+}[WebhookEventType];
+
+/** A webhook endpoint as stored, its signing secret included. */
+export interface WebhookEndpointRecord {
+  id: string;
+  url: string;
+  /** `whsec_<base64>`. */
+  secret: string;
+  /** The event types it gets; null: every type. */
+  events: WebhookEventType[] | null;
+  createAt: number;
+}
+
+/** A delivery the sender claimed: the event to send to one endpoint, and the attempt this is (1 for the first). */
+export interface ClaimedDelivery {
+  endpointId: string;
+  seq: number;
+  eventId: string;
+  type: WebhookEventType;
+  createAt: number;
+  /** The event's `data`, as JSON text. */
+  data: string;
+  attempts: number;
+}
+
+/**
+ * What became of an attempt: delivered (a 2xx), to be retried at `nextAttemptAt`, failed for good, or released
+ * unattempted (the node is shutting down: the attempt is given back and due at once).
+ */
+export type DeliveryOutcome =
+  | { kind: "delivered"; statusCode: number; at: number }
+  | { kind: "retry"; statusCode?: number | undefined; error?: string | undefined; at: number; nextAttemptAt: number }
+  | { kind: "failed"; statusCode?: number | undefined; error?: string | undefined; at: number }
+  | { kind: "released"; at: number };
+
+/** Webhook endpoints and the outbox's deliveries (events are written by the other repositories' transactions). */
+export interface WebhookRepository {
+  /** Stores a new endpoint unless `max` endpoints exist already (then false, nothing stored). */
+  createWebhook(endpoint: WebhookEndpointRecord, max: number): Promise<boolean>;
+  /** Creates or replaces an endpoint (the one of `WEBHOOK_URL`, at every boot); its deliveries stay. */
+  putWebhook(endpoint: WebhookEndpointRecord): Promise<void>;
+  /** Every endpoint, oldest first. */
+  webhooks(): Promise<WebhookEndpointRecord[]>;
+  /** Removes an endpoint and its deliveries; false when there was none. */
+  deleteWebhook(id: string): Promise<boolean>;
+  /** Writes an event caused by no other stored change (presence), in a transaction of its own. */
+  recordEvent(event: OutboxEvent): Promise<void>;
+  /**
+   * Claims, per endpoint, at most `limit` pending deliveries due at `now` (oldest due first), each claimed by
+   * one caller only in the whole cluster: its attempts grow by one and it is not due again before `leaseUntil`
+   * (a node that dies holding it leaves it to be claimed again then). Answered in seq order.
+   */
+  claimDeliveries(
+    wanted: readonly { endpointId: string; limit: number }[],
+    now: number,
+    leaseUntil: number,
+  ): Promise<ClaimedDelivery[]>;
+  /** Records what became of a claimed delivery (nothing when it is no longer pending, or gone). */
+  settleDelivery(endpointId: string, seq: number, outcome: DeliveryOutcome): Promise<void>;
+  /** An endpoint's deliveries, newest event first, at most `limit`. */
+  deliveries(endpointId: string, limit: number): Promise<WebhookDelivery[]>;
+  /** Makes an event's delivery to an endpoint pending and due at `now`; undefined when there is no such delivery. */
+  retryDelivery(endpointId: string, eventId: string, now: number): Promise<WebhookDelivery | undefined>;
+  /**
+   * Removes at most `limit` delivered or failed deliveries settled before `before`, then the events no delivery
+   * refers to any more that were created before it; answers how many deliveries went.
+   */
+  pruneDeliveries(before: number, limit: number): Promise<number>;
+  /** Pending deliveries, and when the oldest pending one's event was created (null when none). */
+  outboxStats(): Promise<{ pending: number; oldestCreateAt: number | null }>;
 }

@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import { createChatServer, type ChatServer } from "../../server/app.js";
+import { createChatServer, type ChatServer, type ChatServerOptions } from "../../server/app.js";
 import { connectCluster } from "../../server/cluster/engines.js";
 import type { Config } from "../../server/config.js";
 import { fileUrl } from "../../server/files/urls.js";
@@ -23,6 +23,8 @@ export async function startCluster(
   configFor: (index: number) => Config,
   /** A database to use (and keep) instead of a fresh one dropped at stop: a restart of the same cluster. */
   existing?: TestDatabase,
+  /** More options of every node's createChatServer (e.g. the webhook sender's timings). */
+  extra: Pick<ChatServerOptions, "webhookSender"> = {},
 ): Promise<TestCluster> {
   const space = redisPrefix();
   const database = existing ?? (await createTestDatabase());
@@ -48,7 +50,7 @@ export async function startCluster(
         logger: silent,
       });
       const storeReady = () => store.ping().then(() => true);
-      const server = await createChatServer({ config, store, blobs: store.blobs, cluster, storeReady });
+      const server = await createChatServer({ config, store, blobs: store.blobs, cluster, storeReady, ...extra });
       const address = await server.listen();
       nodes.push({ server, url: `http://127.0.0.1:${address.port}` });
     }

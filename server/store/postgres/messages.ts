@@ -19,6 +19,7 @@ import { draftRow, keyPair, messageColumns, parseReactions, type MessageRow } fr
 import type { PgDatabase } from "./db.js";
 import { NUL_REFUSAL, query, queryArrays, transaction } from "./db.js";
 import { GroupCommit } from "./group-commit.js";
+import { emitEvents } from "./outbox.js";
 import { USER_KEYS_SQL } from "./message-rows.js";
 import { takeRevs } from "./revs.js";
 import { searchVector } from "./search.js";
@@ -166,6 +167,14 @@ export class PgMessages implements MessageRepository {
       const first = await takeRevs(client, accepted.length);
       accepted.forEach((slot, index) => (slot.id = first + index));
       await this.insertAccepted(client, accepted);
+      await emitEvents(
+        client,
+        accepted.flatMap(({ draft, outcome }) =>
+          outcome && "created" in outcome && outcome.created
+            ? [{ type: "message.created" as const, at: draft.createAt, data: { message: outcome.message } }]
+            : [],
+        ),
+      );
     });
     this.options.onCommit?.(performance.now() - started, drafts.length);
     return slots.map((slot) => {
@@ -370,7 +379,9 @@ export class PgMessages implements MessageRepository {
          WHERE id = $5 RETURNING ${messageColumns()}`,
         [change.content, change.at, rev, searchVector(change.content), id],
       );
-      return { ok: true, message: this.message(edited!), changed: true };
+      const message = this.message(edited!);
+      await emitEvents(client, [{ type: "message.updated", at: change.at, data: { message } }]);
+      return { ok: true, message, changed: true };
     });
   }
 
@@ -389,7 +400,9 @@ export class PgMessages implements MessageRepository {
          WHERE id = $3 RETURNING ${messageColumns()}`,
         [change.at, rev, id],
       );
-      return { ok: true, message: this.message(tombstone!), changed: true };
+      const message = this.message(tombstone!);
+      await emitEvents(client, [{ type: "message.deleted", at: change.at, data: { message } }]);
+      return { ok: true, message, changed: true };
     });
   }
 
@@ -427,7 +440,9 @@ export class PgMessages implements MessageRepository {
         `UPDATE messages SET reactions = $1::json, update_at = $2, rev = $3 WHERE id = $4 RETURNING ${messageColumns()}`,
         [json, change.at, rev, id],
       );
-      return { ok: true, message: this.message(updated!), changed: true };
+      const message = this.message(updated!);
+      await emitEvents(client, [{ type: "message.updated", at: change.at, data: { message } }]);
+      return { ok: true, message, changed: true };
     });
   }
 }

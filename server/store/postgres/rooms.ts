@@ -2,9 +2,10 @@ import type pg from "pg";
 import { SYSTEM_USER_ID } from "../../../shared/ids.js";
 import type { Room, RoomInvitation } from "../../../shared/schemas.js";
 import { toRoom, type RoomRow } from "../rows.js";
-import type { JoinOutcome, MemberRow, RoomDraft, RoomRepository } from "../types.js";
+import type { JoinOutcome, MemberRow, OutboxEvent, RoomDraft, RoomRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, rollback, transaction } from "./db.js";
+import { emitEvents } from "./outbox.js";
 
 /** First key of the advisory locks that serialise one user's room creations (the owned-room cap): "room". */
 const ROOM_CAP_LOCK = 0x726f6f6d;
@@ -23,6 +24,13 @@ export async function addMember(on: pg.Pool | pg.PoolClient, roomId: string, use
   return (await query(on, ADD_MEMBER, [roomId, userId, at])).rowCount === 1;
 }
 
+/** The webhook event of a membership change. */
+const memberEvent = (roomId: string, userId: string, change: "joined" | "left", at: number): OutboxEvent => ({
+  type: "room.member",
+  at,
+  data: { roomId, userId, change },
+});
+
 /** Rooms, their members and pending invitations, on PostgreSQL. */
 export class PgRooms implements RoomRepository {
   constructor(private readonly db: PgDatabase) {}
@@ -39,16 +47,22 @@ export class PgRooms implements RoomRepository {
         ]);
         if (owned.rows[0]!.n >= maxOwned) return rollback(undefined);
       }
-      await query(
+      const inserted = await query(
         client,
         `INSERT INTO rooms (id, name, visibility, created_by, create_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO NOTHING`,
         [room.id, room.name, room.visibility, room.createdBy, room.createAt],
       );
       // Rooms the server makes for itself (e.g. a task's log room) have no creator to seat.
-      if (room.createdBy !== SYSTEM_USER_ID) await addMember(client, room.id, room.createdBy, room.createAt);
+      const seated =
+        room.createdBy !== SYSTEM_USER_ID && (await addMember(client, room.id, room.createdBy, room.createAt));
       const row = await query<RoomRow>(client, "SELECT * FROM rooms WHERE id = $1", [room.id]);
-      return toRoom(row.rows[0]!);
+      const stored = toRoom(row.rows[0]!);
+      const events: OutboxEvent[] = [];
+      if (inserted.rowCount === 1) events.push({ type: "room.created", at: room.createAt, data: { room: stored } });
+      if (seated) events.push(memberEvent(room.id, room.createdBy, "joined", room.createAt));
+      await emitEvents(client, events);
+      return stored;
     });
   }
 
@@ -58,20 +72,29 @@ export class PgRooms implements RoomRepository {
   }
 
   async addMember(roomId: string, userId: string, at: number): Promise<boolean> {
-    return addMember(this.db.pool, roomId, userId, at);
+    return transaction(this.db.pool, async (client) => {
+      const added = await addMember(client, roomId, userId, at);
+      if (added) await emitEvents(client, [memberEvent(roomId, userId, "joined", at)]);
+      return added;
+    });
   }
 
   async removeMember(roomId: string, userId: string): Promise<boolean> {
     // One statement: the row's delete and the count move together. A delete waits for group appends that
     // hold the row FOR SHARE (they commit first, as the sender was a member when they checked).
-    const removed = await query<{ n: number }>(
-      this.db.pool,
-      `WITH removed AS (DELETE FROM room_members WHERE room_id = $1 AND user_id = $2 RETURNING room_id),
-       counted AS (UPDATE rooms SET member_count = member_count - 1 WHERE id IN (SELECT room_id FROM removed))
-       SELECT COUNT(*) AS n FROM removed`,
-      [roomId, userId],
-    );
-    return removed.rows[0]!.n > 0;
+    return transaction(this.db.pool, async (client) => {
+      const removed = await query<{ n: number }>(
+        client,
+        `WITH removed AS (DELETE FROM room_members WHERE room_id = $1 AND user_id = $2 RETURNING room_id),
+         counted AS (UPDATE rooms SET member_count = member_count - 1 WHERE id IN (SELECT room_id FROM removed))
+         SELECT COUNT(*) AS n FROM removed`,
+        [roomId, userId],
+      );
+      if (removed.rows[0]!.n === 0) return false;
+      // The contract's removeMember takes no time: the event's is the wall clock's.
+      await emitEvents(client, [memberEvent(roomId, userId, "left", Date.now())]);
+      return true;
+    });
   }
 
   async isMember(roomId: string, userId: string): Promise<boolean> {
@@ -142,6 +165,7 @@ export class PgRooms implements RoomRepository {
           .rowCount === 1;
       if (!(await addMember(client, roomId, userId, at))) return rollback("already");
       if (room.rows[0]!.visibility === "private" && !invited) return rollback("not-invited");
+      await emitEvents(client, [memberEvent(roomId, userId, "joined", at)]);
       return "joined";
     });
   }

@@ -173,4 +173,42 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX revoked_tokens_by_user ON revoked_tokens (user_id);
   CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at);
   `,
+  // v2.0, webhooks (section 13): the outbox, as in SQLite's migration 12. `seq` comes from a sequence, which
+  // is not commit-ordered; that is enough here: it is never read as a cursor (the sender picks pending
+  // deliveries by due time with SKIP LOCKED, so a late commit is never skipped), and an event caused by
+  // another that committed first takes its value later, so events of one conversation still get increasing
+  // seqs. Message events take theirs after the rev counter row is locked, so their seqs follow their revs.
+  `
+  CREATE TABLE webhook_endpoints (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT[],
+    create_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE webhook_events (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT COLLATE "C" NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    create_at BIGINT NOT NULL,
+    data TEXT NOT NULL
+  );
+
+  CREATE TABLE webhook_deliveries (
+    endpoint_id TEXT COLLATE "C" NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    event_seq BIGINT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT,
+    last_status_code INTEGER,
+    last_error TEXT,
+    update_at BIGINT NOT NULL,
+    PRIMARY KEY (endpoint_id, event_seq)
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at, event_seq)
+    WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_seq);
+  CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (update_at) WHERE status <> 'pending';
+  `,
 ];

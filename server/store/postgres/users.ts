@@ -4,6 +4,7 @@ import { likeEscaped, toUser, type UserRow } from "../rows.js";
 import type { AccessState, RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, transaction } from "./db.js";
+import { emitEvents } from "./outbox.js";
 
 /** Bound of PgUsers.knownUsers (about 60 bytes each). */
 const KNOWN_USERS_MAX = 100_000;
@@ -47,14 +48,19 @@ export class PgUsers implements UserRepository {
   constructor(private readonly db: PgDatabase) {}
 
   async createUser(user: { id: string; name: string; passwordHash: string | null; createAt: number }) {
-    const created = await query<{ created: number }>(this.db.pool, CREATE_USER, [
-      user.id,
-      user.name,
-      user.passwordHash,
-      user.createAt,
-      LOBBY_ROOM_ID,
-    ]);
-    return created.rows[0]!.created === 1;
+    return transaction(this.db.pool, async (client) => {
+      const created = await query<{ created: number }>(client, CREATE_USER, [
+        user.id,
+        user.name,
+        user.passwordHash,
+        user.createAt,
+        LOBBY_ROOM_ID,
+      ]);
+      if (created.rows[0]!.created !== 1) return false;
+      const data = { user: { id: user.id, name: user.name } };
+      await emitEvents(client, [{ type: "user.created", at: user.createAt, data }]);
+      return true;
+    });
   }
 
   async ensureUser(id: string, name: string, createAt: number): Promise<UserRecord> {

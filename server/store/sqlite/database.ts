@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { StoredMessage } from "../../../shared/schemas.js";
 import type { GroupCommit } from "./group-commit.js";
+import type { SqliteOutbox } from "./outbox.js";
 import type { MessageRow } from "../rows.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -75,11 +76,13 @@ export class Sequence {
 
 /**
  * What the repositories over one database share: the connection, the id/rev counter, the mapping of a
- * message row, and the group commit that every append goes through.
+ * message row, the group commit that every append goes through, and the webhook outbox.
  */
 export interface SqliteContext {
   readonly db: Database.Database;
   readonly seq: Sequence;
   readonly toMessage: (row: MessageRow) => StoredMessage;
   readonly commits: GroupCommit;
+  /** Writes webhook events inside a repository's transaction. */
+  readonly outbox: SqliteOutbox;
 }

@@ -126,7 +126,9 @@ export class GroupCommit {
     const row = draftRow(draft, id);
     this.statements.insertMessage.run(...row, draft.recipientUser);
     noteEffects(batch, draft, id);
-    return { message: this.context.toMessage(row), created: true };
+    const message = this.context.toMessage(row);
+    this.context.outbox.emit({ type: "message.created", at: draft.createAt, data: { message } });
+    return { message, created: true };
   }
 
   /** Writes what a batch of inserts collected (inside its transaction). */

@@ -124,7 +124,9 @@ export class SqliteMessages implements MessageRepository {
       this.statements.addRevision.run(id, row[5] ?? "", change.at);
       this.statements.pruneRevisions.run(id, id, MAX_REVISIONS);
       const edited = this.statements.edit.get(change.content, change.at, change.at, this.context.seq.next(), id)!;
-      return { ok: true, message: this.context.toMessage(edited), changed: true };
+      const message = this.context.toMessage(edited);
+      this.context.outbox.emit({ type: "message.updated", at: change.at, data: { message } });
+      return { ok: true, message, changed: true };
     })();
   }
 
@@ -137,7 +139,9 @@ export class SqliteMessages implements MessageRepository {
       if (row[12] !== null) return { ok: true, message: this.context.toMessage(row), changed: false };
       this.statements.dropRevisions.run(id);
       const tombstone = this.statements.tombstone.get(change.at, change.at, this.context.seq.next(), id)!;
-      return { ok: true, message: this.context.toMessage(tombstone), changed: true };
+      const message = this.context.toMessage(tombstone);
+      this.context.outbox.emit({ type: "message.deleted", at: change.at, data: { message } });
+      return { ok: true, message, changed: true };
     })();
   }
 
@@ -164,7 +168,9 @@ export class SqliteMessages implements MessageRepository {
       // fromEntries defines own properties, so `__proto__` is stored as the key it is.
       const json = reactions.size > 0 ? JSON.stringify(Object.fromEntries(reactions)) : null;
       const updated = this.statements.setReactions.get(json, change.at, this.context.seq.next(), id)!;
-      return { ok: true, message: this.context.toMessage(updated), changed: true };
+      const message = this.context.toMessage(updated);
+      this.context.outbox.emit({ type: "message.updated", at: change.at, data: { message } });
+      return { ok: true, message, changed: true };
     })();
   }
 }

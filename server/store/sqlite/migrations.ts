@@ -218,4 +218,42 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX revoked_tokens_by_user ON revoked_tokens (user_id);
   CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at);
   `,
+  // v2.0, webhooks (section 13): the outbox. An event is written in the transaction of the change that causes it,
+  // with one delivery row per endpoint subscribed to its type (none subscribed: nothing is written). `seq` is
+  // the event's order: this store is the only writer, so AUTOINCREMENT hands it out in commit order. A
+  // delivery is pending until a 2xx (delivered) or its last attempt (failed); settled ones are pruned after
+  // WEBHOOK_RETENTION_MS, and events once no delivery refers to them.
+  `
+  CREATE TABLE webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT,
+    create_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE webhook_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    create_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE webhook_deliveries (
+    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    event_seq INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    last_status_code INTEGER,
+    last_error TEXT,
+    update_at INTEGER NOT NULL,
+    PRIMARY KEY (endpoint_id, event_seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at, event_seq)
+    WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_seq);
+  CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (update_at) WHERE status <> 'pending';
+  `,
 ];

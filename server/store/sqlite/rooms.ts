@@ -4,6 +4,7 @@ import type { Room, RoomInvitation } from "../../../shared/schemas.js";
 import { toRoom, type RoomRow } from "../rows.js";
 import type { JoinOutcome, MemberRow, RoomDraft, RoomRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
+import type { SqliteOutbox } from "./outbox.js";
 
 /** Whether a user is in a room: one row or none (also checked again by the group commit). */
 export const IS_MEMBER_SQL = "SELECT 1 AS one FROM room_members WHERE room_id = ? AND user_id = ?";
@@ -41,11 +42,13 @@ export function prepareSeating(db: Database.Database): Seating {
 export class SqliteRooms implements RoomRepository {
   private readonly db: Database.Database;
   private readonly seating: Seating;
+  private readonly outbox: SqliteOutbox;
   private readonly statements;
 
   constructor(context: SqliteContext) {
     const db = (this.db = context.db);
     this.seating = prepareSeating(db);
+    this.outbox = context.outbox;
     this.statements = {
       insertRoom: db.prepare(
         "INSERT INTO rooms (id, name, visibility, created_by, create_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -107,10 +110,13 @@ export class SqliteRooms implements RoomRepository {
       }
       this.statements.insertRoom.run(room.id, room.name, room.visibility, room.createdBy, room.createAt);
       // Rooms the server makes for itself (e.g. a task's log room) have no creator to seat.
-      if (room.createdBy !== SYSTEM_USER_ID) this.seating.seat(room.id, room.createdBy, room.createAt);
-      return true;
+      const seated = room.createdBy !== SYSTEM_USER_ID && this.seating.seat(room.id, room.createdBy, room.createAt);
+      const stored = toRoom(this.statements.getRoom.get(room.id)!);
+      this.outbox.emit({ type: "room.created", at: room.createAt, data: { room: stored } });
+      if (seated) this.memberChanged(room.id, room.createdBy, "joined", room.createAt);
+      return stored;
     })();
-    return created ? toRoom(this.statements.getRoom.get(room.id)!) : undefined;
+    return created === false ? undefined : created;
   }
 
   async getRoom(id: string): Promise<Room | undefined> {
@@ -118,12 +124,26 @@ export class SqliteRooms implements RoomRepository {
     return row && toRoom(row);
   }
 
+  /** Writes the webhook event of a membership change (inside the transaction that made it). */
+  private memberChanged(roomId: string, userId: string, change: "joined" | "left", at: number): void {
+    this.outbox.emit({ type: "room.member", at, data: { roomId, userId, change } });
+  }
+
   async addMember(roomId: string, userId: string, at: number): Promise<boolean> {
-    return this.db.transaction(() => this.seating.seat(roomId, userId, at))();
+    return this.db.transaction(() => {
+      const added = this.seating.seat(roomId, userId, at);
+      if (added) this.memberChanged(roomId, userId, "joined", at);
+      return added;
+    })();
   }
 
   async removeMember(roomId: string, userId: string): Promise<boolean> {
-    return this.db.transaction(() => this.seating.unseat(roomId, userId))();
+    return this.db.transaction(() => {
+      const removed = this.seating.unseat(roomId, userId);
+      // The contract's removeMember takes no time: the event's is the wall clock's.
+      if (removed) this.memberChanged(roomId, userId, "left", Date.now());
+      return removed;
+    })();
   }
 
   async isMember(roomId: string, userId: string): Promise<boolean> {
@@ -163,6 +183,7 @@ export class SqliteRooms implements RoomRepository {
       const invited = this.statements.deleteInvite.run(roomId, userId).changes > 0;
       if (room.visibility === "private" && !invited) return "not-invited";
       this.seating.seat(roomId, userId, at);
+      this.memberChanged(roomId, userId, "joined", at);
       return "joined";
     })();
   }

@@ -4,6 +4,7 @@ import { messageMapper } from "../rows.js";
 import { openDatabase, Sequence, type SqliteContext } from "./database.js";
 import { SqliteFiles } from "./files.js";
 import { GroupCommit } from "./group-commit.js";
+import { prepareOutbox, SqliteWebhooks } from "./outbox.js";
 import { SqliteMessages } from "./messages.js";
 import { SqliteReadState } from "./read-state.js";
 import { SqliteRooms } from "./rooms.js";
@@ -45,7 +46,7 @@ export class SqliteStore extends RepositoryStore {
 
   constructor(options: SqliteStoreOptions) {
     const db = openDatabase(options.file, options.sync);
-    const base = { db, seq: new Sequence(db), toMessage: messageMapper(options.fileUrl) };
+    const base = { db, seq: new Sequence(db), toMessage: messageMapper(options.fileUrl), outbox: prepareOutbox(db) };
     // The indexer is told of every commit; it exists by the time the first one runs (a later turn).
     const commits = new GroupCommit(base, {
       onCommit: options.onCommit,
@@ -65,6 +66,7 @@ export class SqliteStore extends RepositoryStore {
       messages: new SqliteMessages(context),
       readState: new SqliteReadState(context),
       search: fullText,
+      webhooks: new SqliteWebhooks(db, base.outbox),
     });
     this.db = db;
     this.commits = commits;

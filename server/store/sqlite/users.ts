@@ -4,6 +4,7 @@ import { KnownSet } from "../batch-effects.js";
 import { likeEscaped, toUser, type UserRow } from "../rows.js";
 import type { AccessState, RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
+import type { SqliteOutbox } from "./outbox.js";
 import { prepareSeating, type Seating } from "./rooms.js";
 
 /** Bound of SqliteUsers.knownUsers (about 60 bytes each). */
@@ -16,6 +17,7 @@ type NewUser = Parameters<UserRepository["createUser"]>[0];
 export class SqliteUsers implements UserRepository {
   private readonly db: Database.Database;
   private readonly seating: Seating;
+  private readonly outbox: SqliteOutbox;
   private readonly statements;
   /**
    * Ids of users known to exist, so that the check before every direct message does not read the users
@@ -26,6 +28,7 @@ export class SqliteUsers implements UserRepository {
   constructor(context: SqliteContext) {
     const db = (this.db = context.db);
     this.seating = prepareSeating(db);
+    this.outbox = context.outbox;
     this.statements = {
       insertUser: db.prepare(
         "INSERT INTO users (id, name, password_hash, create_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -84,7 +87,10 @@ export class SqliteUsers implements UserRepository {
   private insertSeated(user: NewUser): boolean {
     return this.db.transaction(() => {
       const created = this.statements.insertUser.run(user.id, user.name, user.passwordHash, user.createAt).changes > 0;
-      if (created) this.seating.seat(LOBBY_ROOM_ID, user.id, user.createAt);
+      if (created) {
+        this.seating.seat(LOBBY_ROOM_ID, user.id, user.createAt);
+        this.outbox.emit({ type: "user.created", at: user.createAt, data: { user: { id: user.id, name: user.name } } });
+      }
       return created;
     })();
   }

@@ -134,7 +134,9 @@ describe("webhooks: what is sent", () => {
       expect(Math.abs(Number(request.headers["webhook-timestamp"]) - now)).toBeLessThan(10);
       expect(new Date(request.event.timestamp).toISOString()).toBe(request.event.timestamp);
     }
-    const byType = (type: string) => hook.received.filter((request) => request.event.type === type).map((r) => r.event);
+    // Delivery order is not promised (4 requests in flight per endpoint): compare in seq order.
+    const bySeq = [...hook.received].sort((a, b) => a.event.seq - b.event.seq);
+    const byType = (type: string) => bySeq.filter((request) => request.event.type === type).map((r) => r.event);
     expect(byType("user.created").map((event) => event.data)).toEqual([
       { user: { id: "alice", name: "alice" } },
       { user: { id: "bob", name: "bob" } },

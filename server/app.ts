@@ -42,6 +42,8 @@ import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
+import { ModerationService } from "./rooms/moderation.js";
+import { createModerationHandlers } from "./socket/moderation-handlers.js";
 import { SqliteStore } from "./store/sqlite/store.js";
 import type { ClusterEngines } from "./cluster/engines.js";
 import { nodeDirectory } from "./cluster/nodes.js";
@@ -328,7 +330,11 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     cluster !== undefined,
   );
   const hub = new ChatHub(io, store, messages, delivery, workers, nodes);
-  const handlers = createHandlerTable({ messages, rooms, conversations, users, delivery });
+  const moderation = new ModerationService(delivery, store, messages, { now, adminUsers: config.adminUsers, files });
+  const handlers = {
+    ...createHandlerTable({ messages, rooms, conversations, users, delivery }),
+    ...createModerationHandlers(moderation),
+  };
   attachGateway(io, {
     limiters,
     backlogOf: (connection) => writeBacklog.of(connection),

@@ -32,6 +32,15 @@ import type {
   StoredMessage,
   SyncInput,
   User,
+  AuditPage,
+  RoomAuditInput,
+  RoomBanInput,
+  RoomKickInput,
+  RoomMuteInput,
+  RoomRemoved,
+  RoomRoleInput,
+  RoomTargetInput,
+  RoomUpdateInput,
 } from "./schemas.js";
 
 /** The callback every client request passes last. */
@@ -60,6 +69,15 @@ export interface ClientToServerEvents {
   "presence:query": (payload: PresenceQueryInput, ack: Ack<PresenceStatus[]>) => void;
   "presence:subscribe": (payload: PresenceSubscribeInput, ack: Ack<PresenceStatus[]>) => void;
   "user:update": (payload: UserUpdateInput, ack: Ack<UserSettings>) => void;
+  "room:role": (payload: RoomRoleInput, ack: Ack<Record<string, never>>) => void;
+  "room:kick": (payload: RoomKickInput, ack: Ack<Record<string, never>>) => void;
+  "room:ban": (payload: RoomBanInput, ack: Ack<Record<string, never>>) => void;
+  "room:unban": (payload: RoomTargetInput, ack: Ack<Record<string, never>>) => void;
+  "room:mute": (payload: RoomMuteInput, ack: Ack<Record<string, never>>) => void;
+  "room:unmute": (payload: RoomTargetInput, ack: Ack<Record<string, never>>) => void;
+  "room:update": (payload: RoomUpdateInput, ack: Ack<Room>) => void;
+  "room:delete": (payload: RoomRef, ack: Ack<Record<string, never>>) => void;
+  "room:audit": (payload: RoomAuditInput, ack: Ack<AuditPage>) => void;
 }
 
 /** Why the server is about to close a connection, sent just before it does. */
@@ -89,6 +107,10 @@ export interface ServerToClientEvents {
   "message:updated": (message: StoredMessage | ReactionUpdate) => void;
   receipt: (receipt: Receipt) => void;
   typing: (notice: TypingNotice) => void;
+  /** This user was kicked or banned from a room, or the room was deleted: it is no longer a member. */
+  "room:removed": (removed: RoomRemoved) => void;
+  /** A room this socket's user is in changed its name, topic or visibility (`room:update`). */
+  "room:updated": (room: Room) => void;
 }
 
 /** One node of a cluster, as the admin stats list it. */
@@ -110,6 +132,8 @@ export interface InterServerEvents {
   node: (answer: (node: NodeView) => void) => void;
   /** Cluster mode: a user's new display name, for the receiving node's sockets of that user. */
   renamed: (userId: string, name: string) => void;
+  /** Cluster mode: every socket of the receiving node leaves this channel (a deleted room's), then answers. */
+  dissolve: (channel: string, answer: (done: boolean) => void) => void;
 }
 
 /** What the server keeps on each socket after the handshake. */

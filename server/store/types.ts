@@ -1,4 +1,5 @@
-import type { MediaType, Room, RoomInvitation, StoredMessage, User } from "../../shared/schemas.js";
+import type { MediaType, Room, RoomInvitation, RoomRole, StoredMessage, User } from "../../shared/schemas.js";
+import type { ModerationRepository } from "./moderation.js";
 
 /** A user row, with the password hash for built-in accounts. */
 export interface UserRecord extends User {
@@ -155,10 +156,12 @@ export interface MemberRow {
   userId: string;
   name: string;
   avatarFileId: string | null;
+  /** The member's effective role (the room's creator owns it). */
+  role: RoomRole;
 }
 
-/** What `joinRoom` did: joined, was already a member, or why not. */
-export type JoinOutcome = "joined" | "already" | "no-room" | "not-invited";
+/** What `joinRoom` did: joined, was already a member, or why not (`banned`: a ban in force at the join's time). */
+export type JoinOutcome = "joined" | "already" | "no-room" | "not-invited" | "banned";
 
 /** A new room. */
 export interface RoomDraft {
@@ -336,7 +339,8 @@ export interface Store
     FileRepository,
     MessageRepository,
     ReadStateRepository,
-    SearchRepository {
+    SearchRepository,
+    ModerationRepository {
   /** True while the database is open. */
   isOpen(): boolean;
   /** Commits what is pending, then closes the database. */

@@ -6,6 +6,7 @@ import { PgBlobs } from "./blobs.js";
 import { createPool, plainError, query, type PgDatabase } from "./db.js";
 import { PgFiles } from "./files.js";
 import { PgMessages, type PgMessagesOptions } from "./messages.js";
+import { PgModeration } from "./moderation.js";
 import { migratePostgres } from "./migrate.js";
 import { PgReadState } from "./read-state.js";
 import { PgRooms } from "./rooms.js";
@@ -64,6 +65,7 @@ export class PgStore extends RepositoryStore {
       messages,
       readState: new PgReadState(db),
       search: new PgSearch(db),
+      moderation: new PgModeration(db),
     });
     this.messages = messages;
     this.blobs = new PgBlobs(pool);

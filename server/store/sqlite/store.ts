@@ -5,6 +5,7 @@ import { openDatabase, Sequence, type SqliteContext } from "./database.js";
 import { SqliteFiles } from "./files.js";
 import { GroupCommit } from "./group-commit.js";
 import { SqliteMessages } from "./messages.js";
+import { SqliteModeration } from "./moderation.js";
 import { SqliteReadState } from "./read-state.js";
 import { SqliteRooms } from "./rooms.js";
 import { SqliteSearch } from "./search.js";
@@ -65,6 +66,7 @@ export class SqliteStore extends RepositoryStore {
       messages: new SqliteMessages(context),
       readState: new SqliteReadState(context),
       search: fullText,
+      moderation: new SqliteModeration(context),
     });
     this.db = db;
     this.commits = commits;

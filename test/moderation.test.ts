@@ -57,7 +57,8 @@ async function flagAdmin(server: TestServer, userId: string): Promise<void> {
 async function roomWith(owner: Watched, others: Watched[], visibility: "public" | "private" = "public") {
   const room = await ok(owner.socket, "room:create", { name: "den", visibility });
   for (const other of others) {
-    if (visibility === "private") await ok(owner.socket, "room:invite", { roomId: room.id, userId: other.session.user.id });
+    if (visibility === "private")
+      await ok(owner.socket, "room:invite", { roomId: room.id, userId: other.session.user.id });
     await ok(other.socket, "room:join", { roomId: room.id });
   }
   return room;
@@ -79,7 +80,9 @@ describe("room roles (section 11)", () => {
     const bob = await watch(server, "bob");
     const carol = await watch(server, "carol");
     const room = await roomWith(alice, [bob, carol]);
-    expect(await request(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" })).toEqual(EMPTY);
+    expect(await request(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" })).toEqual(
+      EMPTY,
+    );
     await until(() => carol.changes.some((c) => c.change === "role") && bob.changes.some((c) => c.change === "role"));
     expect(carol.changes.find((c) => c.change === "role")).toEqual({
       roomId: room.id,
@@ -110,21 +113,21 @@ describe("room roles (section 11)", () => {
     await connect(server, "dave");
     const room = await roomWith(alice, [bob, carol]);
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" });
-    expect(await request(bob.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" })).toMatchObject(
-      refused("FORBIDDEN"),
-    );
-    expect(await request(carol.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" })).toMatchObject(
-      refused("FORBIDDEN"),
-    );
-    expect(await request(alice.socket, "room:role", { roomId: room.id, userId: "alice", role: "member" })).toMatchObject(
-      refused("FORBIDDEN"),
-    );
-    expect(await request(alice.socket, "room:role", { roomId: room.id, userId: "dave", role: "moderator" })).toMatchObject(
-      refused("NOT_FOUND"),
-    );
-    expect(await request(alice.socket, "room:role", { roomId: "nowhere", userId: "bob", role: "member" })).toMatchObject(
-      refused("NOT_FOUND"),
-    );
+    expect(
+      await request(bob.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" }),
+    ).toMatchObject(refused("FORBIDDEN"));
+    expect(
+      await request(carol.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" }),
+    ).toMatchObject(refused("FORBIDDEN"));
+    expect(
+      await request(alice.socket, "room:role", { roomId: room.id, userId: "alice", role: "member" }),
+    ).toMatchObject(refused("FORBIDDEN"));
+    expect(
+      await request(alice.socket, "room:role", { roomId: room.id, userId: "dave", role: "moderator" }),
+    ).toMatchObject(refused("NOT_FOUND"));
+    expect(
+      await request(alice.socket, "room:role", { roomId: "nowhere", userId: "bob", role: "member" }),
+    ).toMatchObject(refused("NOT_FOUND"));
     const members = await ok(alice.socket, "room:members", { roomId: room.id });
     expect(members.members.map((m) => m.role)).toEqual(["owner", "moderator", "member"]);
     expect((await auditTrail(alice, room.id)).length).toBe(1);
@@ -136,8 +139,12 @@ describe("room roles (section 11)", () => {
     const bob = await watch(server, "bob");
     const root = await watch(server, "root");
     const room = await roomWith(alice, [bob]);
-    expect(await request(root.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" })).toEqual(EMPTY);
-    expect(await request(root.socket, "room:role", { roomId: "lobby", userId: "bob", role: "moderator" })).toEqual(EMPTY);
+    expect(await request(root.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" })).toEqual(
+      EMPTY,
+    );
+    expect(await request(root.socket, "room:role", { roomId: "lobby", userId: "bob", role: "moderator" })).toEqual(
+      EMPTY,
+    );
     const lobby = await ok(bob.socket, "room:members", { roomId: "lobby" });
     expect(lobby.members.find((m) => m.userId === "bob")).toMatchObject({ role: "moderator" });
     expect(lobby.members.find((m) => m.userId === "root")).toMatchObject({ role: "member" });
@@ -160,10 +167,17 @@ describe("kick (section 11)", () => {
     }
     await until(() => bob.removed.length === 1 && bob2.removed.length === 1);
     expect(bob.removed[0]).toEqual({ roomId: room.id, by: "carol", reason: "spam", kind: "kick" });
-    await until(() => alice.changes.some((c) => c.change === "kicked") && bob.changes.some((c) => c.change === "kicked"));
+    await until(
+      () => alice.changes.some((c) => c.change === "kicked") && bob.changes.some((c) => c.change === "kicked"),
+    );
     expect(alice.changes.find((c) => c.change === "kicked")).toMatchObject({ roomId: room.id, userId: "bob" });
     expect(await say(bob, room.id, "still here?")).toMatchObject(refused("FORBIDDEN"));
-    await ok(alice.socket, "message:send", { messageType: "group", mediaType: "text", to: room.id, content: "bye bob" });
+    await ok(alice.socket, "message:send", {
+      messageType: "group",
+      mediaType: "text",
+      to: room.id,
+      content: "bye bob",
+    });
     await ok(bob.socket, "room:join", { roomId: room.id });
     expect(await say(bob, room.id, "back")).toMatchObject({ ok: true });
     // Nothing of the room reached bob's sockets while it was out (they left before the ack).
@@ -204,7 +218,9 @@ describe("kick (section 11)", () => {
     const server = await startServer();
     const bob = await watch(server, "bob");
     const boss = await watch(server, "boss");
-    expect(await request(boss.socket, "room:kick", { roomId: "lobby", userId: "bob" })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(boss.socket, "room:kick", { roomId: "lobby", userId: "bob" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
     await flagAdmin(server, "boss");
     expect(await request(boss.socket, "room:kick", { roomId: "lobby", userId: "bob" })).toEqual(EMPTY);
     await until(() => bob.removed.length === 1);
@@ -213,7 +229,9 @@ describe("kick (section 11)", () => {
     const alice = await watch(server, "alice");
     const room = await roomWith(alice, [bob, boss]);
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" });
-    expect(await request(bob.socket, "room:kick", { roomId: room.id, userId: "boss" })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(bob.socket, "room:kick", { roomId: room.id, userId: "boss" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
   });
 });
 
@@ -224,19 +242,23 @@ describe("ban (section 11)", () => {
     const bob = await watch(server, "bob");
     const room = await roomWith(alice, [bob], "private");
     const until_ = Date.now() + 600;
-    expect(await request(alice.socket, "room:ban", { roomId: room.id, userId: "bob", until: until_, reason: "rude" })).toEqual(
-      EMPTY,
-    );
+    expect(
+      await request(alice.socket, "room:ban", { roomId: room.id, userId: "bob", until: until_, reason: "rude" }),
+    ).toEqual(EMPTY);
     await until(() => bob.removed.length === 1);
     expect(bob.removed[0]).toEqual({ roomId: room.id, by: "alice", reason: "rude", kind: "ban" });
     await until(() => alice.changes.some((c) => c.change === "banned"));
-    expect(await request(alice.socket, "room:invite", { roomId: room.id, userId: "bob" })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(alice.socket, "room:invite", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
     expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject(refused("FORBIDDEN"));
     expect((await ok(bob.socket, "room:list", {})).invited).toEqual([]);
     await sleep(Math.max(0, until_ - Date.now()) + 20);
     await ok(alice.socket, "room:invite", { roomId: room.id, userId: "bob" });
     expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject({ ok: true });
-    const ban = (await ok(alice.socket, "room:audit", { roomId: room.id })).entries.find((e) => e.action === "room.ban");
+    const ban = (await ok(alice.socket, "room:audit", { roomId: room.id })).entries.find(
+      (e) => e.action === "room.ban",
+    );
     expect(ban).toMatchObject({ actor: "alice", targetUserId: "bob", roomId: room.id, reason: "rude", until: until_ });
   });
 
@@ -248,9 +270,13 @@ describe("ban (section 11)", () => {
     expect(await request(alice.socket, "room:ban", { roomId: room.id, userId: "bob" })).toEqual(EMPTY);
     expect(bob.removed).toEqual([]);
     expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject(refused("FORBIDDEN"));
-    expect(await request(alice.socket, "room:invite", { roomId: room.id, userId: "bob" })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(alice.socket, "room:invite", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
     expect(await request(alice.socket, "room:unban", { roomId: room.id, userId: "bob" })).toEqual(EMPTY);
-    expect(await request(alice.socket, "room:unban", { roomId: room.id, userId: "bob" })).toMatchObject(refused("NOT_FOUND"));
+    expect(await request(alice.socket, "room:unban", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("NOT_FOUND"),
+    );
     await ok(bob.socket, "room:join", { roomId: room.id });
     expect(await auditTrail(alice, room.id)).toEqual([
       ["room.ban", "alice", "bob"],
@@ -265,10 +291,18 @@ describe("ban (section 11)", () => {
     const carol = await watch(server, "carol");
     const room = await roomWith(alice, [bob, carol]);
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" });
-    expect(await request(carol.socket, "room:ban", { roomId: room.id, userId: "bob" })).toMatchObject(refused("FORBIDDEN"));
-    expect(await request(bob.socket, "room:ban", { roomId: room.id, userId: "alice" })).toMatchObject(refused("FORBIDDEN"));
-    expect(await request(bob.socket, "room:ban", { roomId: room.id, userId: "bob" })).toMatchObject(refused("FORBIDDEN"));
-    expect(await request(carol.socket, "room:unban", { roomId: room.id, userId: "bob" })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(carol.socket, "room:ban", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
+    expect(await request(bob.socket, "room:ban", { roomId: room.id, userId: "alice" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
+    expect(await request(bob.socket, "room:ban", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
+    expect(await request(carol.socket, "room:unban", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
     expect((await ok(alice.socket, "room:members", { roomId: room.id })).members.length).toBe(3);
   });
 });
@@ -295,7 +329,12 @@ describe("mute (section 11)", () => {
     await ok(bob.socket, "room:join", { roomId: room.id });
     expect(await say(bob, room.id, "again")).toMatchObject(refused("FORBIDDEN"));
     // It still reads.
-    const sent = await ok(alice.socket, "message:send", { messageType: "group", mediaType: "text", to: room.id, content: "hi" });
+    const sent = await ok(alice.socket, "message:send", {
+      messageType: "group",
+      mediaType: "text",
+      to: room.id,
+      content: "hi",
+    });
     await until(() => bob.received.some((m) => "id" in m && m.id === sent.id));
     // Its direct messages and other rooms are not affected.
     expect(await say(bob, "lobby", "lobby is fine")).toMatchObject({ ok: true });
@@ -310,21 +349,32 @@ describe("mute (section 11)", () => {
     const carol = await watch(server, "carol");
     const room = await roomWith(alice, [bob, carol]);
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" });
-    await ok(carol.socket, "room:mute", { roomId: room.id, userId: "bob", until: Date.now() + 60_000, reason: "cool off" });
+    await ok(carol.socket, "room:mute", {
+      roomId: room.id,
+      userId: "bob",
+      until: Date.now() + 60_000,
+      reason: "cool off",
+    });
     expect(await say(bob, room.id, "x")).toMatchObject(refused("FORBIDDEN"));
-    expect(await request(bob.socket, "room:unmute", { roomId: room.id, userId: "bob" })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(bob.socket, "room:unmute", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
     expect(await request(carol.socket, "room:unmute", { roomId: room.id, userId: "bob" })).toEqual(EMPTY);
     await until(() => bob.changes.some((c) => c.change === "unmuted"));
     expect(await say(bob, room.id, "thanks")).toMatchObject({ ok: true });
-    expect(await request(carol.socket, "room:unmute", { roomId: room.id, userId: "bob" })).toMatchObject(refused("NOT_FOUND"));
+    expect(await request(carol.socket, "room:unmute", { roomId: room.id, userId: "bob" })).toMatchObject(
+      refused("NOT_FOUND"),
+    );
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" });
     expect(
       await request(carol.socket, "room:mute", { roomId: room.id, userId: "bob", until: Date.now() + 60_000 }),
     ).toMatchObject(refused("FORBIDDEN"));
-    expect(await request(carol.socket, "room:mute", { roomId: room.id, userId: "carol", until: Date.now() + 60_000 })).toMatchObject(
-      refused("FORBIDDEN"),
+    expect(
+      await request(carol.socket, "room:mute", { roomId: room.id, userId: "carol", until: Date.now() + 60_000 }),
+    ).toMatchObject(refused("FORBIDDEN"));
+    const mute = (await ok(alice.socket, "room:audit", { roomId: room.id })).entries.find(
+      (e) => e.action === "room.mute",
     );
-    const mute = (await ok(alice.socket, "room:audit", { roomId: room.id })).entries.find((e) => e.action === "room.mute");
     expect(mute).toMatchObject({ actor: "carol", targetUserId: "bob", reason: "cool off" });
   });
 });
@@ -354,7 +404,9 @@ describe("room:update and room:delete (section 11)", () => {
     const bob = await watch(server, "bob");
     const room = await roomWith(alice, [bob]);
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" });
-    expect(await request(bob.socket, "room:update", { roomId: room.id, name: "mine" })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(bob.socket, "room:update", { roomId: room.id, name: "mine" })).toMatchObject(
+      refused("FORBIDDEN"),
+    );
     expect(await request(bob.socket, "room:delete", { roomId: room.id })).toMatchObject(refused("FORBIDDEN"));
     for (const payload of [
       { roomId: room.id, topic: "x".repeat(257) },
@@ -365,8 +417,13 @@ describe("room:update and room:delete (section 11)", () => {
       expect(await request(alice.socket, "room:update", payload as never)).toMatchObject(refused("INVALID_PAYLOAD"));
     }
     expect(await request(alice.socket, "room:delete", {} as never)).toMatchObject(refused("INVALID_PAYLOAD"));
-    expect(await request(alice.socket, "room:update", { roomId: "nowhere", name: "x" })).toMatchObject(refused("NOT_FOUND"));
-    expect((await ok(alice.socket, "room:list", {})).joined.find((r) => r.id === room.id)).toEqual({ ...room, members: 2 });
+    expect(await request(alice.socket, "room:update", { roomId: "nowhere", name: "x" })).toMatchObject(
+      refused("NOT_FOUND"),
+    );
+    expect((await ok(alice.socket, "room:list", {})).joined.find((r) => r.id === room.id)).toEqual({
+      ...room,
+      members: 2,
+    });
     expect(bob.updated).toEqual([]);
   });
 
@@ -377,8 +434,18 @@ describe("room:update and room:delete (section 11)", () => {
     const bob2 = await watch(server, "bob");
     const room = await roomWith(alice, [bob]);
     const image = await upload(server, "alice", PNG, "cat.png");
-    await ok(alice.socket, "message:send", { messageType: "group", mediaType: "image", to: room.id, fileId: image.fileId });
-    const text = await ok(bob.socket, "message:send", { messageType: "group", mediaType: "text", to: room.id, content: "meow" });
+    await ok(alice.socket, "message:send", {
+      messageType: "group",
+      mediaType: "image",
+      to: room.id,
+      fileId: image.fileId,
+    });
+    const text = await ok(bob.socket, "message:send", {
+      messageType: "group",
+      mediaType: "text",
+      to: room.id,
+      content: "meow",
+    });
     await ok(bob.socket, "message:edit", { id: text.id, content: "meow meow" });
     await ok(bob.socket, "conversation:read", { conversation: { room: room.id }, lastReadId: text.id });
     expect(await storedUploads(server)).toEqual([image.fileId]);
@@ -442,7 +509,9 @@ describe("message:delete by moderators (section 11)", () => {
     const own = await send(bob, "mine");
     expect(await ok(bob.socket, "message:delete", { id: own.id })).not.toHaveProperty("deletedBy");
     const entries = (await ok(alice.socket, "room:audit", { roomId: room.id })).entries;
-    expect(entries.filter((e) => e.action === "message.delete").map((e) => [e.actor, e.messageId, e.targetUserId])).toEqual([
+    expect(
+      entries.filter((e) => e.action === "message.delete").map((e) => [e.actor, e.messageId, e.targetUserId]),
+    ).toEqual([
       ["alice", third.id, "bob"],
       ["root", second.id, "bob"],
       ["carol", first.id, "bob"],
@@ -459,10 +528,30 @@ describe("message:delete by moderators (section 11)", () => {
     const room = await roomWith(alice, [bob, carol, dave]);
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" });
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "dave", role: "moderator" });
-    const byBob = await ok(bob.socket, "message:send", { messageType: "group", mediaType: "text", to: room.id, content: "b" });
-    const byAlice = await ok(alice.socket, "message:send", { messageType: "group", mediaType: "text", to: room.id, content: "a" });
-    const byDave = await ok(dave.socket, "message:send", { messageType: "group", mediaType: "text", to: room.id, content: "d" });
-    const direct = await ok(bob.socket, "message:send", { messageType: "single", mediaType: "text", to: "alice", content: "dm" });
+    const byBob = await ok(bob.socket, "message:send", {
+      messageType: "group",
+      mediaType: "text",
+      to: room.id,
+      content: "b",
+    });
+    const byAlice = await ok(alice.socket, "message:send", {
+      messageType: "group",
+      mediaType: "text",
+      to: room.id,
+      content: "a",
+    });
+    const byDave = await ok(dave.socket, "message:send", {
+      messageType: "group",
+      mediaType: "text",
+      to: room.id,
+      content: "d",
+    });
+    const direct = await ok(bob.socket, "message:send", {
+      messageType: "single",
+      mediaType: "text",
+      to: "alice",
+      content: "dm",
+    });
     expect(await request(dave.socket, "message:delete", { id: byAlice.id })).toMatchObject(refused("FORBIDDEN"));
     expect(await request(carol.socket, "message:delete", { id: byDave.id })).toMatchObject(refused("FORBIDDEN"));
     expect(await request(bob.socket, "message:delete", { id: byDave.id })).toMatchObject(refused("FORBIDDEN"));
@@ -533,7 +622,9 @@ describe("bad payloads (section 11)", () => {
     ];
     for (const [event, payload] of cases) {
       const emit = alice.socket.timeout(5000).emitWithAck as (e: string, p: unknown) => Promise<unknown>;
-      expect(await emit.call(alice.socket.timeout(5000), event, payload), event).toMatchObject(refused("INVALID_PAYLOAD"));
+      expect(await emit.call(alice.socket.timeout(5000), event, payload), event).toMatchObject(
+        refused("INVALID_PAYLOAD"),
+      );
     }
     expect((await ok(alice.socket, "room:members", { roomId: room.id })).members.map((m) => m.role)).toEqual([
       "owner",

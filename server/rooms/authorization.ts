@@ -1,19 +1,10 @@
 import { LOBBY_ROOM_ID } from "../../shared/ids.js";
 import type { RoomRole } from "../../shared/schemas.js";
-import { AppError, forbidden, notFound } from "../errors.js";
+import { forbidden, notFound, type AppError } from "../errors.js";
 
 /** What can be done to a room or to one of its members (section 11's table). */
 export type RoomAction =
-  | "role"
-  | "kick"
-  | "ban"
-  | "unban"
-  | "mute"
-  | "unmute"
-  | "update"
-  | "delete"
-  | "delete-message"
-  | "audit";
+  "role" | "kick" | "ban" | "unban" | "mute" | "unmute" | "update" | "delete" | "delete-message" | "audit";
 
 /** One side of an action: a user's effective role in the room (undefined when not a member), and admin status. */
 export interface Party {
@@ -23,15 +14,7 @@ export interface Party {
 }
 
 /** Why an action was refused; each store answers one of these and the service turns it into an error. */
-export type Refusal =
-  | "no-room"
-  | "no-target"
-  | "no-ban"
-  | "no-mute"
-  | "not-allowed"
-  | "protected"
-  | "self"
-  | "lobby";
+export type Refusal = "no-room" | "no-target" | "no-ban" | "no-mute" | "not-allowed" | "protected" | "self" | "lobby";
 
 /** Who may take each action, by role; admins may take every one, in every room. */
 const ALLOWED: Readonly<Record<RoomAction, readonly RoomRole[]>> = {
@@ -96,7 +79,11 @@ export function refusalError(refusal: Refusal): AppError {
 }
 
 /** A user's effective role: the room's creator owns it (whatever its stored role); the lobby has no owner. */
-export function effectiveRole(createdBy: string, userId: string, stored: string | null | undefined): RoomRole | undefined {
+export function effectiveRole(
+  createdBy: string,
+  userId: string,
+  stored: string | null | undefined,
+): RoomRole | undefined {
   if (stored === null || stored === undefined) return undefined;
   if (createdBy === userId) return "owner";
   return stored === "moderator" ? "moderator" : "member";

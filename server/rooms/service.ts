@@ -117,7 +117,7 @@ export class RoomService {
     after: string | undefined,
     limit: number,
   ): Promise<{ members: RoomMember[]; hasMore: boolean }> {
-    const room = await this.existing(roomId);
+    await this.existing(roomId);
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
     const page = await this.store.members(roomId, after, limit + 1);
     const rows = page.slice(0, limit);

@@ -45,7 +45,10 @@ export const auditValues = (entry: AuditDraft): unknown[] => [
  * The WHERE clause and parameters of an audit page (both stores; `$n` placeholders for PostgreSQL, `?` for
  * SQLite), newest first.
  */
-export function auditPageSql(query: AuditQuery, placeholder: (index: number) => string): { sql: string; values: unknown[] } {
+export function auditPageSql(
+  query: AuditQuery,
+  placeholder: (index: number) => string,
+): { sql: string; values: unknown[] } {
   const conditions: string[] = [];
   const values: unknown[] = [];
   const add = (column: string, value: unknown) => {

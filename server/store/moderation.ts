@@ -111,10 +111,7 @@ export interface ModerationRepository {
    * Turns a room's message into a tombstone, by a moderator of its room (or an admin) who is not its author;
    * a tombstone is answered unchanged (`changed: false`, no audit entry).
    */
-  moderateDeleteMessage(
-    id: number,
-    by: ModerationActor,
-  ): Promise<Moderated<ModeratedDelete>>;
+  moderateDeleteMessage(id: number, by: ModerationActor): Promise<Moderated<ModeratedDelete>>;
   /** A page of the audit log, newest first; `limit` is bounded by the caller (MAX_AUDIT_PAGE). */
   auditPage(query: AuditQuery): Promise<AuditPage>;
   /** Appends one audit entry on its own (admin actions that change nothing else in the store). */

@@ -26,7 +26,7 @@ import type {
   UserRecord,
   UserRepository,
 } from "./types.js";
-import type { AuditEntry, AuditPage, RoomRole } from "../../shared/schemas.js";
+import type { AuditEntry, AuditPage } from "../../shared/schemas.js";
 import type {
   AuditDraft,
   AuditQuery,
@@ -280,10 +280,7 @@ export abstract class RepositoryStore implements Store {
   deleteRoom(roomId: string, by: ModerationActor): Promise<Moderated<DeletedRoom>> {
     return this.parts.moderation.deleteRoom(roomId, by);
   }
-  moderateDeleteMessage(
-    id: number,
-    by: ModerationActor,
-  ): Promise<Moderated<ModeratedDelete>> {
+  moderateDeleteMessage(id: number, by: ModerationActor): Promise<Moderated<ModeratedDelete>> {
     return this.parts.moderation.moderateDeleteMessage(id, by);
   }
   auditPage(query: AuditQuery): Promise<AuditPage> {

@@ -334,7 +334,8 @@ export interface SearchRepository {
  * one transaction inside the store.
  */
 export interface Store
-  extends UserRepository,
+  extends
+    UserRepository,
     RoomRepository,
     FileRepository,
     MessageRepository,

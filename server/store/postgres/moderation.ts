@@ -35,7 +35,12 @@ const refused = <T>(refusal: Refusal): Moderated<T> => ({ ok: false, refusal });
 export class PgModeration implements ModerationRepository {
   constructor(private readonly db: PgDatabase) {}
 
-  private async party(client: pg.PoolClient, room: RoomRow, userId: string, admins: ReadonlySet<string>): Promise<Party> {
+  private async party(
+    client: pg.PoolClient,
+    room: RoomRow,
+    userId: string,
+    admins: ReadonlySet<string>,
+  ): Promise<Party> {
     const row = await query<{ role: string | null; admin: boolean | null }>(
       client,
       `SELECT (SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2) AS role,
@@ -56,8 +61,10 @@ export class PgModeration implements ModerationRepository {
     by: ModerationActor,
     target: { userId: string; member: boolean } | undefined,
     write: (client: pg.PoolClient, room: RoomRow, target: Party | undefined) => Promise<Moderated<T>>,
+    before?: (client: pg.PoolClient) => Promise<void>,
   ): Promise<Moderated<T>> {
     return transaction<Moderated<T>>(this.db.pool, async (client) => {
+      await before?.(client);
       const lock = action === "delete" ? "FOR UPDATE" : "FOR NO KEY UPDATE";
       const found = await query<RoomRow>(client, `SELECT * FROM rooms WHERE id = $1 ${lock}`, [roomId]);
       const room = found.rows[0];
@@ -91,8 +98,18 @@ export class PgModeration implements ModerationRepository {
 
   setRole(roomId: string, target: string, role: "moderator" | "member", by: ModerationActor): Promise<Moderated<void>> {
     return this.act("role", roomId, by, { userId: target, member: true }, async (client) => {
-      await query(client, "UPDATE room_members SET role = $1 WHERE room_id = $2 AND user_id = $3", [role, roomId, target]);
-      await appendAudit(client, { at: by.at, actor: by.userId, action: `room.role.${role}`, roomId, targetUserId: target });
+      await query(client, "UPDATE room_members SET role = $1 WHERE room_id = $2 AND user_id = $3", [
+        role,
+        roomId,
+        target,
+      ]);
+      await appendAudit(client, {
+        at: by.at,
+        actor: by.userId,
+        action: `room.role.${role}`,
+        roomId,
+        targetUserId: target,
+      });
       return { ok: true, value: undefined };
     });
   }
@@ -100,7 +117,14 @@ export class PgModeration implements ModerationRepository {
   kick(roomId: string, target: string, reason: string | undefined, by: ModerationActor): Promise<Moderated<void>> {
     return this.act("kick", roomId, by, { userId: target, member: true }, async (client) => {
       await unseat(client, roomId, target);
-      await appendAudit(client, { at: by.at, actor: by.userId, action: "room.kick", roomId, targetUserId: target, reason });
+      await appendAudit(client, {
+        at: by.at,
+        actor: by.userId,
+        action: "room.kick",
+        roomId,
+        targetUserId: target,
+        reason,
+      });
       return { ok: true, value: undefined };
     });
   }
@@ -111,27 +135,38 @@ export class PgModeration implements ModerationRepository {
     ban: { until?: number | undefined; reason?: string | undefined },
     by: ModerationActor,
   ): Promise<Moderated<{ wasMember: boolean }>> {
-    return this.act("ban", roomId, by, { userId: target, member: false }, async (client) => {
-      await query(
-        client,
-        `INSERT INTO room_bans (room_id, user_id, until, reason, banned_by, create_at) VALUES ($1, $2, $3, $4, $5, $6)
+    return this.act(
+      "ban",
+      roomId,
+      by,
+      { userId: target, member: false },
+      async (client) => {
+        await query(
+          client,
+          `INSERT INTO room_bans (room_id, user_id, until, reason, banned_by, create_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (room_id, user_id) DO UPDATE SET until = excluded.until, reason = excluded.reason,
            banned_by = excluded.banned_by, create_at = excluded.create_at`,
-        [roomId, target, ban.until ?? null, ban.reason ?? null, by.userId, by.at],
-      );
-      const wasMember = await unseat(client, roomId, target);
-      await query(client, "DELETE FROM room_invites WHERE room_id = $1 AND user_id = $2", [roomId, target]);
-      await appendAudit(client, {
-        at: by.at,
-        actor: by.userId,
-        action: "room.ban",
-        roomId,
-        targetUserId: target,
-        reason: ban.reason,
-        until: ban.until,
-      });
-      return { ok: true, value: { wasMember } };
-    });
+          [roomId, target, ban.until ?? null, ban.reason ?? null, by.userId, by.at],
+        );
+        const wasMember = await unseat(client, roomId, target);
+        await appendAudit(client, {
+          at: by.at,
+          actor: by.userId,
+          action: "room.ban",
+          roomId,
+          targetUserId: target,
+          reason: ban.reason,
+          until: ban.until,
+        });
+        return { ok: true, value: { wasMember } };
+      },
+      async (client) => {
+        // Before the room's row is locked, in the order a join takes them (the invitation, then the room): a ban
+        // and a join using an invitation cannot deadlock. Invitations of this user take turns on the lock.
+        await lockInvitation(client, roomId, target);
+        await query(client, "DELETE FROM room_invites WHERE room_id = $1 AND user_id = $2", [roomId, target]);
+      },
+    );
   }
 
   unban(roomId: string, target: string, by: ModerationActor): Promise<Moderated<void>> {
@@ -199,9 +234,8 @@ export class PgModeration implements ModerationRepository {
 
   inviteUnlessBanned(roomId: string, userId: string, invitedBy: string, at: number): Promise<boolean> {
     return transaction(this.db.pool, async (client) => {
-      // Takes turns with a ban of the same room (which locks this row first).
-      const room = await query(client, "SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE", [roomId]);
-      if (room.rowCount === 0) return false;
+      // Takes turns with a ban of the same user in the same room (which takes this lock first).
+      await lockInvitation(client, roomId, userId);
       if ((await query(client, BANNED_SQL, [roomId, userId, at])).rowCount === 1) return false;
       await query(
         client,
@@ -227,41 +261,52 @@ export class PgModeration implements ModerationRepository {
   }
 
   deleteRoom(roomId: string, by: ModerationActor): Promise<Moderated<DeletedRoom>> {
-    return this.act("delete", roomId, by, undefined, async (client, row) => {
-      const conversation = roomConversation(roomId);
-      // Members first: the delete waits for group commits holding their rows FOR SHARE, whose messages the
-      // statements below then see and delete too; later ones find no member and are refused.
-      const members = await query<{ user_id: string }>(
-        client,
-        "DELETE FROM room_members WHERE room_id = $1 RETURNING user_id",
-        [roomId],
-      );
-      const files = await query<{ file_id: string }>(
-        client,
-        "SELECT DISTINCT file_id FROM messages WHERE conversation = $1 AND file_id IS NOT NULL",
-        [conversation],
-      );
-      await query(
-        client,
-        "DELETE FROM message_revisions WHERE message_id IN (SELECT id FROM messages WHERE conversation = $1)",
-        [conversation],
-      );
-      await query(client, "DELETE FROM messages WHERE conversation = $1", [conversation]);
-      await query(client, "DELETE FROM read_positions WHERE conversation = $1", [conversation]);
-      for (const table of ["room_invites", "room_bans", "room_mutes"]) {
-        await query(client, `DELETE FROM ${table} WHERE room_id = $1`, [roomId]);
-      }
-      await query(client, "DELETE FROM rooms WHERE id = $1", [roomId]);
-      await appendAudit(client, { at: by.at, actor: by.userId, action: "room.delete", roomId });
-      return {
-        ok: true,
-        value: {
-          room: toRoom({ ...row, member_count: 0 }),
-          members: members.rows.map((member) => member.user_id),
-          fileIds: files.rows.map((file) => file.file_id),
-        },
-      };
-    });
+    return this.act(
+      "delete",
+      roomId,
+      by,
+      undefined,
+      async (client, row) => {
+        const conversation = roomConversation(roomId);
+        // Members first: the delete waits for group commits holding their rows FOR SHARE, whose messages the
+        // statements below then see and delete too; later ones find no member and are refused.
+        const members = await query<{ user_id: string }>(
+          client,
+          "DELETE FROM room_members WHERE room_id = $1 RETURNING user_id",
+          [roomId],
+        );
+        const files = await query<{ file_id: string }>(
+          client,
+          "SELECT DISTINCT file_id FROM messages WHERE conversation = $1 AND file_id IS NOT NULL",
+          [conversation],
+        );
+        await query(
+          client,
+          "DELETE FROM message_revisions WHERE message_id IN (SELECT id FROM messages WHERE conversation = $1)",
+          [conversation],
+        );
+        await query(client, "DELETE FROM messages WHERE conversation = $1", [conversation]);
+        await query(client, "DELETE FROM read_positions WHERE conversation = $1", [conversation]);
+        // Invitations again: one made between the first delete and the lock would hold the room's row.
+        for (const table of ["room_invites", "room_bans", "room_mutes"]) {
+          await query(client, `DELETE FROM ${table} WHERE room_id = $1`, [roomId]);
+        }
+        await query(client, "DELETE FROM rooms WHERE id = $1", [roomId]);
+        await appendAudit(client, { at: by.at, actor: by.userId, action: "room.delete", roomId });
+        return {
+          ok: true,
+          value: {
+            room: toRoom({ ...row, member_count: 0 }),
+            members: members.rows.map((member) => member.user_id),
+            fileIds: files.rows.map((file) => file.file_id),
+          },
+        };
+      },
+      async (client) => {
+        // Invitations first, as a join takes them before the room's row (see ban).
+        await query(client, "DELETE FROM room_invites WHERE room_id = $1", [roomId]);
+      },
+    );
   }
 
   async moderateDeleteMessage(id: number, by: ModerationActor): Promise<Moderated<ModeratedDelete>> {
@@ -273,34 +318,41 @@ export class PgModeration implements ModerationRepository {
     const named = found.rows[0];
     if (!named?.conversation.startsWith("r:")) return { ok: false, refusal: "no-room" };
     const roomId = named.conversation.slice(2);
-    return this.act("delete-message", roomId, by, { userId: named.sender, member: false }, async (client): Promise<Moderated<ModeratedDelete>> => {
-      const [current] = await queryArrays<MessageRow>(
-        client,
-        `SELECT ${messageColumns()} FROM messages WHERE id = $1 FOR UPDATE`,
-        [id],
-      );
-      if (!current) return { ok: false, refusal: "no-room" };
-      const mark = (message: StoredMessage) =>
-        current[3] === by.userId ? message : { ...message, deletedBy: by.userId };
-      if (current[12] !== null) return { ok: true, value: { message: mark(this.db.toMessage(current)), changed: false, roomId } };
-      await query(client, "DELETE FROM message_revisions WHERE message_id = $1", [id]);
-      const rev = await takeRevs(client, 1);
-      const [tombstone] = await queryArrays<MessageRow>(
-        client,
-        `UPDATE messages SET content = NULL, file_id = NULL, search = NULL, deleted_at = $1, update_at = $1, rev = $2
+    return this.act(
+      "delete-message",
+      roomId,
+      by,
+      { userId: named.sender, member: false },
+      async (client): Promise<Moderated<ModeratedDelete>> => {
+        const [current] = await queryArrays<MessageRow>(
+          client,
+          `SELECT ${messageColumns()} FROM messages WHERE id = $1 FOR UPDATE`,
+          [id],
+        );
+        if (!current) return { ok: false, refusal: "no-room" };
+        const mark = (message: StoredMessage) =>
+          current[3] === by.userId ? message : { ...message, deletedBy: by.userId };
+        if (current[12] !== null)
+          return { ok: true, value: { message: mark(this.db.toMessage(current)), changed: false, roomId } };
+        await query(client, "DELETE FROM message_revisions WHERE message_id = $1", [id]);
+        const rev = await takeRevs(client, 1);
+        const [tombstone] = await queryArrays<MessageRow>(
+          client,
+          `UPDATE messages SET content = NULL, file_id = NULL, search = NULL, deleted_at = $1, update_at = $1, rev = $2
          WHERE id = $3 RETURNING ${messageColumns()}`,
-        [by.at, rev, id],
-      );
-      await appendAudit(client, {
-        at: by.at,
-        actor: by.userId,
-        action: "message.delete",
-        roomId,
-        targetUserId: current[3],
-        messageId: id,
-      });
-      return { ok: true, value: { message: mark(this.db.toMessage(tombstone!)), changed: true, roomId } };
-    });
+          [by.at, rev, id],
+        );
+        await appendAudit(client, {
+          at: by.at,
+          actor: by.userId,
+          action: "message.delete",
+          roomId,
+          targetUserId: current[3],
+          messageId: id,
+        });
+        return { ok: true, value: { message: mark(this.db.toMessage(tombstone!)), changed: true, roomId } };
+      },
+    );
   }
 
   auditPage(page: AuditQuery): Promise<AuditPage> {
@@ -322,4 +374,12 @@ async function unseat(client: pg.PoolClient, roomId: string, userId: string): Pr
     [roomId, userId],
   );
   return removed.rows[0]!.n > 0;
+}
+
+/** First key of the advisory locks that serialise a user's invitations to a room with its bans: "invt". */
+const INVITATION_LOCK = 0x696e7674;
+
+/** Takes the (room, user) invitation lock until the transaction ends. */
+async function lockInvitation(client: pg.PoolClient, roomId: string, userId: string): Promise<void> {
+  await query(client, "SELECT pg_advisory_xact_lock($1, hashtext($2))", [INVITATION_LOCK, `${roomId}\n${userId}`]);
 }

@@ -142,7 +142,6 @@ export class PgRooms implements RoomRepository {
         (await query(client, "DELETE FROM room_invites WHERE room_id = $1 AND user_id = $2", [roomId, userId]))
           .rowCount === 1;
       if (!(await addMember(client, roomId, userId, at))) return rollback("already");
-      if (room.rows[0]!.visibility === "private" && !invited) return rollback("not-invited");
       // After the seat, whose member count update locked the room's row: a ban committed first is seen here,
       // and one still running (it locks that row first) waits for this join and then removes the member.
       const banned = await query(
@@ -151,6 +150,7 @@ export class PgRooms implements RoomRepository {
         [roomId, userId, at],
       );
       if (banned.rowCount === 1) return rollback("banned");
+      if (room.rows[0]!.visibility === "private" && !invited) return rollback("not-invited");
       return "joined";
     });
   }

@@ -37,7 +37,9 @@ export class SqliteModeration implements ModerationRepository {
         `SELECT (SELECT role FROM room_members WHERE room_id = ? AND user_id = ?) AS role,
            (SELECT admin FROM users WHERE id = ?) AS admin`,
       ),
-      setRole: db.prepare<[string, string, string]>("UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?"),
+      setRole: db.prepare<[string, string, string]>(
+        "UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?",
+      ),
       ban: db.prepare<[string, string, number | null, string | null, string, number]>(
         `INSERT INTO room_bans (room_id, user_id, until, reason, banned_by, create_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT DO UPDATE SET until = excluded.until, reason = excluded.reason, banned_by = excluded.banned_by,
@@ -67,11 +69,15 @@ export class SqliteModeration implements ModerationRepository {
       ),
       memberIds: db.prepare<[string], string>("SELECT user_id FROM room_members WHERE room_id = ?").pluck(),
       fileIds: db
-        .prepare<[string], string>("SELECT DISTINCT file_id FROM messages WHERE conversation = ? AND file_id IS NOT NULL")
+        .prepare<[string], string>(
+          "SELECT DISTINCT file_id FROM messages WHERE conversation = ? AND file_id IS NOT NULL",
+        )
         .pluck(),
       // Emptying the text first takes the rows out of the full-text index (its update trigger; deleting an
       // indexed row of an external-content index without telling it would corrupt it).
-      unindex: db.prepare<[string]>("UPDATE messages SET content = NULL WHERE conversation = ? AND content IS NOT NULL"),
+      unindex: db.prepare<[string]>(
+        "UPDATE messages SET content = NULL WHERE conversation = ? AND content IS NOT NULL",
+      ),
       dropRevisions: db.prepare<[string]>(
         "DELETE FROM message_revisions WHERE message_id IN (SELECT id FROM messages WHERE conversation = ?)",
       ),
@@ -94,7 +100,11 @@ export class SqliteModeration implements ModerationRepository {
   /** The party a user is in a room created by `createdBy`. */
   private party(room: RoomRow, userId: string, admins: ReadonlySet<string>): Party {
     const row = this.statements.standing.get(room.id, userId, userId)!;
-    return { userId, role: effectiveRole(room.created_by, userId, row.role), admin: row.admin === 1 || admins.has(userId) };
+    return {
+      userId,
+      role: effectiveRole(room.created_by, userId, row.role),
+      admin: row.admin === 1 || admins.has(userId),
+    };
   }
 
   /**
@@ -261,10 +271,7 @@ export class SqliteModeration implements ModerationRepository {
     });
   }
 
-  async moderateDeleteMessage(
-    id: number,
-    by: ModerationActor,
-  ): Promise<Outcome<ModeratedDelete>> {
+  async moderateDeleteMessage(id: number, by: ModerationActor): Promise<Outcome<ModeratedDelete>> {
     const row = this.statements.message.get(id);
     const conversation = row?.[15];
     if (!row || conversation === undefined || !conversation.startsWith("r:")) return { ok: false, refusal: "no-room" };
@@ -275,7 +282,8 @@ export class SqliteModeration implements ModerationRepository {
       if (!current) return { ok: false, refusal: "no-room" };
       const mark = (message: StoredMessage) =>
         current[3] === by.userId ? message : { ...message, deletedBy: by.userId };
-      if (current[12] !== null) return { ok: true, value: { message: mark(this.context.toMessage(current)), changed: false, roomId } };
+      if (current[12] !== null)
+        return { ok: true, value: { message: mark(this.context.toMessage(current)), changed: false, roomId } };
       this.statements.dropMessageRevisions.run(id);
       const tombstone: MessageRow = this.statements.tombstone.get(by.at, by.at, this.context.seq.next(), id)!;
       this.audit({

@@ -353,6 +353,8 @@ export interface RoomMember {
   avatarUrl?: string;
   online: boolean;
   role: RoomRole;
+  /** While the member is muted in the room (section 11): when the mute ends, ms since the epoch. */
+  mutedUntil?: number;
 }
 
 /** A pending invitation to a private room, as `room:list` lists it. */

@@ -160,6 +160,10 @@ describe("kick (section 11)", () => {
     const carol = await watch(server, "carol");
     const room = await roomWith(alice, [bob, carol]);
     await ok(alice.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" });
+    // With two nodes, the harness puts bob's two sockets on different nodes: one of them is not carol's.
+    const nodeOf = (who: Connected) =>
+      (server.servers ?? [server.server]).findIndex((node) => node.io.of("/").sockets.has(who.socket.id!));
+    if (server.urls.length > 1) expect(nodeOf(bob)).not.toBe(nodeOf(bob2));
     expect(await request(carol.socket, "room:kick", { roomId: room.id, userId: "bob", reason: "spam" })).toEqual(EMPTY);
     // Every socket of bob's, on whichever node, is out of the room's channel when the ack comes.
     for (const socket of [bob, bob2]) {
@@ -324,6 +328,10 @@ describe("mute (section 11)", () => {
       until: until_,
     });
     expect(await say(bob, room.id, "let me talk")).toMatchObject(refused("FORBIDDEN"));
+    // A client loading the member list (after a reload, say) learns of the mute in force.
+    const muted = await ok(bob.socket, "room:members", { roomId: room.id });
+    expect(muted.members.find((m) => m.userId === "bob")).toMatchObject({ mutedUntil: until_ });
+    expect(muted.members.find((m) => m.userId === "alice")).not.toHaveProperty("mutedUntil");
     // Leaving and joining again does not end a mute.
     await ok(bob.socket, "room:leave", { roomId: room.id });
     await ok(bob.socket, "room:join", { roomId: room.id });
@@ -340,6 +348,8 @@ describe("mute (section 11)", () => {
     expect(await say(bob, "lobby", "lobby is fine")).toMatchObject({ ok: true });
     await sleep(Math.max(0, until_ - Date.now()) + 20);
     expect(await say(bob, room.id, "free")).toMatchObject({ ok: true });
+    const free = await ok(bob.socket, "room:members", { roomId: room.id });
+    expect(free.members.find((m) => m.userId === "bob")).not.toHaveProperty("mutedUntil");
   });
 
   it("ends a mute early with room:unmute (room:member unmuted); NOT_FOUND when not muted; a moderator cannot mute a moderator", async () => {

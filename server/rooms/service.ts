@@ -122,6 +122,7 @@ export class RoomService {
     const page = await this.store.members(roomId, after, limit + 1);
     const rows = page.slice(0, limit);
     const online = await this.isOnline(rows.map((row) => row.userId));
+    const now = this.now();
     return {
       members: rows.map((row, index) => {
         const member: RoomMember = {
@@ -131,6 +132,7 @@ export class RoomService {
           role: row.role,
         };
         if (row.avatarFileId !== null) member.avatarUrl = fileUrl(row.avatarFileId);
+        if (row.mutedUntil !== null && row.mutedUntil > now) member.mutedUntil = row.mutedUntil;
         return member;
       }),
       hasMore: page.length > limit,

@@ -158,6 +158,8 @@ export interface MemberRow {
   avatarFileId: string | null;
   /** The member's effective role (the room's creator owns it). */
   role: RoomRole;
+  /** When the member's latest mute ends (section 11), in force or not; null when never muted. */
+  mutedUntil: number | null;
 }
 
 /** What `joinRoom` did: joined, was already a member, or why not (`banned`: a ban in force at the join's time). */

@@ -142,6 +142,7 @@ describeStores("Store contract: rooms", (open) => {
       name: `User ${id}`,
       avatarFileId: id === "u2" ? "F" : null,
       role: id === "u3" ? "owner" : "member",
+      mutedUntil: null,
     });
     expect(await store.members("r", undefined, 2)).toEqual([row("u1"), row("u2")]);
     expect(await store.members("r", "u2", 2)).toEqual([row("u3"), row("u4")]);

@@ -182,10 +182,17 @@ export class PgRooms implements RoomRepository {
   }
 
   async members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {
-    const rows = await query<{ user_id: string; name: string; avatar_file_id: string | null; role: RoomRole }>(
+    const rows = await query<{
+      user_id: string;
+      name: string;
+      avatar_file_id: string | null;
+      role: RoomRole;
+      muted_until: number | null;
+    }>(
       this.db.pool,
-      `SELECT rm.user_id, u.name, u.avatar_file_id, ${ROLE_SQL} AS role
+      `SELECT rm.user_id, u.name, u.avatar_file_id, ${ROLE_SQL} AS role, mu.until AS muted_until
        FROM room_members rm JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id
+       LEFT JOIN room_mutes mu ON mu.room_id = rm.room_id AND mu.user_id = rm.user_id
        WHERE rm.room_id = $1 AND rm.user_id > $2 ORDER BY rm.user_id LIMIT $3`,
       [roomId, after ?? "", limit],
     );
@@ -194,6 +201,7 @@ export class PgRooms implements RoomRepository {
       name: row.name,
       avatarFileId: row.avatar_file_id,
       role: row.role,
+      mutedUntil: row.muted_until,
     }));
   }
 

@@ -86,10 +86,11 @@ export class SqliteRooms implements RoomRepository {
       allRooms: db.prepare<[number], RoomRow>("SELECT * FROM rooms ORDER BY create_at, id LIMIT ?"),
       members: db.prepare<
         [string, string, number],
-        { user_id: string; name: string; avatar_file_id: string | null; role: RoomRole }
+        { user_id: string; name: string; avatar_file_id: string | null; role: RoomRole; muted_until: number | null }
       >(
-        `SELECT rm.user_id, u.name, u.avatar_file_id, ${ROLE_SQL} AS role
+        `SELECT rm.user_id, u.name, u.avatar_file_id, ${ROLE_SQL} AS role, mu.until AS muted_until
          FROM room_members rm JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id
+         LEFT JOIN room_mutes mu ON mu.room_id = rm.room_id AND mu.user_id = rm.user_id
          WHERE rm.room_id = ? AND rm.user_id > ? ORDER BY rm.user_id LIMIT ?`,
       ),
       banned: db.prepare<[string, string, number], { one: number }>(BANNED_SQL),
@@ -187,9 +188,13 @@ export class SqliteRooms implements RoomRepository {
   }
 
   async members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {
-    return this.statements.members
-      .all(roomId, after ?? "", limit)
-      .map((row) => ({ userId: row.user_id, name: row.name, avatarFileId: row.avatar_file_id, role: row.role }));
+    return this.statements.members.all(roomId, after ?? "", limit).map((row) => ({
+      userId: row.user_id,
+      name: row.name,
+      avatarFileId: row.avatar_file_id,
+      role: row.role,
+      mutedUntil: row.muted_until,
+    }));
   }
 
   async memberIds(roomId: string): Promise<string[]> {

@@ -1,4 +1,4 @@
-import type { AuditEntry } from "../../shared/schemas.js";
+import { MAX_AUDIT_PAGE, type AuditEntry } from "../../shared/schemas.js";
 import type { AuditDraft, AuditQuery } from "./moderation.js";
 
 /** An `audit_log` row. */
@@ -60,7 +60,10 @@ export function auditPageSql(
   if (query.action !== undefined) add("action =", query.action);
   if (query.roomId !== undefined) add("room_id =", query.roomId);
   if (query.targetUserId !== undefined) add("target_user_id =", query.targetUserId);
-  values.push(query.limit + 1);
+  values.push(auditLimit(query) + 1);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
   return { sql: `SELECT * FROM audit_log ${where} ORDER BY id DESC LIMIT ${placeholder(values.length)}`, values };
 }
+
+/** A page's size: the query's limit, bounded here too whatever the caller validated (1..MAX_AUDIT_PAGE). */
+export const auditLimit = (query: AuditQuery): number => Math.max(1, Math.min(query.limit, MAX_AUDIT_PAGE));

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ModerationActor } from "../../server/store/moderation.js";
 import type { Store } from "../../server/store/types.js";
 import { roomConversation } from "../../server/messages/conversation.js";
+import { MAX_AUDIT_PAGE } from "../../shared/schemas.js";
 import { addUsers, describeStores, group, upload } from "../support/stores.js";
 
 const NO_ADMINS: ReadonlySet<string> = new Set();
@@ -271,6 +272,17 @@ describeStores("Store contract: room roles and moderation", (open) => {
     expect((await store.auditPage({ limit: 10, targetUserId: "u1" })).entries.map((e) => e.at)).toEqual([101]);
     expect((await store.auditPage({ limit: 10, roomId: "x", actor: "root" })).entries.map((e) => e.at)).toEqual([104]);
     expect((await store.auditPage({ limit: 10, roomId: "x", actor: "admin-key" })).entries).toEqual([]);
+  });
+
+  it(`answers at most MAX_AUDIT_PAGE (${MAX_AUDIT_PAGE}) entries a page, whatever limit it is asked for`, async () => {
+    const store = await open();
+    for (let i = 0; i <= MAX_AUDIT_PAGE; i++) {
+      await store.appendAudit({ at: i, actor: "root", action: "user.disable", targetUserId: `u${i}` });
+    }
+    const page = await store.auditPage({ limit: 10_000 });
+    expect(page.entries).toHaveLength(MAX_AUDIT_PAGE);
+    expect(page.hasMore).toBe(true);
+    expect(page.entries[0]!.at).toBe(MAX_AUDIT_PAGE);
   });
 
   describe("concurrent callers", () => {

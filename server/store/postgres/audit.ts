@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { AuditEntry, AuditPage } from "../../../shared/schemas.js";
-import { auditPageSql, auditValues, INSERT_AUDIT_SQL, toAuditEntry, type AuditRow } from "../audit-rows.js";
+import { auditLimit, auditPageSql, auditValues, INSERT_AUDIT_SQL, toAuditEntry, type AuditRow } from "../audit-rows.js";
 import type { AuditDraft, AuditQuery } from "../moderation.js";
 import { query } from "./db.js";
 
@@ -24,5 +24,6 @@ export async function appendAudit(client: pg.PoolClient | pg.Pool, entry: AuditD
 export async function auditPage(pool: pg.Pool, page: AuditQuery): Promise<AuditPage> {
   const { sql, values } = auditPageSql(page, (index) => `$${index}`);
   const rows = (await query<AuditRow>(pool, sql, values)).rows;
-  return { entries: rows.slice(0, page.limit).map(toAuditEntry), hasMore: rows.length > page.limit };
+  const limit = auditLimit(page);
+  return { entries: rows.slice(0, limit).map(toAuditEntry), hasMore: rows.length > limit };
 }

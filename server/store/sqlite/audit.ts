@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { AuditEntry, AuditPage } from "../../../shared/schemas.js";
-import { auditPageSql, auditValues, INSERT_AUDIT_SQL, toAuditEntry, type AuditRow } from "../audit-rows.js";
+import { auditLimit, auditPageSql, auditValues, INSERT_AUDIT_SQL, toAuditEntry, type AuditRow } from "../audit-rows.js";
 import type { AuditDraft, AuditQuery } from "../moderation.js";
 
 const statements = new WeakMap<Database.Database, Database.Statement<unknown[], AuditRow>>();
@@ -20,5 +20,6 @@ export function appendAudit(db: Database.Database, entry: AuditDraft): AuditEntr
 export function auditPage(db: Database.Database, query: AuditQuery): AuditPage {
   const { sql, values } = auditPageSql(query, () => "?");
   const rows = db.prepare<unknown[], AuditRow>(sql).all(...values);
-  return { entries: rows.slice(0, query.limit).map(toAuditEntry), hasMore: rows.length > query.limit };
+  const limit = auditLimit(query);
+  return { entries: rows.slice(0, limit).map(toAuditEntry), hasMore: rows.length > limit };
 }

@@ -118,7 +118,8 @@ export class SqliteModeration implements ModerationRepository {
     target: { userId: string; member: boolean } | undefined,
     write: (room: RoomRow, target: Party | undefined) => Outcome<T>,
   ): Promise<Outcome<T>> {
-    return Promise.resolve(
+    // async: an SQLite error rejects the promise like PostgreSQL's would, rather than throwing at the call.
+    return (async () =>
       this.db.transaction((): Outcome<T> => {
         const room = this.statements.room.get(roomId);
         if (!room) return { ok: false, refusal: "no-room" };
@@ -130,8 +131,7 @@ export class SqliteModeration implements ModerationRepository {
         const refusal = authorize(action, roomId, actor, subject);
         if (refusal) return { ok: false, refusal };
         return write(room, subject);
-      })(),
-    );
+      })())();
   }
 
   private audit(entry: AuditDraft): AuditEntry {

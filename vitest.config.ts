@@ -32,6 +32,7 @@ export const CLUSTER_FILES = [
   "test/smoke.test.ts",
   "test/trust-proxy.test.ts",
   "test/upload-limits.test.ts",
+  "test/moderation.test.ts",
 ];
 
 const shared = {

@@ -10,6 +10,9 @@ import type {
   ServerToClientEvents,
 } from "../shared/events.js";
 import type {
+  AuditPage,
+  RoomRemoved,
+  RoomUpdateInput,
   Conversation,
   ConversationSummary,
   Message,
@@ -30,6 +33,9 @@ import type {
 } from "../shared/schemas.js";
 import { TypedEmitter } from "./emitter.js";
 import { SeenIds } from "./seen-ids.js";
+
+/** What moderation requests answer. */
+type Empty = Record<string, never>;
 
 /** The typed Socket.IO client socket of the contract. */
 export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -90,6 +96,10 @@ export type ChatClientEvents = {
   status: (status: PresenceStatus) => void;
   /** A user followed with `subscribePresence`, or this user in another tab, changed name or avatar. */
   userUpdated: (user: User) => void;
+  /** This user was kicked or banned from a room, or the room was deleted; it is no longer a member. */
+  roomRemoved: (removed: RoomRemoved) => void;
+  /** A room of this user's changed its name, topic or visibility. */
+  roomUpdated: (room: Room) => void;
   /** The server is about to close the connection on purpose; the client reconnects by itself. */
   notice: (notice: ServerNotice) => void;
   /** A catch-up finished: everything missed while away has been delivered. */
@@ -455,6 +465,78 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return this.request("user:update", input, options);
   }
 
+  // Room roles and moderation (contract section 11): each answers `{}` unless said; FORBIDDEN when this user's
+  // role does not allow it.
+
+  /** The room's owner (or an admin) makes a member a moderator, or a moderator a member. */
+  setRole(
+    roomId: string,
+    userId: string,
+    role: "moderator" | "member",
+    options?: RequestOptions,
+  ): Promise<Result<Empty>> {
+    return this.request("room:role", { roomId, userId, role }, options);
+  }
+
+  /** Removes a member from a room (it gets `roomRemoved`; it may join a public room again). */
+  kick(roomId: string, userId: string, reason?: string, options?: RequestOptions): Promise<Result<Empty>> {
+    return this.request("room:kick", { roomId, userId, ...(reason === undefined ? {} : { reason }) }, options);
+  }
+
+  /** Bans a user from a room until `until` (ms since the epoch; for good without it), removing it if a member. */
+  ban(
+    roomId: string,
+    userId: string,
+    ban: { until?: number; reason?: string } = {},
+    options?: RequestOptions,
+  ): Promise<Result<Empty>> {
+    return this.request("room:ban", { roomId, userId, ...ban }, options);
+  }
+
+  /** Lifts a ban (NOT_FOUND when none is in force). */
+  unban(roomId: string, userId: string, options?: RequestOptions): Promise<Result<Empty>> {
+    return this.request("room:unban", { roomId, userId }, options);
+  }
+
+  /** Mutes a member until `until` (ms since the epoch): its sends to the room are FORBIDDEN meanwhile. */
+  mute(
+    roomId: string,
+    userId: string,
+    until: number,
+    reason?: string,
+    options?: RequestOptions,
+  ): Promise<Result<Empty>> {
+    return this.request("room:mute", { roomId, userId, until, ...(reason === undefined ? {} : { reason }) }, options);
+  }
+
+  /** Lifts a mute (NOT_FOUND when none is in force). */
+  unmute(roomId: string, userId: string, options?: RequestOptions): Promise<Result<Empty>> {
+    return this.request("room:unmute", { roomId, userId }, options);
+  }
+
+  /** Changes a room's name, topic (`""` removes it) or visibility; answers the room (members get `roomUpdated`). */
+  updateRoom(
+    roomId: string,
+    changes: Omit<RoomUpdateInput, "roomId">,
+    options?: RequestOptions,
+  ): Promise<Result<Room>> {
+    return this.request("room:update", { roomId, ...changes }, options);
+  }
+
+  /** Deletes a room and its history for everyone (every member gets `roomRemoved` with kind `deleted`). */
+  deleteRoom(roomId: string, options?: RequestOptions): Promise<Result<Empty>> {
+    return this.request("room:delete", { roomId }, options);
+  }
+
+  /** A page of a room's audit log, newest first (`before`: an entry id), for its owner, moderators and admins. */
+  roomAudit(
+    roomId: string,
+    page: { before?: number; limit?: number } = {},
+    options?: RequestOptions,
+  ): Promise<Result<AuditPage>> {
+    return this.request("room:audit", { roomId, ...page }, options);
+  }
+
   private bind(): void {
     const socket = this.socket;
     socket.on("session", (session) => {
@@ -474,6 +556,8 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     socket.on("presence", (status) => this.emit("status", status));
     socket.on("user:updated", (user) => this.emit("userUpdated", user));
     socket.on("server:notice", (notice) => this.emit("notice", notice));
+    socket.on("room:removed", (removed) => this.emit("roomRemoved", removed));
+    socket.on("room:updated", (room) => this.emit("roomUpdated", room));
     socket.on("disconnect", (reason) => {
       this.generation += 1;
       this.catchingUp = true;

@@ -47,6 +47,8 @@ import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
+import { ModerationService } from "./rooms/moderation.js";
+import { createModerationHandlers } from "./socket/moderation-handlers.js";
 import { SqliteStore } from "./store/sqlite/store.js";
 import type { ClusterEngines } from "./cluster/engines.js";
 import { nodeDirectory } from "./cluster/nodes.js";
@@ -379,7 +381,11 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     onBackgroundError: backgroundError,
   });
   accounts.start();
-  const handlers = createHandlerTable({ messages, rooms, conversations, users, delivery, accounts });
+  const moderation = new ModerationService(delivery, store, messages, { now, adminUsers: config.adminUsers, files });
+  const handlers = {
+    ...createHandlerTable({ messages, rooms, conversations, users, delivery, accounts }),
+    ...createModerationHandlers(moderation),
+  };
   attachGateway(io, {
     limiters,
     backlogOf: (connection) => writeBacklog.of(connection),

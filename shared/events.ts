@@ -33,6 +33,15 @@ import type {
   StoredMessage,
   SyncInput,
   User,
+  AuditPage,
+  RoomAuditInput,
+  RoomBanInput,
+  RoomKickInput,
+  RoomMuteInput,
+  RoomRemoved,
+  RoomRoleInput,
+  RoomTargetInput,
+  RoomUpdateInput,
 } from "./schemas.js";
 
 /** The callback every client request passes last. */
@@ -63,6 +72,15 @@ export interface ClientToServerEvents {
   "user:update": (payload: UserUpdateInput, ack: Ack<UserSettings>) => void;
   /** Gives the socket a newer token of its user before the current one expires; answers its `exp`. */
   "auth:refresh": (payload: AuthRefreshInput, ack: Ack<{ exp: number }>) => void;
+  "room:role": (payload: RoomRoleInput, ack: Ack<Record<string, never>>) => void;
+  "room:kick": (payload: RoomKickInput, ack: Ack<Record<string, never>>) => void;
+  "room:ban": (payload: RoomBanInput, ack: Ack<Record<string, never>>) => void;
+  "room:unban": (payload: RoomTargetInput, ack: Ack<Record<string, never>>) => void;
+  "room:mute": (payload: RoomMuteInput, ack: Ack<Record<string, never>>) => void;
+  "room:unmute": (payload: RoomTargetInput, ack: Ack<Record<string, never>>) => void;
+  "room:update": (payload: RoomUpdateInput, ack: Ack<Room>) => void;
+  "room:delete": (payload: RoomRef, ack: Ack<Record<string, never>>) => void;
+  "room:audit": (payload: RoomAuditInput, ack: Ack<AuditPage>) => void;
 }
 
 /**
@@ -96,6 +114,10 @@ export interface ServerToClientEvents {
   "message:updated": (message: StoredMessage | ReactionUpdate) => void;
   receipt: (receipt: Receipt) => void;
   typing: (notice: TypingNotice) => void;
+  /** This user was kicked or banned from a room, or the room was deleted: it is no longer a member. */
+  "room:removed": (removed: RoomRemoved) => void;
+  /** A room this socket's user is in changed its name, topic or visibility (`room:update`). */
+  "room:updated": (room: Room) => void;
 }
 
 /** One node of a cluster, as the admin stats list it. */
@@ -119,6 +141,8 @@ export interface InterServerEvents {
   node: (answer: (node: NodeView) => void) => void;
   /** Cluster mode: a user's new display name, for the receiving node's sockets of that user. */
   renamed: (userId: string, name: string) => void;
+  /** Cluster mode: every socket of the receiving node leaves this channel (a deleted room's), then answers. */
+  dissolve: (channel: string, answer: (done: boolean) => void) => void;
   /** Cluster mode: ends the receiving node's sockets that the target names; answers how many. */
   "end-sessions": (target: SessionTarget, answer: (ended: number) => void) => void;
 }

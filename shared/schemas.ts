@@ -180,6 +180,8 @@ export const roomSchema = z.object({
   createdBy: z.string(),
   createAt: z.number(),
   members: z.number(),
+  /** Set with `room:update` (0–256 UTF-16 code units); absent when the room has none. */
+  topic: z.string().optional(),
 });
 
 /** A message that was stored and has an id. */
@@ -203,6 +205,8 @@ export const storedMessageSchema = z.object({
   replyTo: z.number().optional(),
   /** Emoji → user ids, in the order they reacted. */
   reactions: z.record(z.string(), z.array(z.string())).optional(),
+  /** On a tombstone deleted by someone other than its author (a room's owner or moderator, an admin). */
+  deletedBy: z.string().optional(),
 });
 
 /** A live-only online/offline notice. */
@@ -373,6 +377,8 @@ export interface RoomMember {
   avatarUrl?: string;
   online: boolean;
   role: RoomRole;
+  /** While the member is muted in the room (section 11): when the mute ends, ms since the epoch. */
+  mutedUntil?: number;
 }
 
 /** A pending invitation to a private room, as `room:list` lists it. */
@@ -398,9 +404,11 @@ export interface RoomMemberChange {
   roomId: string;
   userId: string;
   name: string;
-  change: "joined" | "left" | "kicked" | "banned" | "role";
+  change: "joined" | "left" | "kicked" | "banned" | "role" | "muted" | "unmuted";
   /** The subject's role after the change: present for `joined` and `role`. */
   role?: RoomRole;
+  /** `muted`: when the mute ends (ms since the epoch). */
+  until?: number;
 }
 
 /** What the server emits once after a successful connect. */
@@ -432,3 +440,105 @@ export type AuthResponse = z.infer<typeof authResponseSchema>;
 export const pushResponseSchema = z.object({ message: storedMessageSchema, delivered: z.int().min(0) });
 /** Answer of `POST /api/push` and `POST /send`. */
 export type PushResponse = z.infer<typeof pushResponseSchema>;
+
+// Room roles and moderation (section 11).
+
+/** `room:role` payload: the owner (or an admin) makes a member a moderator, or a moderator a member again. */
+export const roomRoleSchema = z.object({
+  roomId: roomIdSchema,
+  userId: userIdSchema,
+  role: z.enum(["moderator", "member"]),
+});
+
+/** Longest reason a moderator may give, in UTF-16 code units. */
+export const MAX_REASON_LENGTH = 500;
+
+/** A time in ms since the epoch (a ban's or a mute's end). */
+const epochMs = z.int().min(0).max(8_640_000_000_000_000);
+
+/** `room:kick` payload. */
+export const roomKickSchema = z.object({
+  roomId: roomIdSchema,
+  userId: userIdSchema,
+  reason: text(1, MAX_REASON_LENGTH).optional(),
+});
+
+/** `room:ban` payload: `until` (ms since the epoch) ends the ban; without it the ban is for good. */
+export const roomBanSchema = z.object({
+  roomId: roomIdSchema,
+  userId: userIdSchema,
+  until: epochMs.optional(),
+  reason: text(1, MAX_REASON_LENGTH).optional(),
+});
+
+/** `room:unban` and `room:unmute` payload. */
+export const roomTargetSchema = z.object({ roomId: roomIdSchema, userId: userIdSchema });
+
+/** `room:mute` payload: the member may not send to the room until `until` (ms since the epoch). */
+export const roomMuteSchema = z.object({
+  roomId: roomIdSchema,
+  userId: userIdSchema,
+  until: epochMs,
+  reason: text(1, MAX_REASON_LENGTH).optional(),
+});
+
+/** Longest room topic, in UTF-16 code units. */
+export const MAX_TOPIC_LENGTH = 256;
+
+/** `room:update` payload: what to change (an empty topic removes it). */
+export const roomUpdateSchema = z.object({
+  roomId: roomIdSchema,
+  name: trimmedText(1, 64).optional(),
+  topic: text(0, MAX_TOPIC_LENGTH).optional(),
+  visibility: z.enum(["public", "private"]).optional(),
+});
+
+/** Most audit entries one page answers. */
+export const MAX_AUDIT_PAGE = 200;
+
+/** `room:audit` payload: entries older than `before` (an entry id), newest first. */
+export const roomAuditSchema = z.object({
+  roomId: roomIdSchema,
+  before: z.int().min(1).optional(),
+  limit: z.int().min(1).max(MAX_AUDIT_PAGE).default(50),
+});
+
+/** What a moderation action or an admin action did, as the audit log keeps it. */
+export interface AuditEntry {
+  id: number;
+  /** When, ms since the epoch. */
+  at: number;
+  /** The user who acted (`admin-key` for the admin API key). */
+  actor: string;
+  /** e.g. `room.kick`, `room.ban`, `message.delete`, `user.disable`. */
+  action: string;
+  roomId?: string;
+  targetUserId?: string;
+  messageId?: number;
+  reason?: string;
+  /** A ban's or a mute's end. */
+  until?: number;
+}
+
+/** A page of the audit log, newest first. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  hasMore: boolean;
+}
+
+/** Sent to a user removed from a room (kicked, banned), and to every member of a room that was deleted. */
+export interface RoomRemoved {
+  roomId: string;
+  /** Who removed the user or deleted the room. */
+  by: string;
+  reason?: string;
+  kind: "kick" | "ban" | "deleted";
+}
+
+export type RoomRoleInput = z.input<typeof roomRoleSchema>;
+export type RoomKickInput = z.input<typeof roomKickSchema>;
+export type RoomBanInput = z.input<typeof roomBanSchema>;
+export type RoomTargetInput = z.input<typeof roomTargetSchema>;
+export type RoomMuteInput = z.input<typeof roomMuteSchema>;
+export type RoomUpdateInput = z.input<typeof roomUpdateSchema>;
+export type RoomAuditInput = z.input<typeof roomAuditSchema>;

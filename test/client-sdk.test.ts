@@ -458,3 +458,34 @@ describe("typed events", () => {
     expect(await offline).toMatchObject({ messageType: "offline", from: "bob" });
   });
 });
+
+describe("chat client SDK: room moderation (section 11)", () => {
+  it("wraps the moderation requests and emits roomUpdated and roomRemoved", async () => {
+    const server = await startServer();
+    const alice = chatClient(server.url, "alice");
+    const bob = chatClient(server.url, "bob");
+    await Promise.all([alice.client.whenOnline(), bob.client.whenOnline()]);
+    const room = await ok(alice.client.socket, "room:create", { name: "den" });
+    await ok(bob.client.socket, "room:join", { roomId: room.id });
+    const updated = new Promise((resolve) => bob.client.once("roomUpdated", resolve));
+    const answer = await alice.client.updateRoom(room.id, { topic: "rules" });
+    expect(answer).toMatchObject({ ok: true, data: { id: room.id, topic: "rules" } });
+    expect(await updated).toMatchObject({ id: room.id, topic: "rules" });
+    expect(await alice.client.setRole(room.id, "bob", "moderator")).toEqual({ ok: true, data: {} });
+    expect(await alice.client.setRole(room.id, "bob", "member")).toEqual({ ok: true, data: {} });
+    expect(await alice.client.mute(room.id, "bob", Date.now() + 60_000, "calm")).toEqual({ ok: true, data: {} });
+    expect(await alice.client.unmute(room.id, "bob")).toEqual({ ok: true, data: {} });
+    const removed = new Promise((resolve) => bob.client.once("roomRemoved", resolve));
+    expect(await alice.client.ban(room.id, "bob", { reason: "bye" })).toEqual({ ok: true, data: {} });
+    expect(await removed).toEqual({ roomId: room.id, by: "alice", reason: "bye", kind: "ban" });
+    expect(await alice.client.unban(room.id, "bob")).toEqual({ ok: true, data: {} });
+    await ok(bob.client.socket, "room:join", { roomId: room.id });
+    expect(await alice.client.kick(room.id, "bob")).toEqual({ ok: true, data: {} });
+    const audit = await alice.client.roomAudit(room.id, { limit: 3 });
+    expect(audit.ok && audit.data.entries.map((e) => e.action)).toEqual(["room.kick", "room.unban", "room.ban"]);
+    expect(audit.ok && audit.data.hasMore).toBe(true);
+    const deleted = new Promise((resolve) => alice.client.once("roomRemoved", resolve));
+    expect(await alice.client.deleteRoom(room.id)).toEqual({ ok: true, data: {} });
+    expect(await deleted).toEqual({ roomId: room.id, by: "alice", kind: "deleted" });
+  });
+});

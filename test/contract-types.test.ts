@@ -11,6 +11,7 @@ import type {
 } from "../shared/events.js";
 import {
   historyListSchema,
+  type AuditEntry,
   MAX_CONTENT_LENGTH,
   sendMessageSchema,
   syncSchema,
@@ -48,6 +49,12 @@ describe("shared event map types", () => {
     }>();
     expectTypeOf<AckData<"room:members">>().toEqualTypeOf<{ members: RoomMember[]; hasMore: boolean }>();
     expectTypeOf<MessagePage>().toEqualTypeOf<{ messages: StoredMessage[]; hasMore: boolean }>();
+    expectTypeOf<AckData<"room:update">>().toEqualTypeOf<Room>();
+    expectTypeOf<AckData<"room:kick">>().toEqualTypeOf<Record<string, never>>();
+    expectTypeOf<AckData<"room:audit">["entries"][number]>().toEqualTypeOf<AuditEntry>();
+    expectTypeOf<Parameters<ServerToClientEvents["room:removed"]>[0]["kind"]>().toEqualTypeOf<
+      "kick" | "ban" | "deleted"
+    >();
   });
 
   it("infers each client event's payload type from the event map", () => {
@@ -88,6 +95,15 @@ describe("shared event map types", () => {
       | "presence:subscribe"
       | "user:update"
       | "auth:refresh"
+      | "room:role"
+      | "room:kick"
+      | "room:ban"
+      | "room:unban"
+      | "room:mute"
+      | "room:unmute"
+      | "room:update"
+      | "room:delete"
+      | "room:audit"
     >();
   });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createHandlerTable } from "../server/socket/handlers.js";
+import { createModerationHandlers } from "../server/socket/moderation-handlers.js";
 import { ERROR_CODES, HTTP_STATUS } from "../shared/errors.js";
 
 /*
@@ -65,7 +66,10 @@ const doc = withoutCode(read("docs/protocol.md"));
 describe("docs/protocol.md", () => {
   it("reads the event maps of shared/events.ts: the client events are exactly those the server serves", () => {
     // The table binds each event to a service; building it calls none of them.
-    const served = Object.keys(createHandlerTable({} as Parameters<typeof createHandlerTable>[0]));
+    const served = [
+      ...Object.keys(createHandlerTable({} as Parameters<typeof createHandlerTable>[0])),
+      ...Object.keys(createModerationHandlers({} as Parameters<typeof createModerationHandlers>[0])),
+    ];
     expect([...clientEvents].sort()).toEqual([...served].sort());
     expect(serverEvents).toContain("session");
     expect(serverEvents).toContain("message");

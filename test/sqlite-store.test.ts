@@ -173,6 +173,26 @@ describe("SqliteStore full-text index", () => {
     integrityCheck(store);
   });
 
+  it("a room's deletion takes its indexed, edited and not-yet-indexed messages out of the index exactly", async () => {
+    const store = openStore(undefined, { searchIndexDelayMs: 60_000 });
+    await addUsers(store, "alice");
+    await store.createRoom({ id: "gone", name: "G", visibility: "public", createdBy: "alice", createAt: 2 });
+    const [indexedGone, kept] = await appendAll(store, [
+      group("alice", "gone", { content: "puffin early" }),
+      group("alice", "lobby", { content: "puffin kept" }),
+    ]);
+    expect(await found(store, "alice", "puffin")).toHaveLength(2); // indexes both
+    await store.editMessage(indexedGone!, { author: "alice", content: "puffin edited", at: tick(), createdFrom: 0 });
+    const [unindexedGone] = await appendAll(store, [group("alice", "gone", { content: "puffin late" })]);
+    expect(indexed(store, "puffin")).toEqual([indexedGone, kept]);
+    const deleted = await store.deleteRoom("gone", { userId: "alice", admins: new Set(), at: tick() });
+    expect(deleted.ok).toBe(true);
+    expect(indexed(store, "puffin")).toEqual([kept]);
+    expect(await found(store, "alice", "puffin")).toEqual([kept]);
+    expect(unindexedGone).toBeGreaterThan(kept!);
+    integrityCheck(store);
+  });
+
   it("a restart picks up the indexing where the watermark stopped", async () => {
     const file = join(tempDir(), "x.db");
     const first = openStore(file, { searchIndexDelayMs: 60_000 });

@@ -61,6 +61,14 @@ describe("web member lists kept live by room:member", () => {
     expect(members.list[1]).toEqual({ userId: "bob", name: "BOB", online: false, role: "moderator" });
     expect(applyMemberChange(members, change("nobody", "role", "moderator"), true)).toBe(false);
     expect(members.list).toHaveLength(2);
+    // A mute and its end (section 11) neither add nor count anyone.
+    expect(applyMemberChange(members, change("bob", "muted"), true)).toBe(false);
+    expect(applyMemberChange(members, change("nobody", "muted"), true)).toBe(false);
+    expect(applyMemberChange(members, change("nobody", "unmuted"), true)).toBe(false);
+    expect(members.list.map((m) => [m.userId, m.role])).toEqual([
+      ["alice", "member"],
+      ["bob", "moderator"],
+    ]);
   });
 
   it("asks for a reload when a page was loading as the change came", () => {

@@ -15,6 +15,7 @@ import type {
   ReactionUpdate,
   Room,
   RoomMemberChange,
+  RoomRemoved,
   StoredMessage,
   TypingNotice,
   User,
@@ -129,6 +130,10 @@ export class Delivery {
       io.on("reach", (channels, answer) => answer(this.localReach(channels ?? undefined)));
       io.on("renamed", (userId, name) => this.renameLocal(userId, name));
       io.on("end-sessions", (target, answer) => answer(this.endLocal(target)));
+      io.on("dissolve", (channel, answer) => {
+        this.io.local.in(channel).socketsLeave(channel);
+        answer(true);
+      });
     }
     if (options.onDelivered) countDeliveries(io.of("/").adapter, options.onDelivered);
   }
@@ -347,6 +352,34 @@ export class Delivery {
   private audience(channels: readonly string[] | undefined, except: string | undefined) {
     const target = channels ? this.to([...channels]) : this.linked() ? this.io.except([]) : this.io.local;
     return except === undefined ? target : target.except(except);
+  }
+
+  /** A user was kicked or banned from a room: its own sockets are told (they leave the channel next). */
+  roomRemoved(userId: string, removed: RoomRemoved): void {
+    this.to(userChannel(userId)).emit("room:removed", removed);
+  }
+
+  /** A room changed its name, topic or visibility: its members' sockets are told. */
+  roomUpdated(room: Room): void {
+    this.to(roomChannel(room.id)).emit("room:updated", room);
+  }
+
+  /**
+   * A room was deleted: its (former) members' sockets are told, then every socket leaves its channel, on every node;
+   * resolves once all have (or another node did not answer in time).
+   */
+  async roomDeleted(roomId: string, members: readonly string[], removed: RoomRemoved): Promise<void> {
+    const channel = roomChannel(roomId);
+    // Through the members' own channels (as `roomMember` does): the channel leave below may reach a node
+    // before this event does, and the event must still reach every member's sockets.
+    if (members.length > 0) this.to(members.map(userChannel)).emit("room:removed", removed);
+    this.io.local.in(channel).socketsLeave(channel);
+    if (!this.options.cluster) return;
+    try {
+      await this.io.serverSideEmitWithAck("dissolve", channel);
+    } catch (error) {
+      this.options.onClusterTimeout?.(error);
+    }
   }
 
   private renameLocal(userId: string, name: string): void {

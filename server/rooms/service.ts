@@ -59,6 +59,7 @@ export class RoomService {
     const outcome = await this.store.joinRoom(roomId, userId, this.now());
     if (outcome === "no-room") throw notFound("room");
     if (outcome === "not-invited") throw forbidden("this room is private: ask a member for an invitation");
+    if (outcome === "banned") throw forbidden("you are banned from this room");
     await this.delivery.joinRoom(userId, roomId);
     const room = await this.existing(roomId);
     if (outcome === "joined") await this.announceMember(room, userId, "joined");
@@ -81,11 +82,14 @@ export class RoomService {
     const room = await this.existing(roomId);
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
     if (!(await this.store.userExists(inviteeId))) throw notFound("user");
+    const banned = forbidden("this user is banned from this room");
+    if ((await this.store.activeBan(roomId, inviteeId, this.now())) !== undefined) throw banned;
     // A member needs no invitation; one to a public room would never show (anyone may join it).
     if (room.visibility === "public" || (await this.store.isMember(roomId, inviteeId))) {
       return { roomId, userId: inviteeId };
     }
-    await this.store.addInvite(roomId, inviteeId, userId, this.now());
+    // Checked again with the write: a ban committed since the check above wins.
+    if (!(await this.store.inviteUnlessBanned(roomId, inviteeId, userId, this.now()))) throw banned;
     this.delivery.invited(inviteeId, room, userId);
     return { roomId, userId: inviteeId };
   }
@@ -113,20 +117,22 @@ export class RoomService {
     after: string | undefined,
     limit: number,
   ): Promise<{ members: RoomMember[]; hasMore: boolean }> {
-    const room = await this.existing(roomId);
+    await this.existing(roomId);
     if (!(await this.store.isMember(roomId, userId))) throw forbidden("not a member of this room");
     const page = await this.store.members(roomId, after, limit + 1);
     const rows = page.slice(0, limit);
     const online = await this.isOnline(rows.map((row) => row.userId));
+    const now = this.now();
     return {
       members: rows.map((row, index) => {
         const member: RoomMember = {
           userId: row.userId,
           name: row.name,
           online: online[index]!,
-          role: roleOf(room, row.userId),
+          role: row.role,
         };
         if (row.avatarFileId !== null) member.avatarUrl = fileUrl(row.avatarFileId);
+        if (row.mutedUntil !== null && row.mutedUntil > now) member.mutedUntil = row.mutedUntil;
         return member;
       }),
       hasMore: page.length > limit,

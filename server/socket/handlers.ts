@@ -26,8 +26,9 @@ import type { MessageService } from "../messages/service.js";
 import type { RoomService } from "../rooms/service.js";
 import type { UserService } from "../users/service.js";
 import { defineHandler, type HandlerTable } from "./define-handler.js";
+import type { ModerationEventName } from "./moderation-handlers.js";
 
-/** The client events of the contract, each bound to the service that serves it. */
+/** The client events of the contract, each bound to the service that serves it (moderation's: moderation-handlers.ts). */
 export function createHandlerTable(services: {
   messages: MessageService;
   rooms: RoomService;
@@ -36,7 +37,7 @@ export function createHandlerTable(services: {
   /** Where a socket's `presence:subscribe` is recorded (as channels, so a change on any node reaches it). */
   delivery: Delivery;
   accounts: AccountService;
-}): HandlerTable {
+}): Omit<HandlerTable, ModerationEventName> {
   const { messages, rooms, conversations, users, delivery, accounts } = services;
   return {
     "message:send": defineHandler(sendMessageSchema, (ctx, input) => messages.send(ctx.user.id, input, ctx.socketId)),
@@ -64,9 +65,6 @@ export function createHandlerTable(services: {
     ),
     "message:edit": defineHandler(messageEditSchema, (ctx, input) =>
       messages.edit(ctx.user.id, input.id, input.content, ctx.socketId),
-    ),
-    "message:delete": defineHandler(messageRefSchema, (ctx, input) =>
-      messages.delete(ctx.user.id, input.id, ctx.socketId),
     ),
     "message:revisions": defineHandler(messageRefSchema, (ctx, input) => messages.revisions(ctx.user.id, input.id)),
     "message:react": defineHandler(messageReactSchema, (ctx, input) =>

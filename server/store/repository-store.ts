@@ -34,6 +34,18 @@ import type {
   WebhookRepository,
 } from "./types.js";
 import type { WebhookDelivery } from "../../shared/webhooks.js";
+import type { AuditEntry, AuditPage } from "../../shared/schemas.js";
+import type {
+  AuditDraft,
+  AuditQuery,
+  DeletedRoom,
+  Moderated,
+  ModeratedDelete,
+  ModerationActor,
+  ModerationRepository,
+  RoomChanges,
+  Standing,
+} from "./moderation.js";
 
 /** The repositories a store is made of, one per aggregate. */
 export interface Repositories {
@@ -44,6 +56,7 @@ export interface Repositories {
   readState: ReadStateRepository;
   search: SearchRepository;
   webhooks: WebhookRepository;
+  moderation: ModerationRepository;
 }
 
 /**
@@ -299,5 +312,63 @@ export abstract class RepositoryStore implements Store {
   }
   outboxStats(): Promise<{ pending: number; oldestCreateAt: number | null }> {
     return this.parts.webhooks.outboxStats();
+  }
+
+  // Moderation.
+
+  standing(roomId: string, userId: string, admins: ReadonlySet<string>): Promise<Standing> {
+    return this.parts.moderation.standing(roomId, userId, admins);
+  }
+  setRole(roomId: string, target: string, role: "moderator" | "member", by: ModerationActor): Promise<Moderated<void>> {
+    return this.parts.moderation.setRole(roomId, target, role, by);
+  }
+  kick(roomId: string, target: string, reason: string | undefined, by: ModerationActor): Promise<Moderated<void>> {
+    return this.parts.moderation.kick(roomId, target, reason, by);
+  }
+  ban(
+    roomId: string,
+    target: string,
+    ban: { until?: number | undefined; reason?: string | undefined },
+    by: ModerationActor,
+  ): Promise<Moderated<{ wasMember: boolean }>> {
+    return this.parts.moderation.ban(roomId, target, ban, by);
+  }
+  unban(roomId: string, target: string, by: ModerationActor): Promise<Moderated<void>> {
+    return this.parts.moderation.unban(roomId, target, by);
+  }
+  mute(
+    roomId: string,
+    target: string,
+    mute: { until: number; reason?: string | undefined },
+    by: ModerationActor,
+  ): Promise<Moderated<void>> {
+    return this.parts.moderation.mute(roomId, target, mute, by);
+  }
+  unmute(roomId: string, target: string, by: ModerationActor): Promise<Moderated<void>> {
+    return this.parts.moderation.unmute(roomId, target, by);
+  }
+  activeBan(roomId: string, userId: string, at: number): Promise<number | null | undefined> {
+    return this.parts.moderation.activeBan(roomId, userId, at);
+  }
+  activeMute(roomId: string, userId: string, at: number): Promise<number | undefined> {
+    return this.parts.moderation.activeMute(roomId, userId, at);
+  }
+  inviteUnlessBanned(roomId: string, userId: string, invitedBy: string, at: number): Promise<boolean> {
+    return this.parts.moderation.inviteUnlessBanned(roomId, userId, invitedBy, at);
+  }
+  updateRoom(roomId: string, changes: RoomChanges, by: ModerationActor): Promise<Moderated<Room>> {
+    return this.parts.moderation.updateRoom(roomId, changes, by);
+  }
+  deleteRoom(roomId: string, by: ModerationActor): Promise<Moderated<DeletedRoom>> {
+    return this.parts.moderation.deleteRoom(roomId, by);
+  }
+  moderateDeleteMessage(id: number, by: ModerationActor): Promise<Moderated<ModeratedDelete>> {
+    return this.parts.moderation.moderateDeleteMessage(id, by);
+  }
+  auditPage(query: AuditQuery): Promise<AuditPage> {
+    return this.parts.moderation.auditPage(query);
+  }
+  appendAudit(entry: AuditDraft): Promise<AuditEntry> {
+    return this.parts.moderation.appendAudit(entry);
   }
 }

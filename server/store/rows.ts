@@ -105,17 +105,23 @@ export interface RoomRow {
   created_by: string;
   create_at: number;
   member_count: number;
+  /** Set with `room:update` (section 11); absent from rows read before its migration. */
+  topic?: string | null;
 }
 
 /** A room as the contract returns it. */
-export const toRoom = (row: RoomRow): Room => ({
-  id: row.id,
-  name: row.name,
-  visibility: row.visibility,
-  createdBy: row.created_by,
-  createAt: row.create_at,
-  members: row.member_count,
-});
+export const toRoom = (row: RoomRow): Room => {
+  const room: Room = {
+    id: row.id,
+    name: row.name,
+    visibility: row.visibility,
+    createdBy: row.created_by,
+    createAt: row.create_at,
+    members: row.member_count,
+  };
+  if (typeof row.topic === "string" && row.topic !== "") room.topic = row.topic;
+  return room;
+};
 
 /** A `users` row (`read_receipts` is 0/1 in SQLite, a BOOLEAN in PostgreSQL). */
 export interface UserRow {

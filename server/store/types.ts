@@ -1,5 +1,6 @@
-import type { MediaType, Room, RoomInvitation, StoredMessage, User } from "../../shared/schemas.js";
+import type { MediaType, Room, RoomInvitation, RoomRole, StoredMessage, User } from "../../shared/schemas.js";
 import type { WebhookDelivery, WebhookEventData, WebhookEventType } from "../../shared/webhooks.js";
+import type { ModerationRepository } from "./moderation.js";
 
 /** A user row, with the password hash for built-in accounts. */
 export interface UserRecord extends User {
@@ -156,10 +157,14 @@ export interface MemberRow {
   userId: string;
   name: string;
   avatarFileId: string | null;
+  /** The member's effective role (the room's creator owns it). */
+  role: RoomRole;
+  /** When the member's latest mute ends (section 11), in force or not; null when never muted. */
+  mutedUntil: number | null;
 }
 
-/** What `joinRoom` did: joined, was already a member, or why not. */
-export type JoinOutcome = "joined" | "already" | "no-room" | "not-invited";
+/** What `joinRoom` did: joined, was already a member, or why not (`banned`: a ban in force at the join's time). */
+export type JoinOutcome = "joined" | "already" | "no-room" | "not-invited" | "banned";
 
 /** A new room. */
 export interface RoomDraft {
@@ -394,7 +399,8 @@ export interface Store
     MessageRepository,
     ReadStateRepository,
     SearchRepository,
-    WebhookRepository {
+    WebhookRepository,
+    ModerationRepository {
   /** True while the database is open. */
   isOpen(): boolean;
   /** Commits what is pending, then closes the database. */

@@ -129,7 +129,7 @@ describeStores("Store contract: rooms", (open) => {
     expect(roomIds(await store.discoverableRooms("bob"))).toEqual(["mine"]);
   });
 
-  it("pages members by user id after a cursor, each with its name and avatar", async () => {
+  it("pages members by user id after a cursor, each with its name, avatar and role (the creator owns the room)", async () => {
     const store = await open();
     const userIds = ["u3", "u1", "u5", "u2", "u4"];
     for (const id of userIds) await store.createUser({ id, name: `User ${id}`, passwordHash: null, createAt: 1 });
@@ -137,7 +137,13 @@ describeStores("Store contract: rooms", (open) => {
     await store.updateUser("u2", { avatarFileId: "F" });
     await store.createRoom(draft("r", "u3", 2));
     for (const id of userIds) await store.addMember("r", id, 3);
-    const row = (id: string) => ({ userId: id, name: `User ${id}`, avatarFileId: id === "u2" ? "F" : null });
+    const row = (id: string) => ({
+      userId: id,
+      name: `User ${id}`,
+      avatarFileId: id === "u2" ? "F" : null,
+      role: id === "u3" ? "owner" : "member",
+      mutedUntil: null,
+    });
     expect(await store.members("r", undefined, 2)).toEqual([row("u1"), row("u2")]);
     expect(await store.members("r", "u2", 2)).toEqual([row("u3"), row("u4")]);
     expect(await store.members("r", "u4", 2)).toEqual([row("u5")]);

@@ -34,7 +34,8 @@ export function applyMemberChange(members: MemberList, change: RoomMemberChange,
     members.list[index] = { ...members.list[index]!, name: change.name, role };
     return false;
   }
-  if (change.change === "role") return false;
+  // A role change or a mute says nothing of membership: one of someone not listed adds no one.
+  if (change.change === "role" || change.change === "muted" || change.change === "unmuted") return false;
   const last = members.list.at(-1)?.userId;
   if (!members.hasMore || (last !== undefined && change.userId < last)) {
     members.list.push({ userId: change.userId, name: change.name, online, role });

@@ -92,7 +92,9 @@ export class RoomMembers {
       : true;
     const room = state.rooms.get(change.roomId);
     // My own join is counted in the room the join (or `room:list`) answered.
-    if (room && counts && change.userId !== state.me.id && change.change !== "role") {
+    // Only joins and departures count (not role changes, nor section 11's mutes).
+    const moves = change.change === "joined" || removes(change);
+    if (room && counts && moves && change.userId !== state.me.id) {
       state.rooms.set(room.id, { ...room, members: Math.max(0, room.members + (removes(change) ? -1 : 1)) });
     }
     this.context.changed();

@@ -208,6 +208,7 @@ export class PgMessages implements MessageRepository {
       ...new Set(slots.flatMap(({ draft }) => (draft.messageType === "group" ? [pairKey(draft.to, draft.from)] : []))),
     ].sort();
     const members = new Set<string>();
+    const mutedUntil = new Map<string, number>();
     if (groups.length > 0) {
       const rows = await query<{ room_id: string; user_id: string }>(
         client,
@@ -217,6 +218,15 @@ export class PgMessages implements MessageRepository {
         [groups.map((key) => splitKey(key)[0]), groups.map((key) => splitKey(key)[1])],
       );
       for (const row of rows.rows) members.add(pairKey(row.room_id, row.user_id));
+      // Mutes in force (section 11), read after the member rows are locked: a mute locks the member's row
+      // first, so one that committed meanwhile is seen here, and one still running waits for this batch.
+      const muted = await query<{ room_id: string; user_id: string; until: number }>(
+        client,
+        `SELECT room_id, user_id, until FROM room_mutes
+         WHERE (room_id, user_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [groups.map((key) => splitKey(key)[0]), groups.map((key) => splitKey(key)[1])],
+      );
+      for (const row of muted.rows) mutedUntil.set(pairKey(row.room_id, row.user_id), row.until);
     }
     const earlier = new Map<string, number>();
     slots.forEach((slot, index) => {
@@ -244,6 +254,10 @@ export class PgMessages implements MessageRepository {
       }
       if (draft.messageType === "group" && !members.has(pairKey(draft.to, draft.from))) {
         slot.outcome = forbidden("not a member of this room");
+        return;
+      }
+      if (draft.messageType === "group" && (mutedUntil.get(pairKey(draft.to, draft.from)) ?? 0) > draft.createAt) {
+        slot.outcome = forbidden("you are muted in this room");
         return;
       }
       if (key !== undefined) earlier.set(key, index);

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { SYSTEM_USER_ID } from "../../../shared/ids.js";
-import type { Room, RoomInvitation } from "../../../shared/schemas.js";
+import type { Room, RoomInvitation, RoomRole } from "../../../shared/schemas.js";
+import { ROLE_SQL } from "../moderation.js";
 import { toRoom, type RoomRow } from "../rows.js";
 import type { JoinOutcome, MemberRow, OutboxEvent, RoomDraft, RoomRepository } from "../types.js";
 import type { PgDatabase } from "./db.js";
@@ -164,6 +165,14 @@ export class PgRooms implements RoomRepository {
         (await query(client, "DELETE FROM room_invites WHERE room_id = $1 AND user_id = $2", [roomId, userId]))
           .rowCount === 1;
       if (!(await addMember(client, roomId, userId, at))) return rollback("already");
+      // After the seat, whose member count update locked the room's row: a ban committed first is seen here,
+      // and one still running (it locks that row first) waits for this join and then removes the member.
+      const banned = await query(
+        client,
+        "SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2 AND (until IS NULL OR until > $3)",
+        [roomId, userId, at],
+      );
+      if (banned.rowCount === 1) return rollback("banned");
       if (room.rows[0]!.visibility === "private" && !invited) return rollback("not-invited");
       await emitEvents(client, [memberEvent(roomId, userId, "joined", at)]);
       return "joined";
@@ -205,13 +214,27 @@ export class PgRooms implements RoomRepository {
   }
 
   async members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {
-    const rows = await query<{ user_id: string; name: string; avatar_file_id: string | null }>(
+    const rows = await query<{
+      user_id: string;
+      name: string;
+      avatar_file_id: string | null;
+      role: RoomRole;
+      muted_until: number | null;
+    }>(
       this.db.pool,
-      `SELECT rm.user_id, u.name, u.avatar_file_id FROM room_members rm JOIN users u ON u.id = rm.user_id
+      `SELECT rm.user_id, u.name, u.avatar_file_id, ${ROLE_SQL} AS role, mu.until AS muted_until
+       FROM room_members rm JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id
+       LEFT JOIN room_mutes mu ON mu.room_id = rm.room_id AND mu.user_id = rm.user_id
        WHERE rm.room_id = $1 AND rm.user_id > $2 ORDER BY rm.user_id LIMIT $3`,
       [roomId, after ?? "", limit],
     );
-    return rows.rows.map((row) => ({ userId: row.user_id, name: row.name, avatarFileId: row.avatar_file_id }));
+    return rows.rows.map((row) => ({
+      userId: row.user_id,
+      name: row.name,
+      avatarFileId: row.avatar_file_id,
+      role: row.role,
+      mutedUntil: row.muted_until,
+    }));
   }
 
   async memberIds(roomId: string): Promise<string[]> {

@@ -211,4 +211,42 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_seq);
   CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (update_at) WHERE status <> 'pending';
   `,
+  // Room roles and moderation (SQLite's migration 13): stored roles (the creator owns its room whatever this
+  // says), topics, bans, mutes and the audit log.
+  `
+  ALTER TABLE room_members ADD COLUMN role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'moderator'));
+  ALTER TABLE rooms ADD COLUMN topic TEXT;
+  CREATE TABLE room_bans (
+    room_id TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    until BIGINT,
+    reason TEXT,
+    banned_by TEXT NOT NULL,
+    create_at BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE TABLE room_mutes (
+    room_id TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    until BIGINT NOT NULL,
+    muted_by TEXT NOT NULL,
+    create_at BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE TABLE audit_log (
+    id BIGSERIAL PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT COLLATE "C" NOT NULL,
+    action TEXT COLLATE "C" NOT NULL,
+    room_id TEXT COLLATE "C",
+    target_user_id TEXT COLLATE "C",
+    message_id BIGINT,
+    reason TEXT,
+    until BIGINT
+  );
+  CREATE INDEX audit_by_room ON audit_log (room_id, id) WHERE room_id IS NOT NULL;
+  CREATE INDEX audit_by_actor ON audit_log (actor, id);
+  CREATE INDEX audit_by_target ON audit_log (target_user_id, id) WHERE target_user_id IS NOT NULL;
+  CREATE INDEX audit_by_action ON audit_log (action, id);
+  `,
 ];

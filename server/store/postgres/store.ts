@@ -7,6 +7,7 @@ import { createPool, plainError, query, type PgDatabase } from "./db.js";
 import { PgFiles } from "./files.js";
 import { PgMessages, type PgMessagesOptions } from "./messages.js";
 import { PgWebhooks } from "./outbox.js";
+import { PgModeration } from "./moderation.js";
 import { migratePostgres } from "./migrate.js";
 import { PgReadState } from "./read-state.js";
 import { PgRooms } from "./rooms.js";
@@ -66,6 +67,7 @@ export class PgStore extends RepositoryStore {
       readState: new PgReadState(db),
       search: new PgSearch(db),
       webhooks: new PgWebhooks(db),
+      moderation: new PgModeration(db),
     });
     this.messages = messages;
     this.blobs = new PgBlobs(pool);

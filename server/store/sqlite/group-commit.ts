@@ -6,6 +6,7 @@ import type { SqliteContext } from "./database.js";
 import { BY_CLIENT_ID_SQL, messageRows } from "./message-rows.js";
 import { MOVE_READ_SQL } from "./read-state.js";
 import { IS_MEMBER_SQL } from "./rooms.js";
+import { MUTED_SQL } from "./moderation-sql.js";
 
 /** Bound of GroupCommit.knownPairs (about 100 bytes each). */
 const KNOWN_PAIRS_MAX = 100_000;
@@ -50,6 +51,7 @@ export class GroupCommit {
         .prepare<[string, string], number>("SELECT 1 FROM files WHERE id = ? AND owner = ? AND deleted_at IS NULL")
         .pluck(),
       isMember: db.prepare<[string, string], { one: number }>(IS_MEMBER_SQL),
+      isMuted: db.prepare<[string, string, number], { one: number }>(MUTED_SQL),
       insertMessage: db.prepare<[...MessageRow, string | null]>(
         `INSERT INTO messages (${messageColumns()}, recipient_user)
          VALUES (${MESSAGE_COLUMNS.map(() => "?").join(", ")}, ?)`,
@@ -120,6 +122,10 @@ export class GroupCommit {
     // Likewise the sender's membership: a leave (or, later, a kick) committed since the sender's check wins.
     if (draft.messageType === "group" && this.statements.isMember.get(draft.to, draft.from) === undefined) {
       return forbidden("not a member of this room");
+    }
+    // And a mute in force at the send's time (section 11), committed since the sender's check or not.
+    if (draft.messageType === "group" && this.statements.isMuted.get(draft.to, draft.from, draft.createAt)) {
+      return forbidden("you are muted in this room");
     }
     const id = this.context.seq.next();
     // The row as stored is also the message returned: nothing is read back.

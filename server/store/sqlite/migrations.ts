@@ -256,4 +256,45 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_seq);
   CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (update_at) WHERE status <> 'pending';
   `,
+  // v2.0, room roles and moderation (section 11): a member's stored role (`member` or `moderator`; the room's
+  // creator is its owner whatever this says, so existing rooms are owned by their creators), a room's topic,
+  // bans (until NULL: for good) and mutes in force until their time (both outlive a leave and a rejoin), and
+  // the audit log, written in the same transaction as each moderation action. Bans and mutes are compared
+  // with the time of each action, so they end on time without a sweep; an ended row is replaced by the next.
+  `
+  ALTER TABLE room_members ADD COLUMN role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'moderator'));
+  ALTER TABLE rooms ADD COLUMN topic TEXT;
+  CREATE TABLE room_bans (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    until INTEGER,
+    reason TEXT,
+    banned_by TEXT NOT NULL,
+    create_at INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE room_mutes (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    muted_by TEXT NOT NULL,
+    create_at INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    room_id TEXT,
+    target_user_id TEXT,
+    message_id INTEGER,
+    reason TEXT,
+    until INTEGER
+  ) STRICT;
+  CREATE INDEX audit_by_room ON audit_log (room_id, id) WHERE room_id IS NOT NULL;
+  CREATE INDEX audit_by_actor ON audit_log (actor, id);
+  CREATE INDEX audit_by_target ON audit_log (target_user_id, id) WHERE target_user_id IS NOT NULL;
+  CREATE INDEX audit_by_action ON audit_log (action, id);
+  `,
 ];

@@ -1,6 +1,8 @@
 import type Database from "better-sqlite3";
 import { LOBBY_ROOM_ID, SYSTEM_USER_ID } from "../../../shared/ids.js";
-import type { Room, RoomInvitation } from "../../../shared/schemas.js";
+import type { Room, RoomInvitation, RoomRole } from "../../../shared/schemas.js";
+import { ROLE_SQL } from "../moderation.js";
+import { BANNED_SQL } from "./moderation-sql.js";
 import { toRoom, type RoomRow } from "../rows.js";
 import type { JoinOutcome, MemberRow, RoomDraft, RoomRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
@@ -86,10 +88,16 @@ export class SqliteRooms implements RoomRepository {
       ),
       allRooms: db.prepare<[number], RoomRow>("SELECT * FROM rooms ORDER BY create_at, id LIMIT ?"),
       roomsPage: db.prepare<[string, number], RoomRow>("SELECT * FROM rooms WHERE id > ? ORDER BY id LIMIT ?"),
-      members: db.prepare<[string, string, number], { user_id: string; name: string; avatar_file_id: string | null }>(
-        `SELECT rm.user_id, u.name, u.avatar_file_id FROM room_members rm JOIN users u ON u.id = rm.user_id
+      members: db.prepare<
+        [string, string, number],
+        { user_id: string; name: string; avatar_file_id: string | null; role: RoomRole; muted_until: number | null }
+      >(
+        `SELECT rm.user_id, u.name, u.avatar_file_id, ${ROLE_SQL} AS role, mu.until AS muted_until
+         FROM room_members rm JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id
+         LEFT JOIN room_mutes mu ON mu.room_id = rm.room_id AND mu.user_id = rm.user_id
          WHERE rm.room_id = ? AND rm.user_id > ? ORDER BY rm.user_id LIMIT ?`,
       ),
+      banned: db.prepare<[string, string, number], { one: number }>(BANNED_SQL),
       memberIds: db.prepare<[string], { user_id: string }>("SELECT user_id FROM room_members WHERE room_id = ?"),
       joinedAt: db.prepare<[string, string], { joined_at: number }>(
         "SELECT joined_at FROM room_members WHERE room_id = ? AND user_id = ?",
@@ -180,6 +188,7 @@ export class SqliteRooms implements RoomRepository {
       const room = this.statements.getRoom.get(roomId);
       if (!room) return "no-room";
       if (this.statements.isMember.get(roomId, userId) !== undefined) return "already";
+      if (this.statements.banned.get(roomId, userId, at) !== undefined) return "banned";
       const invited = this.statements.deleteInvite.run(roomId, userId).changes > 0;
       if (room.visibility === "private" && !invited) return "not-invited";
       this.seating.seat(roomId, userId, at);
@@ -205,9 +214,13 @@ export class SqliteRooms implements RoomRepository {
   }
 
   async members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {
-    return this.statements.members
-      .all(roomId, after ?? "", limit)
-      .map((row) => ({ userId: row.user_id, name: row.name, avatarFileId: row.avatar_file_id }));
+    return this.statements.members.all(roomId, after ?? "", limit).map((row) => ({
+      userId: row.user_id,
+      name: row.name,
+      avatarFileId: row.avatar_file_id,
+      role: row.role,
+      mutedUntil: row.muted_until,
+    }));
   }
 
   async memberIds(roomId: string): Promise<string[]> {

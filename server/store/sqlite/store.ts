@@ -6,6 +6,7 @@ import { SqliteFiles } from "./files.js";
 import { GroupCommit } from "./group-commit.js";
 import { prepareOutbox, SqliteWebhooks } from "./outbox.js";
 import { SqliteMessages } from "./messages.js";
+import { SqliteModeration } from "./moderation.js";
 import { SqliteReadState } from "./read-state.js";
 import { SqliteRooms } from "./rooms.js";
 import { SqliteSearch } from "./search.js";
@@ -67,6 +68,7 @@ export class SqliteStore extends RepositoryStore {
       readState: new SqliteReadState(context),
       search: fullText,
       webhooks: new SqliteWebhooks(db, base.outbox),
+      moderation: new SqliteModeration(context),
     });
     this.db = db;
     this.commits = commits;

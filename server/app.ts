@@ -9,6 +9,7 @@ import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { Server } from "socket.io";
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from "../shared/events.js";
+import { SYSTEM_USER_ID } from "../shared/ids.js";
 import { requireAdmin } from "./admin/access.js";
 import { registerAdminAccountRoutes } from "./admin/account-routes.js";
 import { registerAdminContentRoutes } from "./admin/content-routes.js";
@@ -381,7 +382,9 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     onBackgroundError: backgroundError,
   });
   accounts.start();
-  const moderation = new ModerationService(delivery, store, messages, { now, adminUsers: config.adminUsers, files });
+  // `system` is the admin key's actor in moderation and the audit log (no user can be `system`).
+  const moderationAdmins = new Set([...config.adminUsers, SYSTEM_USER_ID]);
+  const moderation = new ModerationService(delivery, store, messages, { now, adminUsers: moderationAdmins, files });
   const handlers = {
     ...createHandlerTable({ messages, rooms, conversations, users, delivery, accounts }),
     ...createModerationHandlers(moderation),
@@ -412,7 +415,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   registerPushRoutes(app, { hub, pushApiKey: requireSecret(config.pushApiKey, "PUSH_API_KEY"), metrics });
   const adminAccess = { config, store, tokens, now, adminApiKey: requireSecret(config.adminApiKey, "ADMIN_API_KEY") };
   registerAdminRoutes(app, { ...adminAccess, hub, metrics });
-  registerAdminContentRoutes(app, { ...adminAccess, hub });
+  registerAdminContentRoutes(app, { ...adminAccess, hub, moderation });
   registerAdminAccountRoutes(app, {
     ...adminAccess,
     accounts,

@@ -100,3 +100,31 @@ export const adminRoomMessagesQuerySchema = z.object({
   before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
+
+/** `GET /api/admin/audit` query: entries before an id, newest first, filtered by what is given. */
+export const adminAuditQuerySchema = z.object({
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  actor: z.string().min(1).max(64).optional(),
+  action: z.string().min(1).max(64).optional(),
+  roomId: z.string().min(1).max(64).optional(),
+  targetUserId: z.string().min(1).max(64).optional(),
+});
+
+/** `GET /api/admin/audit` and `room:audit`: a page of the audit log, newest first. */
+export const auditPageSchema = z.object({
+  entries: z.array(
+    z.object({
+      id: z.int(),
+      at: z.number(),
+      actor: z.string(),
+      action: z.string(),
+      roomId: z.string().optional(),
+      targetUserId: z.string().optional(),
+      messageId: z.int().optional(),
+      reason: z.string().optional(),
+      until: z.number().optional(),
+    }),
+  ),
+  hasMore: z.boolean(),
+});

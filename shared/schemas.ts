@@ -508,7 +508,7 @@ export interface AuditEntry {
   id: number;
   /** When, ms since the epoch. */
   at: number;
-  /** The user who acted (`admin-key` for the admin API key). */
+  /** The user who acted (`system` for the admin API key: no user can be `system`). */
   actor: string;
   /** e.g. `room.kick`, `room.ban`, `message.delete`, `user.disable`. */
   action: string;

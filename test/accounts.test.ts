@@ -2,7 +2,7 @@ import jwt from "jsonwebtoken";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ServerNotice } from "../shared/events.js";
 import type { AdminSession, AdminUser } from "../shared/http.js";
-import type { AuthResponse, Room, StoredMessage } from "../shared/schemas.js";
+import type { AuditPage, AuthResponse, Room, StoredMessage } from "../shared/schemas.js";
 import {
   ADMIN_KEY,
   TEST_SECRET,
@@ -505,5 +505,95 @@ describe("admin rooms, messages and notices", () => {
       (await call(server, "POST", "/api/admin/notices", ADMIN_KEY, { to: { user: "nobody" }, content: "x" })).status,
     ).toBe(404);
     expect((await call(server, "POST", "/api/admin/notices", ADMIN_KEY, { to: {}, content: "x" })).status).toBe(400);
+  });
+});
+
+describe("admin audit log", () => {
+  it("records every admin action with its actor (system for the key), newest first, with filters and paging", async () => {
+    const server = await startServer({ ADMIN_USERS: "root" });
+    const alice = await register(server, "alice");
+    await call(server, "GET", "/api/me", signToken("bob"));
+    const root = signToken("root");
+    await call(server, "POST", "/api/admin/users/bob/disable", root);
+    await call(server, "POST", "/api/admin/users/bob/enable", ADMIN_KEY);
+    await call(server, "POST", "/api/admin/users/bob/sign-out", ADMIN_KEY);
+    await call(server, "POST", "/api/admin/users/bob/admin", root, { admin: true });
+    await call(server, "POST", "/api/admin/users/bob/password", ADMIN_KEY, { password: "new secret 1" });
+    await call(server, "POST", "/api/auth/password", alice.token, {
+      currentPassword: PASSWORD,
+      newPassword: "another 12",
+    });
+    const client = await connect(server, "carol");
+    await call(server, "DELETE", `/api/admin/sessions/${client.socket.id}`, root);
+    // A refused action writes nothing.
+    await call(server, "POST", "/api/admin/users/nobody/disable", ADMIN_KEY);
+    const log = (await call(server, "GET", "/api/admin/audit", ADMIN_KEY)).body as AuditPage;
+    expect(log.entries.map((entry) => [entry.actor, entry.action, entry.targetUserId])).toEqual([
+      ["root", "session.end", "carol"],
+      ["alice", "user.password-change", "alice"],
+      ["system", "user.password-reset", "bob"],
+      ["root", "user.admin.grant", "bob"],
+      ["system", "user.sign-out", "bob"],
+      ["system", "user.enable", "bob"],
+      ["root", "user.disable", "bob"],
+    ]);
+    expect(log.hasMore).toBe(false);
+    const ids = log.entries.map((entry) => entry.id);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    const byRoot = (await call(server, "GET", "/api/admin/audit?actor=root", ADMIN_KEY)).body as AuditPage;
+    expect(byRoot.entries.map((entry) => entry.action)).toEqual(["session.end", "user.admin.grant", "user.disable"]);
+    const page = (await call(server, "GET", "/api/admin/audit?limit=2", ADMIN_KEY)).body as AuditPage;
+    expect(page).toMatchObject({ hasMore: true });
+    const next = (await call(server, "GET", `/api/admin/audit?limit=2&before=${page.entries[1]!.id}`, ADMIN_KEY))
+      .body as AuditPage;
+    expect(next.entries.map((entry) => entry.id)).toEqual(ids.slice(2, 4));
+    const filtered = (await call(server, "GET", "/api/admin/audit?action=user.enable&targetUserId=bob", ADMIN_KEY))
+      .body as AuditPage;
+    expect(filtered.entries).toHaveLength(1);
+    expect((await call(server, "GET", "/api/admin/audit?limit=500", ADMIN_KEY)).status).toBe(400);
+    expect((await call(server, "GET", "/api/admin/audit", signToken("bob"))).status).toBe(401);
+  });
+
+  it("deletes a room as an admin: members are told, the entry says who, the lobby cannot go", async () => {
+    const server = await startServer({ ADMIN_USERS: "root" });
+    const [alice, bob] = [await connect(server, "alice"), await connect(server, "bob")];
+    const room = await ok(alice.socket, "room:create", { name: "Ops", visibility: "public" });
+    await ok(bob.socket, "room:join", { roomId: room.id });
+    const removed = nextEvent(bob.socket, "room:removed");
+    expect((await call(server, "DELETE", `/api/admin/rooms/${room.id}`, ADMIN_KEY)).status).toBe(204);
+    expect(await removed).toMatchObject({ roomId: room.id, kind: "deleted", by: "system" });
+    expect((await call(server, "GET", `/api/admin/rooms/${room.id}/messages`, ADMIN_KEY)).status).toBe(404);
+    expect((await call(server, "DELETE", `/api/admin/rooms/${room.id}`, ADMIN_KEY)).status).toBe(404);
+    expect((await call(server, "DELETE", "/api/admin/rooms/lobby", signToken("root"))).status).toBe(403);
+    expect((await call(server, "DELETE", "/api/admin/rooms/lobby", signToken("alice"))).status).toBe(403);
+    const log = (await call(server, "GET", `/api/admin/audit?roomId=${room.id}`, ADMIN_KEY)).body as AuditPage;
+    expect(log.entries).toMatchObject([{ actor: "system", action: "room.delete", roomId: room.id }]);
+  });
+
+  it("an admin's delete of a room message carries deletedBy; of a direct message, an audit entry", async () => {
+    const server = await startServer({ ADMIN_USERS: "root" });
+    const [alice, bob] = [await connect(server, "alice"), await connect(server, "bob")];
+    const inLobby = await ok(alice.socket, "message:send", {
+      messageType: "group",
+      to: "lobby",
+      mediaType: "text",
+      content: "x",
+    });
+    const updated = nextEvent(bob.socket, "message:updated");
+    const tombstone = await call(server, "DELETE", `/api/admin/messages/${inLobby.id}`, signToken("root"));
+    expect(tombstone).toMatchObject({ status: 200, body: { id: inLobby.id, deletedBy: "root" } });
+    expect(await updated).toMatchObject({ id: inLobby.id, deletedBy: "root" });
+    const direct = await ok(alice.socket, "message:send", {
+      messageType: "single",
+      to: "bob",
+      mediaType: "text",
+      content: "y",
+    });
+    expect((await call(server, "DELETE", `/api/admin/messages/${direct.id}`, ADMIN_KEY)).status).toBe(200);
+    const log = (await call(server, "GET", "/api/admin/audit?action=message.delete", ADMIN_KEY)).body as AuditPage;
+    expect(log.entries.map((entry) => [entry.actor, entry.messageId])).toEqual([
+      ["system", direct.id],
+      ["root", inLobby.id],
+    ]);
   });
 });

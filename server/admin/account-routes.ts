@@ -15,7 +15,7 @@ import { AppError } from "../errors.js";
 import type { UserRecord } from "../store/types.js";
 import { isAdmin } from "../users/admins.js";
 import { parseInput } from "../validate.js";
-import { requireAdmin, type AdminAccessDeps, type AdminActor } from "./access.js";
+import { actorId, requireAdmin, type AdminAccessDeps, type AdminActor } from "./access.js";
 
 /** What the account routes of the admin API need. */
 export interface AdminAccountDeps extends AdminAccessDeps {
@@ -59,17 +59,17 @@ export function registerAdminAccountRoutes(app: FastifyInstance, deps: AdminAcco
     if (isSelf(actor, request.params.id)) {
       throw new AppError("FORBIDDEN", "an admin cannot disable their own account");
     }
-    return view(await accounts.disable(request.params.id));
+    return view(await accounts.disable(request.params.id, actorId(actor)));
   });
 
   app.post<{ Params: UserParams }>("/api/admin/users/:id/enable", async (request) => {
-    await admin(request);
-    return view(await accounts.enable(request.params.id));
+    const actor = await admin(request);
+    return view(await accounts.enable(request.params.id, actorId(actor)));
   });
 
   app.post<{ Params: UserParams }>("/api/admin/users/:id/sign-out", async (request) => {
-    await admin(request);
-    return view(await accounts.signOut(request.params.id));
+    const actor = await admin(request);
+    return view(await accounts.signOut(request.params.id, actorId(actor)));
   });
 
   app.post<{ Params: UserParams }>("/api/admin/users/:id/admin", async (request) => {
@@ -78,15 +78,17 @@ export function registerAdminAccountRoutes(app: FastifyInstance, deps: AdminAcco
     if (!flag && isSelf(actor, request.params.id)) {
       throw new AppError("FORBIDDEN", "an admin cannot take their own admin rights away");
     }
-    const record = await store.setAdmin(request.params.id, flag);
+    const action = flag ? "user.admin.grant" : "user.admin.revoke";
+    const audit = { at: deps.now(), actor: actorId(actor), action, targetUserId: request.params.id };
+    const record = await store.setAdmin(request.params.id, flag, audit);
     if (!record) throw new AppError("NOT_FOUND", `no user ${request.params.id}`);
     return view(record);
   });
 
   app.post<{ Params: UserParams }>("/api/admin/users/:id/password", async (request, reply) => {
-    await admin(request);
+    const actor = await admin(request);
     const { password } = parseInput(passwordResetSchema, request.body);
-    await accounts.resetPassword(request.params.id, password);
+    await accounts.resetPassword(request.params.id, password, actorId(actor));
     return reply.status(204).send();
   });
 
@@ -101,9 +103,18 @@ export function registerAdminAccountRoutes(app: FastifyInstance, deps: AdminAcco
   });
 
   app.delete<{ Params: { socketId: string } }>("/api/admin/sessions/:socketId", async (request, reply) => {
-    await admin(request);
-    const ended = await deps.delivery.endSessions({ socketId: request.params.socketId, reason: "kicked" });
+    const actor = await admin(request);
+    const socketId = request.params.socketId;
+    const session = await deps.delivery.session(socketId);
+    const ended = await deps.delivery.endSessions({ socketId, reason: "kicked" });
     if (ended === 0) throw new AppError("NOT_FOUND", "no such session");
+    await store.appendAudit({
+      at: deps.now(),
+      actor: actorId(actor),
+      action: "session.end",
+      ...(session ? { targetUserId: session.data.user.id } : {}),
+      reason: `socket ${socketId}`,
+    });
     return reply.status(204).send();
   });
 }

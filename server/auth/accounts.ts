@@ -2,6 +2,7 @@ import type { SocketAccess } from "../../shared/events.js";
 import type { AuthResponse, User } from "../../shared/schemas.js";
 import type { Delivery } from "../delivery/deliver.js";
 import { AppError } from "../errors.js";
+import type { AuditDraft } from "../store/moderation.js";
 import type { Store, UserRecord } from "../store/types.js";
 import { MAX_REVOKED_TOKENS_PER_USER, refusal, type Admitted } from "./access.js";
 import type { PasswordHasher } from "./password.js";
@@ -120,7 +121,8 @@ export class AccountService {
     const hash = await this.deps.passwords.hash(newPassword);
     const at = this.deps.now();
     // Conditional on the hash just checked: of two changes racing with the same old password, one wins.
-    if (!(await this.deps.store.changePassword(record.id, hash, at, record.passwordHash))) {
+    const audit = { at, actor: record.id, action: "user.password-change", targetUserId: record.id };
+    if (!(await this.deps.store.changePassword(record.id, hash, at, record.passwordHash, audit))) {
       throw new AppError("CONFLICT", "the password was changed meanwhile; sign in again");
     }
     await this.endSessions({ userId: record.id, issuedBefore: at, reason: "signed-out" });
@@ -132,7 +134,10 @@ export class AccountService {
   async logout(admitted: Admitted, everywhere: boolean): Promise<void> {
     const { identity, record } = admitted;
     const at = this.deps.now();
-    if (everywhere) return this.revokeAll(record.id, at, "signed-out");
+    if (everywhere) {
+      await this.revokeAll(record.id, at, record.id);
+      return;
+    }
     const token = { hash: identity.hash, userId: record.id, expiresAt: identity.exp * 1000 };
     const outcome = await this.deps.store.revokeToken(token, at, MAX_REVOKED_TOKENS_PER_USER);
     if (outcome === "all") {
@@ -166,40 +171,42 @@ export class AccountService {
   }
 
   /** Disables an account: it cannot sign in or connect, and its sockets are disconnected. */
-  async disable(userId: string): Promise<UserRecord> {
-    const record = await this.deps.store.setDisabled(userId, this.deps.now());
+  async disable(userId: string, actor: string): Promise<UserRecord> {
+    const at = this.deps.now();
+    const record = await this.deps.store.setDisabled(userId, at, audited(at, actor, "user.disable", userId));
     if (!record) throw noSuchUser(userId);
     await this.endSessions({ userId, reason: "disabled" });
     return record;
   }
 
   /** Enables a disabled account (its tokens from before the disable still do not count). */
-  async enable(userId: string): Promise<UserRecord> {
-    const record = await this.deps.store.setDisabled(userId, null);
+  async enable(userId: string, actor: string): Promise<UserRecord> {
+    const at = this.deps.now();
+    const record = await this.deps.store.setDisabled(userId, null, audited(at, actor, "user.enable", userId));
     if (!record) throw noSuchUser(userId);
     return record;
   }
 
   /** Signs the user out everywhere. */
-  async signOut(userId: string): Promise<UserRecord> {
-    const at = this.deps.now();
-    const record = await this.deps.store.revokeTokens(userId, at);
-    if (!record) throw noSuchUser(userId);
-    await this.endSessions({ userId, issuedBefore: at, reason: "signed-out" });
-    return record;
+  async signOut(userId: string, actor: string): Promise<UserRecord> {
+    return this.revokeAll(userId, this.deps.now(), actor);
   }
 
   /** An admin sets a new password: every token of the user stops working. */
-  async resetPassword(userId: string, password: string): Promise<void> {
+  async resetPassword(userId: string, password: string, actor: string): Promise<void> {
     const hash = await this.deps.passwords.hash(password);
     const at = this.deps.now();
-    if (!(await this.deps.store.changePassword(userId, hash, at))) throw noSuchUser(userId);
+    const audit = audited(at, actor, "user.password-reset", userId);
+    if (!(await this.deps.store.changePassword(userId, hash, at, undefined, audit))) throw noSuchUser(userId);
     await this.endSessions({ userId, issuedBefore: at, reason: "signed-out" });
   }
 
-  private async revokeAll(userId: string, at: number, reason: "signed-out"): Promise<void> {
-    if (!(await this.deps.store.revokeTokens(userId, at))) throw noSuchUser(userId);
-    await this.endSessions({ userId, issuedBefore: at, reason });
+  /** Revokes every token of the user issued before `at` (audited as `actor`'s sign-out) and ends its sockets. */
+  private async revokeAll(userId: string, at: number, actor: string): Promise<UserRecord> {
+    const record = await this.deps.store.revokeTokens(userId, at, audited(at, actor, "user.sign-out", userId));
+    if (!record) throw noSuchUser(userId);
+    await this.endSessions({ userId, issuedBefore: at, reason: "signed-out" });
+    return record;
   }
 
   private async endSessions(target: Parameters<Delivery["endSessions"]>[0]): Promise<void> {
@@ -208,3 +215,11 @@ export class AccountService {
 }
 
 const noSuchUser = (userId: string) => new AppError("NOT_FOUND", `no user ${userId}`);
+
+/** The audit entry of an account action on `targetUserId`. */
+const audited = (at: number, actor: string, action: string, targetUserId: string): AuditDraft => ({
+  at,
+  actor,
+  action,
+  targetUserId,
+});

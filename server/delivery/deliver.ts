@@ -283,6 +283,12 @@ export class Delivery {
     return (await target.fetchSockets()).map((socket) => ({ id: socket.id, data: socket.data }));
   }
 
+  /** One socket on any node (every socket is in a channel named by its id), with what it holds. */
+  async session(socketId: string): Promise<{ id: string; data: SocketData } | undefined> {
+    const [socket] = await this.io.in(socketId).fetchSockets();
+    return socket && { id: socket.id, data: socket.data };
+  }
+
   /** This node's connected sockets, each with what it holds. */
   localSessions(): { id: string; data: SocketData }[] {
     return [...this.io.of("/").sockets.values()].map((socket) => ({ id: socket.id, data: socket.data }));

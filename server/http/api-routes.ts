@@ -1,6 +1,8 @@
 import { z } from "zod";
 import {
+  adminAuditQuerySchema,
   adminFlagSchema,
+  auditPageSchema,
   adminRoomMessagesQuerySchema,
   adminRoomsQuerySchema,
   adminSessionsQuerySchema,
@@ -288,6 +290,28 @@ export const API_ROUTES: readonly RouteDoc[] = [
       },
     },
     errors: [...ADMIN_ERRORS, "INVALID_PAYLOAD", "NOT_FOUND"],
+  },
+  {
+    method: "DELETE",
+    url: "/api/admin/rooms/:id",
+    operationId: "adminDeleteRoom",
+    tag: "admin",
+    summary: "Deletes a room with its history (not the lobby): every member gets `room:removed` (kind `deleted`).",
+    auth: ADMIN,
+    params: z.object({ id: z.string().meta({ description: "the room's id" }) }),
+    responses: { 204: { description: "deleted", contentType: "text/plain" } },
+    errors: [...ADMIN_ERRORS, "NOT_FOUND"],
+  },
+  {
+    method: "GET",
+    url: "/api/admin/audit",
+    operationId: "adminAudit",
+    tag: "admin",
+    summary: "The audit log, newest first, before an entry id, filtered by actor, action, room or target user.",
+    auth: ADMIN,
+    query: adminAuditQuerySchema,
+    responses: { 200: { description: "one page", schema: auditPageSchema } },
+    errors: [...ADMIN_ERRORS, "INVALID_PAYLOAD"],
   },
   {
     method: "DELETE",

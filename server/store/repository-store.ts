@@ -89,11 +89,11 @@ export abstract class RepositoryStore implements Store {
   setLastSeen(userId: string, at: number): Promise<void> {
     return this.parts.users.setLastSeen(userId, at);
   }
-  changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean> {
-    return this.parts.users.changePassword(id, newHash, at, expectedHash);
+  changePassword(id: string, newHash: string, at: number, expectedHash?: string, audit?: AuditDraft): Promise<boolean> {
+    return this.parts.users.changePassword(id, newHash, at, expectedHash, audit);
   }
-  revokeTokens(id: string, at: number): Promise<UserRecord | undefined> {
-    return this.parts.users.revokeTokens(id, at);
+  revokeTokens(id: string, at: number, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    return this.parts.users.revokeTokens(id, at, audit);
   }
   revokeToken(token: RevokedToken, at: number, maxPerUser: number): Promise<"token" | "all"> {
     return this.parts.users.revokeToken(token, at, maxPerUser);
@@ -110,11 +110,11 @@ export abstract class RepositoryStore implements Store {
   pruneRevokedTokens(now: number, limit: number): Promise<number> {
     return this.parts.users.pruneRevokedTokens(now, limit);
   }
-  setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined> {
-    return this.parts.users.setDisabled(id, disabledAt);
+  setDisabled(id: string, disabledAt: number | null, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    return this.parts.users.setDisabled(id, disabledAt, audit);
   }
-  setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined> {
-    return this.parts.users.setAdmin(id, admin);
+  setAdmin(id: string, admin: boolean, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    return this.parts.users.setAdmin(id, admin, audit);
   }
   listUsers(query: { q?: string | undefined; after?: string | undefined; limit: number }): Promise<UserRecord[]> {
     return this.parts.users.listUsers(query);

@@ -1,6 +1,6 @@
 import type { MediaType, Room, RoomInvitation, RoomRole, StoredMessage, User } from "../../shared/schemas.js";
 import type { WebhookDelivery, WebhookEventData, WebhookEventType } from "../../shared/webhooks.js";
-import type { ModerationRepository } from "./moderation.js";
+import type { AuditDraft, ModerationRepository } from "./moderation.js";
 
 /** A user row, with the password hash for built-in accounts. */
 export interface UserRecord extends User {
@@ -175,7 +175,10 @@ export interface RoomDraft {
   createAt: number;
 }
 
-/** Users: accounts made by sign-up or by a first token, and their profile. */
+/**
+ * Users: accounts made by sign-up or by a first token, and their profile. The account changes take an
+ * optional audit entry, written in the transaction of the change (it is not written when nothing changed).
+ */
 export interface UserRepository {
   /** Creates a user; false when the id is taken. */
   createUser(user: { id: string; name: string; passwordHash: string | null; createAt: number }): Promise<boolean>;
@@ -196,12 +199,12 @@ export interface UserRepository {
    * when it is not, or when there is no such user: two changes that checked the same old password cannot
    * both win.
    */
-  changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean>;
+  changePassword(id: string, newHash: string, at: number, expectedHash?: string, audit?: AuditDraft): Promise<boolean>;
   /**
    * Makes every token of the user issued before `at` stop counting (the time only ever moves forward);
    * undefined when there is no such user.
    */
-  revokeTokens(id: string, at: number): Promise<UserRecord | undefined>;
+  revokeTokens(id: string, at: number, audit?: AuditDraft): Promise<UserRecord | undefined>;
   /**
    * Signs one token out until it expires. A user with `maxPerUser` tokens signed out already has every
    * token issued before `at` revoked instead, and its single entries dropped ("all"): the bound on what
@@ -220,9 +223,9 @@ export interface UserRepository {
    * Disables (at `disabledAt`, which also revokes every token issued before then) or, with null, enables an
    * account; undefined when there is no such user.
    */
-  setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined>;
+  setDisabled(id: string, disabledAt: number | null, audit?: AuditDraft): Promise<UserRecord | undefined>;
   /** Sets the admin flag; undefined when there is no such user. */
-  setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined>;
+  setAdmin(id: string, admin: boolean, audit?: AuditDraft): Promise<UserRecord | undefined>;
   /**
    * Users by id after `after`, at most `limit`; with `q`, only those whose id or name contains it (without
    * case, for ASCII letters).

@@ -2,6 +2,9 @@ import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
 import { KnownSet } from "../batch-effects.js";
 import { likeEscaped, toUser, type UserRow } from "../rows.js";
 import type { AccessState, RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
+import type pg from "pg";
+import type { AuditDraft } from "../moderation.js";
+import { appendAudit } from "./audit.js";
 import type { PgDatabase } from "./db.js";
 import { query, transaction } from "./db.js";
 import { emitEvents } from "./outbox.js";
@@ -101,9 +104,15 @@ export class PgUsers implements UserRepository {
     await query(this.db.pool, "UPDATE users SET last_seen_at = $1 WHERE id = $2", [at, userId]);
   }
 
-  async changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean> {
-    const changed = await query(
-      this.db.pool,
+  async changePassword(
+    id: string,
+    newHash: string,
+    at: number,
+    expectedHash?: string,
+    audit?: AuditDraft,
+  ): Promise<boolean> {
+    const changed = await this.audited(
+      audit,
       `UPDATE users SET password_hash = $2, tokens_valid_after = GREATEST(tokens_valid_after, $3)
        WHERE id = $1 AND ($4::text IS NULL OR password_hash = $4)`,
       [id, newHash, at, expectedHash ?? null],
@@ -111,9 +120,26 @@ export class PgUsers implements UserRepository {
     return changed.rowCount === 1;
   }
 
-  async revokeTokens(id: string, at: number): Promise<UserRecord | undefined> {
-    const row = await query<UserRow>(
-      this.db.pool,
+  /**
+   * Runs one statement and, when it changed a row, appends `audit` in the same transaction (one round trip
+   * without an entry).
+   */
+  private async audited<R extends pg.QueryResultRow>(
+    audit: AuditDraft | undefined,
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    if (!audit) return query<R>(this.db.pool, text, values);
+    return transaction(this.db.pool, async (client) => {
+      const result = await query<R>(client, text, values);
+      if ((result.rowCount ?? 0) > 0) await appendAudit(client, audit);
+      return result;
+    });
+  }
+
+  async revokeTokens(id: string, at: number, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    const row = await this.audited<UserRow>(
+      audit,
       "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $2) WHERE id = $1 RETURNING *",
       [id, at],
     );
@@ -185,9 +211,9 @@ export class PgUsers implements UserRepository {
     return pruned.rowCount ?? 0;
   }
 
-  async setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined> {
-    const row = await query<UserRow>(
-      this.db.pool,
+  async setDisabled(id: string, disabledAt: number | null, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    const row = await this.audited<UserRow>(
+      audit,
       `UPDATE users SET disabled_at = $2::bigint,
          tokens_valid_after = CASE WHEN $2::bigint IS NULL THEN tokens_valid_after
            ELSE GREATEST(tokens_valid_after, $2::bigint) END
@@ -197,8 +223,8 @@ export class PgUsers implements UserRepository {
     return row.rows[0] && toUser(row.rows[0]);
   }
 
-  async setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined> {
-    const row = await query<UserRow>(this.db.pool, "UPDATE users SET admin = $2 WHERE id = $1 RETURNING *", [
+  async setAdmin(id: string, admin: boolean, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    const row = await this.audited<UserRow>(audit, "UPDATE users SET admin = $2 WHERE id = $1 RETURNING *", [
       id,
       admin,
     ]);

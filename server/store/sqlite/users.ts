@@ -3,6 +3,8 @@ import { LOBBY_ROOM_ID } from "../../../shared/ids.js";
 import { KnownSet } from "../batch-effects.js";
 import { likeEscaped, toUser, type UserRow } from "../rows.js";
 import type { AccessState, RevokedToken, UserChanges, UserRecord, UserRepository } from "../types.js";
+import type { AuditDraft } from "../moderation.js";
+import { appendAudit } from "./audit.js";
 import type { SqliteContext } from "./database.js";
 import type { SqliteOutbox } from "./outbox.js";
 import { prepareSeating, type Seating } from "./rooms.js";
@@ -136,13 +138,31 @@ export class SqliteUsers implements UserRepository {
     this.statements.setLastSeen.run(at, userId);
   }
 
-  async changePassword(id: string, newHash: string, at: number, expectedHash?: string): Promise<boolean> {
+  async changePassword(
+    id: string,
+    newHash: string,
+    at: number,
+    expectedHash?: string,
+    audit?: AuditDraft,
+  ): Promise<boolean> {
     const expected = expectedHash ?? null;
-    return this.statements.changePassword.run({ id, hash: newHash, at, expected }).changes > 0;
+    return this.audited(
+      audit,
+      () => this.statements.changePassword.run({ id, hash: newHash, at, expected }).changes > 0,
+    );
   }
 
-  async revokeTokens(id: string, at: number): Promise<UserRecord | undefined> {
-    if (this.statements.revokeTokens.run(at, id).changes === 0) return undefined;
+  /** Runs `change` and, when it changed something, appends `audit` in the same transaction. */
+  private audited<T>(audit: AuditDraft | undefined, change: () => T): T {
+    return this.db.transaction(() => {
+      const result = change();
+      if (audit && result) appendAudit(this.db, audit);
+      return result;
+    })();
+  }
+
+  async revokeTokens(id: string, at: number, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    if (!this.audited(audit, () => this.statements.revokeTokens.run(at, id).changes > 0)) return undefined;
     return this.getUser(id);
   }
 
@@ -178,13 +198,14 @@ export class SqliteUsers implements UserRepository {
     return this.statements.pruneRevoked.run(now, limit).changes;
   }
 
-  async setDisabled(id: string, disabledAt: number | null): Promise<UserRecord | undefined> {
-    if (this.statements.setDisabled.run({ id, at: disabledAt }).changes === 0) return undefined;
+  async setDisabled(id: string, disabledAt: number | null, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    if (!this.audited(audit, () => this.statements.setDisabled.run({ id, at: disabledAt }).changes > 0))
+      return undefined;
     return this.getUser(id);
   }
 
-  async setAdmin(id: string, admin: boolean): Promise<UserRecord | undefined> {
-    if (this.statements.setAdmin.run(admin ? 1 : 0, id).changes === 0) return undefined;
+  async setAdmin(id: string, admin: boolean, audit?: AuditDraft): Promise<UserRecord | undefined> {
+    if (!this.audited(audit, () => this.statements.setAdmin.run(admin ? 1 : 0, id).changes > 0)) return undefined;
     return this.getUser(id);
   }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Room, RoomMemberChange, StoredMessage, User } from "./schemas.js";
+import type { Room, RoomMemberChange, RoomRole, StoredMessage, User } from "./schemas.js";
 
 /*
  * Webhooks (section 13 of the contract): the event types, what each carries, and the admin API's bodies and
@@ -22,11 +22,18 @@ export const WEBHOOK_EVENT_TYPES = [
 /** One event type. */
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-/** What `room.member` carries: a change of `room:member` (`by`: who made it, when not the subject itself). */
+/**
+ * What `room.member` carries: a change of `room:member` (`by`: who made it, when not the subject itself; a
+ * moderator's or an admin's `kicked`, `banned`, `role`, `muted` and `unmuted` carry it).
+ */
 export interface WebhookRoomMember {
   roomId: string;
   userId: string;
   change: RoomMemberChange["change"];
+  /** `role`: the subject's new role. */
+  role?: RoomRole;
+  /** `muted`: when the mute ends (ms since the epoch). */
+  until?: number;
   by?: string;
 }
 

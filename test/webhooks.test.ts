@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createChatServer, type ChatServerOptions } from "../server/app.js";
 import { WebhookSender } from "../server/webhooks/sender.js";
 import { verifyWebhook, WebhookVerificationError } from "../client/webhooks.js";
+import type { RoomMemberChange } from "../shared/schemas.js";
 import type { WebhookCreated, WebhookDelivery } from "../shared/webhooks.js";
 import { ADMIN_KEY, cleanup, connect, ok, tempDir, testConfig, until, type TestServer } from "./support/harness.js";
 import { startCluster } from "./support/cluster.js";
@@ -566,5 +567,79 @@ describe("webhooks: configuration and the sender's schedule", () => {
       () => deliveries(server, endpoint.id),
       (found) => found.length === 0,
     );
+  });
+});
+
+describe("webhooks: moderation (section 11)", () => {
+  it("sends room.member for a role, mute, unmute, kick and ban of a member, as room:member says them, with `by`", async () => {
+    const hook = await receiver();
+    const server = await start();
+    const endpoint = await subscribe(server, hook.url, ["room.member"]);
+    const alice = await connect(server, "alice");
+    const watched: RoomMemberChange[] = [];
+    alice.socket.on("room:member", (change) => watched.push(change));
+    const room = await ok(alice.socket, "room:create", { name: "Moderated" });
+    for (const user of ["bob", "carol", "dave"]) {
+      await ok((await connect(server, user)).socket, "room:join", { roomId: room.id });
+    }
+    const bob = await connect(server, "bob");
+    await connect(server, "erin");
+    await ok(alice.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" });
+    const until = Date.now() + 60_000;
+    await ok(bob.socket, "room:mute", { roomId: room.id, userId: "carol", until });
+    await ok(bob.socket, "room:unmute", { roomId: room.id, userId: "carol" });
+    await ok(bob.socket, "room:kick", { roomId: room.id, userId: "carol", reason: "spam" });
+    await ok(bob.socket, "room:ban", { roomId: room.id, userId: "dave" });
+    // A ban of a user who was never a member changes no membership: no room:member, no event.
+    await ok(bob.socket, "room:ban", { roomId: room.id, userId: "erin" });
+    // alice's create, bob's, carol's and dave's joins, then the five changes.
+    await waitFor(() => new Set(hook.received.map((request) => request.event.id)).size === 9);
+    await waitFor(() => watched.filter((change) => change.change !== "joined").length === 5);
+    const bySeq = [...new Map(hook.received.map((request) => [request.event.id, request])).values()].sort(
+      (a, b) => a.event.seq - b.event.seq,
+    );
+    for (const request of bySeq) expect(signatureValid(endpoint.secret, request)).toBe(true);
+    const changes = bySeq.map((request) => request.event.data).slice(4);
+    expect(changes).toEqual([
+      { roomId: room.id, userId: "bob", change: "role", role: "moderator", by: "alice" },
+      { roomId: room.id, userId: "carol", change: "muted", until, by: "bob" },
+      { roomId: room.id, userId: "carol", change: "unmuted", by: "bob" },
+      { roomId: room.id, userId: "carol", change: "kicked", by: "bob" },
+      { roomId: room.id, userId: "dave", change: "banned", by: "bob" },
+    ]);
+    // What the room's sockets got, but `name`, and with who acted.
+    const told = watched.filter((change) => change.change !== "joined").map(({ name: _name, ...change }) => change);
+    expect(changes.map(({ by: _by, ...change }) => change)).toEqual(told);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(new Set(hook.received.map((request) => request.event.id)).size).toBe(9);
+  });
+
+  it("sends message.deleted with the tombstone for a moderator's delete, and room.deleted with the room as it was", async () => {
+    const hook = await receiver();
+    const server = await start();
+    const endpoint = await subscribe(server, hook.url, ["message.deleted", "room.deleted"]);
+    const alice = await connect(server, "alice");
+    const bob = await connect(server, "bob");
+    const room = await ok(alice.socket, "room:create", { name: "Doomed", visibility: "public" });
+    await ok(bob.socket, "room:join", { roomId: room.id });
+    const sent = await ok(bob.socket, "message:send", {
+      messageType: "group",
+      mediaType: "text",
+      to: room.id,
+      content: "spam",
+    });
+    const tombstone = await ok(alice.socket, "message:delete", { id: sent.id });
+    expect(tombstone).toMatchObject({ id: sent.id, deletedBy: "alice" });
+    // Deleting the tombstone again changes nothing: no second event.
+    await ok(alice.socket, "message:delete", { id: sent.id });
+    await ok(alice.socket, "room:delete", { roomId: room.id });
+    await waitFor(() => new Set(hook.received.map((request) => request.event.id)).size === 2);
+    for (const request of hook.received) expect(signatureValid(endpoint.secret, request)).toBe(true);
+    expect(typesBySeq(hook)).toEqual(["message.deleted", "room.deleted"]);
+    const data = (type: string) => hook.received.find((request) => request.event.type === type)!.event.data;
+    expect(data("message.deleted")).toEqual({ message: tombstone });
+    expect(data("room.deleted")).toEqual({ room: { ...room, members: 2 } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(typesBySeq(hook)).toEqual(["message.deleted", "room.deleted"]);
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import type { WebhookDelivery, WebhookEventType } from "../../shared/webhooks.js";
-import type { DeliveryOutcome, WebhookEndpointRecord } from "./types.js";
+import type { WebhookDelivery, WebhookEventType, WebhookRoomMember } from "../../shared/webhooks.js";
+import type { ModerationActor } from "./moderation.js";
+import type { DeliveryOutcome, OutboxEvent, WebhookEndpointRecord } from "./types.js";
 
 /*
  * What both stores' outboxes share: event ids, and the mapping of endpoint and delivery rows.
@@ -11,6 +12,22 @@ import type { DeliveryOutcome, WebhookEndpointRecord } from "./types.js";
  * random rather than the seq, which a restored backup or a new database would hand out again.
  */
 export const newEventId = (): string => `evt_${randomBytes(16).toString("base64url")}`;
+
+/**
+ * The `room.member` event of a moderation action on a member, at the action's time: the change and the fields
+ * its `room:member` carries (`role`, `until`), and `by`, the actor, unless it acted on itself (an admin may
+ * give itself a role).
+ */
+export function moderatedMember(
+  roomId: string,
+  userId: string,
+  change: Pick<WebhookRoomMember, "change" | "role" | "until">,
+  by: ModerationActor,
+): OutboxEvent {
+  const data: WebhookRoomMember = { roomId, userId, ...change };
+  if (by.userId !== userId) data.by = by.userId;
+  return { type: "room.member", at: by.at, data };
+}
 
 /** An endpoint row; `events` is a JSON array (SQLite) or an array (PostgreSQL), null for every type. */
 export interface EndpointRow {

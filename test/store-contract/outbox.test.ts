@@ -1,4 +1,5 @@
 import { expect, it } from "vitest";
+import type { ModerationActor } from "../../server/store/moderation.js";
 import type { Store, WebhookEndpointRecord } from "../../server/store/types.js";
 import type { WebhookEventType } from "../../shared/webhooks.js";
 import { addUsers, changed, describeStores, group, tick } from "../support/stores.js";
@@ -211,4 +212,96 @@ describeStores("Store contract: webhook outbox", (open) => {
     expect((await store.deliveries("a", 10)).map((d) => d.status)).toEqual(["pending"]);
     expect(await store.retryDelivery("a", claimed[0]!.eventId, now)).toBeUndefined();
   });
+
+  it("writes each moderation change with its event: room.member with `by`, room.deleted, a moderator's message.deleted", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob", "carol", "dave", "eve");
+    await store.createRoom({ id: "r", name: "R", visibility: "public", createdBy: "alice", createAt: 2 });
+    for (const id of ["bob", "carol", "dave"]) await store.addMember("r", id, 3);
+    const { message } = await store.appendMessage(group("carol", "r"));
+    await store.createWebhook(endpoint("all"), 10);
+    const before = (await store.getRoom("r"))!;
+    expect(await store.setRole("r", "bob", "moderator", actor("alice", 10))).toMatchObject({ ok: true });
+    expect(await store.mute("r", "carol", { until: 5000 }, actor("bob", 11))).toMatchObject({ ok: true });
+    expect(await store.unmute("r", "carol", actor("bob", 12))).toMatchObject({ ok: true });
+    const moderated = await store.moderateDeleteMessage(message.id, actor("bob", 13));
+    expect(moderated).toMatchObject({ ok: true, value: { changed: true } });
+    const tombstone = moderated.ok ? moderated.value.message : undefined;
+    expect(await store.kick("r", "carol", "spam", actor("bob", 14))).toMatchObject({ ok: true });
+    expect(await store.ban("r", "dave", { until: 9000 }, actor("bob", 15))).toMatchObject({ ok: true });
+    // An admin (ADMIN_USERS) giving itself a role acts on itself: no `by`.
+    await store.addMember("r", "eve", 16);
+    const admins = new Set(["eve"]);
+    expect(await store.setRole("r", "eve", "moderator", actor("eve", 17, admins))).toMatchObject({ ok: true });
+    expect(await store.deleteRoom("r", actor("alice", 18))).toMatchObject({ ok: true });
+
+    const all = await claimAll(store, "all");
+    expect(all.map((delivery) => [delivery.type, delivery.createAt, JSON.parse(delivery.data) as unknown])).toEqual([
+      ["room.member", 10, { roomId: "r", userId: "bob", change: "role", role: "moderator", by: "alice" }],
+      ["room.member", 11, { roomId: "r", userId: "carol", change: "muted", until: 5000, by: "bob" }],
+      ["room.member", 12, { roomId: "r", userId: "carol", change: "unmuted", by: "bob" }],
+      ["message.deleted", 13, { message: tombstone }],
+      ["room.member", 14, { roomId: "r", userId: "carol", change: "kicked", by: "bob" }],
+      ["room.member", 15, { roomId: "r", userId: "dave", change: "banned", by: "bob" }],
+      ["room.member", 16, { roomId: "r", userId: "eve", change: "joined" }],
+      ["room.member", 17, { roomId: "r", userId: "eve", change: "role", role: "moderator" }],
+      // The room as it was when deleted: alice, bob and eve.
+      ["room.deleted", 18, { room: { ...before, members: 3 } }],
+    ]);
+    expect(tombstone).toMatchObject({ id: message.id, deletedBy: "bob", deletedAt: 13 });
+    expect(tombstone).not.toHaveProperty("content");
+  });
+
+  it("writes no event for a refused moderation action, a ban of a non-member, or a moderator's delete of a tombstone", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob", "carol", "eve");
+    await store.createRoom({ id: "r", name: "R", visibility: "public", createdBy: "alice", createAt: 2 });
+    for (const id of ["bob", "carol"]) await store.addMember("r", id, 3);
+    const { message } = await store.appendMessage(group("carol", "r"));
+    expect(await store.moderateDeleteMessage(message.id, actor("alice", 4))).toMatchObject({ ok: true });
+    await store.createWebhook(endpoint("all"), 10);
+    const refusals = [
+      await store.kick("r", "carol", undefined, actor("bob")),
+      await store.ban("r", "carol", {}, actor("bob")),
+      await store.mute("r", "carol", { until: 5000 }, actor("bob")),
+      await store.unmute("r", "carol", actor("alice")),
+      await store.setRole("r", "carol", "moderator", actor("bob")),
+      await store.kick("r", "alice", undefined, actor("alice")),
+      await store.kick("r", "eve", undefined, actor("alice")),
+      await store.deleteRoom("r", actor("bob")),
+      await store.deleteRoom("lobby", actor("alice", 1000, new Set(["alice"]))),
+      await store.moderateDeleteMessage(message.id, actor("bob")),
+    ];
+    expect(refusals.map((outcome) => (outcome.ok ? "ok" : outcome.refusal))).toEqual([
+      "not-allowed",
+      "not-allowed",
+      "not-allowed",
+      "no-mute",
+      "not-allowed",
+      "self",
+      "no-target",
+      "not-allowed",
+      "lobby",
+      "not-allowed",
+    ]);
+    // Went through, but changed no membership (eve was never in the room) or nothing (already a tombstone).
+    expect(await store.ban("r", "eve", {}, actor("alice"))).toEqual({ ok: true, value: { wasMember: false } });
+    expect(await store.moderateDeleteMessage(message.id, actor("alice"))).toMatchObject({
+      ok: true,
+      value: { changed: false },
+    });
+    expect(await store.outboxStats()).toEqual({ pending: 0, oldestCreateAt: null });
+    expect(await store.isMember("r", "carol")).toBe(true);
+    // The same kick by the owner goes through, with its event and nothing else.
+    expect(await store.kick("r", "carol", undefined, actor("alice", 20))).toMatchObject({ ok: true });
+    const written = await claimAll(store, "all");
+    expect(written.map((delivery) => JSON.parse(delivery.data) as unknown)).toEqual([
+      { roomId: "r", userId: "carol", change: "kicked", by: "alice" },
+    ]);
+  });
 });
+
+/** `userId` acting at `at`, with `admins` as ADMIN_USERS. */
+function actor(userId: string, at = 1000, admins: ReadonlySet<string> = new Set()): ModerationActor {
+  return { userId, admins, at };
+}

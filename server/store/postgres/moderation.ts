@@ -13,9 +13,11 @@ import type {
   RoomChanges,
   Standing,
 } from "../moderation.js";
+import { moderatedMember } from "../outbox.js";
 import { messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
 import { appendAudit, auditPage } from "./audit.js";
 import { query, queryArrays, rollback, transaction, type PgDatabase } from "./db.js";
+import { emitEvents } from "./outbox.js";
 import { takeRevs } from "./revs.js";
 
 /** A ban in force: `$1` room, `$2` user, `$3` time. */
@@ -110,6 +112,7 @@ export class PgModeration implements ModerationRepository {
         roomId,
         targetUserId: target,
       });
+      await emitEvents(client, [moderatedMember(roomId, target, { change: "role", role }, by)]);
       return { ok: true, value: undefined };
     });
   }
@@ -125,6 +128,7 @@ export class PgModeration implements ModerationRepository {
         targetUserId: target,
         reason,
       });
+      await emitEvents(client, [moderatedMember(roomId, target, { change: "kicked" }, by)]);
       return { ok: true, value: undefined };
     });
   }
@@ -158,6 +162,8 @@ export class PgModeration implements ModerationRepository {
           reason: ban.reason,
           until: ban.until,
         });
+        // As `room:member`: a ban of a user who was not a member changes no membership.
+        if (wasMember) await emitEvents(client, [moderatedMember(roomId, target, { change: "banned" }, by)]);
         return { ok: true, value: { wasMember } };
       },
       async (client) => {
@@ -208,6 +214,7 @@ export class PgModeration implements ModerationRepository {
         reason: mute.reason,
         until: mute.until,
       });
+      await emitEvents(client, [moderatedMember(roomId, target, { change: "muted", until: mute.until }, by)]);
       return { ok: true, value: undefined };
     });
   }
@@ -218,6 +225,7 @@ export class PgModeration implements ModerationRepository {
       if (active.rowCount === 0) return { ok: false, refusal: "no-mute" };
       await query(client, "DELETE FROM room_mutes WHERE room_id = $1 AND user_id = $2", [roomId, target]);
       await appendAudit(client, { at: by.at, actor: by.userId, action: "room.unmute", roomId, targetUserId: target });
+      await emitEvents(client, [moderatedMember(roomId, target, { change: "unmuted" }, by)]);
       return { ok: true, value: undefined };
     });
   }
@@ -293,6 +301,8 @@ export class PgModeration implements ModerationRepository {
         }
         await query(client, "DELETE FROM rooms WHERE id = $1", [roomId]);
         await appendAudit(client, { at: by.at, actor: by.userId, action: "room.delete", roomId });
+        // The room as it was: `row` was read (and locked) before the deletes, its member count included.
+        await emitEvents(client, [{ type: "room.deleted", at: by.at, data: { room: toRoom(row) } }]);
         return {
           ok: true,
           value: {
@@ -350,7 +360,10 @@ export class PgModeration implements ModerationRepository {
           targetUserId: current[3],
           messageId: id,
         });
-        return { ok: true, value: { message: mark(this.db.toMessage(tombstone!)), changed: true, roomId } };
+        // The tombstone as the room's sockets get it (with `deletedBy`), as an author's delete writes its own.
+        const message = mark(this.db.toMessage(tombstone!));
+        await emitEvents(client, [{ type: "message.deleted", at: by.at, data: { message } }]);
+        return { ok: true, value: { message, changed: true, roomId } };
       },
     );
   }

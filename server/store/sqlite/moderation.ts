@@ -13,6 +13,7 @@ import type {
   RoomChanges,
   Standing,
 } from "../moderation.js";
+import { moderatedMember } from "../outbox.js";
 import { messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
 import { appendAudit, auditPage } from "./audit.js";
 import { BANNED_SQL } from "./moderation-sql.js";
@@ -153,6 +154,7 @@ export class SqliteModeration implements ModerationRepository {
     return this.act("role", roomId, by, { userId: target, member: true }, () => {
       this.statements.setRole.run(role, roomId, target);
       this.audit({ at: by.at, actor: by.userId, action: `room.role.${role}`, roomId, targetUserId: target });
+      this.context.outbox.emit(moderatedMember(roomId, target, { change: "role", role }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -161,6 +163,7 @@ export class SqliteModeration implements ModerationRepository {
     return this.act("kick", roomId, by, { userId: target, member: true }, () => {
       this.seating.unseat(roomId, target);
       this.audit({ at: by.at, actor: by.userId, action: "room.kick", roomId, targetUserId: target, reason });
+      this.context.outbox.emit(moderatedMember(roomId, target, { change: "kicked" }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -184,6 +187,8 @@ export class SqliteModeration implements ModerationRepository {
         reason: ban.reason,
         until: ban.until,
       });
+      // As `room:member`: a ban of a user who was not a member changes no membership.
+      if (wasMember) this.context.outbox.emit(moderatedMember(roomId, target, { change: "banned" }, by));
       return { ok: true, value: { wasMember } };
     });
   }
@@ -214,6 +219,7 @@ export class SqliteModeration implements ModerationRepository {
         reason: mute.reason,
         until: mute.until,
       });
+      this.context.outbox.emit(moderatedMember(roomId, target, { change: "muted", until: mute.until }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -223,6 +229,7 @@ export class SqliteModeration implements ModerationRepository {
       if (this.statements.muteUntil.get(roomId, target, by.at) === undefined) return { ok: false, refusal: "no-mute" };
       this.statements.unmute.run(roomId, target);
       this.audit({ at: by.at, actor: by.userId, action: "room.unmute", roomId, targetUserId: target });
+      this.context.outbox.emit(moderatedMember(roomId, target, { change: "unmuted" }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -271,6 +278,8 @@ export class SqliteModeration implements ModerationRepository {
       for (const drop of st.dropRoomRows) drop.run(roomId);
       st.dropRoom.run(roomId);
       this.audit({ at: by.at, actor: by.userId, action: "room.delete", roomId });
+      // The room as it was: `row` was read before the deletes, its member count included.
+      this.context.outbox.emit({ type: "room.deleted", at: by.at, data: { room: toRoom(row) } });
       return { ok: true, value: { room: toRoom({ ...row, member_count: 0 }), members, fileIds } };
     });
   }
@@ -298,7 +307,10 @@ export class SqliteModeration implements ModerationRepository {
         targetUserId: current[3],
         messageId: id,
       });
-      return { ok: true, value: { message: mark(this.context.toMessage(tombstone)), changed: true, roomId } };
+      // The tombstone as the room's sockets get it (with `deletedBy`), as an author's delete writes its own.
+      const message = mark(this.context.toMessage(tombstone));
+      this.context.outbox.emit({ type: "message.deleted", at: by.at, data: { message } });
+      return { ok: true, value: { message, changed: true, roomId } };
     });
   }
 

@@ -17,8 +17,7 @@ const matches = (entry: AuditEntry, filter: AuditFilter) =>
 /**
  * The audit log, newest first, with filters for actor, action, room and target user, and older pages
  * (`before`). The filters go to the server as query fields; the page shown is filtered here too, so a server
- * that ignored one cannot show entries that do not match. Until `GET /api/admin/audit` lands the server's
- * error (404) shows instead.
+ * that ignored one cannot show entries that do not match. A refused request shows the server's error.
  */
 export class AuditView implements AdminView {
   readonly element: HTMLElement;

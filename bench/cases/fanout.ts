@@ -17,7 +17,7 @@ import type { ServerKind } from "../lib/proc.js";
 import type { ProfileSummary } from "../lib/profile.js";
 import { seedChatDb, tempDataDir, userIds } from "../lib/seed.js";
 
-const KINDS: ServerKind[] = ["chat", "socketio", "ws"];
+const KINDS: ServerKind[] = ["chat", "socketio", "ws", "wsc"];
 const ROOM = "fan";
 const IN_FLIGHT = 8;
 
@@ -79,20 +79,29 @@ export async function fanoutCase(ctx: BenchContext): Promise<CaseResult> {
       await stopServers(servers);
     }
   }
-  const targets: TargetResult[] = variants.map((variant) => {
-    const ratio = variant.ratios["deliveriesPerCpuS"]!.socketio!;
-    return {
-      target: `fan-out deliveries per server-CPU-second ≥ 0.95× bare Socket.IO (${variant.name})`,
-      measured: `${ratio}×`,
-      met: ratio >= 0.95,
-    };
+  const targets: TargetResult[] = variants.flatMap((variant) => {
+    const ofLimit = variant.ratios["deliveriesPerCpuS"]!.wsc!;
+    const ofSocketIo = variant.ratios["deliveriesPerCpuS"]!.socketio!;
+    return [
+      {
+        target: `fan-out deliveries per server-CPU-second ≥ 0.9× the coalescing raw ws limit (${variant.name})`,
+        measured: `${ofLimit}×`,
+        met: ofLimit >= 0.9,
+      },
+      {
+        target: `fan-out deliveries per server-CPU-second ≥ 2× bare Socket.IO (${variant.name})`,
+        measured: `${ofSocketIo}×`,
+        met: ofSocketIo >= 2,
+      },
+    ];
   });
   return {
     name: "fanout",
     title: "Fan-out",
     method: [
       `One room of N members, all connected over raw Engine.IO/Socket.IO frames; one member sends ~140-byte text with ${IN_FLIGHT} messages in flight (closed loop: a message is in flight until acked and received by all N-1 others).`,
-      `All three servers are up and populated at once. A run gives each server ${slices(1000)} (5,000 members: ${slices(5000)}) measured slices of ${timing.measureMs} ms, interleaved A B C A B C…, each after ${timing.warmMs} ms of unmeasured load; deliveries counted at the receivers, server CPU from /proc/<pid>/task/*/schedstat over exactly the slices. ${ctx.runs} run(s): medians, and ratios as the median of per-run ratios.`,
+      "Servers: ours, bare Socket.IO, raw ws (one write per frame), and raw ws coalescing each turn's frames per connection into one write as ours does (the limit for fan-out on this stack; the target is against it).",
+      `All four servers are up and populated at once. A run gives each server ${slices(1000)} (5,000 members: ${slices(5000)}) measured slices of ${timing.measureMs} ms, interleaved A B C A B C…, each after ${timing.warmMs} ms of unmeasured load; deliveries counted at the receivers, server CPU from /proc/<pid>/task/*/schedstat over exactly the slices. ${ctx.runs} run(s): medians, and ratios as the median of per-run ratios.`,
       "Delivery latency: from the send time (carried in the content) to the receiver reading the frame, both on the load client's clock; it includes queueing behind the 7 other messages in flight.",
     ],
     params: { sizes, inFlight: IN_FLIGHT, contentBytes: 140, ...timing, runs: ctx.runs },

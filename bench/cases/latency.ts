@@ -93,11 +93,11 @@ export async function latencyCase(ctx: BenchContext): Promise<CaseResult> {
       ctx.log(
         `latency: our maximum ${fmt(maxRate)} acked/s (closed loop, 1,000 × 1 in flight); open loop at ${fmt(rate)}/s`,
       );
-      const runs: Record<ServerKind, Record<string, number>[]> = { chat: [], socketio: [], ws: [] };
+      const runs: Partial<Record<ServerKind, Record<string, number>[]>> = { chat: [], socketio: [], ws: [] };
       for (let run = 0; run < ctx.runs; run++) {
         for (const kind of KINDS) {
           const result = await openLoop(servers[kind]!, senders(kind), conns[kind]!, rate, timing);
-          runs[kind].push(result);
+          runs[kind]!.push(result);
           ctx.log(
             `latency run ${run + 1} ${kind}: delivery p99 ${result.deliveryP99} ms, ack p99 ${result.ackP99} ms, ` +
               `eld p99 ${result.eldP99} ms, acked ${fmt(result.ackedPerS)}/s`,

@@ -18,7 +18,7 @@ import type { ServerKind } from "../lib/proc.js";
 import type { ProfileSummary } from "../lib/profile.js";
 import { roomsOf, seedChatDb, tempDataDir, userIds } from "../lib/seed.js";
 
-const KINDS: ServerKind[] = ["chat", "socketio", "ws"];
+const KINDS: ServerKind[] = ["chat", "socketio", "durable"];
 const CLIENTS = 100;
 const ROOM_SIZE = 10;
 
@@ -33,7 +33,7 @@ const METRICS: MetricSpec[] = [
   { key: "errors", label: "errors + lost", digits: 0 },
 ];
 
-type Mode = "group" | "direct";
+type Mode = "group" | "direct" | "note-to-self";
 
 /**
  * Send path: 100 connected clients each keep 1 or 4 messages in flight — group messages to their room of
@@ -60,7 +60,9 @@ export async function sendCase(ctx: BenchContext): Promise<CaseResult> {
       conns[kind]!.map((conn, index) =>
         mode === "group"
           ? { conn, messageType: "group", to: roomOf(index), expected: ROOM_SIZE - 1 }
-          : { conn, messageType: "single", to: users[index ^ 1]!, expected: 1 },
+          : mode === "direct"
+            ? { conn, messageType: "single", to: users[index ^ 1]!, expected: 1 }
+            : { conn, messageType: "single", to: users[index]!, expected: 0 },
       );
     const plan: [Mode, number][] = ctx.quick
       ? [["group", 4]]
@@ -69,6 +71,8 @@ export async function sendCase(ctx: BenchContext): Promise<CaseResult> {
           ["group", 4],
           ["direct", 1],
           ["direct", 4],
+          ["note-to-self", 1],
+          ["note-to-self", 4],
         ];
     for (const [mode, inFlight] of plan) {
       const window = (kind: ServerKind, tally: Tally, first: boolean) =>
@@ -98,9 +102,9 @@ export async function sendCase(ctx: BenchContext): Promise<CaseResult> {
     await stopServers(servers);
   }
   const targets: TargetResult[] = variants.map((variant) => {
-    const ratio = variant.ratios["ackedPerCpuS"]!.socketio!;
+    const ratio = variant.ratios["ackedPerCpuS"]!.durable!;
     return {
-      target: `stored + acked sends per server-CPU-second ≥ 0.75× bare Socket.IO's ack echo (${variant.name})`,
+      target: `stored + acked sends per server-CPU-second ≥ 0.75× the durable floor (${variant.name})`,
       measured: `${ratio}×`,
       met: ratio >= 0.75,
     };
@@ -109,8 +113,8 @@ export async function sendCase(ctx: BenchContext): Promise<CaseResult> {
     name: "send",
     title: "Send path",
     method: [
-      `${CLIENTS} connected clients; group: each sends to its room of ${ROOM_SIZE} (${ROOM_SIZE - 1} deliveries per message); direct: each sends single messages to a partner (1 delivery). ~140-byte text.`,
-      "Closed loop per client: a message is in flight until its ack and all its deliveries arrived. Our server acks only after the group commit (DB_SYNC=full: fsync per commit); the baselines ack at once with an echo of the message.",
+      `${CLIENTS} connected clients; group: each sends to its room of ${ROOM_SIZE} (${ROOM_SIZE - 1} deliveries per message); direct: each sends single messages to a partner (1 delivery); note-to-self: each sends single messages to itself (no delivery: its only socket sent it). ~140-byte text.`,
+      "Closed loop per client: a message is in flight until its ack and all its deliveries arrived. Our server acks only after the group commit (DB_SYNC=full: fsync per commit); bare Socket.IO acks at once with an echo of the message; the durable floor (bare Socket.IO + one prepared SQLite INSERT per message, committed as a group per event-loop turn, WAL + synchronous=FULL, then deliveries and ack) does the least durable work a chat server must do. The target is against the durable floor.",
       `Per run each server gets ${slices} interleaved slices of ${timing.measureMs} ms (after ${timing.warmMs} ms unmeasured load each); ${ctx.runs} run(s), medians, ratio = median of per-run ratios. Ack latency: send → ack on the sender; sender → recipient: send → frame read by the recipient.`,
     ],
     params: { clients: CLIENTS, roomSize: ROOM_SIZE, ...timing, slices, runs: ctx.runs },

@@ -39,7 +39,7 @@ export async function stormCase(ctx: BenchContext): Promise<CaseResult> {
   const users = userIds("c", count + warm);
   const dataDir = tempDataDir();
   seedChatDb(dataDir, users);
-  const runs: Record<ServerKind, Record<string, number>[]> = { chat: [], socketio: [], ws: [] };
+  const runs: Partial<Record<ServerKind, Record<string, number>[]>> = { chat: [], socketio: [], ws: [] };
   const profiles: ProfileSummary[] = [];
   const attempt = async (kind: ServerKind, profileFile?: string) => {
     const server = await ServerProcess.start(kind, kind === "chat" ? { ...CHAT_ENV, DATA_DIR: dataDir } : {});
@@ -70,7 +70,7 @@ export async function stormCase(ctx: BenchContext): Promise<CaseResult> {
   for (let run = 0; run < ctx.runs; run++) {
     for (const kind of KINDS) {
       const result = await attempt(kind);
-      runs[kind].push(result);
+      runs[kind]!.push(result);
       ctx.log(
         `storm run ${run + 1} ${kind}: ${fmt(result.handshakesPerS)}/s, ${fmt(result.handshakesPerCpuS)}/CPU-s, ` +
           `p99 ${result.p99} ms, failures ${result.failures}`,

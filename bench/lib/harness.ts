@@ -93,19 +93,21 @@ export function variantOf(
   metrics: MetricSpec[],
   runs: Partial<Record<ServerKind, Record<string, number>[]>>,
 ): VariantResult {
-  const kinds: ServerKind[] = ["chat", "socketio", "ws"];
+  const kinds: ServerKind[] = ["chat", "socketio", "ws", "durable", "wsc"];
   const present = kinds.filter((kind) => runs[kind]);
   return compareVariant(
     name,
     metrics,
     Object.fromEntries(present.map((kind) => [kind, runs[kind]!])),
     present.map((kind) => ({ key: kind, label: SERVER_LABEL[kind] })),
-    (["socketio", "ws"] as const).map((kind) => ({
-      key: kind,
-      label: `ours ÷ ${SERVER_LABEL[kind]}`,
-      of: "chat",
-      to: kind,
-    })),
+    present
+      .filter((kind) => kind !== "chat")
+      .map((kind) => ({
+        key: kind,
+        label: `ours ÷ ${SERVER_LABEL[kind]}`,
+        of: "chat",
+        to: kind,
+      })),
   );
 }
 
@@ -144,6 +146,14 @@ export const CHAT_ENV: Record<string, string> = {
   DB_SYNC: "full",
 };
 
+/** What a server of `kind` runs with: ours on `dataDir`; the durable floor's database beside it. */
+function serverEnv(kind: ServerKind, dataDir: string): Record<string, string> {
+  if (kind === "chat") return { ...CHAT_ENV, DATA_DIR: dataDir };
+  if (kind === "durable") return { BENCH_DURABLE_DB: join(dataDir, "durable-floor.db") };
+  if (kind === "wsc") return { BENCH_COALESCE: "1" };
+  return {};
+}
+
 /** Starts one server of each kind (ours on `dataDir`), one after the other. */
 export async function startServers(
   kinds: readonly ServerKind[],
@@ -151,7 +161,7 @@ export async function startServers(
 ): Promise<Partial<Record<ServerKind, ServerProcess>>> {
   const servers: Partial<Record<ServerKind, ServerProcess>> = {};
   for (const kind of kinds) {
-    servers[kind] = await ServerProcess.start(kind, kind === "chat" ? { ...CHAT_ENV, DATA_DIR: dataDir } : {});
+    servers[kind] = await ServerProcess.start(kind, serverEnv(kind, dataDir));
   }
   return servers;
 }

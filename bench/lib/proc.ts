@@ -104,19 +104,27 @@ export function rssBytes(pid: number): number {
   return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
 }
 
-/** The three server kinds a case compares. */
-export type ServerKind = "chat" | "socketio" | "ws";
+/**
+ * The server kinds a case compares: ours, bare Socket.IO, raw `ws`, and two floors — the durable floor (bare
+ * Socket.IO storing each message with one SQLite insert, group commit per turn, WAL + FULL) and raw `ws`
+ * coalescing each turn's frames per connection into one write.
+ */
+export type ServerKind = "chat" | "socketio" | "ws" | "durable" | "wsc";
 
 export const SERVER_LABEL: Record<ServerKind, string> = {
   chat: "our server",
   socketio: "bare Socket.IO",
   ws: "raw ws",
+  durable: "durable floor",
+  wsc: "coalescing raw ws",
 };
 
 const ENTRY: Record<ServerKind, string> = {
   chat: join(ROOT, "server/main.ts"),
   socketio: join(ROOT, "bench/servers/bare-socketio.ts"),
   ws: join(ROOT, "bench/servers/bare-ws.ts"),
+  durable: join(ROOT, "bench/servers/bare-socketio.ts"),
+  wsc: join(ROOT, "bench/servers/bare-ws.ts"),
 };
 
 /** A probe request without its id (distributes over the union). */

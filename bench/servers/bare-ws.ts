@@ -3,6 +3,10 @@
  * client uses (open packet, CONNECT with auth, ping/pong, EVENT with ack id, ACK), so the same client
  * drives it. Rooms are plain Maps of Sets; a broadcast encodes the frame once and sends the same buffer to
  * every member but the sender. No auth, no store, no validation: the floor under any Socket.IO server.
+ *
+ * With `BENCH_COALESCE=1` it also coalesces writes as our server does (server/socket/coalesce-writes.ts): the
+ * frames a connection gets in one turn of the event loop leave in one write system call (its TCP socket is
+ * corked at the first frame and uncorked once the turn's microtasks ran): the limit for fan-out on this stack.
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
@@ -29,6 +33,7 @@ interface Conn {
   channels: string[];
   connected: boolean;
   alive: boolean;
+  corked: boolean;
 }
 
 const channels = new Map<string, Set<Conn>>();
@@ -36,6 +41,34 @@ const conns = new Set<Conn>();
 let nextId = 1;
 /** A Buffer is sent as a binary frame unless told otherwise; Engine.IO text packets must stay text. */
 const TEXT = { binary: false } as const;
+
+/** The TCP socket under a `ws` WebSocket (an internal of ws 8, as server/socket/coalesce-writes.ts uses). */
+type Corkable = { _socket?: { cork(): void; uncork(): void } };
+const coalesce = process.env["BENCH_COALESCE"] === "1";
+let corked: Conn[] = [];
+
+/** Sends a text frame; with coalescing, the connection's frames of this turn go out in one write. */
+function send(conn: Conn, frame: string | Buffer): void {
+  if (coalesce && !conn.corked) {
+    const tcp = (conn.ws as unknown as Corkable)._socket;
+    if (tcp) {
+      tcp.cork();
+      conn.corked = true;
+      corked.push(conn);
+      if (corked.length === 1) queueMicrotask(() => process.nextTick(uncorkAll));
+    }
+  }
+  conn.ws.send(frame, TEXT);
+}
+
+function uncorkAll(): void {
+  const list = corked;
+  corked = [];
+  for (const conn of list) {
+    conn.corked = false;
+    (conn.ws as unknown as Corkable)._socket?.uncork();
+  }
+}
 
 function join(conn: Conn, channel: string): void {
   let members = channels.get(channel);
@@ -81,24 +114,24 @@ function onEvent(conn: Conn, text: string): void {
   const targets = payload.messageType === "single" ? [`u:${payload.to}`, `u:${conn.user}`] : [`r:${payload.to}`];
   const frame = Buffer.from(`42${JSON.stringify(["message", message])}`);
   if (targets.length === 1) {
-    for (const member of channels.get(targets[0]!) ?? []) if (member !== conn) member.ws.send(frame, TEXT);
+    for (const member of channels.get(targets[0]!) ?? []) if (member !== conn) send(member, frame);
   } else {
     const seen = new Set<Conn>();
     for (const target of targets) {
       for (const member of channels.get(target) ?? []) {
         if (member === conn || seen.has(member)) continue;
         seen.add(member);
-        member.ws.send(frame, TEXT);
+        send(member, frame);
       }
     }
   }
-  if (ackId !== undefined) conn.ws.send(`43${ackId}${JSON.stringify([{ ok: true, data: message }])}`);
+  if (ackId !== undefined) send(conn, `43${ackId}${JSON.stringify([{ ok: true, data: message }])}`);
 }
 
 const wss = new WebSocketServer({ server: http, path: "/socket.io/", perMessageDeflate: false, maxPayload: 65536 });
 wss.on("connection", (ws) => {
   const sid = randomBytes(15).toString("base64url");
-  const conn: Conn = { ws, sid, user: sid, channels: [], connected: false, alive: true };
+  const conn: Conn = { ws, sid, user: sid, channels: [], connected: false, alive: true, corked: false };
   conns.add(conn);
   ws.send(
     `0${JSON.stringify({ sid, upgrades: [], pingInterval: PING_INTERVAL, pingTimeout: PING_TIMEOUT, maxPayload: 65536 })}`,

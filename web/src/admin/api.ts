@@ -1,23 +1,9 @@
 import { readResult } from "../../../client/http.js";
 import type { Result } from "../../../shared/errors.js";
 import type { AdminSession, AdminStats, AdminUser } from "../../../shared/http.js";
-import type { PushInput, PushResponse, Room, StoredMessage } from "../../../shared/schemas.js";
+import type { AuditEntry, PushInput, PushResponse, Room, StoredMessage } from "../../../shared/schemas.js";
 
-/**
- * One entry of the audit log (docs/protocol.md section 11, `AuditEntry`). Declared here until the moderation
- * work puts it in shared/: the console is built against the contract, before `GET /api/admin/audit` exists.
- */
-export interface AuditEntry {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  roomId?: string;
-  targetUserId?: string;
-  messageId?: number;
-  reason?: string;
-  until?: number;
-}
+export type { AuditEntry };
 
 /** Filters of the audit view; each is sent as a query field of the same name. */
 export interface AuditFilter {

@@ -10,7 +10,6 @@ import type { MemberAction } from "./views/members.js";
 import { editRoomDialog, moderateDialog } from "./views/moderation-dialogs.js";
 import type { Toasts } from "./views/toasts.js";
 
-
 /** What moderation needs from the app. */
 export interface ModerationContext {
   client: ChatClient;

@@ -100,15 +100,7 @@ export class ChatHeaderView {
       ),
       this.marker,
       h("div", { class: "chat-heading" }, this.title, this.subtitle, this.topic),
-      h(
-        "div",
-        { class: "chat-actions" },
-        this.invite,
-        this.edit,
-        this.leave,
-        this.mute,
-        this.members,
-      ),
+      h("div", { class: "chat-actions" }, this.invite, this.edit, this.leave, this.mute, this.members),
     );
   }
 

@@ -571,7 +571,11 @@ export class MessageListView {
       // A moderator's delete names who did it (the live tombstone carries `deletedBy`; history does not keep it).
       const by = message.deletedBy !== undefined && message.deletedBy !== message.from ? message.deletedBy : undefined;
       const who = by === this.context.me ? "you" : by === undefined ? "" : this.context.nameOf(by);
-      return h("div", { class: "bubble deleted" }, by ? `This message was deleted by ${who}.` : "This message was deleted.");
+      return h(
+        "div",
+        { class: "bubble deleted" },
+        by ? `This message was deleted by ${who}.` : "This message was deleted.",
+      );
     }
     const url = safeFileUrl(message.url);
     if (message.mediaType === "image" && url) {

@@ -8,9 +8,12 @@ import { connect, ok, request, signToken, startServer, type TestServer } from ".
 
 const openInBrowser = useBrowser();
 
-/** Opens the web client signed in as `id` and waits for the lobby. */
-async function user(server: TestServer, id: string): Promise<Page> {
-  const opened = await openInBrowser(server.url, { session: { token: signToken(id), user: { id, name: id } } });
+/** Opens the web client signed in as `id` (on a desktop, or a 360 px phone) and waits for the lobby. */
+async function user(server: TestServer, id: string, phone = false): Promise<Page> {
+  const opened = await openInBrowser(server.url, {
+    session: { token: signToken(id), user: { id, name: id } },
+    ...(phone ? { viewport: { width: 360, height: 740 }, mobile: true } : {}),
+  });
   await opened.page.getByRole("heading", { level: 1, name: "Lobby" }).waitFor();
   return opened.page;
 }
@@ -241,9 +244,9 @@ describe("moderation in the web client", { timeout: 60_000 }, () => {
     await roomButton(alice, "Ops").waitFor({ state: "detached" });
   });
 
-  it("shows a member no moderation actions: no member menus, no Delete on others' messages, no Edit room", async () => {
+  it("shows a member no moderation actions (no member menus, no Delete on others' messages, no Edit room) until made a moderator", async () => {
     const server = await startServer();
-    const { room } = await ops(server, ["bob", "carol"]);
+    const { alice, room } = await ops(server, ["bob", "carol"]);
     const carol = await user(server, "carol");
     await openRoom(carol, "Ops", 3);
     const bobSocket = await connect(server, "bob");
@@ -253,15 +256,56 @@ describe("moderation in the web client", { timeout: 60_000 }, () => {
       mediaType: "text",
       content: "hello from bob",
     });
-    await messageItem(carol, "hello from bob").hover();
-    await messageItem(carol, "hello from bob").getByRole("button", { name: "Message actions" }).click();
-    await carol.getByRole("menuitem", { name: "Reply" }).waitFor();
+    const openMenu = async () => {
+      await messageItem(carol, "hello from bob").hover();
+      await messageItem(carol, "hello from bob").getByRole("button", { name: "Message actions" }).click();
+      await carol.getByRole("menuitem", { name: "Reply" }).waitFor();
+    };
+    await openMenu();
     expect(await carol.getByRole("menuitem", { name: "Delete" }).count()).toBe(0);
+    await carol.keyboard.press("Escape");
     expect(
       await membersPanel(carol)
         .getByRole("button", { name: /^Moderate / })
         .count(),
     ).toBe(0);
     expect(await carol.getByRole("button", { name: "Edit room" }).isVisible()).toBe(false);
+
+    // Made a moderator (by the owner, elsewhere): the same window offers them, on members only, live.
+    await ok(alice.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" });
+    await membersPanel(carol).getByRole("button", { name: "Moderate bob", exact: true }).waitFor();
+    expect(await membersPanel(carol).getByRole("button", { name: "Moderate alice", exact: true }).count()).toBe(0);
+    await openMenu();
+    await carol.getByRole("menuitem", { name: "Delete" }).waitFor();
+    // Moderators do not edit rooms.
+    expect(await carol.getByRole("button", { name: "Edit room" }).isVisible()).toBe(false);
+  });
+
+  it("fits a 360 px phone: Edit room in the header, the member menu in the drawer, the mute dialog", async () => {
+    const server = await startServer();
+    await ops(server);
+    const alice = await user(server, "alice", true);
+    await alice.getByRole("button", { name: "All conversations" }).click();
+    await sidebar(alice)
+      .getByRole("button", { name: /^Ops(,|$)/ })
+      .click();
+    await alice.getByRole("heading", { level: 1, name: "Ops" }).waitFor();
+    await alice.getByRole("button", { name: "Edit room" }).waitFor();
+    await alice.getByRole("button", { name: "Members", exact: true }).click();
+    await membersPanel(alice).getByRole("heading", { name: "Members · 2" }).waitFor();
+    await membersPanel(alice).getByRole("button", { name: "Moderate bob", exact: true }).click();
+    const menu = membersPanel(alice).getByRole("menu", { name: "Moderate bob" });
+    const box = (await menu.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(360);
+    expect(await alice.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(360);
+    await screenshot(alice, "phone-moderation-menu");
+    await menu.getByRole("menuitem", { name: "Mute…" }).click();
+    const dialog = alice.getByRole("dialog", { name: "Mute bob in Ops" });
+    const dialogBox = (await dialog.boundingBox())!;
+    expect(dialogBox.x + dialogBox.width).toBeLessThanOrEqual(360);
+    await dialog.getByRole("button", { name: "Mute", exact: true }).click();
+    await dialog.waitFor({ state: "detached" });
+    await membersPanel(alice).locator('[data-member="bob"]').getByText("muted", { exact: true }).waitFor();
   });
 });

@@ -178,7 +178,8 @@ export class ChatApp {
       note: (text) => this.toasts.show(text),
       isAdmin: () => {
         this.state.admin = true;
-        this.screen.renderSidebar();
+        // Admins moderate every room: the member menus and Edit room show too.
+        this.screen.render();
       },
     });
     this.outbox = new Outbox({

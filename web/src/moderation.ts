@@ -4,7 +4,7 @@ import type { Room, RoomMember, RoomRemoved, StoredMessage } from "../../shared/
 import { background } from "./background.js";
 import type { ChatState } from "./chat-state.js";
 import { LOBBY, roomKey } from "./conversations.js";
-import { formatTime } from "./format.js";
+import { dayKey, formatFull, formatTime } from "./format.js";
 import { confirmDialog } from "./views/dialogs.js";
 import type { MemberAction } from "./views/members.js";
 import { editRoomDialog, moderateDialog } from "./views/moderation-dialogs.js";
@@ -195,7 +195,10 @@ export class Moderation {
   /** What the composer says while I am muted in a room. */
   muteNote(roomId: string): string | undefined {
     const until = this.myMute(roomId);
-    return until === undefined ? undefined : `You are muted in this room until ${formatTime(until)}.`;
+    if (until === undefined) return undefined;
+    // The time alone while it is today; the day too when it is later.
+    const when = dayKey(until) === dayKey(Date.now()) ? formatTime(until) : formatFull(until);
+    return `You are muted in this room until ${when}.`;
   }
 
   /** Notes my mute in a room (or its end), re-enabling the composer at `until` without a reload. */

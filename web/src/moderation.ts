@@ -157,7 +157,8 @@ export class Moderation {
       "Delete room",
       () => client.deleteRoom(roomId),
       () => {
-        toasts.show(`You deleted ${room.name}.`);
+        // The same key as room:removed's notice, which may come before this answer: one notice, not two.
+        toasts.show(`You deleted ${room.name}.`, { key: `removed:${roomId}` });
         this.context.forget(roomId);
       },
     );

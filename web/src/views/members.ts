@@ -163,6 +163,7 @@ export class MembersView {
                 {
                   type: "button",
                   role: "menuitem",
+                  "data-focus-key": `moderate:${member.userId}:${action}`,
                   class: action === "kick" || action === "ban" ? "danger" : undefined,
                   onclick: () => {
                     this.toggleMenu(undefined, false);

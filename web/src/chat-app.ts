@@ -4,6 +4,7 @@ import type { StoredMessage, User } from "../../shared/schemas.js";
 import { SYSTEM, directKey, refOf, type ConversationKey } from "./conversations.js";
 import { Inbox } from "./inbox.js";
 import { Invitations } from "./invitations.js";
+import { Moderation } from "./moderation.js";
 import { Notifier } from "./notifications.js";
 import { showUnread } from "./tab-badge.js";
 import { MentionPicker } from "./views/mention-picker.js";
@@ -58,6 +59,7 @@ export class ChatApp {
   private readonly typing: Typing;
   private readonly receipts: Receipts;
   private readonly roomActions: RoomActions;
+  private readonly moderation: Moderation;
   private readonly history: History;
   private readonly roomMembers: RoomMembers;
   private readonly profile: Profile;
@@ -108,6 +110,7 @@ export class ChatApp {
       onBack: () => this.screen.setView("list"),
       onInvite: () => this.roomActions.invite(),
       onLeave: () => this.roomActions.leave(),
+      onEditRoom: () => this.activeRoomId && this.moderation.editRoom(this.activeRoomId),
       onToggleMembers: () => this.screen.toggleMembers(),
       onToggleMute: () => this.notifier.toggleMute(this.state.active),
     });
@@ -125,7 +128,8 @@ export class ChatApp {
         this.inbox.updated(result.data);
         return undefined;
       },
-      onDelete: (id) => this.confirmDelete(id),
+      mayDelete: (message) => this.moderation.mayDelete(message),
+      onDelete: (message) => this.confirmDelete(message),
       onAtBottom: () => this.receipts.report(),
       onReact: (id, emoji, on) =>
         background(
@@ -162,6 +166,7 @@ export class ChatApp {
       onOpenDirect: (userId) => this.open(directKey(userId)),
       onLoadMore: () => background(this.roomMembers.load(this.state.conversation(this.state.active), true)),
       onClose: () => this.screen.toggleMembers(false),
+      onModerate: (member, action) => this.activeRoomId && this.moderation.act(this.activeRoomId, member, action),
     });
 
     // The socket asks for the token once the transport is open: `account` exists by then.
@@ -173,7 +178,8 @@ export class ChatApp {
       note: (text) => this.toasts.show(text),
       isAdmin: () => {
         this.state.admin = true;
-        this.screen.renderSidebar();
+        // Admins moderate every room: the member menus and Edit room show too.
+        this.screen.render();
       },
     });
     this.outbox = new Outbox({
@@ -204,6 +210,13 @@ export class ChatApp {
       open: (key) => this.open(key),
       changed: (everything) => (everything ? this.screen.render() : this.screen.renderSidebar()),
       save: () => this.save(),
+    });
+    this.moderation = new Moderation({
+      client: this.client,
+      state: this.state,
+      toasts: this.toasts,
+      forget: (roomId) => this.roomActions.forget(roomId),
+      changed: () => this.screen.scheduleRender(),
     });
     this.history = new History({
       client: this.client,
@@ -250,6 +263,7 @@ export class ChatApp {
       toasts: this.toasts,
       invitations: () => this.invitations,
       roomActions: () => this.roomActions,
+      moderation: () => this.moderation,
       changed: () => this.screen.scheduleRender(),
       changedNow: (conversation) => this.screen.renderIfActive(conversation, "update"),
     });
@@ -282,6 +296,7 @@ export class ChatApp {
         receipts: this.receipts,
         typing: this.typing,
         invitations: this.invitations,
+        moderation: this.moderation,
       },
     );
     this.bindPage();
@@ -290,6 +305,7 @@ export class ChatApp {
       inbox: this.inbox,
       history: this.history,
       roomMembers: this.roomMembers,
+      moderation: this.moderation,
       receipts: this.receipts,
       typing: this.typing,
       invitations: this.invitations,
@@ -336,12 +352,21 @@ export class ChatApp {
 
   // ── messages ────────────────────────────────────────────────────────────────────────────────────
 
-  private confirmDelete(id: number): void {
+  /** The room on screen, if a room is. */
+  private get activeRoomId(): string | undefined {
+    const ref = refOf(this.state.active);
+    return ref.kind === "room" ? ref.id : undefined;
+  }
+
+  private confirmDelete(message: StoredMessage): void {
+    const own = message.from === this.me.id;
     confirmDialog(
-      "Delete message?",
-      "Everyone in the conversation will see “This message was deleted.” instead.",
+      own ? "Delete message?" : `Delete ${this.nameOf(message.from)}’s message?`,
+      own
+        ? "Everyone in the conversation will see “This message was deleted.” instead."
+        : "Everyone in the room will see that you deleted it. The audit log keeps a record.",
       "Delete message",
-      () => this.client.deleteMessage(id),
+      () => this.client.deleteMessage(message.id),
       (tombstone) => this.inbox.updated(tombstone),
     );
   }
@@ -395,6 +420,7 @@ export class ChatApp {
     this.client.close();
     this.client.removeAllListeners();
     this.typing.close();
+    this.moderation.close();
     for (const undo of this.teardown) undo();
     for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
     showUnread(0, false);

@@ -4,6 +4,7 @@ import { h } from "./dom.js";
 import { formatAgo } from "./format.js";
 import type { Invitations } from "./invitations.js";
 import { rendersAsLog } from "./log-rule.js";
+import type { Moderation } from "./moderation.js";
 import type { Notifier } from "./notifications.js";
 import type { Presence } from "./presence.js";
 import type { Receipts } from "./receipts.js";
@@ -39,6 +40,7 @@ export interface ChatScreenContext {
   receipts: Receipts;
   typing: Typing;
   invitations: Invitations;
+  moderation: Moderation;
 }
 
 /**
@@ -128,7 +130,7 @@ export class ChatScreen {
 
   /** Redraws the open conversation: header, messages, typing line, members. */
   renderConversation(mode: RenderMode): void {
-    const { state, presence, notifier, receipts } = this.context;
+    const { state, presence, notifier, receipts, moderation } = this.context;
     const conversation = state.conversation(state.active);
     const ref = conversation.ref;
     const room = ref.kind === "room" ? state.rooms.get(ref.id) : undefined;
@@ -153,12 +155,15 @@ export class ChatScreen {
       online: ref.kind === "direct" && presence.isOnline(ref.id),
       canInvite: room?.visibility === "private",
       canLeave: room !== undefined && room.id !== LOBBY,
+      topic: room?.topic,
+      canEdit: room !== undefined && moderation.mayEditRoom(room.id),
       hasMembers: !isSystem,
       membersOpen: this.membersOpen,
       muted: notifier.isMuted(state.active),
     });
     this.shell.dataset.members = this.membersOpen && !isSystem ? "open" : "closed";
-    this.views.composer.setTarget(ref.kind === "room" ? `#${title}` : title, !isSystem);
+    const muted = ref.kind === "room" ? moderation.muteNote(ref.id) : undefined;
+    this.views.composer.setTarget(ref.kind === "room" ? `#${title}` : title, !isSystem && !muted, muted);
     this.views.list.render(
       {
         title:
@@ -181,6 +186,7 @@ export class ChatScreen {
       hasMore: conversation.members.hasMore,
       loading: conversation.members.loading,
       lastSeen: presence.lastSeen,
+      actionsOf: (member) => (ref.kind === "room" ? moderation.actionsFor(ref.id, member) : []),
     });
     // The dots on screen may have changed: follow them (a new subscription only when they did).
     presence.update();

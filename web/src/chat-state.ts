@@ -32,8 +32,10 @@ export class ChatState {
   readonly local: LocalState;
   /** The conversation on screen. */
   active: ConversationKey;
-  /** This user is an admin: the sidebar links to the admin console. */
+  /** This user is an admin: the sidebar links to the admin console (and it moderates every room). */
   admin = false;
+  /** When my mute ends, by room (section 11), while one is known to be in force; kept by moderation.ts. */
+  readonly mutedUntil = new Map<string, number>();
 
   constructor(readonly me: User) {
     this.people.set(me);

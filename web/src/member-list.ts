@@ -31,7 +31,10 @@ export function applyMemberChange(members: MemberList, change: RoomMemberChange,
   }
   const role = change.role ?? members.list[index]?.role ?? "member";
   if (index >= 0) {
-    members.list[index] = { ...members.list[index]!, name: change.name, role };
+    const row = { ...members.list[index]!, name: change.name, role };
+    if (change.change === "muted" && change.until !== undefined) row.mutedUntil = change.until;
+    if (change.change === "unmuted") delete row.mutedUntil;
+    members.list[index] = row;
     return false;
   }
   // A role change or a mute says nothing of membership: one of someone not listed adds no one.

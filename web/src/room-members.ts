@@ -2,10 +2,11 @@ import type { ChatClient } from "../../client/index.js";
 import type { PresenceStatus, RoomMemberChange, User } from "../../shared/schemas.js";
 import { background } from "./background.js";
 import type { ChatState, Conversation } from "./chat-state.js";
-import { SYSTEM, refOf, roomKey } from "./conversations.js";
+import { SYSTEM, roomKey } from "./conversations.js";
 import type { Invitations } from "./invitations.js";
 import { applyMemberChange, removes } from "./member-list.js";
 import type { Presence } from "./presence.js";
+import type { Moderation } from "./moderation.js";
 import type { RoomActions } from "./room-actions.js";
 import type { Toasts } from "./views/toasts.js";
 
@@ -17,6 +18,7 @@ export interface RoomMembersContext {
   toasts: Toasts;
   invitations(): Invitations;
   roomActions(): RoomActions;
+  moderation(): Moderation;
   /** Members changed: redraw (soon). */
   changed(): void;
   /** A conversation's members were set at once: redraw it if it is on screen. */
@@ -63,6 +65,8 @@ export class RoomMembers {
       for (const member of page.data.members) {
         state.people.set({ id: member.userId, name: member.name, avatarUrl: member.avatarUrl });
         presence.noteOnline(member.userId, member.online);
+        // My row tells of a mute in force (set while this tab was away, or before a reload), or of none.
+        if (member.userId === me) this.context.moderation().setMyMute(ref.id, member.mutedUntil);
       }
     }
     this.context.changed();
@@ -81,9 +85,13 @@ export class RoomMembers {
       if (change.change === "joined") {
         this.context.invitations().done(change.roomId);
         if (!state.rooms.has(change.roomId)) background(this.context.roomActions().refresh());
-      } else if (removes(change)) {
-        if (change.change !== "left") this.context.toasts.show(`You were removed from ${state.titleOf(refOf(key))}.`);
+      } else if (change.change === "left") {
         return this.context.roomActions().forget(change.roomId);
+      } else if (removes(change)) {
+        // Kicked or banned: `room:removed` follows with who and why, and takes the room away (moderation.ts).
+        return;
+      } else if (change.change === "muted" || change.change === "unmuted") {
+        this.context.moderation().setMyMute(change.roomId, change.change === "muted" ? change.until : undefined);
       }
     }
     const conversation = state.conversations.get(key);

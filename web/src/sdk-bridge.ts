@@ -6,6 +6,7 @@ import { LOBBY, refOf, roomKey, type ConversationKey } from "./conversations.js"
 import type { History } from "./history.js";
 import type { Inbox } from "./inbox.js";
 import type { Invitations } from "./invitations.js";
+import type { Moderation } from "./moderation.js";
 import type { Outbox } from "./outbox.js";
 import type { Presence } from "./presence.js";
 import type { Profile } from "./profile.js";
@@ -19,6 +20,7 @@ export interface BridgeTargets {
   inbox: Inbox;
   history: History;
   roomMembers: RoomMembers;
+  moderation: Moderation;
   receipts: Receipts;
   typing: Typing;
   invitations: Invitations;
@@ -83,6 +85,8 @@ export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
   client.on("status", (status) => to.presence.set(status));
   client.on("invited", (invitation) => to.invitations.received(invitation));
   client.on("member", (change) => to.roomMembers.changed(change));
+  client.on("roomRemoved", (removed) => to.moderation.removed(removed));
+  client.on("roomUpdated", (room) => to.moderation.updated(room));
   client.on("userUpdated", (user) => {
     // Someone shown here (followed for presence), or this user in another tab, changed name or avatar.
     if (user.id === to.profile.userId) to.profile.apply(user);

@@ -6,9 +6,13 @@ export interface HeaderState {
   kind: "room" | "direct" | "system";
   isPrivate: boolean;
   subtitle: string;
+  /** A room's topic (`room:update`), shown under its name. */
+  topic?: string;
   online?: boolean;
   canInvite: boolean;
   canLeave: boolean;
+  /** I own the room (or am an admin): Edit room (its dialog offers Delete room, but for the lobby). */
+  canEdit: boolean;
   /** Whether the conversation has members to show (the System conversation has none). */
   hasMembers: boolean;
   membersOpen: boolean;
@@ -21,6 +25,7 @@ export interface HeaderContext {
   onBack(): void;
   onInvite(): void;
   onLeave(): void;
+  onEditRoom(): void;
   onToggleMembers(): void;
   onToggleMute(): void;
 }
@@ -30,6 +35,8 @@ export class ChatHeaderView {
   readonly element: HTMLElement;
   private readonly title: HTMLHeadingElement;
   private readonly subtitle: HTMLParagraphElement;
+  private readonly topic: HTMLParagraphElement;
+  private readonly edit: HTMLButtonElement;
   private readonly marker: HTMLSpanElement;
   private readonly invite: HTMLButtonElement;
   private readonly leave: HTMLButtonElement;
@@ -39,7 +46,15 @@ export class ChatHeaderView {
   constructor(context: HeaderContext) {
     this.title = h("h1", { class: "chat-title" });
     this.subtitle = h("p", { class: "chat-subtitle" });
+    this.topic = h("p", { class: "chat-topic", hidden: true });
     this.marker = h("span", { class: "chat-marker" });
+    this.edit = h(
+      "button",
+      { type: "button", class: "button small", title: "Edit room", onclick: () => context.onEditRoom() },
+      icon([...ICONS.edit]),
+      h("span", { class: "label" }, "Edit room"),
+    );
+
     this.invite = h(
       "button",
       { type: "button", class: "button small", onclick: () => context.onInvite() },
@@ -84,14 +99,18 @@ export class ChatHeaderView {
         icon([...ICONS.back]),
       ),
       this.marker,
-      h("div", { class: "chat-heading" }, this.title, this.subtitle),
-      h("div", { class: "chat-actions" }, this.invite, this.leave, this.mute, this.members),
+      h("div", { class: "chat-heading" }, this.title, this.subtitle, this.topic),
+      h("div", { class: "chat-actions" }, this.invite, this.edit, this.leave, this.mute, this.members),
     );
   }
 
   render(state: HeaderState): void {
     this.title.textContent = state.title;
     this.subtitle.textContent = state.subtitle;
+    this.topic.textContent = state.topic ?? "";
+    this.topic.title = state.topic ?? "";
+    this.topic.hidden = !state.topic;
+    this.edit.hidden = !state.canEdit;
     replaceChildren(
       this.marker,
       state.kind === "room"

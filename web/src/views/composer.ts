@@ -48,7 +48,7 @@ export class ComposerView {
       { type: "submit", class: "icon-button send", "aria-label": "Send message", title: "Send (Enter)" },
       icon([...ICONS.send]),
     );
-    this.readOnlyNote = h("p", { class: "read-only", hidden: true }, "System notices are read-only.");
+    this.readOnlyNote = h("p", { class: "read-only", id: "composer-note", role: "status", hidden: true });
     this.replyBar = h("div", { class: "reply-bar", hidden: true });
     this.element = h(
       "form",
@@ -93,14 +93,20 @@ export class ComposerView {
     });
   }
 
-  /** Points the composer at a conversation. */
-  setTarget(label: string, writable: boolean): void {
+  /**
+   * Points the composer at a conversation; one that is not writable says why under the box (read-only System
+   * notices, or a mute in force), and the box keeps what was typed for when it is writable again.
+   */
+  setTarget(label: string, writable: boolean, why = "System notices are read-only."): void {
     this.input.placeholder = `Message ${label}`;
     this.input.setAttribute("aria-label", `Message ${label}`);
     this.input.disabled = !writable;
     this.attach.disabled = !writable;
     this.send.disabled = !writable;
     this.readOnlyNote.hidden = writable;
+    if (this.readOnlyNote.textContent !== why) this.readOnlyNote.textContent = writable ? "" : why;
+    if (writable) this.input.removeAttribute("aria-describedby");
+    else this.input.setAttribute("aria-describedby", "composer-note");
   }
 
   /** Shows (or, with undefined, hides) the message being replied to above the box. */

@@ -3,6 +3,18 @@ import { h, icon, ICONS, keepingFocus, replaceChildren } from "../dom.js";
 import { formatAgo } from "../format.js";
 import { avatar } from "./avatar.js";
 
+/** What one may do to a member from its menu (the server decides; the menu only leaves out what it would refuse). */
+export type MemberAction = "promote" | "demote" | "mute" | "unmute" | "kick" | "ban";
+
+const ACTION_LABELS: Record<MemberAction, string> = {
+  promote: "Make moderator",
+  demote: "Make member",
+  mute: "Mute…",
+  unmute: "Unmute",
+  kick: "Remove from room…",
+  ban: "Ban…",
+};
+
 /** What the members panel shows. */
 export interface MembersState {
   me: string;
@@ -12,6 +24,8 @@ export interface MembersState {
   loading: boolean;
   /** When offline members were last seen (from `presence:query` and offline notices). */
   lastSeen: ReadonlyMap<string, number>;
+  /** The moderation actions I may take on a member (none: no menu). */
+  actionsOf(member: RoomMember): MemberAction[];
 }
 
 /** What the members panel asks the app to do. */
@@ -21,6 +35,8 @@ export interface MembersContext {
   onOpenDirect(userId: string): void;
   onLoadMore(): void;
   onClose(): void;
+  /** A moderation action picked in a member's menu. */
+  onModerate(member: RoomMember, action: MemberAction): void;
 }
 
 /** The right column: members with live online dots; choosing one opens a direct conversation. */
@@ -28,6 +44,9 @@ export class MembersView {
   readonly element: HTMLElement;
   private readonly heading: HTMLHeadingElement;
   private readonly body: HTMLElement;
+  /** The member whose moderation menu is open. */
+  private menuFor: string | undefined;
+  private lastState: MembersState | undefined;
 
   constructor(private readonly context: MembersContext) {
     this.heading = h("h2", { id: "members-heading" }, "Members");
@@ -52,9 +71,26 @@ export class MembersView {
       ),
       this.body,
     );
+    // A click anywhere but in the open menu closes it.
+    document.addEventListener("click", (event) => {
+      if (this.menuFor === undefined) return;
+      if (event.target instanceof Element && event.target.closest(".member-actions")) return;
+      this.toggleMenu(undefined, false);
+    });
+  }
+
+  private toggleMenu(userId: string | undefined, focus = true): void {
+    const was = this.menuFor;
+    this.menuFor = userId;
+    if (this.lastState) this.render(this.lastState);
+    if (!focus) return;
+    const row = this.body.querySelector(`[data-member="${CSS.escape(userId ?? was ?? "")}"]`);
+    row?.querySelector<HTMLElement>(userId === undefined ? ".member-actions-toggle" : '[role="menuitem"]')?.focus();
   }
 
   render(state: MembersState): void {
+    this.lastState = state;
+    if (this.menuFor !== undefined && !state.members.some((m) => m.userId === this.menuFor)) this.menuFor = undefined;
     const online = state.members.filter((m) => m.online);
     const offline = state.members.filter((m) => !m.online);
     const byName = (a: RoomMember, b: RoomMember) => a.name.localeCompare(b.name);
@@ -81,7 +117,68 @@ export class MembersView {
     });
   }
 
-  private group(title: string, members: RoomMember[], { me, lastSeen }: MembersState): HTMLElement {
+  /** A member's moderation menu: a toggle, and the actions while open (Escape closes, arrows move). */
+  private actions(member: RoomMember, actions: MemberAction[]): HTMLElement | null {
+    if (actions.length === 0) return null;
+    const open = this.menuFor === member.userId;
+    const menuId = `member-menu-${member.userId}`;
+    return h(
+      "div",
+      {
+        class: `member-actions${open ? " open" : ""}`,
+        onkeydown: (event: KeyboardEvent) => {
+          if (event.key === "Escape" && open) {
+            event.stopPropagation();
+            this.toggleMenu(undefined);
+          } else if (open && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+            event.preventDefault();
+            const items = [...(event.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('[role="menuitem"]')];
+            const at = items.indexOf(document.activeElement as HTMLElement);
+            items[(at + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length]?.focus();
+          }
+        },
+      },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "icon-button member-actions-toggle",
+          "data-focus-key": `moderate:${member.userId}`,
+          "aria-label": `Moderate ${member.name}`,
+          title: `Moderate ${member.name}`,
+          "aria-haspopup": "menu",
+          "aria-expanded": open ? "true" : "false",
+          "aria-controls": open ? menuId : undefined,
+          onclick: () => this.toggleMenu(open ? undefined : member.userId),
+        },
+        icon([...ICONS.more]),
+      ),
+      open
+        ? h(
+            "div",
+            { class: "msg-menu member-menu", role: "menu", id: menuId, "aria-label": `Moderate ${member.name}` },
+            ...actions.map((action) =>
+              h(
+                "button",
+                {
+                  type: "button",
+                  role: "menuitem",
+                  "data-focus-key": `moderate:${member.userId}:${action}`,
+                  class: action === "kick" || action === "ban" ? "danger" : undefined,
+                  onclick: () => {
+                    this.toggleMenu(undefined, false);
+                    this.context.onModerate(member, action);
+                  },
+                },
+                ACTION_LABELS[action],
+              ),
+            ),
+          )
+        : null,
+    );
+  }
+
+  private group(title: string, members: RoomMember[], { me, lastSeen, actionsOf }: MembersState): HTMLElement {
     return h(
       "section",
       { class: "member-group" },
@@ -95,9 +192,10 @@ export class MembersView {
           const seenAt = member.online ? undefined : lastSeen.get(member.userId);
           const seenId = `last-seen-${member.userId}`;
           const role = member.role === "member" ? "" : ` (${member.role})`;
+          const muted = member.mutedUntil !== undefined && member.mutedUntil > Date.now();
           return h(
             "li",
-            {},
+            { class: "member-row", "data-member": member.userId },
             h(
               "button",
               {
@@ -126,8 +224,10 @@ export class MembersView {
                   : h("span", { class: "last-seen", id: seenId }, `last seen ${formatAgo(seenAt)}`),
               ),
               member.role === "member" ? null : h("span", { class: `role is-${member.role}` }, member.role),
+              muted ? h("span", { class: "role is-muted" }, "muted") : null,
               self ? h("span", { class: "you" }, "you") : null,
             ),
+            this.actions(member, actionsOf(member)),
           );
         }),
       ),

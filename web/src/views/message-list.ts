@@ -20,8 +20,10 @@ export interface MessageListContext {
   onLoadOlder(): void;
   /** Saves an edit of one of my messages; resolves an error message, or undefined when it was saved. */
   onEdit(id: number, content: string): Promise<string | undefined>;
-  /** Asks to delete one of my messages. */
-  onDelete(id: number): void;
+  /** Whether I may delete a message: my own, or another's in a room I moderate. */
+  mayDelete(message: StoredMessage): boolean;
+  /** Asks to delete a message (mine, or as a moderator). */
+  onDelete(message: StoredMessage): void;
   /** Adds (`on`) or removes my reaction. */
   onReact(id: number, emoji: string, on: boolean): void;
   /** Starts a reply to a message. */
@@ -438,7 +440,7 @@ export class MessageListView {
             own && message.mediaType === "text"
               ? h("button", { type: "button", role: "menuitem", onclick: () => this.startEdit(message.id) }, "Edit")
               : null,
-            own &&
+            this.context.mayDelete(message) &&
               h(
                 "button",
                 {
@@ -448,7 +450,7 @@ export class MessageListView {
                   onclick: () => {
                     this.menuFor = undefined;
                     this.refresh();
-                    this.context.onDelete(message.id);
+                    this.context.onDelete(message);
                   },
                 },
                 "Delete",
@@ -565,7 +567,16 @@ export class MessageListView {
   }
 
   private content(message: StoredMessage, author: string): HTMLElement {
-    if (message.deletedAt !== undefined) return h("div", { class: "bubble deleted" }, "This message was deleted.");
+    if (message.deletedAt !== undefined) {
+      // A moderator's delete names who did it (the live tombstone carries `deletedBy`; history does not keep it).
+      const by = message.deletedBy !== undefined && message.deletedBy !== message.from ? message.deletedBy : undefined;
+      const who = by === this.context.me ? "you" : by === undefined ? "" : this.context.nameOf(by);
+      return h(
+        "div",
+        { class: "bubble deleted" },
+        by ? `This message was deleted by ${who}.` : "This message was deleted.",
+      );
+    }
     const url = safeFileUrl(message.url);
     if (message.mediaType === "image" && url) {
       return h(

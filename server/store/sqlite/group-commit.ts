@@ -133,7 +133,7 @@ export class GroupCommit {
     this.statements.insertMessage.run(...row, draft.recipientUser);
     noteEffects(batch, draft, id);
     const message = this.context.toMessage(row);
-    this.context.outbox.emit({ type: "message.created", at: draft.createAt, data: { message } });
+    this.context.outbox.add({ type: "message.created", at: draft.createAt, data: { message } });
     return { message, created: true };
   }
 

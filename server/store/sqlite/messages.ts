@@ -125,7 +125,7 @@ export class SqliteMessages implements MessageRepository {
       this.statements.pruneRevisions.run(id, id, MAX_REVISIONS);
       const edited = this.statements.edit.get(change.content, change.at, change.at, this.context.seq.next(), id)!;
       const message = this.context.toMessage(edited);
-      this.context.outbox.emit({ type: "message.updated", at: change.at, data: { message } });
+      this.context.outbox.add({ type: "message.updated", at: change.at, data: { message } });
       return { ok: true, message, changed: true };
     })();
   }
@@ -140,7 +140,7 @@ export class SqliteMessages implements MessageRepository {
       this.statements.dropRevisions.run(id);
       const tombstone = this.statements.tombstone.get(change.at, change.at, this.context.seq.next(), id)!;
       const message = this.context.toMessage(tombstone);
-      this.context.outbox.emit({ type: "message.deleted", at: change.at, data: { message } });
+      this.context.outbox.add({ type: "message.deleted", at: change.at, data: { message } });
       return { ok: true, message, changed: true };
     })();
   }
@@ -169,7 +169,7 @@ export class SqliteMessages implements MessageRepository {
       const json = reactions.size > 0 ? JSON.stringify(Object.fromEntries(reactions)) : null;
       const updated = this.statements.setReactions.get(json, change.at, this.context.seq.next(), id)!;
       const message = this.context.toMessage(updated);
-      this.context.outbox.emit({ type: "message.updated", at: change.at, data: { message } });
+      this.context.outbox.add({ type: "message.updated", at: change.at, data: { message } });
       return { ok: true, message, changed: true };
     })();
   }

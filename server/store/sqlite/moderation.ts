@@ -154,7 +154,7 @@ export class SqliteModeration implements ModerationRepository {
     return this.act("role", roomId, by, { userId: target, member: true }, () => {
       this.statements.setRole.run(role, roomId, target);
       this.audit({ at: by.at, actor: by.userId, action: `room.role.${role}`, roomId, targetUserId: target });
-      this.context.outbox.emit(moderatedMember(roomId, target, { change: "role", role }, by));
+      this.context.outbox.add(moderatedMember(roomId, target, { change: "role", role }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -163,7 +163,7 @@ export class SqliteModeration implements ModerationRepository {
     return this.act("kick", roomId, by, { userId: target, member: true }, () => {
       this.seating.unseat(roomId, target);
       this.audit({ at: by.at, actor: by.userId, action: "room.kick", roomId, targetUserId: target, reason });
-      this.context.outbox.emit(moderatedMember(roomId, target, { change: "kicked" }, by));
+      this.context.outbox.add(moderatedMember(roomId, target, { change: "kicked" }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -188,7 +188,7 @@ export class SqliteModeration implements ModerationRepository {
         until: ban.until,
       });
       // As `room:member`: a ban of a user who was not a member changes no membership.
-      if (wasMember) this.context.outbox.emit(moderatedMember(roomId, target, { change: "banned" }, by));
+      if (wasMember) this.context.outbox.add(moderatedMember(roomId, target, { change: "banned" }, by));
       return { ok: true, value: { wasMember } };
     });
   }
@@ -219,7 +219,7 @@ export class SqliteModeration implements ModerationRepository {
         reason: mute.reason,
         until: mute.until,
       });
-      this.context.outbox.emit(moderatedMember(roomId, target, { change: "muted", until: mute.until }, by));
+      this.context.outbox.add(moderatedMember(roomId, target, { change: "muted", until: mute.until }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -229,7 +229,7 @@ export class SqliteModeration implements ModerationRepository {
       if (this.statements.muteUntil.get(roomId, target, by.at) === undefined) return { ok: false, refusal: "no-mute" };
       this.statements.unmute.run(roomId, target);
       this.audit({ at: by.at, actor: by.userId, action: "room.unmute", roomId, targetUserId: target });
-      this.context.outbox.emit(moderatedMember(roomId, target, { change: "unmuted" }, by));
+      this.context.outbox.add(moderatedMember(roomId, target, { change: "unmuted" }, by));
       return { ok: true, value: undefined };
     });
   }
@@ -279,7 +279,7 @@ export class SqliteModeration implements ModerationRepository {
       st.dropRoom.run(roomId);
       this.audit({ at: by.at, actor: by.userId, action: "room.delete", roomId });
       // The room as it was: `row` was read before the deletes, its member count included.
-      this.context.outbox.emit({ type: "room.deleted", at: by.at, data: { room: toRoom(row) } });
+      this.context.outbox.add({ type: "room.deleted", at: by.at, data: { room: toRoom(row) } });
       return { ok: true, value: { room: toRoom({ ...row, member_count: 0 }), members, fileIds } };
     });
   }
@@ -309,7 +309,7 @@ export class SqliteModeration implements ModerationRepository {
       });
       // The tombstone as the room's sockets get it (with `deletedBy`), as an author's delete writes its own.
       const message = mark(this.context.toMessage(tombstone));
-      this.context.outbox.emit({ type: "message.deleted", at: by.at, data: { message } });
+      this.context.outbox.add({ type: "message.deleted", at: by.at, data: { message } });
       return { ok: true, value: { message, changed: true, roomId } };
     });
   }

@@ -22,7 +22,7 @@ import type { WebhookDelivery, WebhookEventType } from "../../../shared/webhooks
  * @example
  * db.transaction(() => {
  *   kick.run(roomId, userId);
- *   outbox.emit({ type: "room.member", at, data: { roomId, userId, change: "kicked", by } });
+ *   outbox.add({ type: "room.member", at, data: { roomId, userId, change: "kicked", by } });
  * })();
  */
 export interface SqliteOutbox {
@@ -31,7 +31,7 @@ export interface SqliteOutbox {
    * when no endpoint is. Call it inside the `db.transaction` of the change, so that the event exists exactly
    * when the change does.
    */
-  emit(event: OutboxEvent): void;
+  add(event: OutboxEvent): void;
 }
 
 /** The endpoints subscribed to type `?` (every endpoint without a filter, and those whose filter names it). */
@@ -51,7 +51,7 @@ export function prepareOutbox(db: Database.Database): SqliteOutbox {
      VALUES (?, ?, 'pending', ?, ?)`,
   );
   return {
-    emit(event) {
+    add(event) {
       // A few microseconds when nobody subscribed (the endpoints table is small): no event row, no JSON.
       const endpoints = subscribed.all({ type: event.type });
       if (endpoints.length === 0) return;
@@ -158,7 +158,7 @@ export class SqliteWebhooks implements WebhookRepository {
   }
 
   async recordEvent(event: OutboxEvent): Promise<void> {
-    this.db.transaction(() => this.outbox.emit(event))();
+    this.db.transaction(() => this.outbox.add(event))();
   }
 
   async claimDeliveries(

@@ -120,7 +120,7 @@ export class SqliteRooms implements RoomRepository {
       // Rooms the server makes for itself (e.g. a task's log room) have no creator to seat.
       const seated = room.createdBy !== SYSTEM_USER_ID && this.seating.seat(room.id, room.createdBy, room.createAt);
       const stored = toRoom(this.statements.getRoom.get(room.id)!);
-      this.outbox.emit({ type: "room.created", at: room.createAt, data: { room: stored } });
+      this.outbox.add({ type: "room.created", at: room.createAt, data: { room: stored } });
       if (seated) this.memberChanged(room.id, room.createdBy, "joined", room.createAt);
       return stored;
     })();
@@ -134,7 +134,7 @@ export class SqliteRooms implements RoomRepository {
 
   /** Writes the webhook event of a membership change (inside the transaction that made it). */
   private memberChanged(roomId: string, userId: string, change: "joined" | "left", at: number): void {
-    this.outbox.emit({ type: "room.member", at, data: { roomId, userId, change } });
+    this.outbox.add({ type: "room.member", at, data: { roomId, userId, change } });
   }
 
   async addMember(roomId: string, userId: string, at: number): Promise<boolean> {

@@ -91,7 +91,7 @@ export class SqliteUsers implements UserRepository {
       const created = this.statements.insertUser.run(user.id, user.name, user.passwordHash, user.createAt).changes > 0;
       if (created) {
         this.seating.seat(LOBBY_ROOM_ID, user.id, user.createAt);
-        this.outbox.emit({ type: "user.created", at: user.createAt, data: { user: { id: user.id, name: user.name } } });
+        this.outbox.add({ type: "user.created", at: user.createAt, data: { user: { id: user.id, name: user.name } } });
       }
       return created;
     })();

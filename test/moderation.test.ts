@@ -518,6 +518,17 @@ describe("message:delete by moderators (section 11)", () => {
     expect(await ok(alice.socket, "message:delete", { id: third.id })).toMatchObject({ deletedBy: "alice" });
     const own = await send(bob, "mine");
     expect(await ok(bob.socket, "message:delete", { id: own.id })).not.toHaveProperty("deletedBy");
+    // Kept with the tombstone: history and sync say who deleted it too.
+    const history = await ok(bob.socket, "history:list", { room: room.id });
+    const deleters = (id: number, messages: StoredMessage[]) => messages.find((m) => m.id === id)?.deletedBy;
+    expect([first.id, second.id, third.id, own.id].map((id) => deleters(id, history.messages))).toEqual([
+      "carol",
+      "root",
+      "alice",
+      undefined,
+    ]);
+    const synced = await ok(bob.socket, "sync", { after: first.rev - 1 });
+    expect(deleters(first.id, synced.messages)).toBe("carol");
     const entries = (await ok(alice.socket, "room:audit", { roomId: room.id })).entries;
     expect(
       entries.filter((e) => e.action === "message.delete").map((e) => [e.actor, e.messageId, e.targetUserId]),

@@ -22,6 +22,7 @@ export const MESSAGE_COLUMNS = [
   "reply_to",
   "reactions",
   "conversation",
+  "deleted_by",
 ] as const;
 
 /** `id, message_type, …` for a SELECT or RETURNING list, each column prefixed with `alias` (e.g. `m.`). */
@@ -45,6 +46,7 @@ export type MessageRow = [
   replyTo: number | null,
   reactions: string | null,
   conversation: string,
+  deletedBy: string | null,
 ];
 
 /** A stored reactions object; JSON.parse makes `__proto__` an own key, as stored. */
@@ -66,6 +68,7 @@ export function messageMapper(fileUrl: (fileId: string) => string): (row: Messag
     if (deletedAt !== null) message.deletedAt = deletedAt;
     if (replyTo !== null) message.replyTo = replyTo;
     if (reactions !== null) message.reactions = parseReactions(reactions);
+    if (row[16] !== null) message.deletedBy = row[16];
     return message;
   };
 }
@@ -89,6 +92,7 @@ export function draftRow(draft: MessageDraft, id: number): MessageRow {
     draft.replyTo ?? null,
     null,
     draft.conversation,
+    null,
   ];
 }
 

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { AuditEntry, AuditPage, Room, StoredMessage } from "../../../shared/schemas.js";
+import type { AuditEntry, AuditPage, Room } from "../../../shared/schemas.js";
 import { roomConversation } from "../../messages/conversation.js";
 import { authorize, effectiveRole, type Party, type Refusal, type RoomAction } from "../../rooms/authorization.js";
 import type {
@@ -340,17 +340,16 @@ export class PgModeration implements ModerationRepository {
           [id],
         );
         if (!current) return { ok: false, refusal: "no-room" };
-        const mark = (message: StoredMessage) =>
-          current[3] === by.userId ? message : { ...message, deletedBy: by.userId };
+        // A tombstone is answered as it is (with who deleted it, if not its author).
         if (current[12] !== null)
-          return { ok: true, value: { message: mark(this.db.toMessage(current)), changed: false, roomId } };
+          return { ok: true, value: { message: this.db.toMessage(current), changed: false, roomId } };
         await query(client, "DELETE FROM message_revisions WHERE message_id = $1", [id]);
         const rev = await takeRevs(client, 1);
         const [tombstone] = await queryArrays<MessageRow>(
           client,
-          `UPDATE messages SET content = NULL, file_id = NULL, search = NULL, deleted_at = $1, update_at = $1, rev = $2
-         WHERE id = $3 RETURNING ${messageColumns()}`,
-          [by.at, rev, id],
+          `UPDATE messages SET content = NULL, file_id = NULL, search = NULL, deleted_at = $1, update_at = $1, rev = $2,
+           deleted_by = $4 WHERE id = $3 RETURNING ${messageColumns()}`,
+          [by.at, rev, id, current[3] === by.userId ? null : by.userId],
         );
         await appendAudit(client, {
           at: by.at,
@@ -360,8 +359,8 @@ export class PgModeration implements ModerationRepository {
           targetUserId: current[3],
           messageId: id,
         });
-        // The tombstone as the room's sockets get it (with `deletedBy`), as an author's delete writes its own.
-        const message = mark(this.db.toMessage(tombstone!));
+        // The tombstone as stored (with `deletedBy`): the room's sockets, history and `sync` show the same.
+        const message = this.db.toMessage(tombstone!);
         await emitEvents(client, [{ type: "message.deleted", at: by.at, data: { message } }]);
         return { ok: true, value: { message, changed: true, roomId } };
       },

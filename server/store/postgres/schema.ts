@@ -249,4 +249,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_by_target ON audit_log (target_user_id, id) WHERE target_user_id IS NOT NULL;
   CREATE INDEX audit_by_action ON audit_log (action, id);
   `,
+  // Who deleted a message when it was not its author (SQLite's migration 14).
+  `
+  ALTER TABLE messages ADD COLUMN deleted_by TEXT;
+  `,
 ];

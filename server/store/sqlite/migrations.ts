@@ -297,4 +297,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_by_target ON audit_log (target_user_id, id) WHERE target_user_id IS NOT NULL;
   CREATE INDEX audit_by_action ON audit_log (action, id);
   `,
+  // v2.0, moderation: who deleted a message when it was not its author (`deletedBy` in history and `sync`, not
+  // only on the live tombstone). The history's covering index gains the column, so a page still reads the
+  // index alone (rebuilt once here).
+  `
+  ALTER TABLE messages ADD COLUMN deleted_by TEXT;
+  DROP INDEX messages_by_conversation;
+  CREATE INDEX messages_by_conversation ON messages (conversation, id, message_type, media_type, sender, recipient,
+    content, file_id, client_msg_id, create_at, update_at, rev, edited_at, deleted_at, reply_to, reactions, deleted_by);
+  `,
 ];

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { AuditEntry, AuditPage, Room, StoredMessage } from "../../../shared/schemas.js";
+import type { AuditEntry, AuditPage, Room } from "../../../shared/schemas.js";
 import { roomConversation } from "../../messages/conversation.js";
 import { authorize, effectiveRole, type Party, type RoomAction } from "../../rooms/authorization.js";
 import type {
@@ -94,9 +94,9 @@ export class SqliteModeration implements ModerationRepository {
       dropRoom: db.prepare<[string]>("DELETE FROM rooms WHERE id = ?"),
       message: messageRows<[number]>(db, `SELECT ${messageColumns()} FROM messages WHERE id = ?`),
       dropMessageRevisions: db.prepare<[number]>("DELETE FROM message_revisions WHERE message_id = ?"),
-      tombstone: messageRows<[number, number, number, number]>(
+      tombstone: messageRows<[number, number, number, string | null, number]>(
         db,
-        `UPDATE messages SET content = NULL, file_id = NULL, deleted_at = ?, update_at = ?, rev = ?
+        `UPDATE messages SET content = NULL, file_id = NULL, deleted_at = ?, update_at = ?, rev = ?, deleted_by = ?
          WHERE id = ? RETURNING ${messageColumns()}`,
       ),
     };
@@ -293,12 +293,18 @@ export class SqliteModeration implements ModerationRepository {
       // Read again inside the transaction: the row above only named the room.
       const current = this.statements.message.get(id);
       if (!current) return { ok: false, refusal: "no-room" };
-      const mark = (message: StoredMessage) =>
-        current[3] === by.userId ? message : { ...message, deletedBy: by.userId };
+      // A tombstone is answered as it is (with who deleted it, if not its author).
       if (current[12] !== null)
-        return { ok: true, value: { message: mark(this.context.toMessage(current)), changed: false, roomId } };
+        return { ok: true, value: { message: this.context.toMessage(current), changed: false, roomId } };
       this.statements.dropMessageRevisions.run(id);
-      const tombstone: MessageRow = this.statements.tombstone.get(by.at, by.at, this.context.seq.next(), id)!;
+      const deletedBy = current[3] === by.userId ? null : by.userId;
+      const tombstone: MessageRow = this.statements.tombstone.get(
+        by.at,
+        by.at,
+        this.context.seq.next(),
+        deletedBy,
+        id,
+      )!;
       this.audit({
         at: by.at,
         actor: by.userId,
@@ -307,8 +313,8 @@ export class SqliteModeration implements ModerationRepository {
         targetUserId: current[3],
         messageId: id,
       });
-      // The tombstone as the room's sockets get it (with `deletedBy`), as an author's delete writes its own.
-      const message = mark(this.context.toMessage(tombstone));
+      // The tombstone as stored (with `deletedBy`): the room's sockets, history and `sync` show the same.
+      const message = this.context.toMessage(tombstone);
       this.context.outbox.add({ type: "message.deleted", at: by.at, data: { message } });
       return { ok: true, value: { message, changed: true, roomId } };
     });

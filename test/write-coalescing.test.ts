@@ -13,8 +13,17 @@ import {
   until,
   type TestServer,
 } from "./support/harness.js";
+import { RawClient } from "./support/raw-client.js";
 
 afterEach(cleanup);
+
+const scrape = async (server: TestServer) => (await server.server.app.inject({ url: "/metrics" })).body;
+
+/** Group commits and the messages they held so far, from /metrics. */
+function commitsOf(metrics: string): { groups: number; messages: number } {
+  const value = (name: string) => Number(metrics.split("\n").find((line) => line.startsWith(`${name} `))!.split(" ")[1]);
+  return { groups: value("chat_store_commit_messages_count"), messages: value("chat_store_commit_messages_sum") };
+}
 
 /** Counts the write calls (`_write` or `_writev`, each one system call) on the server's TCP socket of a user. */
 function countWrites(server: TestServer, userId: string): { writes: number } {
@@ -80,6 +89,36 @@ describe("write coalescing", () => {
     expect(acked.map((message) => message.content)).toEqual(Array.from({ length: 50 }, (_, index) => `m${index}`));
     await until(() => storedOnly(alice.received).length === 50);
     expect(storedOnly(alice.received).map((message) => message.id)).toEqual(acked.map((message) => message.id));
+  });
+
+  it("commits a burst of sends read from one TCP write as one group and delivers it in one write per receiver", async () => {
+    const server = await startServer();
+    const bob = await connect(server, "bob");
+    const { client: alice, answer } = await RawClient.connect(server.url, { token: signToken("alice") });
+    expect(answer.startsWith("40")).toBe(true);
+    await alice.next((frame) => frame.startsWith('42["session"'));
+    const counter = countWrites(server, "bob");
+    const before = commitsOf(await scrape(server));
+    const tcp = (alice.ws as unknown as { _socket: NetSocket })._socket;
+    tcp.cork();
+    for (let index = 1; index <= 8; index++) {
+      const send = { messageType: "group", mediaType: "text", to: "lobby", content: `m${index}`, clientMsgId: `b${index}` };
+      alice.send(`42${index}${JSON.stringify(["message:send", send])}`);
+    }
+    tcp.uncork();
+    const acks: number[] = [];
+    while (acks.length < 8) acks.push(Number(/^43(\d+)\[/.exec(await alice.next((f) => /^43\d+\[/.test(f)))![1]));
+    expect(acks).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    await until(() => storedOnly(bob.received).length === 8);
+    expect(storedOnly(bob.received).map((message) => message.content)).toEqual(
+      Array.from({ length: 8 }, (_, index) => `m${index + 1}`),
+    );
+    // One request at a time would commit 8 groups of one and write to bob 8 times.
+    const after = commitsOf(await scrape(server));
+    expect(after.groups - before.groups).toBe(1);
+    expect(after.messages - before.messages).toBe(8);
+    expect(counter.writes).toBe(1);
+    alice.close();
   });
 
   it("closes a connection whose write throws and still flushes the others", async () => {

@@ -92,9 +92,15 @@ export class MessageService {
   /**
    * Stores a user's message, then delivers it: a single message to every socket of the recipient and the
    * sender's other sockets, a group message to every member's sockets but the sending one. A resend with
-   * a used `clientMsgId` returns the first message and delivers nothing.
+   * a used `clientMsgId` returns the first message and delivers nothing. `sequenced` is called once the
+   * message is queued in the store's commit order (the socket's next send may start then).
    */
-  async send(senderId: string, input: SendMessage, originSocketId?: string): Promise<StoredMessage> {
+  async send(
+    senderId: string,
+    input: SendMessage,
+    originSocketId?: string,
+    sequenced?: () => void,
+  ): Promise<StoredMessage> {
     // A resend is answered before anything else is checked: the sender may have left the room since, or the
     // file may be gone, and the first message is still the answer.
     if (input.clientMsgId !== undefined) {
@@ -140,7 +146,9 @@ export class MessageService {
       const target = await this.store.getMessage(input.replyTo);
       if (!target || target.conversation !== draft.conversation) throw notFound("message to reply to");
     }
-    const { message, created } = await this.store.appendMessage(draft).catch(async (error: unknown) => {
+    const appended = this.store.appendMessage(draft);
+    sequenced?.();
+    const { message, created } = await appended.catch(async (error: unknown) => {
       // Refused as a non-member: a room that does not exist is NOT_FOUND, as `requireMember` says.
       if (draft.messageType === "group" && error instanceof AppError && error.code === "FORBIDDEN")
         await requireMember(this.store, draft.to, senderId);

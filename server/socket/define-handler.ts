@@ -12,6 +12,11 @@ export interface HandlerContext {
   log: Logger;
   /** Told how each request ended, for metrics. */
   observe?: (event: ClientEventName, seconds: number, code: ErrorCode | undefined) => void;
+  /**
+   * Set for a pipelined request (see `createDispatcher`): the handler calls it once its effect has taken its
+   * place in the store's order, and the socket's next request may start. Calling it is optional.
+   */
+  sequenced?: () => void;
 }
 
 /** A parsed, typed client request handler. */

@@ -49,10 +49,18 @@ export interface DispatchOptions {
    * has read it down (a client that never does is dropped as a slow consumer, or by its heartbeat).
    */
   maxBacklogBytes: number;
+  /**
+   * Events whose handlers may overlap with the socket's next request of these events (see `createDispatcher`).
+   * @default none
+   */
+  pipelined?: ReadonlySet<ClientEventName>;
 }
 
 /** How often a paused queue looks at its socket's backlog again. */
 const BACKLOG_POLL_MS = 20;
+
+/** Pipelined requests one socket may have unanswered at once; the next waits for the oldest's answer. */
+const PIPELINE_DEPTH = 16;
 
 /** Per-user counting semaphore for expensive requests: the rest wait their turn, in order. */
 class UserGates {
@@ -86,10 +94,18 @@ const rateLimited: Result<never> = {
 };
 
 /**
- * Per-socket ordered dispatch: each socket's requests are handled one at a time, in the order the socket
- * sent them, so what one socket sends is stored, acked and delivered in send order whatever each request
- * awaits (a file check, a reply target, a slow store). Every request is charged to the user's budget the
- * moment it arrives; a refused one keeps its place in the queue (so acks stay in order) but not its payload.
+ * Per-socket ordered dispatch: each socket's requests are handled in the order the socket sent them, so what
+ * one socket sends is stored, acked and delivered in send order whatever each request awaits (a file check,
+ * a reply target, a slow store). Every request is charged to the user's budget the moment it arrives; a
+ * refused one keeps its place in the queue (so acks stay in order) but not its payload.
+ *
+ * One request runs at a time, with one exception that keeps a burst of sends cheap: a `pipelined` event's
+ * handler may call `ctx.sequenced()` once its effect has taken its place in the store's order (a message
+ * queued in the group commit, which keeps queue order). If the socket's next request is pipelined too, it
+ * starts right then, in the same turn, so a burst of sends read from one TCP chunk commits as one group and
+ * its deliveries leave in one write per receiver, not one per message. Answers still go out in send order
+ * (each waits for the one before it), any other request waits for every earlier one to finish, and at most
+ * PIPELINE_DEPTH pipelined requests of a socket are unanswered at once.
  *
  * The table's events are served here, not through Socket.IO listeners: `socket.use` sees every incoming
  * event synchronously, in arrival order, and queues it. Events outside the table are charged and ignored.
@@ -100,33 +116,52 @@ export function createDispatcher(
   options: DispatchOptions,
 ): (socket: Socket, ctx: HandlerContext, hooks: DispatchHooks) => DispatchHandle {
   const gates = new UserGates(options.maxExpensivePerUser);
+  const pipelined = options.pipelined ?? new Set<ClientEventName>();
 
-  const serve = async (ctx: HandlerContext, item: Queued, closed: () => boolean): Promise<void> => {
+  /**
+   * Serves one request: `sequenced` is called once its order is fixed (by the handler, or when it settles),
+   * and its answer waits for `before`, the previous request's answer. Never rejects.
+   */
+  const serve = async (
+    ctx: HandlerContext,
+    item: Queued,
+    closed: () => boolean,
+    before: Promise<void>,
+    sequenced: () => void,
+  ): Promise<void> => {
     const event = item.event as ClientEventName;
-    if (!(await item.admitted)) {
-      item.ack?.(rateLimited);
-      return;
-    }
-    // A refusal's continuation may have dropped the socket (a flood) since the loop looked.
-    if (closed()) return;
-    if (!Object.hasOwn(table, event)) return; // not an event of the contract: ignored, no answer
-    const handler = table[event] as Handler<unknown>;
+    let answer: Result<unknown> | undefined;
+    let code: ErrorCode | undefined;
     const started = performance.now();
     const gated = options.expensive.has(event);
-    if (gated) await gates.enter(ctx.user.id);
-    let code: ErrorCode | undefined;
     try {
-      const data = await handler(ctx, item.payload);
-      item.ack?.({ ok: true, data });
+      if (!(await item.admitted)) answer = rateLimited;
+      // A refusal's continuation may have dropped the socket (a flood) since the loop looked.
+      else if (closed()) return;
+      else if (!Object.hasOwn(table, event)) return; // not an event of the contract: ignored, no answer
+      else {
+        const handler = table[event] as Handler<unknown>;
+        if (gated) await gates.enter(ctx.user.id);
+        try {
+          const data = await handler(pipelined.has(event) ? { ...ctx, sequenced } : ctx, item.payload);
+          answer = { ok: true, data };
+        } catch (error) {
+          const info = toErrorInfo(error);
+          if (info.code === "INTERNAL") ctx.log.error({ err: error, event }, "handler failed");
+          answer = { ok: false, error: info };
+          code = info.code;
+        } finally {
+          if (gated) gates.leave(ctx.user.id);
+        }
+        ctx.observe?.(event, (performance.now() - started) / 1000, code);
+      }
     } catch (error) {
-      const info = toErrorInfo(error);
-      if (info.code === "INTERNAL") ctx.log.error({ err: error, event }, "handler failed");
-      item.ack?.({ ok: false, error: info });
-      code = info.code;
+      ctx.log.error({ err: error, event }, "request dispatch failed");
     } finally {
-      if (gated) gates.leave(ctx.user.id);
+      sequenced();
+      await before;
+      if (answer !== undefined && !closed()) item.ack?.(answer);
     }
-    ctx.observe?.(event, (performance.now() - started) / 1000, code);
   };
 
   return (socket, ctx, hooks) => {
@@ -135,31 +170,52 @@ export function createDispatcher(
     let draining = false;
     let full = 0;
     let closed = false;
+    const isClosed = () => closed;
 
     const drain = async () => {
       draining = true;
-      let served = 0;
-      while (head < queue.length && !closed) {
-        // Each request after the first waits for a turn of the event loop: with a store that answers at once,
-        // a queue of 100 would otherwise run as one chain of continuations, holding every other socket's I/O
-        // (and the writes it produced) until the end.
-        if (served++ > 0) await setImmediate();
+      /** Answers of the requests started and not yet answered, oldest first (all pipelined but the last). */
+      const unanswered: Promise<void>[] = [];
+      let last: Promise<void> = Promise.resolve();
+      let chained = false;
+      let started = 0;
+      while (!closed) {
+        if (head >= queue.length) {
+          // Settle before leaving: requests that arrive meanwhile are served by this loop.
+          await last;
+          if (head >= queue.length) break;
+          continue;
+        }
+        const item = queue[head]!;
+        const event = item.event as ClientEventName;
+        if (!(chained && pipelined.has(event))) {
+          // A request that does not overlap waits for every earlier one, then for a turn of the event loop:
+          // with a store that answers at once, a queue of 100 would otherwise run as one chain of
+          // continuations, holding every other socket's I/O (and the writes it produced) until the end.
+          await last;
+          unanswered.length = 0;
+          if (started > 0) await setImmediate();
+        } else if (unanswered.length >= PIPELINE_DEPTH) {
+          await unanswered.shift();
+        }
         // Backpressure: no new answers while the last ones have not been read.
         while (!closed && hooks.backlog() > options.maxBacklogBytes) await setTimeout(BACKLOG_POLL_MS);
         if (closed) break;
-        const item = queue[head]!;
         queue[head++] = undefined as never;
         if (head > 64 && head * 2 > queue.length) {
           queue.splice(0, head);
           head = 0;
         }
         if (item.payload !== undefined) full -= 1;
-        try {
-          await serve(ctx, item, () => closed);
-        } catch (error) {
-          ctx.log.error({ err: error, event: item.event }, "request dispatch failed");
-        }
+        started += 1;
+        let release!: () => void;
+        const ordered = new Promise<void>((resolve) => (release = resolve));
+        last = serve(ctx, item, isClosed, last, release);
+        unanswered.push(last);
+        chained = pipelined.has(event);
+        await (chained ? ordered : last);
       }
+      await last;
       queue.length = 0;
       head = 0;
       full = 0;

@@ -71,6 +71,11 @@ const EXPENSIVE_EVENTS: ReadonlySet<ClientEventName> = new Set([
   "room:members",
   "room:list",
 ]);
+/**
+ * Requests that may overlap with the same socket's next one once their store write is queued: a burst of
+ * sends commits as one group and is delivered in one write per receiver (order is kept; see dispatch.ts).
+ */
+const PIPELINED_EVENTS: ReadonlySet<ClientEventName> = new Set(["message:send"]);
 /** Strikes (refused requests) count within windows of this length: the event budget's own window. */
 const STRIKE_WINDOW_MS = 10_000;
 /** A budget that failed to answer refuses (the limiters fall back to counting locally, so this is rare). */
@@ -102,6 +107,7 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
     maxQueued: MAX_QUEUED_REQUESTS,
     maxExpensivePerUser: MAX_EXPENSIVE_PER_USER,
     expensive: EXPENSIVE_EVENTS,
+    pipelined: PIPELINED_EVENTS,
     // Half the slow-consumer limit: a reading client is paused well before it could be dropped.
     maxBacklogBytes: config.maxSocketBufferBytes / 2,
   });

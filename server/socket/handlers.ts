@@ -40,7 +40,9 @@ export function createHandlerTable(services: {
 }): Omit<HandlerTable, ModerationEventName> {
   const { messages, rooms, conversations, users, delivery, accounts } = services;
   return {
-    "message:send": defineHandler(sendMessageSchema, (ctx, input) => messages.send(ctx.user.id, input, ctx.socketId)),
+    "message:send": defineHandler(sendMessageSchema, (ctx, input) =>
+      messages.send(ctx.user.id, input, ctx.socketId, ctx.sequenced),
+    ),
     "history:list": defineHandler(historyListSchema, (ctx, input) => messages.history(ctx.user.id, input)),
     sync: defineHandler(syncSchema, (ctx, input) => messages.sync(ctx.user.id, input.after, input.limit)),
     "room:create": defineHandler(roomCreateSchema, (ctx, input) =>

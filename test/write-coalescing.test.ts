@@ -19,6 +19,10 @@ afterEach(cleanup);
 
 const scrape = async (server: TestServer) => (await server.server.app.inject({ url: "/metrics" })).body;
 
+/** Bob sends a direct message to Alice; resolves with its ack. */
+const say = (bob: Awaited<ReturnType<typeof connect>>, content: string) =>
+  ok(bob.socket, "message:send", { messageType: "single", mediaType: "text", to: "alice", content });
+
 /** Group commits and the messages they held so far, from /metrics. */
 function commitsOf(metrics: string): { groups: number; messages: number } {
   const value = (name: string) => Number(metrics.split("\n").find((line) => line.startsWith(`${name} `))!.split(" ")[1]);
@@ -121,12 +125,36 @@ describe("write coalescing", () => {
     alice.close();
   });
 
+  it("frames payloads of every WebSocket length class intact (under 126 bytes, under 64 KiB, over it)", async () => {
+    const server = await startServer();
+    const alice = await connect(server, "alice");
+    const bob = await connect(server, "bob");
+    const contents = ["x", "é".repeat(60), "ü".repeat(4000), "y".repeat(4000)];
+    for (const content of contents) await say(bob, content);
+    await until(() => storedOnly(alice.received).length === contents.length);
+    expect(storedOnly(alice.received).map((message) => message.content)).toEqual(contents);
+    // 20 messages of 4,000 characters: one ack of well over 64 KiB.
+    for (let index = 0; index < 20; index++) await say(bob, `${index}`.padEnd(4000, "z"));
+    const page = await ok(alice.socket, "sync", { after: 0, limit: 500 });
+    expect(JSON.stringify(page).length).toBeGreaterThan(80_000);
+    expect(page.messages.map((message) => message.content)).toEqual([
+      ...contents,
+      ...Array.from({ length: 20 }, (_, index) => `${index}`.padEnd(4000, "z")),
+    ]);
+  });
+
   it("closes a connection whose write throws and still flushes the others", async () => {
     const server = await startServer();
     const alice = await connect(server, "alice");
     const bob = await connect(server, "bob");
     const aliceServerSide = [...server.server.io.of("/").sockets.values()].find((s) => s.data.user.id === "alice")!;
-    (aliceServerSide.conn.transport as unknown as { send: () => void }).send = () => {
+    // Its TCP socket's next write throws (both the one-buffer path and engine.io's own end in it); the close
+    // frame after it is written.
+    const tcp = (aliceServerSide.conn.transport as unknown as { socket: { _socket: { write: () => void } } }).socket
+      ._socket;
+    const write = tcp.write;
+    tcp.write = () => {
+      tcp.write = write;
       throw new Error("write failed");
     };
     const aliceGone = new Promise((resolve) => alice.socket.once("disconnect", resolve));

@@ -2,22 +2,97 @@ import type { Server } from "socket.io";
 
 /** An engine.io packet as it waits in a connection's write buffer. */
 interface EnginePacket {
+  readonly type?: string;
   readonly data?: string | Buffer | ArrayBuffer | ArrayBufferView;
+  /** A broadcast's WebSocket frame, encoded once for every receiver (socket.io-adapter): header and payload. */
+  readonly options?: { readonly wsPreEncodedFrame?: readonly Buffer[] };
+}
+
+/** The TCP socket under a WebSocket. */
+interface TcpSocket {
+  cork?: () => void;
+  uncork?: () => void;
+  write?: (data: Buffer, callback: (error?: Error | null) => void) => boolean;
 }
 
 /** The parts of an engine.io socket (`io.engine` connection) that write coalescing touches. */
 interface EngineConnection {
   flush(): void;
   close(discard?: boolean): void;
-  readonly writeBuffer: readonly EnginePacket[];
+  emit(event: string, ...args: unknown[]): boolean;
+  readonly readyState: string;
+  readonly server: { emit(event: string, ...args: unknown[]): boolean };
+  writeBuffer: EnginePacket[];
+  packetsFn: unknown[];
+  readonly sentCallbackFn: unknown[];
   readonly transport: {
     readonly name: string;
+    writable: boolean;
+    readonly perMessageDeflate?: unknown;
+    readonly _onSentLast?: (error?: Error | null) => void;
     socket?: {
-      _socket?: { cork?: () => void; uncork?: () => void };
+      _socket?: TcpSocket;
+      readonly _sender?: { readonly _state?: number; readonly _queue?: readonly unknown[] };
+      readonly readyState?: number;
       readonly bufferedAmount?: number;
       terminate?: () => void;
     };
   };
+}
+
+/** A final, unmasked WebSocket text frame (RFC 6455 §5.2) of `payload`: its header, then the payload. */
+function textFrame(payload: Buffer): [Buffer, Buffer] {
+  const length = payload.length;
+  const header = Buffer.allocUnsafe(length < 126 ? 2 : length < 65_536 ? 4 : 10);
+  header[0] = 0x81; // FIN + text
+  if (length < 126) header[1] = length;
+  else if (length < 65_536) {
+    header[1] = 126;
+    header.writeUInt16BE(length, 2);
+  } else {
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(length), 2);
+  }
+  return [header, payload];
+}
+
+/**
+ * Writes a WebSocket connection's queued packets as one buffer in one `write` call, doing what engine.io's
+ * `flush` and its WebSocket transport's `send` do around it (the events, the send callbacks, `writable`
+ * until the write completed): a broadcast's pre-encoded frame is copied as is, a message packet (an ack, a
+ * socket's own event) is framed here. Returns false, having done nothing, where that is not plainly the
+ * same as engine.io's path: another transport, compression, a sender that is busy or queueing, a packet
+ * that is not a text message (a ping, binary data).
+ */
+function writeFrames(connection: EngineConnection): boolean {
+  const { transport } = connection;
+  const ws = transport.socket;
+  const tcp = ws?._socket;
+  if (transport.name !== "websocket" || transport.perMessageDeflate || !transport._onSentLast) return false;
+  if (!ws || ws.readyState !== 1 || typeof tcp?.write !== "function") return false;
+  if (ws._sender?._state !== 0 || (ws._sender._queue?.length ?? 1) > 0) return false;
+  if (connection.readyState === "closed" || !transport.writable) return true; // engine.io would not send now
+  const packets = connection.writeBuffer;
+  if (packets.length === 0) return true;
+  const chunks: Buffer[] = [];
+  for (const packet of packets) {
+    const frame = packet.options?.wsPreEncodedFrame;
+    if (frame) chunks.push(...frame);
+    else if (packet.type === "message" && typeof packet.data === "string") {
+      chunks.push(...textFrame(Buffer.from(`4${packet.data}`)));
+    } else return false;
+  }
+  connection.emit("flush", packets);
+  connection.server.emit("flush", connection, packets);
+  connection.writeBuffer = [];
+  connection.sentCallbackFn.push(connection.packetsFn.length > 0 ? connection.packetsFn : null);
+  if (connection.packetsFn.length > 0) connection.packetsFn = [];
+  transport.writable = false;
+  // The transport's own completion: "drain" (the send callbacks run), writable again, "ready" (next flush).
+  tcp.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), transport._onSentLast);
+  connection.emit("drain");
+  connection.server.emit("drain", connection);
+  return true;
 }
 
 /** What a connection holds that has not reached the kernel, as far as `flush` has seen it. */
@@ -108,10 +183,13 @@ export function coalesceWrites(io: Server, options: CoalesceOptions): WriteBackl
     pending = new Set();
     for (const connection of connections) {
       const tcp = connection.transport.socket?._socket;
-      const corked = typeof tcp?.cork === "function" && typeof tcp.uncork === "function";
-      if (corked) tcp.cork!();
+      let corked = false;
       try {
-        flushOf!.call(connection);
+        if (!writeFrames(connection)) {
+          corked = typeof tcp?.cork === "function" && typeof tcp.uncork === "function";
+          if (corked) tcp!.cork!();
+          flushOf!.call(connection);
+        }
       } catch (error) {
         // This used to throw into the code that emitted; now it surfaces here, after it. Drop the broken
         // connection (its client reconnects and catches up with `sync`) and flush the others.
@@ -119,7 +197,7 @@ export function coalesceWrites(io: Server, options: CoalesceOptions): WriteBackl
         connection.close(true);
         continue;
       } finally {
-        if (corked) tcp.uncork!();
+        if (corked) tcp!.uncork!();
       }
       // Counted at the end of the turn, not per packet, so a broadcast never sees a room change under it.
       const bytes = queuedBytes(connection) + (connection.transport.socket?.bufferedAmount ?? 0);

@@ -157,9 +157,10 @@ export class Metrics {
     this.ackLatency.observe({ event }, seconds);
   }
 
+  /** One group commit; one without messages (new users only, say) counts in the latency alone. */
   committed(milliseconds: number, messages: number): void {
     this.commitLatency.observe(milliseconds / 1000);
-    this.commitBatch.observe(messages);
+    if (messages > 0) this.commitBatch.observe(messages);
   }
 
   pushed(route: "/api/push" | "/send"): void {

@@ -14,9 +14,13 @@ function sources(dir: string): string[] {
 const CHANNEL_CALLS = /\.(to|in|except)\(|\.emit\(|socketsJoin|socketsLeave|serverSideEmit/g;
 /**
  * Sends that are not to a channel: the handshake's `session` to the one socket that connected, the monitor's
- * read of a room's sockets, and the nodes' request for each other's stats.
+ * read of a room's sockets, the nodes' request for each other's stats, and engine.io's own `flush` and
+ * `drain` events on a connection, which the one-buffer write (server/socket/coalesce-writes.ts) emits in
+ * engine.io's place.
  */
 const ALLOWED = new Set([
+  'server/socket/coalesce-writes.ts:connection.emit("',
+  'server/socket/coalesce-writes.ts:connection.server.emit("',
   'server/socket/gateway.ts:socket.emit("session"',
   "server/hub.ts:this.io.in(roomChannel(roomId)).fetchSockets",
   'server/cluster/nodes.ts:io.serverSideEmitWithAck("node")',

@@ -209,7 +209,11 @@ describe("SqliteStore full-text index", () => {
 describe("SqliteStore group commit", () => {
   it("commits appends made in the same tick in one transaction, with distinct ids in call order", async () => {
     const commits: number[] = [];
-    const store = openStore(undefined, { onCommit: (_ms, messages) => commits.push(messages) });
+    const store = openStore(undefined, {
+      onCommit: (_ms, messages) => {
+        if (messages > 0) commits.push(messages);
+      },
+    });
     await addUsers(store, "alice");
     const drafts = Array.from({ length: 50 }, (_, i) => group("alice", "lobby", { content: `m${i}` }));
     const results = await Promise.all(drafts.map((draft) => store.appendMessage(draft)));
@@ -226,7 +230,11 @@ describe("SqliteStore group commit", () => {
 
   it("dedupes a clientMsgId used twice within the same batch", async () => {
     const commits: number[] = [];
-    const store = openStore(undefined, { onCommit: (_ms, messages) => commits.push(messages) });
+    const store = openStore(undefined, {
+      onCommit: (_ms, messages) => {
+        if (messages > 0) commits.push(messages);
+      },
+    });
     await addUsers(store, "alice");
     const [first, again] = await Promise.all([
       store.appendMessage(group("alice", "lobby", { content: "first", clientMsgId: "k" })),
@@ -236,6 +244,46 @@ describe("SqliteStore group commit", () => {
     expect(first!.created).toBe(true);
     expect(again).toEqual({ message: first!.message, created: false });
     expect((await store.conversationPage(roomConversation("lobby"), { limit: 10 })).messages).toEqual([first!.message]);
+  });
+
+  it("creates the users of one turn in the turn's group commit, each in a savepoint of its own", async () => {
+    const commits: [messages: number, others: number][] = [];
+    const store = openStore(undefined, { onCommit: (_ms, messages, others) => commits.push([messages, others]) });
+    await addUsers(store, "alice");
+    commits.length = 0;
+    const ids = Array.from({ length: 30 }, (_, i) => `storm${i}`);
+    const [users, created, taken, sent] = await Promise.all([
+      Promise.all(ids.map((id) => store.ensureUser(id, id, 2000))),
+      store.createUser({ id: "dora", name: "Dora", passwordHash: "h", createAt: 2000 }),
+      store.createUser({ id: "alice", name: "Alice again", passwordHash: "h", createAt: 2000 }),
+      store.appendMessage(group("alice", "lobby", { content: "while they arrive" })),
+    ]);
+    // One transaction (one fsync) for 30 new users, a registration, a taken id and a message: not 33.
+    expect(commits).toEqual([[1, 32]]);
+    expect(users.map((user) => user.id)).toEqual(ids);
+    expect([created, taken, sent.created]).toEqual([true, false, true]);
+    // Each new user is seated in the lobby with it.
+    for (const id of [...ids, "dora"]) expect(await store.membership("lobby", id)).toBe("member");
+  });
+
+  it("undoes only the writes of a job that throws: the rest of its group commit commits", async () => {
+    const store = openStore();
+    await addUsers(store, "alice");
+    const commits = (store as unknown as { commits: { run<T>(write: () => T): Promise<T> } }).commits;
+    const db = (store as unknown as { db: Database.Database }).db;
+    const [failed, created, sent] = await Promise.allSettled([
+      commits.run(() => {
+        db.prepare("UPDATE users SET name = 'Mallory' WHERE id = 'alice'").run();
+        throw new Error("refused halfway");
+      }),
+      store.createUser({ id: "erin", name: "Erin", passwordHash: "h", createAt: 2000 }),
+      store.appendMessage(group("alice", "lobby", { content: "kept" })),
+    ]);
+    expect(failed).toMatchObject({ status: "rejected", reason: { message: "refused halfway" } });
+    expect(created).toEqual({ status: "fulfilled", value: true });
+    expect(sent.status).toBe("fulfilled");
+    expect((await store.getUser("alice"))!.name).not.toBe("Mallory");
+    expect(await store.getUser("erin")).toBeDefined();
   });
 
   it("commits an append that is still pending when close() is called", async () => {

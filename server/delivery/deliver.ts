@@ -187,7 +187,10 @@ export class Delivery {
 
   /** A `presence` event to the sockets that follow the user (on any node). */
   presence(status: PresenceStatus): void {
-    this.to(presenceChannel(status.userId)).emit("presence", status);
+    const channel = presenceChannel(status.userId);
+    // Alone, a node knows when nobody follows the user: then nothing is encoded (one per connect in a storm).
+    if (!this.options.cluster && !this.io.of("/").adapter.rooms.has(channel)) return;
+    this.to(channel).emit("presence", status);
   }
 
   /** Replaces the users a socket of this node follows (`presence:subscribe`). */

@@ -17,10 +17,17 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** A write of another kind that joins a group commit (a new user, say), in a savepoint of its own. */
+interface Job {
+  write: () => unknown;
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Who is told about a group commit. */
 export interface GroupCommitHooks {
-  /** Told after each group commit, for metrics. */
-  onCommit?: (durationMs: number, messages: number) => void;
+  /** Told after each group commit, for metrics: how long it took, its messages and its other writes. */
+  onCommit?: (durationMs: number, messages: number, otherWrites: number) => void;
   /** Called after each group commit that did not fail (the search indexer schedules itself). */
   afterCommit: () => void;
 }
@@ -31,14 +38,19 @@ export interface GroupCommitHooks {
  */
 export class GroupCommit {
   private readonly statements;
-  private readonly insertBatch: (batch: Pending[]) => { results: (AppendResult | AppError)[]; pairs: Set<string> };
+  private readonly insertBatch: (
+    batch: Pending[],
+    runJobs: () => void,
+  ) => { results: (AppendResult | AppError)[]; pairs: Set<string> };
   /**
    * Direct-conversation pairs (`user\0peer`) known to be stored, so that a conversation's every message
    * does not write its pair again. Filled only after a commit; cleared when it grows past a bound.
    */
   private readonly knownPairs = new KnownSet(KNOWN_PAIRS_MAX);
   private pending: Pending[] = [];
+  private jobs: Job[] = [];
   private flushScheduled = false;
+  private readonly savepoint: (write: () => unknown) => unknown;
 
   constructor(
     private readonly context: Omit<SqliteContext, "commits">,
@@ -59,12 +71,36 @@ export class GroupCommit {
       addDirect: db.prepare("INSERT INTO direct_conversations (user_id, peer) VALUES (?, ?) ON CONFLICT DO NOTHING"),
       readUpTo: db.prepare(MOVE_READ_SQL),
     };
-    this.insertBatch = db.transaction((batch: Pending[]) => {
+    this.insertBatch = db.transaction((batch: Pending[], runJobs: () => void) => {
       const effects = noEffects();
       const results = batch.map(({ draft }) => this.insertOne(draft, effects));
       this.applyEffects(effects);
+      runJobs();
       return { results, pairs: effects.pairs };
     });
+    // Inside the batch's transaction, better-sqlite3 runs this as a SAVEPOINT: a job that throws undoes
+    // only its own writes.
+    this.savepoint = db.transaction((write: () => unknown) => write());
+  }
+
+  /**
+   * Runs `write` inside this turn's group commit, in a savepoint of its own (if it throws, its writes are
+   * undone and its promise rejects; the rest commit); resolves with its result once that commit is done.
+   * Many small writes of one turn (the users a connect storm creates) then share one transaction and one
+   * fsync instead of one each.
+   */
+  run<T>(write: () => T): Promise<T> {
+    if (!this.context.db.open) return Promise.reject(new Error("store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.push({ write, resolve: resolve as (result: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
   }
 
   /** Queues a message for this turn's commit; resolves once that commit is done (see `appendMessage`). */
@@ -72,36 +108,49 @@ export class GroupCommit {
     if (!this.context.db.open) return Promise.reject(new Error("store is closed"));
     return new Promise((resolve, reject) => {
       this.pending.push({ draft, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
   }
 
-  /** Commits every pending append in one transaction and settles their promises in order. */
+  /** Commits every pending append and job in one transaction and settles their promises in order. */
   flush(): void {
     this.flushScheduled = false;
     const batch = this.pending;
-    if (batch.length === 0) return;
+    const jobs = this.jobs;
+    if (batch.length === 0 && jobs.length === 0) return;
     this.pending = [];
+    this.jobs = [];
     const started = performance.now();
     let results: (AppendResult | AppError)[];
+    const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      const written = this.insertBatch(batch);
+      const written = this.insertBatch(batch, () => {
+        for (const job of jobs) {
+          try {
+            outcomes.push({ ok: true, value: this.savepoint(job.write) });
+          } catch (error) {
+            outcomes.push({ ok: false, value: error });
+          }
+        }
+      });
       results = written.results;
       this.knownPairs.addAll(written.pairs);
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      for (const item of [...batch, ...jobs]) item.reject(error);
       return;
     }
-    this.hooks.onCommit?.(performance.now() - started, batch.length);
+    this.hooks.onCommit?.(performance.now() - started, batch.length, jobs.length);
     batch.forEach((item, index) => {
       const result = results[index]!;
       if (result instanceof AppError) item.reject(result);
       else item.resolve(result);
     });
-    this.hooks.afterCommit();
+    jobs.forEach((job, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.value);
+    });
+    if (batch.length > 0) this.hooks.afterCommit();
   }
 
   /**

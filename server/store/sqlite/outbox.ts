@@ -32,6 +32,8 @@ export interface SqliteOutbox {
    * when the change does.
    */
   add(event: OutboxEvent): void;
+  /** Whether any endpoint is subscribed to events of `type` (one small read). */
+  wanted(type: OutboxEvent["type"]): boolean;
 }
 
 /** The endpoints subscribed to type `?` (every endpoint without a filter, and those whose filter names it). */
@@ -51,6 +53,7 @@ export function prepareOutbox(db: Database.Database): SqliteOutbox {
      VALUES (?, ?, 'pending', ?, ?)`,
   );
   return {
+    wanted: (type) => subscribed.all({ type }).length > 0,
     add(event) {
       // A few microseconds when nobody subscribed (the endpoints table is small): no event row, no JSON.
       const endpoints = subscribed.all({ type: event.type });
@@ -158,7 +161,8 @@ export class SqliteWebhooks implements WebhookRepository {
   }
 
   async recordEvent(event: OutboxEvent): Promise<void> {
-    this.db.transaction(() => this.outbox.add(event))();
+    // Most servers have no endpoint for presence events: then this is one read, with no transaction around it.
+    if (this.outbox.wanted(event.type)) this.db.transaction(() => this.outbox.add(event))();
   }
 
   async claimDeliveries(

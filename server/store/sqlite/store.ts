@@ -21,7 +21,7 @@ export interface SqliteStoreOptions {
   /** Turns a stored file id into the URL clients fetch it from. */
   fileUrl: (fileId: string) => string;
   /** Told after each group commit, for metrics. */
-  onCommit?: (durationMs: number, messages: number) => void;
+  onCommit?: (durationMs: number, messages: number, otherWrites: number) => void;
   /** Clock for the lobby's creation time. */
   now?: () => number;
   /** How long after a commit the full-text index catches up (default 250 ms); searches catch it up first. */

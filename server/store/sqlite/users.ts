@@ -20,6 +20,7 @@ export class SqliteUsers implements UserRepository {
   private readonly db: Database.Database;
   private readonly seating: Seating;
   private readonly outbox: SqliteOutbox;
+  private readonly commits: SqliteContext["commits"];
   private readonly statements;
   /**
    * Ids of users known to exist, so that the check before every direct message does not read the users
@@ -31,6 +32,7 @@ export class SqliteUsers implements UserRepository {
     const db = (this.db = context.db);
     this.seating = prepareSeating(db);
     this.outbox = context.outbox;
+    this.commits = context.commits;
     this.statements = {
       insertUser: db.prepare(
         "INSERT INTO users (id, name, password_hash, create_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -81,26 +83,29 @@ export class SqliteUsers implements UserRepository {
     };
   }
 
-  async createUser(user: NewUser): Promise<boolean> {
+  createUser(user: NewUser): Promise<boolean> {
     return this.insertSeated(user);
   }
 
-  /** Inserts a user and seats it in the lobby, in one transaction; false when the id is taken. */
-  private insertSeated(user: NewUser): boolean {
-    return this.db.transaction(() => {
+  /**
+   * Inserts a user and seats it in the lobby, together; false when the id is taken. It joins the turn's
+   * group commit, so the users a connect storm creates share one transaction (and one fsync) per turn.
+   */
+  private insertSeated(user: NewUser): Promise<boolean> {
+    return this.commits.run(() => {
       const created = this.statements.insertUser.run(user.id, user.name, user.passwordHash, user.createAt).changes > 0;
       if (created) {
         this.seating.seat(LOBBY_ROOM_ID, user.id, user.createAt);
         this.outbox.add({ type: "user.created", at: user.createAt, data: { user: { id: user.id, name: user.name } } });
       }
       return created;
-    })();
+    });
   }
 
   async ensureUser(id: string, name: string, createAt: number): Promise<UserRecord> {
     let row = this.statements.getUser.get(id);
     if (!row) {
-      this.insertSeated({ id, name, passwordHash: null, createAt });
+      await this.insertSeated({ id, name, passwordHash: null, createAt });
       row = this.statements.getUser.get(id)!;
     }
     this.knownUsers.add(id);

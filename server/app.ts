@@ -100,6 +100,7 @@ export interface ChatServer {
   readonly store: Store;
   readonly tokens: TokenService;
   readonly messages: MessageService;
+  readonly conversations: ConversationService;
   readonly rooms: RoomService;
   readonly registry: ConnectionRegistry;
   /** The only sender to channels: who receives what, on every node. */
@@ -490,6 +491,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     store,
     tokens,
     messages,
+    conversations,
     rooms,
     registry,
     delivery,

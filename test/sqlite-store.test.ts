@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { roomConversation } from "../server/messages/conversation.js";
 import { MIGRATIONS } from "../server/store/sqlite/migrations.js";
 import { LAST_VISIBLE_SQL, VISIBLE_AFTER_SQL, pageSql } from "../server/store/sqlite/messages.js";
+import { conversationRowsSql } from "../server/store/sqlite/read-state.js";
 import { cleanup, tempDir, until } from "./support/harness.js";
 import {
   SqliteStore,
@@ -365,6 +366,18 @@ describe("SqliteStore query plans", () => {
       expect(steps.join(" | "), name).toMatch(/COVERING INDEX messages_by_conversation/);
       expect(steps.join(" | "), name).not.toMatch(/TEMP B-TREE/);
     }
+  });
+
+  it("counts a conversation's unread from the narrow index of live messages, not the history's wide one", async () => {
+    const store = await populated();
+    for (const kind of ["rooms", "direct"] as const) {
+      const steps = plan(store, conversationRowsSql(kind), { user: "alice", cap: 999 });
+      expect(fullScans(steps), steps.join(" | ")).toEqual([]);
+      expect(steps.join(" | "), kind).toMatch(/COVERING INDEX messages_unread \(conversation=\? AND id>\?\)/);
+    }
+    const rows = await store.conversationRows("bob");
+    expect(rows.rooms.find((room) => room.id === "lobby")?.unread).toBe(1);
+    expect(rows.direct.find((peer) => peer.id === "alice")?.unread).toBe(1);
   });
 
   it("reads the two keys of the system conversation as two bounded index ranges", async () => {

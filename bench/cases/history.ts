@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { closeAll, connect, now, specFor, type RawConn } from "../lib/client.js";
 import { CHAT_ENV, fmt, variantOf, type BenchContext, type CaseResult, type MetricSpec } from "../lib/harness.js";
-import { HISTORY, historyDb, historyRoom, historyRoomsOf, historyUser } from "../lib/history-db.js";
+import { HISTORY, historyDb, historyRoom, historyRoomsOf, historyUser, wideUser } from "../lib/history-db.js";
 import { NODE_FLAGS, ROOT, SERVER_CPU, ServerProcess } from "../lib/proc.js";
 import { tempDataDir } from "../lib/seed.js";
 import { round, samplePercentile } from "../lib/stats.js";
@@ -21,6 +21,9 @@ const METRICS: MetricSpec[] = [
   { key: "syncP50", label: "`sync` of 1,000 missed (2 calls of 500): p50 (ms)", digits: 2 },
   { key: "syncP99", label: "`sync` of 1,000 missed (2 calls of 500): p99 (ms)", digits: 2 },
   { key: "syncPageP99", label: "`sync`, one page of 500: p99 (ms)", digits: 2 },
+  { key: "sync0P99", label: "`sync { after: 0, limit: 500 }`, user in 50 rooms: p99 (ms)", digits: 2 },
+  { key: "listP99", label: "`conversation:list`, user in 50 rooms: p99 (ms)", digits: 2 },
+  { key: "searchP99", label: "`history:search` for a word in 100,000 messages: p99 (ms)", digits: 2 },
 ];
 
 interface Percentiles {
@@ -56,7 +59,11 @@ export function makeSpec(file: string, quick: boolean): HistorySpec {
   return {
     pages,
     syncs,
-    iterations: quick ? { last: 500, back: 500, sync: 50 } : { last: 3000, back: 3000, sync: 300 },
+    wide: Array.from({ length: HISTORY.wideUsers }, (_, w) => wideUser(w)),
+    needle: HISTORY.needle,
+    iterations: quick
+      ? { last: 500, back: 500, sync: 50, wide: 50 }
+      : { last: 3000, back: 3000, sync: 300, wide: 300 },
   };
 }
 
@@ -114,7 +121,7 @@ export async function historyCase(ctx: BenchContext): Promise<CaseResult> {
     },
   );
   const inProcess = JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<
-    "last" | "back" | "sync" | "syncPage",
+    "last" | "back" | "sync" | "syncPage" | "syncFromZero" | "conversationList" | "search",
     { call: Percentiles; withJson: Percentiles; cpu: Percentiles }
   >;
   const pick = (kind: "call" | "withJson" | "cpu") => ({
@@ -125,6 +132,9 @@ export async function historyCase(ctx: BenchContext): Promise<CaseResult> {
     syncP50: inProcess.sync[kind].p50,
     syncP99: inProcess.sync[kind].p99,
     syncPageP99: inProcess.syncPage[kind].p99,
+    sync0P99: inProcess.syncFromZero[kind].p99,
+    listP99: inProcess.conversationList[kind].p99,
+    searchP99: inProcess.search[kind].p99,
   });
 
   ctx.log("history: the same over a socket to the real server");
@@ -194,6 +204,9 @@ export async function historyCase(ctx: BenchContext): Promise<CaseResult> {
       syncP50: sync.p50,
       syncP99: sync.p99,
       syncPageP99: NaN,
+      sync0P99: NaN,
+      listP99: NaN,
+      searchP99: NaN,
     };
     buckets = {
       history: await metricsBuckets(server.url, "history:list"),
@@ -219,8 +232,8 @@ export async function historyCase(ctx: BenchContext): Promise<CaseResult> {
     name: "history",
     title: "History at 1M rows",
     method: [
-      `${fmt(HISTORY.messages)} group messages (~140-byte text) in ${fmt(HISTORY.rooms)} rooms of 100 members; ${fmt(HISTORY.users)} users each in ${HISTORY.roomsPerUser} rooms. Built once with the server's own schema (indexes and full-text index rebuilt after a bulk insert), cached in bench/.cache/, copied per run.`,
-      `Server-side (what the targets are checked on): a process pinned to CPU 0 builds the chat server on the database (createChatServer, nothing listening) and times its MessageService.history / .sync — permission checks, SQL, row mapping — then the same plus JSON.stringify of the answer (the encoding Socket.IO does for the ack). ${fmt(spec.iterations.last)} last-50 and page-back calls over 400 (user, room) pairs, ${fmt(spec.iterations.sync)} syncs over 50 users whose cursor is exactly 1,000 visible messages back (2 calls of 500: the protocol's maximum page); 10% unmeasured warm-up; the database file is read once first so the page cache is warm, as in a running server.`,
+      `${fmt(HISTORY.messages)} group messages (~140-byte text) in ${fmt(HISTORY.rooms)} rooms of 100 members; ${fmt(HISTORY.users)} users each in ${HISTORY.roomsPerUser} rooms, and ${HISTORY.wideUsers} users in ${HISTORY.roomsPerWideUser} rooms each (they see about 50,000 messages); every ${HISTORY.needleEvery}th message holds the word "${HISTORY.needle}" (100,000 in all, about 5,000 of them visible to a user in 50 rooms). Built once with the server's own schema (indexes and full-text index rebuilt after a bulk insert), cached in bench/.cache/, copied per run.`,
+      `Server-side (what the targets are checked on): a process pinned to CPU 0 builds the chat server on the database (createChatServer, nothing listening) and times its MessageService.history / .sync — permission checks, SQL, row mapping — then the same plus JSON.stringify of the answer (the encoding Socket.IO does for the ack). ${fmt(spec.iterations.last)} last-50 and page-back calls over 400 (user, room) pairs, ${fmt(spec.iterations.sync)} syncs over 50 users whose cursor is exactly 1,000 visible messages back (2 calls of 500: the protocol's maximum page); ${fmt(spec.iterations.wide)} each of \`sync\` from 0 (one page of 500), \`conversation:list\` and a search for "${HISTORY.needle}" (20 best) as the users in 50 rooms; 10% unmeasured warm-up; the database file is read once first so the page cache is warm, as in a running server.`,
       "Over the socket: the real server on the same data, one request in flight, client-measured round trip (adds both processes' socket work and the load client's JSON parse).",
     ],
     params: { ...HISTORY, iterations: spec.iterations },
@@ -235,6 +248,21 @@ export async function historyCase(ctx: BenchContext): Promise<CaseResult> {
         target: "`sync` of 1,000 missed p99 ≤ 15 ms (server-side, with JSON encoding)",
         measured: `${server50.syncP99} ms (calls alone ${inProcess.sync.call.p99} ms, their CPU time ${inProcess.sync.cpu.p99} ms)`,
         met: server50.syncP99 <= 15,
+      },
+      {
+        target: "`sync { after: 0, limit: 500 }` p99 ≤ 20 ms (server-side, with JSON encoding; a user in 50 rooms)",
+        measured: `${server50.sync0P99} ms (call alone ${inProcess.syncFromZero.call.p99} ms, its CPU time ${inProcess.syncFromZero.cpu.p99} ms)`,
+        met: server50.sync0P99 <= 20,
+      },
+      {
+        target: "`conversation:list` p99 ≤ 10 ms (server-side, with JSON encoding; a user in 50 rooms)",
+        measured: `${server50.listP99} ms (call alone ${inProcess.conversationList.call.p99} ms, its CPU time ${inProcess.conversationList.cpu.p99} ms)`,
+        met: server50.listP99 <= 10,
+      },
+      {
+        target: "`history:search` for a word found in 100,000 messages p99 ≤ 50 ms (server-side, with JSON encoding)",
+        measured: `${server50.searchP99} ms (call alone ${inProcess.search.call.p99} ms, its CPU time ${inProcess.search.cpu.p99} ms)`,
+        met: server50.searchP99 <= 50,
       },
     ],
     notes: [

@@ -12,10 +12,24 @@ export const HISTORY = {
   rooms: 1000,
   roomsPerUser: 10,
   messages: 1_000_000,
+  /** Users in 50 rooms each (besides the 10,000 in 10): `conversation:list`, `sync` from 0 and search run as them. */
+  wideUsers: 20,
+  roomsPerWideUser: 50,
+  /** Every 10th message holds this word: found in 100,000 messages (the others' words are in about half). */
+  needle: "needle",
+  needleEvery: 10,
 } as const;
 
 /** Bumped when the generated data changes. */
-const BUILDER_VERSION = 2;
+const BUILDER_VERSION = 3;
+
+/** A user in 50 rooms. */
+export const wideUser = (index: number): string => `hw${String(index).padStart(2, "0")}`;
+
+/** The rooms of wide user `w`: 50 rooms 20 apart (they never send, so the messages are as before). */
+export function wideRoomsOf(w: number): number[] {
+  return Array.from({ length: HISTORY.roomsPerWideUser }, (_, k) => (w + k * 20) % HISTORY.rooms);
+}
 
 export const historyUser = (index: number): string => `h${String(index).padStart(5, "0")}`;
 export const historyRoom = (index: number): string => `hr${index}`;
@@ -141,16 +155,24 @@ export function historyDb(log: (message: string) => void): string {
       insertUser.run(historyUser(u), historyUser(u), at);
       insertMember.run("lobby", historyUser(u), at);
     }
-    db.prepare("UPDATE rooms SET member_count = ? WHERE id = 'lobby'").run(HISTORY.users);
+    const wideIn = Array.from({ length: HISTORY.rooms }, () => [] as string[]);
+    for (let w = 0; w < HISTORY.wideUsers; w++) {
+      insertUser.run(wideUser(w), wideUser(w), at);
+      insertMember.run("lobby", wideUser(w), at);
+      for (const r of wideRoomsOf(w)) wideIn[r]!.push(wideUser(w));
+    }
+    db.prepare("UPDATE rooms SET member_count = ? WHERE id = 'lobby'").run(HISTORY.users + HISTORY.wideUsers);
     for (let r = 0; r < HISTORY.rooms; r++) {
-      insertRoom.run(historyRoom(r), `Room ${r}`, historyUser(members[r]![0]!), at, members[r]!.length);
+      const count = members[r]!.length + wideIn[r]!.length;
+      insertRoom.run(historyRoom(r), `Room ${r}`, historyUser(members[r]![0]!), at, count);
       for (const u of members[r]!) insertMember.run(historyRoom(r), historyUser(u), at);
+      for (const user of wideIn[r]!) insertMember.run(historyRoom(r), user, at);
     }
     for (let i = 1; i <= HISTORY.messages; i++) {
       const r = Math.floor(random() * HISTORY.rooms);
       const roomMembers = members[r]!;
       const sender = historyUser(roomMembers[Math.floor(random() * roomMembers.length)]!);
-      const words: string[] = [`#${i}`];
+      const words: string[] = i % HISTORY.needleEvery === 0 ? [`#${i}`, HISTORY.needle] : [`#${i}`];
       while (words.join(" ").length < 130) words.push(HISTORY_WORDS[Math.floor(random() * HISTORY_WORDS.length)]!);
       const createAt = at + i * 10;
       const args: unknown[] = [i, sender, historyRoom(r), `r:${historyRoom(r)}`, words.join(" "), createAt, createAt];

@@ -15,7 +15,10 @@ import type { HistoryList } from "../../shared/schemas.js";
 export interface HistorySpec {
   pages: { user: string; room: string; before: number }[];
   syncs: { user: string; after: number }[];
-  iterations: { last: number; back: number; sync: number };
+  /** Users in 50 rooms: `sync` from 0, `conversation:list` and the search for `needle` run as them. */
+  wide: string[];
+  needle: string;
+  iterations: { last: number; back: number; sync: number; wide: number };
 }
 
 const [file, specFile] = process.argv.slice(2) as [string, string];
@@ -97,5 +100,23 @@ const syncPage = await time(spec.iterations.sync, (i) => {
   const { user, after } = spec.syncs[i % spec.syncs.length]!;
   return messages.sync(user, after, 500);
 });
+const wide = spec.wide;
+const syncFromZero = await time(spec.iterations.wide, async (i) => {
+  const page = await messages.sync(wide[i % wide.length]!, 0, 500);
+  if (page.messages.length !== 500) throw new Error(`sync from 0: ${page.messages.length}`);
+  return page;
+});
+const conversationList = await time(spec.iterations.wide, async (i) => {
+  const list = await server.conversations.list(wide[i % wide.length]!);
+  if (list.length < 50) throw new Error(`conversation:list: ${list.length}`);
+  return { messages: list };
+});
+const search = await time(spec.iterations.wide, async (i) => {
+  const found = await messages.search(wide[i % wide.length]!, spec.needle, undefined, 20);
+  if (found.length !== 20) throw new Error(`search: ${found.length}`);
+  return { messages: found };
+});
 await server.close();
-process.stdout.write(`${JSON.stringify({ last, back, sync, syncPage })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ last, back, sync, syncPage, syncFromZero, conversationList, search })}\n`,
+);

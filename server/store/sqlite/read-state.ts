@@ -22,7 +22,7 @@ export function conversationRowsSql(kind: "rooms" | "direct"): string {
          FROM direct_conversations dc LEFT JOIN users u ON u.id = dc.peer WHERE dc.user_id = @user`;
   return `
     SELECT c.id, c.name, c.avatar, c.joined_at, COALESCE(rp.last_read_id, 0),
-      (SELECT COUNT(*) FROM (SELECT 1 FROM messages u WHERE u.conversation = c.key
+      (SELECT COUNT(*) FROM (SELECT 1 FROM messages u INDEXED BY messages_unread WHERE u.conversation = c.key
         AND u.id > COALESCE(rp.last_read_id, 0) AND u.sender != @user AND u.deleted_at IS NULL LIMIT @cap)),
       ${messageColumns("m.")}
     FROM (${source}) c
@@ -43,7 +43,8 @@ export class SqliteReadState implements ReadStateRepository {
         "SELECT last_read_id FROM read_positions WHERE user_id = ? AND conversation = ?",
       ),
       unread: db.prepare<{ a: string; b: string; after: number; user: string; cap: number }, { n: number }>(
-        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages WHERE conversation IN (@a, @b) AND id > @after
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages INDEXED BY messages_unread
+         WHERE conversation IN (@a, @b) AND id > @after
          AND sender != @user AND deleted_at IS NULL LIMIT @cap)`,
       ),
       roomRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("rooms")).raw(true),

@@ -207,7 +207,9 @@ export function coalesceWrites(io: Server, options: CoalesceOptions): WriteBackl
 
   // One function shared by every connection (no closure per connection): it only notes the connection.
   function deferredFlush(this: EngineConnection): void {
-    if (pending.has(this)) return;
+    // Nothing queued (the transport's "ready" after each completed write asks too): engine.io would send
+    // nothing, and nothing new needs measuring.
+    if (this.writeBuffer.length === 0 || pending.has(this)) return;
     pending.add(this);
     // After every microtask of this turn (a tick queued from a microtask runs once they are all done), so
     // the deliveries and acks that promise continuations send after a commit join the same write.

@@ -267,6 +267,30 @@ describe("SqliteStore group commit", () => {
     for (const id of [...ids, "dora"]) expect(await store.membership("lobby", id)).toBe("member");
   });
 
+  it("commits users made from their tokens without an fsync of their own; registrations and messages with one", async () => {
+    const store = openStore();
+    const db = store.database;
+    const pragma = db.pragma.bind(db);
+    const settings: string[] = [];
+    db.pragma = ((source: string, options?: { simple?: boolean }) => {
+      if (source.startsWith("synchronous =")) settings.push(source);
+      return pragma(source, options);
+    }) as typeof db.pragma;
+    // Made from tokens, alone in their commit: not fsynced (NORMAL for that commit, FULL again after).
+    await Promise.all(["t1", "t2"].map((id) => store.ensureUser(id, id, 2000)));
+    expect(settings).toEqual(["synchronous = NORMAL", "synchronous = FULL"]);
+    // With a registration, or a message, in the same commit: fsynced as every commit.
+    settings.length = 0;
+    await Promise.all([
+      store.ensureUser("t3", "t3", 2000),
+      store.createUser({ id: "reg", name: "Reg", passwordHash: "h", createAt: 2000 }),
+    ]);
+    await Promise.all([store.ensureUser("t4", "t4", 2000), store.appendMessage(group("t1", "lobby"))]);
+    expect(settings).toEqual([]);
+    expect(pragma("synchronous", { simple: true })).toBe(2);
+    for (const id of ["t1", "t2", "t3", "t4", "reg"]) expect(await store.getUser(id)).toBeDefined();
+  });
+
   it("undoes only the writes of a job that throws: the rest of its group commit commits", async () => {
     const store = openStore();
     await addUsers(store, "alice");

@@ -20,6 +20,8 @@ interface Pending {
 /** A write of another kind that joins a group commit (a new user, say), in a savepoint of its own. */
 interface Job {
   write: () => unknown;
+  /** False for a write that may wait for the next fsynced commit (see `run`). */
+  durable: boolean;
   resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -51,6 +53,8 @@ export class GroupCommit {
   private jobs: Job[] = [];
   private flushScheduled = false;
   private readonly savepoint: (write: () => unknown) => unknown;
+  /** Whether commits are fsynced (`synchronous = FULL`), as the store was opened. */
+  private readonly fsyncs: boolean;
 
   constructor(
     private readonly context: Omit<SqliteContext, "commits">,
@@ -81,6 +85,7 @@ export class GroupCommit {
     // Inside the batch's transaction, better-sqlite3 runs this as a SAVEPOINT: a job that throws undoes
     // only its own writes.
     this.savepoint = db.transaction((write: () => unknown) => write());
+    this.fsyncs = db.pragma("synchronous", { simple: true }) === 2;
   }
 
   /**
@@ -88,11 +93,22 @@ export class GroupCommit {
    * undone and its promise rejects; the rest commit); resolves with its result once that commit is done.
    * Many small writes of one turn (the users a connect storm creates) then share one transaction and one
    * fsync instead of one each.
+   *
+   * `durable: false` is for a write that can be made again from what its caller holds (a user created from
+   * its token at its first handshake): a commit of only such writes is not fsynced of its own. It survives a
+   * crash of the process at once (it is in the WAL) and a power loss once any later commit is fsynced (the
+   * fsync of the WAL covers every frame before it); if a power loss takes it first, the next request makes
+   * it again.
    */
-  run<T>(write: () => T): Promise<T> {
+  run<T>(write: () => T, options: { durable?: boolean } = {}): Promise<T> {
     if (!this.context.db.open) return Promise.reject(new Error("store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.jobs.push({ write, resolve: resolve as (result: unknown) => void, reject });
+      this.jobs.push({
+        write,
+        durable: options.durable ?? true,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+      });
       this.schedule();
     });
   }
@@ -123,6 +139,8 @@ export class GroupCommit {
     const started = performance.now();
     let results: (AppendResult | AppError)[];
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    const relaxed = this.fsyncs && batch.length === 0 && jobs.every((job) => !job.durable);
+    if (relaxed) this.context.db.pragma("synchronous = NORMAL");
     try {
       const written = this.insertBatch(batch, () => {
         for (const job of jobs) {
@@ -138,6 +156,8 @@ export class GroupCommit {
     } catch (error) {
       for (const item of [...batch, ...jobs]) item.reject(error);
       return;
+    } finally {
+      if (relaxed) this.context.db.pragma("synchronous = FULL");
     }
     this.hooks.onCommit?.(performance.now() - started, batch.length, jobs.length);
     batch.forEach((item, index) => {

@@ -89,23 +89,33 @@ export class SqliteUsers implements UserRepository {
 
   /**
    * Inserts a user and seats it in the lobby, together; false when the id is taken. It joins the turn's
-   * group commit, so the users a connect storm creates share one transaction (and one fsync) per turn.
+   * group commit, so the users a connect storm creates share one transaction per turn (see `GroupCommit.run`
+   * for `durable`).
    */
-  private insertSeated(user: NewUser): Promise<boolean> {
-    return this.commits.run(() => {
-      const created = this.statements.insertUser.run(user.id, user.name, user.passwordHash, user.createAt).changes > 0;
-      if (created) {
-        this.seating.seat(LOBBY_ROOM_ID, user.id, user.createAt);
-        this.outbox.add({ type: "user.created", at: user.createAt, data: { user: { id: user.id, name: user.name } } });
-      }
-      return created;
-    });
+  private insertSeated(user: NewUser, durable = true): Promise<boolean> {
+    return this.commits.run(
+      () => {
+        const created =
+          this.statements.insertUser.run(user.id, user.name, user.passwordHash, user.createAt).changes > 0;
+        if (created) {
+          this.seating.seat(LOBBY_ROOM_ID, user.id, user.createAt);
+          this.outbox.add({
+            type: "user.created",
+            at: user.createAt,
+            data: { user: { id: user.id, name: user.name } },
+          });
+        }
+        return created;
+      },
+      { durable },
+    );
   }
 
   async ensureUser(id: string, name: string, createAt: number): Promise<UserRecord> {
     let row = this.statements.getUser.get(id);
     if (!row) {
-      await this.insertSeated({ id, name, passwordHash: null, createAt });
+      // Made from its token, and made again by the next handshake if a power loss took it: no fsync of its own.
+      await this.insertSeated({ id, name, passwordHash: null, createAt }, false);
       row = this.statements.getUser.get(id)!;
     }
     this.knownUsers.add(id);

@@ -125,6 +125,35 @@ describe("write coalescing", () => {
     alice.close();
   });
 
+  it("has at most 16 of a socket's sends unanswered at once: a burst of 40 commits in several groups, in order", async () => {
+    const server = await startServer();
+    const { client: alice, answer } = await RawClient.connect(server.url, { token: signToken("alice") });
+    expect(answer.startsWith("40")).toBe(true);
+    await alice.next((frame) => frame.startsWith('42["session"'));
+    const before = commitsOf(await scrape(server));
+    const tcp = (alice.ws as unknown as { _socket: NetSocket })._socket;
+    tcp.cork();
+    for (let index = 1; index <= 40; index++) {
+      const send = { messageType: "single", mediaType: "text", to: "alice", content: `n${index}` };
+      alice.send(`42${index}${JSON.stringify(["message:send", send])}`);
+    }
+    tcp.uncork();
+    const ids: number[] = [];
+    const acks: number[] = [];
+    while (acks.length < 40) {
+      const frame = await alice.next((f) => /^43\d+\[/.test(f));
+      acks.push(Number(/^43(\d+)\[/.exec(frame)![1]));
+      ids.push((JSON.parse(frame.slice(2 + String(acks.at(-1)).length)) as [{ data: { id: number } }])[0].data.id);
+    }
+    expect(acks).toEqual(Array.from({ length: 40 }, (_, index) => index + 1));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const after = commitsOf(await scrape(server));
+    expect(after.messages - before.messages).toBe(40);
+    // Without the bound the 40 would commit as one group.
+    expect(after.groups - before.groups).toBeGreaterThanOrEqual(3);
+    alice.close();
+  });
+
   it("frames payloads of every WebSocket length class intact (under 126 bytes, under 64 KiB, over it)", async () => {
     const server = await startServer();
     const alice = await connect(server, "alice");

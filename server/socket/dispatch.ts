@@ -138,12 +138,18 @@ export function createDispatcher(
       if (!(await item.admitted)) answer = rateLimited;
       // A refusal's continuation may have dropped the socket (a flood) since the loop looked.
       else if (closed()) return;
-      else if (!Object.hasOwn(table, event)) return; // not an event of the contract: ignored, no answer
+      else if (!Object.hasOwn(table, event))
+        return; // not an event of the contract: ignored, no answer
       else {
         const handler = table[event] as Handler<unknown>;
         if (gated) await gates.enter(ctx.user.id);
         try {
-          const data = await handler(pipelined.has(event) ? { ...ctx, sequenced } : ctx, item.payload);
+          // Not a spread: the socket's context has a lazy `log` getter, which a copy would call (making the
+          // socket's child logger for every send); this context only adds `sequenced` on top of it.
+          const context = pipelined.has(event)
+            ? (Object.create(ctx, { sequenced: { value: sequenced } }) as HandlerContext)
+            : ctx;
+          const data = await handler(context, item.payload);
           answer = { ok: true, data };
         } catch (error) {
           const info = toErrorInfo(error);

@@ -91,10 +91,6 @@ describe("typing", () => {
     await typing(a1, room, "start");
     await typing(a1, room, "stop");
     await settle();
-    // Two nodes: the relayed stop may still be on its way through the adapter when the barrier is through (seen
-    // once in CI under load); wait for it, then check that nothing else came.
-    await untilLength(b1.typing, 2, 3000);
-    await settle();
     expect(b1.typing.map((notice) => notice.state)).toEqual(["start", "stop"]);
   });
 

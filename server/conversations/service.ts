@@ -14,6 +14,8 @@ interface TypingState {
   lastRelay: number;
   active: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Starts of this entry waiting for the cluster's gate: while any is, its timers do not remove it. */
+  gated: number;
 }
 
 /**
@@ -130,35 +132,44 @@ export class ConversationService {
     const key = `${userId}\n${resolved.readKey}`;
     let entry = this.typing.get(key);
     if (!entry) {
-      entry = { lastRelay: -Infinity, active: false, timer: undefined };
+      entry = { lastRelay: -Infinity, active: false, timer: undefined, gated: 0 };
       this.typing.set(key, entry);
     }
     const current = entry;
     const relay = (relayed: "start" | "stop") => this.relayTyping(userId, resolved, relayed);
+    // A timer that fires while a start awaits the gate leaves the entry in place: removed then, the start
+    // would go on with an entry nobody finds, and the stop that follows would not be relayed.
+    const remove = () => {
+      if (current.gated === 0) this.typing.delete(key);
+    };
     // Each entry has one timer: the expiry of an active start, or its own removal once the throttle passed.
     const schedule = (ms: number, then: () => void) => {
       clearTimeout(current.timer);
       current.timer = setTimeout(then, ms);
     };
-    const forget = () =>
-      schedule(Math.max(0, current.lastRelay + TYPING_RELAY_MS - this.now()), () => this.typing.delete(key));
+    const forget = () => schedule(Math.max(0, current.lastRelay + TYPING_RELAY_MS - this.now()), remove);
     if (state === "start") {
-      const at = this.now();
-      if (at - current.lastRelay >= TYPING_RELAY_MS) {
-        current.lastRelay = at;
-        // Another node relayed this user's start within the second: its own expiry will stop it.
-        if (!this.typingGate || (await this.typingGate(key, TYPING_RELAY_MS))) {
-          current.active = true;
-          relay("start");
+      try {
+        const at = this.now();
+        if (at - current.lastRelay >= TYPING_RELAY_MS) {
+          current.lastRelay = at;
+          // Another node relayed this user's start within the second: its own expiry will stop it.
+          if (await this.passesGate(current, key)) {
+            current.active = true;
+            relay("start");
+          }
         }
-      }
-      if (current.active) {
-        schedule(TYPING_EXPIRY_MS, () => {
-          this.typing.delete(key);
-          relay("stop");
-        });
-      } else {
-        forget();
+      } finally {
+        // Also when the gate failed: whatever fired while it answered, the entry has its timer again.
+        if (current.active) {
+          schedule(TYPING_EXPIRY_MS, () => {
+            current.active = false;
+            relay("stop");
+            remove();
+          });
+        } else {
+          forget();
+        }
       }
     } else {
       if (current.active) {
@@ -168,6 +179,17 @@ export class ConversationService {
       forget();
     }
     return {};
+  }
+
+  /** Asks the cluster's gate whether this start may be relayed (always, alone); the entry stays while it answers. */
+  private async passesGate(entry: TypingState, key: string): Promise<boolean> {
+    if (!this.typingGate) return true;
+    entry.gated += 1;
+    try {
+      return await this.typingGate(key, TYPING_RELAY_MS);
+    } finally {
+      entry.gated -= 1;
+    }
   }
 
   private relayTyping(userId: string, resolved: ResolvedConversation, state: "start" | "stop"): void {

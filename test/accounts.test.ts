@@ -5,15 +5,16 @@ import type { AdminSession, AdminUser } from "../shared/http.js";
 import type { AuditPage, AuthResponse, Room, StoredMessage } from "../shared/schemas.js";
 import {
   ADMIN_KEY,
-  TEST_SECRET,
   cleanup,
   connect,
   nextEvent,
+  nodeUrl,
   ok,
   openSocket,
   request,
   signToken,
   startServer,
+  TEST_SECRET,
   type ClientSocket,
   type Connected,
   type TestServer,
@@ -76,7 +77,7 @@ async function staysConnected(socket: ClientSocket, ms: number): Promise<boolean
 
 /** The `connect_error` code of a handshake with `token`, or "connected". */
 function handshake(server: TestServer, token: string): Promise<string> {
-  const socket = openSocket(server.url, token);
+  const socket = openSocket(nodeUrl(server), token);
   return new Promise((resolve) => {
     socket.once("session", () => resolve("connected"));
     socket.once("connect_error", (error: Error & { data?: { code?: string } }) => resolve(error.data?.code ?? "none"));

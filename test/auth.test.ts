@@ -10,13 +10,14 @@ import type { SqliteStore } from "../server/store/sqlite/store.js";
 import {
   cleanup,
   connect,
+  nodeUrl,
   ok,
   openSocket,
   request,
   signToken,
   startServer,
-  waitForMessage,
   TEST_SECRET,
+  waitForMessage,
   type TestServer,
 } from "./support/harness.js";
 
@@ -29,7 +30,7 @@ type Handshake = { connected: true; session: SessionInfo } | { connected: false;
 
 /** Opens a socket with `token` and reports whether it got a session or a refusal (bounded by a timeout). */
 function handshake(server: TestServer, token: unknown, options: Record<string, unknown> = {}): Promise<Handshake> {
-  const socket = openSocket(server.url, token, options);
+  const socket = openSocket(nodeUrl(server), token, options);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("neither session nor connect_error within 5000 ms")), 5000);
     socket.once("session", (session) => {
@@ -406,7 +407,7 @@ describe("socket handshake, shared secret", () => {
     const server = await startServer();
     const refusal = (token: unknown, options: Record<string, unknown> = {}) =>
       new Promise<{ message: string; data: unknown }>((resolve) =>
-        openSocket(server.url, token, options).once("connect_error", (error: Error & { data?: unknown }) =>
+        openSocket(nodeUrl(server), token, options).once("connect_error", (error: Error & { data?: unknown }) =>
           resolve({ message: error.message, data: error.data }),
         ),
       );

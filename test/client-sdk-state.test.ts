@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createChatClient, type ChatClient, type Receipt, type TypingNotice } from "../client/index.js";
 import type { ReactionUpdate, StoredMessage } from "../shared/schemas.js";
-import { cleanup, signToken, startServer, until } from "./support/harness.js";
+import { cleanup, nodeUrl, signToken, startServer, until } from "./support/harness.js";
 
 const clients: ChatClient[] = [];
 
@@ -47,8 +47,8 @@ const lobbyText = (content: string) => ({ messageType: "group", mediaType: "text
 describe("conversation state helpers", () => {
   it("passes on an edit and a delete made while it was away exactly once each after it reconnects", async () => {
     const server = await startServer();
-    const alice = chatClient(server.url, "alice");
-    const bob = chatClient(server.url, "bob");
+    const alice = chatClient(nodeUrl(server), "alice");
+    const bob = chatClient(nodeUrl(server), "bob");
     const messages: StoredMessage[] = [];
     const updates: StoredMessage[] = [];
     alice.on("message", (message) => messages.push(message));
@@ -103,8 +103,8 @@ describe("conversation state helpers", () => {
 
   it("lists conversations, marks them read with a receipt for the peer, relays typing, and answers the other requests", async () => {
     const server = await startServer();
-    const alice = chatClient(server.url, "alice");
-    const bob = chatClient(server.url, "bob");
+    const alice = chatClient(nodeUrl(server), "alice");
+    const bob = chatClient(nodeUrl(server), "bob");
     await Promise.all([alice.whenOnline(), bob.whenOnline()]);
 
     const arrived: StoredMessage[] = [];

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { StoredMessage } from "../shared/schemas.js";
 import { SqliteStore } from "../server/store/sqlite/store.js";
-import { barrier, ok, request, signToken, startServer, tempDir, type TestServer } from "./support/harness.js";
+import { barrier, nodeUrl, ok, request, signToken, startServer, tempDir, type TestServer } from "./support/harness.js";
 import { RawClient } from "./support/raw-client.js";
 import { client, finish, PNG, say, startClockedServer, upload } from "./state-support.js";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ class Pipelined {
   private constructor(readonly raw: RawClient) {}
 
   static async open(server: TestServer, userId: string): Promise<Pipelined> {
-    const { client: raw, answer } = await RawClient.connect(server.url, { token: signToken(userId) });
+    const { client: raw, answer } = await RawClient.connect(nodeUrl(server), { token: signToken(userId) });
     if (!answer.startsWith("40")) throw new Error(`refused: ${answer}`);
     await raw.next((frame) => frame.startsWith('42["session"'));
     return new Pipelined(raw);

@@ -2,7 +2,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { PresenceStatus, RoomMemberChange } from "../shared/schemas.js";
 import { loadConfig } from "../server/config.js";
 import { MAX_LISTED_INVITATIONS } from "../server/rooms/service.js";
-import { cleanup, connect, ok, request, startServer, tempDir, until, type Connected } from "./support/harness.js";
+import {
+  cleanup,
+  connect,
+  nodeUrl,
+  ok,
+  request,
+  startServer,
+  tempDir,
+  until,
+  type Connected,
+} from "./support/harness.js";
 
 afterEach(cleanup);
 
@@ -189,7 +199,11 @@ describe("SDK helpers for sections 9 and 12", () => {
     const { signToken } = await import("./support/harness.js");
     const server = await startServer({ PRESENCE_GRACE_MS: "50" });
     const alice = await connect(server, "alice");
-    const bob = createChatClient({ url: server.url, token: signToken("bob"), socket: { transports: ["websocket"] } });
+    const bob = createChatClient({
+      url: nodeUrl(server),
+      token: signToken("bob"),
+      socket: { transports: ["websocket"] },
+    });
     try {
       await bob.whenOnline();
       const statuses: PresenceStatus[] = [];

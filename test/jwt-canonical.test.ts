@@ -5,11 +5,12 @@ import { SYSTEM_USER_ID, isUserId } from "../shared/ids.js";
 import { createTokenService, type TokenService } from "../server/auth/tokens.js";
 import {
   cleanup,
+  nodeUrl,
   openSocket,
   signToken,
   startServer,
-  testConfig,
   TEST_SECRET,
+  testConfig,
   type TestServer,
 } from "./support/harness.js";
 
@@ -495,7 +496,7 @@ describe("JWT verification accepts only the canonical encoding", () => {
 
 /** What a handshake ended with: a session, or the `data` of its `connect_error`. */
 function handshake(server: TestServer, token: string): Promise<{ connected: boolean; data?: unknown }> {
-  const socket = openSocket(server.url, token);
+  const socket = openSocket(nodeUrl(server), token);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("neither session nor connect_error within 5000 ms")), 5000);
     socket.once("session", () => {

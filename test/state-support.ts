@@ -17,6 +17,7 @@ import type {
 import type { Message } from "../shared/schemas.js";
 import {
   cleanup,
+  nodeUrl,
   ok,
   openSocket,
   serverSocketOf,
@@ -43,8 +44,8 @@ export interface Client extends Connected {
  * Connects as `userId` (named `name` through the token's `name` claim, when given), with every listener in
  * place before the first packet can arrive, and waits for the `session`.
  */
-export async function client(server: { url: string }, userId: string, name?: string): Promise<Client> {
-  const socket: ClientSocket = openSocket(server.url, signToken(userId, name === undefined ? {} : { name }));
+export async function client(server: TestServer, userId: string, name?: string): Promise<Client> {
+  const socket: ClientSocket = openSocket(nodeUrl(server), signToken(userId, name === undefined ? {} : { name }));
   const received: Message[] = [];
   const updated: (StoredMessage | ReactionUpdate)[] = [];
   const receipts: Receipt[] = [];

@@ -321,7 +321,7 @@ describe("admin users", () => {
     expect((await call(server, "GET", "/api/admin/users?limit=201", ADMIN_KEY)).status).toBe(400);
   });
 
-  it("disables a user everywhere (login 403, connect FORBIDDEN, HTTP 403, sockets closed); enable lets it sign in", async () => {
+  it("disables a user everywhere (login 403, connect FORBIDDEN, HTTP 403, sockets closed); enable lets its tokens in again", async () => {
     const server = await startServer({ ADMIN_USERS: "root" });
     const bob = await register(server, "bob");
     const clients = [await connect(server, bob), await connect(server, bob)];
@@ -333,13 +333,17 @@ describe("admin users", () => {
     expect(await handshake(server, bob.token)).toBe("FORBIDDEN");
     expect(await handshake(server, signToken("bob"))).toBe("FORBIDDEN");
     expect((await call(server, "GET", "/api/me", bob.token)).status).toBe(403);
+    const external = signToken("bob");
     const enabled = await call(server, "POST", "/api/admin/users/bob/enable", ADMIN_KEY);
     expect(enabled).toMatchObject({ status: 200, body: { disabled: false } });
     const again = await login(server, "bob");
     expect(again.status).toBe(200);
     expect(await handshake(server, (again.body as AuthResponse).token)).toBe("connected");
-    // Tokens from before the disable stay revoked.
-    expect((await call(server, "GET", "/api/me", bob.token)).status).toBe(401);
+    // A disable is not a sign-out: the tokens from before it, and one signed in the same second, work again.
+    expect(await handshake(server, bob.token)).toBe("connected");
+    expect(await handshake(server, external)).toBe("connected");
+    expect(await handshake(server, signToken("bob"))).toBe("connected");
+    expect((await call(server, "GET", "/api/me", bob.token)).status).toBe(200);
     expect((await call(server, "POST", "/api/admin/users/root/disable", signToken("root"))).status).toBe(403);
     expect((await call(server, "POST", "/api/admin/users/nobody/disable", ADMIN_KEY)).status).toBe(404);
   });

@@ -18,7 +18,7 @@ export interface Admitted {
 /**
  * Why a verified token no longer opens the account, or undefined when it does: the account is disabled
  * (FORBIDDEN), or the token was issued before the user's tokens were revoked (a password change, a sign-out
- * everywhere, a disable), or was signed out itself (UNAUTHORIZED).
+ * everywhere), or was signed out itself (UNAUTHORIZED).
  */
 export function refusal(record: UserRecord, identity: TokenIdentity, signedOut: boolean): AppError | undefined {
   if (record.disabledAt !== null) return new AppError("FORBIDDEN", "this account is disabled");

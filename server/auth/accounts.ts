@@ -179,7 +179,7 @@ export class AccountService {
     return record;
   }
 
-  /** Enables a disabled account (its tokens from before the disable still do not count). */
+  /** Enables a disabled account: its tokens open it again, unless they were signed out meanwhile. */
   async enable(userId: string, actor: string): Promise<UserRecord> {
     const at = this.deps.now();
     const record = await this.deps.store.setDisabled(userId, null, audited(at, actor, "user.enable", userId));

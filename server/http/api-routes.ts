@@ -224,7 +224,7 @@ export const API_ROUTES: readonly RouteDoc[] = [
     errors: [...ADMIN_ERRORS, "INVALID_PAYLOAD"],
   },
   userAction("disable", "disableUser", "Disables an account: no login, no connection; its sockets are closed."),
-  userAction("enable", "enableUser", "Enables a disabled account (its earlier tokens stay revoked)."),
+  userAction("enable", "enableUser", "Enables a disabled account: its tokens work again unless signed out."),
   userAction("sign-out", "signOutUser", "Revokes every token of the user issued until now; its sockets are closed."),
   userAction("admin", "setAdmin", "Makes the user an admin, or not.", adminFlagSchema),
   {

@@ -220,8 +220,8 @@ export interface UserRepository {
   /** Forgets signed-out tokens that expired before `now`, at most `limit`; returns how many. */
   pruneRevokedTokens(now: number, limit: number): Promise<number>;
   /**
-   * Disables (at `disabledAt`, which also revokes every token issued before then) or, with null, enables an
-   * account; undefined when there is no such user.
+   * Disables (at `disabledAt`) or, with null, enables an account; its tokens are left as they are (a sign-out
+   * revokes them). Undefined when there is no such user.
    */
   setDisabled(id: string, disabledAt: number | null, audit?: AuditDraft): Promise<UserRecord | undefined>;
   /** Sets the admin flag; undefined when there is no such user. */

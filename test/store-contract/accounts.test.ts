@@ -78,11 +78,12 @@ describeStores("Store contract: accounts", (open) => {
     expect(kept.filter(Boolean)).toHaveLength(2);
   });
 
-  it("disables an account (revoking its tokens until then) and enables it again", async () => {
+  it("disables an account and enables it again, leaving its tokens' valid-after time alone", async () => {
     const store = await open();
     await addUsers(store, "alice");
-    expect(await store.setDisabled("alice", 800)).toMatchObject({ disabledAt: 800, tokensValidAfter: 800 });
-    expect(await store.setDisabled("alice", null)).toMatchObject({ disabledAt: null, tokensValidAfter: 800 });
+    const before = (await store.getUser("alice"))!.tokensValidAfter;
+    expect(await store.setDisabled("alice", 800)).toMatchObject({ disabledAt: 800, tokensValidAfter: before });
+    expect(await store.setDisabled("alice", null)).toMatchObject({ disabledAt: null, tokensValidAfter: before });
     expect(await store.setDisabled("nobody", 1)).toBeUndefined();
   });
 
@@ -127,11 +128,12 @@ describeStores("Store contract: accounts", (open) => {
     const store = await open();
     await addUsers(store, "alice", "bob");
     await store.setDisabled("bob", 70);
+    await store.revokeTokens("bob", 60);
     await store.revokeTokens("alice", 50);
     const states = await store.accessStates(["alice", "bob", "nobody"]);
     expect(states.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([
       { id: "alice", disabledAt: null, tokensValidAfter: 50 },
-      { id: "bob", disabledAt: 70, tokensValidAfter: 70 },
+      { id: "bob", disabledAt: 70, tokensValidAfter: 60 },
     ]);
     expect(await store.accessStates([])).toEqual([]);
     await store.revokeToken({ hash: "h1", userId: "alice", expiresAt: 9999 }, 1, 100);

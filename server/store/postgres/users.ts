@@ -214,10 +214,7 @@ export class PgUsers implements UserRepository {
   async setDisabled(id: string, disabledAt: number | null, audit?: AuditDraft): Promise<UserRecord | undefined> {
     const row = await this.audited<UserRow>(
       audit,
-      `UPDATE users SET disabled_at = $2::bigint,
-         tokens_valid_after = CASE WHEN $2::bigint IS NULL THEN tokens_valid_after
-           ELSE GREATEST(tokens_valid_after, $2::bigint) END
-       WHERE id = $1 RETURNING *`,
+      "UPDATE users SET disabled_at = $2::bigint WHERE id = $1 RETURNING *",
       [id, disabledAt],
     );
     return row.rows[0] && toUser(row.rows[0]);

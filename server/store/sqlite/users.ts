@@ -70,9 +70,7 @@ export class SqliteUsers implements UserRepository {
            (SELECT token_hash FROM revoked_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
       ),
       setDisabled: db.prepare<{ id: string; at: number | null }>(
-        `UPDATE users SET disabled_at = @at,
-           tokens_valid_after = CASE WHEN @at IS NULL THEN tokens_valid_after ELSE MAX(tokens_valid_after, @at) END
-         WHERE id = @id`,
+        "UPDATE users SET disabled_at = @at WHERE id = @id",
       ),
       setAdmin: db.prepare("UPDATE users SET admin = ? WHERE id = ?"),
       listUsers: db.prepare<{ q: string | null; after: string | null; limit: number }, UserRow>(

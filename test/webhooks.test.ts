@@ -197,6 +197,22 @@ describe("webhooks: what is sent", () => {
     expect(metrics).toMatch(/^chat_webhook_outbox_pending 0$/m);
   });
 
+  it("retries when the retry falls due, not at the next look at the outbox", async () => {
+    let calls = 0;
+    const hook = await receiver(() => (++calls <= 2 ? 503 : 204));
+    // The outbox is looked at every 1.5 s here (and at once after each attempt): a retry found by that look
+    // alone comes 1.5 s after the attempt before it; its own due time brings it after 100-200 ms.
+    const server = await start({}, { ...FAST, pollMs: 1500 });
+    await subscribe(server, hook.url, ["user.created"]);
+    await connect(server, "carol");
+    await waitFor(() => hook.received.length === 3, 8000);
+    const gaps = hook.received.slice(1).map((request, index) => request.at - hook.received[index]!.at);
+    // 100 ms × 2^(n-1) ± 20 %: at least 80 and 160 ms, and (with room for a loaded machine) well before a poll.
+    expect(gaps[0]).toBeGreaterThanOrEqual(78);
+    expect(gaps[1]).toBeGreaterThanOrEqual(158);
+    expect(Math.max(...gaps)).toBeLessThan(1000);
+  });
+
   it("fails a delivery after WEBHOOK_MAX_ATTEMPTS; a manual retry sends it once more", async () => {
     let status = 503;
     const hook = await receiver(() => status);

@@ -43,6 +43,13 @@ const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 1000;
 /** After a failing tick (the database unreachable), the next waits this many polls. */
 const BACKOFF_POLLS = 10;
+/**
+ * Due times of its own retries a node keeps a timer for, at most (beyond them the poll finds the rest, up to
+ * a poll late). A retry is looked for 2 ms after it falls due, so that a timer that fires a little early by
+ * the wall clock does not find it not yet due.
+ */
+const MAX_DUE_TIMES = 1024;
+const DUE_MARGIN_MS = 2;
 
 /** One attempt under way. */
 interface InFlight {
@@ -63,6 +70,10 @@ export class WebhookSender {
   private readonly options: Required<Omit<WebhookSenderOptions, "onAttempt">> & Pick<WebhookSenderOptions, "onAttempt">;
   private readonly inFlight = new Map<string, InFlight>();
   private timer: NodeJS.Timeout | undefined;
+  /** The retries this node scheduled, by due time: a timer wakes the loop at the earliest. */
+  private readonly dueTimes = new Set<number>();
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueTimerAt = Infinity;
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
@@ -119,6 +130,8 @@ export class WebhookSender {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.dueTimer);
+    this.dueTimes.clear();
     await this.running;
     for (const attempt of this.inFlight.values()) attempt.controller.abort();
     await Promise.allSettled([...this.inFlight.values()].map((attempt) => attempt.done));
@@ -227,7 +240,43 @@ export class WebhookSender {
     }
     const outcome = this.outcome(delivery, statusCode, error, now());
     await store.settleDelivery(endpoint.id, delivery.seq, outcome);
+    if (outcome.kind === "retry") this.wakeAt(outcome.nextAttemptAt);
     this.options.onAttempt?.(outcome.kind === "retry" ? "retry" : (outcome.kind as AttemptStatus));
+  }
+
+  /**
+   * Looks at the outbox when a retry this node scheduled falls due: waiting for the poll alone, a retry
+   * came up to a poll late (outside the contract's ± 20 % for the first ones).
+   */
+  private wakeAt(at: number): void {
+    if (this.closed || this.dueTimes.size >= MAX_DUE_TIMES) return;
+    this.dueTimes.add(at + DUE_MARGIN_MS);
+    this.armDueTimer();
+  }
+
+  /** Sets the due timer for the earliest due time kept, and wakes the loop for those that have come. */
+  private armDueTimer(): void {
+    const now = this.options.now();
+    let earliest = Infinity;
+    let due = false;
+    for (const at of this.dueTimes) {
+      if (at <= now) {
+        this.dueTimes.delete(at);
+        due = true;
+      } else if (at < earliest) {
+        earliest = at;
+      }
+    }
+    if (due) this.wake();
+    if (earliest === this.dueTimerAt || this.closed) return;
+    clearTimeout(this.dueTimer);
+    this.dueTimerAt = earliest;
+    if (earliest === Infinity) return;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimerAt = Infinity;
+      this.armDueTimer();
+    }, earliest - now);
+    this.dueTimer.unref();
   }
 
   /** Delivered on a 2xx; otherwise retried with backoff, or failed once the attempts are spent. */

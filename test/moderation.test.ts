@@ -312,6 +312,27 @@ describe("ban (section 11)", () => {
 });
 
 describe("mute (section 11)", () => {
+  it("refuses a mute or ban whose `until` has passed with INVALID_PAYLOAD, changing nothing", async () => {
+    const server = await startServer();
+    const alice = await watch(server, "alice");
+    const bob = await watch(server, "bob");
+    const room = await roomWith(alice, [bob]);
+    const past = Date.now() - 1;
+    expect(await request(alice.socket, "room:mute", { roomId: room.id, userId: "bob", until: past })).toMatchObject(
+      refused("INVALID_PAYLOAD"),
+    );
+    expect(await request(alice.socket, "room:ban", { roomId: room.id, userId: "bob", until: past })).toMatchObject(
+      refused("INVALID_PAYLOAD"),
+    );
+    // Bob is still a member, neither muted nor banned, and nobody was told anything.
+    expect(await say(bob, room.id, "still here")).toMatchObject({ ok: true });
+    const members = await ok(alice.socket, "room:members", { roomId: room.id });
+    expect(members.members.find((m) => m.userId === "bob")).not.toHaveProperty("mutedUntil");
+    expect(bob.changes.filter((c) => c.change === "muted" || c.change === "banned")).toEqual([]);
+    const actions = (await ok(alice.socket, "room:audit", { roomId: room.id })).entries.map((e) => e.action);
+    expect(actions.filter((action) => action === "room.mute" || action === "room.ban")).toEqual([]);
+  });
+
   it("keeps a muted member reading but refuses its message:send until `until`, telling the room muted with until", async () => {
     const server = await startServer();
     const alice = await watch(server, "alice");

@@ -1,7 +1,7 @@
 import type { AuditPage, Room, RoomMemberChange, RoomRemoved, StoredMessage } from "../../shared/schemas.js";
 import { canSee } from "../conversations/keys.js";
 import type { Delivery } from "../delivery/deliver.js";
-import { forbidden, notFound } from "../errors.js";
+import { forbidden, invalid, notFound } from "../errors.js";
 import type { MessageService } from "../messages/service.js";
 import { roomConversation } from "../messages/conversation.js";
 import type { Moderated, ModerationActor, RoomChanges } from "../store/moderation.js";
@@ -71,12 +71,18 @@ export class ModerationService {
 
   /** `room:ban`: as a kick (when a member), and no join or invitation until `until` (for good without it). */
   async ban(actorId: string, roomId: string, userId: string, until: number | undefined, reason: string | undefined) {
+    if (until !== undefined) this.future(until);
     const { wasMember } = done(await this.store.ban(roomId, userId, { until, reason }, this.actor(actorId)));
     if (wasMember) {
       await this.announce(roomId, userId, { change: "banned" });
       await this.remove(roomId, userId, withReason({ roomId, by: actorId, kind: "ban" }, reason));
     }
     return EMPTY;
+  }
+
+  /** A ban's or mute's end must be ahead: one that passed would change nothing but the audit (INVALID_PAYLOAD). */
+  private future(until: number): void {
+    if (until <= this.options.now()) throw invalid("until is not in the future");
   }
 
   /** `room:unban`: lifts a ban in force (NOT_FOUND when there is none). */
@@ -87,6 +93,7 @@ export class ModerationService {
 
   /** `room:mute`: the member stays and reads, but may not send to the room until `until`. */
   async mute(actorId: string, roomId: string, userId: string, until: number, reason: string | undefined) {
+    this.future(until);
     done(await this.store.mute(roomId, userId, { until, reason }, this.actor(actorId)));
     await this.announce(roomId, userId, { change: "muted", until });
     return EMPTY;

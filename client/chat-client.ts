@@ -24,7 +24,6 @@ import type {
   RoomMemberChange,
   SendMessageInput,
   SessionInfo,
-  ReactionUpdate,
   StoredMessage,
   TypingNotice,
   User,
@@ -74,11 +73,6 @@ export type ChatClientEvents = {
    * while away; at most once per version. Only servers with message changes (contract v1.1) send these.
    */
   updated: (message: StoredMessage) => void;
-  /**
-   * Reactions of a message changed: only the key that changed, with its users now (`[]` once none is left).
-   * Merge it into the message you hold when its `rev` is higher than that message's; at most once per version.
-   */
-  reactions: (update: ReactionUpdate) => void;
   /**
    * Someone (or this user in another tab) moved a read position: the other members' `conversation:read`, live
    * only (contract v1.1). The conversation is named from this user's side.
@@ -177,7 +171,7 @@ function expiryOf(token: string): number | undefined {
  * Where a message sits in `sync` order: its `rev` (ids and revs share one counter; a v1.1 server pages sync
  * by rev), or its id on a server without message changes.
  */
-const positionOf = (message: StoredMessage | ReactionUpdate): number => message.rev ?? message.id;
+const positionOf = (message: StoredMessage): number => message.rev ?? message.id;
 
 /** Requests whose answer is a message this client created or changed. */
 const OWN_CHANGES: ReadonlySet<ClientEventName> = new Set([
@@ -214,7 +208,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   private newestId: number | undefined;
   /** True from a connect until its catch-up is done: live messages wait in `held` meanwhile. */
   private catchingUp = true;
-  private held: (StoredMessage | ReactionUpdate)[] = [];
+  private held: StoredMessage[] = [];
   /** The idempotency key generated for each input object passed to `send`, for its retries. */
   private readonly draftKeys = new WeakMap<SendMessageInput, string>();
   /** Bumped on every session and disconnect, so a stale catch-up stops. */
@@ -681,7 +675,7 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
   }
 
   /** A live message or update: held while catching up (to keep the order), handed on otherwise. */
-  private arrived(message: StoredMessage | ReactionUpdate): void {
+  private arrived(message: StoredMessage): void {
     if (this.catchingUp) this.held.push(message);
     else this.deliver(message, this.newestId ?? 0);
   }
@@ -691,15 +685,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
    * since it was created is an update when its creation was seen, or predates `start` (the cursor the
    * current session started from); otherwise it is news, shown in its current state.
    */
-  private deliver(message: StoredMessage | ReactionUpdate, start: number): boolean {
+  private deliver(message: StoredMessage, start: number): boolean {
     const position = positionOf(message);
     this.newestId = Math.max(this.newestId ?? 0, position);
-    if ("partial" in message) {
-      // A change of reactions only: never news (it has no content), whether or not its creation was seen.
-      if (!this.seenRevs.add(position)) return false;
-      this.emit("reactions", message);
-      return true;
-    }
     const changed = position > message.id;
     if (changed && (this.seen.has(message.id) || message.id <= start)) {
       if (!this.seenRevs.add(position)) return false;

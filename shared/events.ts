@@ -10,7 +10,6 @@ import type {
   PresenceQueryInput,
   PresenceSubscribeInput,
   PresenceStatus,
-  ReactionUpdate,
   Receipt,
   Revision,
   TypingInput,
@@ -109,9 +108,8 @@ export interface ServerToClientEvents {
   "server:notice": (notice: ServerNotice) => void;
   /**
    * A message this socket may see changed (edit, delete, reaction); not sent to the socket that changed it.
-   * A change of reactions only comes as a `ReactionUpdate` (`partial: "reactions"`).
    */
-  "message:updated": (message: StoredMessage | ReactionUpdate) => void;
+  "message:updated": (message: StoredMessage) => void;
   receipt: (receipt: Receipt) => void;
   typing: (notice: TypingNotice) => void;
   /** This user was kicked or banned from a room, or the room was deleted: it is no longer a member. */

@@ -345,19 +345,6 @@ export type User = z.infer<typeof userSchema>;
 export type Room = z.infer<typeof roomSchema>;
 export type StoredMessage = z.infer<typeof storedMessageSchema>;
 
-/**
- * `message:updated` for a change of reactions only: the message's header without its content or file, and
- * in `reactions` only the key that changed, with its users after the change (`[]` once none is left).
- * Merge it into the copy you hold when its `rev` is higher: the other keys and the content did not change.
- * A full message costs every member the content and every key on each toggle.
- */
-export type ReactionUpdate = Pick<
-  StoredMessage,
-  "id" | "messageType" | "mediaType" | "from" | "to" | "createAt" | "updateAt" | "rev"
-> & {
-  reactions: Record<string, string[]>;
-  partial: "reactions";
-};
 export type PresenceMessage = z.infer<typeof presenceMessageSchema>;
 export type Message = StoredMessage | PresenceMessage;
 

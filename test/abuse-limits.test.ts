@@ -3,7 +3,7 @@ import { createChatClient, type ChatClient } from "../client/index.js";
 import { createChatServer } from "../server/app.js";
 import { createLogger } from "../server/logger.js";
 import { MAX_EXPENSIVE_PER_USER, MAX_QUEUED_REQUESTS } from "../server/socket/gateway.js";
-import type { ReactionUpdate, StoredMessage } from "../shared/schemas.js";
+import type { StoredMessage } from "../shared/schemas.js";
 import { ok, request, signToken, TEST_NODES, testConfig, until } from "./support/harness.js";
 import { RawClient } from "./support/raw-client.js";
 import { client, finish, say, startClockedServer, type Client } from "./state-support.js";
@@ -37,26 +37,28 @@ describe("reactions", () => {
     expect(before.messages[0]!.rev).toBeLessThan(after.messages[0]!.rev);
   });
 
-  it("tells the others only the key that changed: a toggle on a 4,000-character message with 20 keys stays small", async () => {
+  it("tells the others the whole message on every toggle, as for an edit: its size bounded by the 20 keys", async () => {
     const server = await startServer();
     const alice = await client(server, "alice");
     const bob = await client(server, "bob");
     const listener = await client(server, "carol");
     const sent = await say(alice, "lobby", "x".repeat(4000), "group");
-    for (let i = 0; i < 20; i += 1) await react(bob, sent.id, `emoji-${i}`);
+    const acks: StoredMessage[] = [];
+    for (let i = 0; i < 20; i += 1)
+      acks.push(await ok(bob.socket, "message:react", { id: sent.id, emoji: `emoji-${i}`, on: true }));
     await until(() => listener.updated.length === 20);
-    const sizes = listener.updated.map((update) => JSON.stringify(update).length);
-    const full = JSON.stringify((await ok(alice.socket, "history:list", { room: "lobby" })).messages.at(-1)).length;
-    // The whole message would be over 4,000 characters each time; what travels is the header and one key.
-    expect(full).toBeGreaterThan(4500);
-    expect(Math.max(...sizes)).toBeLessThan(300);
-    const last = listener.updated.at(-1) as ReactionUpdate;
-    expect(last).toMatchObject({ id: sent.id, partial: "reactions", reactions: { "emoji-19": ["bob"] } });
-    expect(last).not.toHaveProperty("content");
-    // Removing the last user of a key says so with an empty list.
+    // Each toggle reaches the others as the message it made, content and every key included (section 8).
+    expect(listener.updated).toEqual(acks);
+    const full = (await ok(alice.socket, "history:list", { room: "lobby" })).messages.at(-1)!;
+    expect(listener.updated.at(-1)).toEqual(full);
+    expect(Object.keys(full.reactions!)).toHaveLength(20);
+    // The most a toggle can carry: the longest content and 20 keys (a 21st is CONFLICT, above).
+    expect(JSON.stringify(full).length).toBeLessThan(4000 + 20 * 60 + 400);
+    // Removing the last user of a key drops the key.
     await react(bob, sent.id, "emoji-3", false);
     await until(() => listener.updated.length === 21);
-    expect((listener.updated.at(-1) as ReactionUpdate).reactions).toEqual({ "emoji-3": [] });
+    expect(Object.keys(listener.updated.at(-1)!.reactions!)).not.toContain("emoji-3");
+    expect(listener.updated.at(-1)!.content).toBe("x".repeat(4000));
   });
 
   it("treats __proto__ and constructor as ordinary keys: stored, shown, removed, and a repeat changes nothing", async () => {
@@ -80,9 +82,10 @@ describe("reactions", () => {
     const removed = await react(bob, sent.id, "__proto__", false);
     expect(Object.keys((removed as { data: StoredMessage }).data.reactions!)).toEqual(["constructor"]);
     await until(() => alice.updated.length === 3);
-    const update = alice.updated.at(-1) as ReactionUpdate;
-    expect(Object.hasOwn(update.reactions, "__proto__")).toBe(true);
-    expect(update.reactions["__proto__"]).toEqual([]);
+    // The others got the message without the key: `__proto__` was an own key, and is gone as one.
+    const update = alice.updated.at(-1)!;
+    expect(Object.keys(update.reactions!)).toEqual(["constructor"]);
+    expect(Object.hasOwn(alice.updated.at(-2)!.reactions!, "__proto__")).toBe(true);
   });
 });
 

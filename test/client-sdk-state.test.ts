@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createChatClient, type ChatClient, type Receipt, type TypingNotice } from "../client/index.js";
-import type { ReactionUpdate, StoredMessage } from "../shared/schemas.js";
+import type { StoredMessage } from "../shared/schemas.js";
 import { cleanup, nodeUrl, signToken, startServer, until } from "./support/harness.js";
 
 const clients: ChatClient[] = [];
@@ -84,19 +84,15 @@ describe("conversation state helpers", () => {
     expect(updates).toHaveLength(2);
     expect(messages.map((m) => m.id)).toEqual([keep.id, gone.id, marker.id]);
 
-    // A reaction comes to the others as a `reactions` event (the changed key only), never as `updated`;
-    // the author's own changes are answers, never events on the author's client.
-    const reactionUpdates: ReactionUpdate[] = [];
-    alice.on("reactions", (update) => reactionUpdates.push(update));
+    // A reaction comes to the others as an `updated` message, whole, as an edit does; the author's own
+    // changes are answers, never events on the author's client.
     const bobUpdates: unknown[] = [];
     bob.on("updated", (message) => bobUpdates.push(message));
-    bob.on("reactions", (update) => bobUpdates.push(update));
     const reacted = data(await bob.react(marker.id, "👍", true));
     expect(reacted.reactions).toEqual({ "👍": ["bob"] });
-    await until(() => reactionUpdates.length === 1);
-    expect(reactionUpdates[0]).toMatchObject({ id: marker.id, rev: reacted.rev, reactions: { "👍": ["bob"] } });
-    expect(reactionUpdates[0]).not.toHaveProperty("content");
-    expect(updates).toHaveLength(2);
+    await until(() => updates.length === 3);
+    expect(updates[2]).toEqual(reacted);
+    expect(updates[2]).toMatchObject({ content: "marker", reactions: { "👍": ["bob"] } });
     expect(alice.cursor).toBe(reacted.rev);
     expect(bobUpdates).toEqual([]);
   });

@@ -7,7 +7,6 @@ import { expect } from "vitest";
 import { createChatServer } from "../server/app.js";
 import type { ErrorCode, Result } from "../shared/errors.js";
 import type {
-  ReactionUpdate,
   Receipt,
   SessionInfo,
   StoredMessage,
@@ -31,7 +30,7 @@ import {
 /** A connected client that records, from its first packet, every event section 8 adds. */
 export interface Client extends Connected {
   /** Every `message:updated` received, in order. */
-  updated: (StoredMessage | ReactionUpdate)[];
+  updated: StoredMessage[];
   /** Every `receipt` received, in order. */
   receipts: Receipt[];
   /** Every `typing` received, in order. */
@@ -47,7 +46,7 @@ export interface Client extends Connected {
 export async function client(server: TestServer, userId: string, name?: string): Promise<Client> {
   const socket: ClientSocket = openSocket(nodeUrl(server), signToken(userId, name === undefined ? {} : { name }));
   const received: Message[] = [];
-  const updated: (StoredMessage | ReactionUpdate)[] = [];
+  const updated: StoredMessage[] = [];
   const receipts: Receipt[] = [];
   const typing: TypingNotice[] = [];
   const events: string[] = [];

@@ -12,7 +12,6 @@ import type {
   PresenceMessage,
   PresenceStatus,
   Receipt,
-  ReactionUpdate,
   Room,
   RoomMemberChange,
   RoomRemoved,
@@ -145,7 +144,7 @@ export class Delivery {
   }
 
   /** A changed message (edit, delete, reaction), to every socket that may see it but the one that changed it. */
-  messageUpdated(conversation: ConversationKey, update: StoredMessage | ReactionUpdate, originSocketId?: string): void {
+  messageUpdated(conversation: ConversationKey, update: StoredMessage, originSocketId?: string): void {
     this.audience(channelsOf(conversation), originSocketId).emit("message:updated", update);
   }
 

@@ -245,34 +245,13 @@ export class MessageService {
 
   /**
    * Adds or removes the caller's emoji on a message it may see; a toggle that changes nothing is silent.
-   * The others get a `ReactionUpdate` with the changed key only; the caller's ack has the whole message.
+   * The others get the whole message in `message:updated`, as for an edit (at most 20 keys keep it bounded).
    */
   async react(userId: string, id: number, emoji: string, on: boolean, originSocketId?: string): Promise<StoredMessage> {
     const record = await this.visible(userId, id);
     const result = await this.store.setReaction(id, { emoji, userId, on, at: this.now(), maxKeys: MAX_REACTION_KEYS });
     const message = changed(result);
-    if (result.ok && result.changed) {
-      const users =
-        message.reactions !== undefined && Object.hasOwn(message.reactions, emoji) ? message.reactions[emoji]! : [];
-      const { id: messageId, messageType, mediaType, from, to, createAt, updateAt, rev } = message;
-      this.delivery.messageUpdated(
-        record.conversation,
-        // fromEntries defines an own property: `__proto__` is sent as the key it is.
-        {
-          id: messageId,
-          messageType,
-          mediaType,
-          from,
-          to,
-          createAt,
-          updateAt,
-          rev,
-          reactions: Object.fromEntries([[emoji, users]]),
-          partial: "reactions",
-        },
-        originSocketId,
-      );
-    }
+    if (result.ok && result.changed) this.delivery.messageUpdated(record.conversation, message, originSocketId);
     return message;
   }
 

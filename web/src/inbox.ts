@@ -1,4 +1,4 @@
-import type { PresenceMessage, ReactionUpdate, StoredMessage } from "../../shared/schemas.js";
+import type { PresenceMessage, StoredMessage } from "../../shared/schemas.js";
 import { background } from "./background.js";
 import type { ChatState } from "./chat-state.js";
 import { LOBBY, conversationOf, refOf, roomKey, type ConversationKey } from "./conversations.js";
@@ -60,14 +60,6 @@ export class Inbox {
   updated(message: StoredMessage): void {
     const { state } = this.context;
     if (state.conversations.get(conversationOf(message, state.me.id))?.timeline.update(message)) this.context.changed();
-  }
-
-  /** Reactions of a message changed (only the key that changed). */
-  reactions(update: ReactionUpdate): void {
-    const { state } = this.context;
-    if (state.conversations.get(conversationOf(update, state.me.id))?.timeline.mergeReactions(update)) {
-      this.context.changed();
-    }
   }
 
   /** Someone went online or offline: their dot, and a notice in every conversation shared with them. */

@@ -77,7 +77,6 @@ export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
   });
   client.on("message", (message) => to.inbox.received(message));
   client.on("updated", (message) => to.inbox.updated(message));
-  client.on("reactions", (update) => to.inbox.reactions(update));
   client.on("receipt", (receipt) => to.receipts.received(receipt));
   client.on("typing", (notice) => to.typing.received(notice));
   client.on("synced", () => to.save());

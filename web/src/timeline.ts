@@ -1,4 +1,4 @@
-import type { PresenceMessage, ReactionUpdate, SendMessageInput, StoredMessage } from "../../shared/schemas.js";
+import type { PresenceMessage, SendMessageInput, StoredMessage } from "../../shared/schemas.js";
 
 /** A message this tab is still sending (or uploading the file of). */
 export interface Outgoing {
@@ -50,26 +50,6 @@ export class Timeline {
     const current = this.stored[index];
     if (!current || (message.rev ?? message.id) <= (current.rev ?? current.id)) return false;
     this.stored[index] = message;
-    return true;
-  }
-
-  /**
-   * Merges a change of reactions into the message it names when it is newer: the one key it carries is
-   * replaced (or dropped when no user is left); content and other keys stay. False when nothing changed.
-   */
-  mergeReactions(update: ReactionUpdate): boolean {
-    const index = this.stored.findIndex((m) => m.id === update.id);
-    const current = this.stored[index];
-    if (!current || update.rev <= (current.rev ?? current.id)) return false;
-    const reactions = new Map(Object.entries(current.reactions ?? {}));
-    for (const [emoji, users] of Object.entries(update.reactions)) {
-      if (users.length > 0) reactions.set(emoji, users);
-      else reactions.delete(emoji);
-    }
-    const merged: StoredMessage = { ...current, rev: update.rev, updateAt: update.updateAt };
-    if (reactions.size > 0) merged.reactions = Object.fromEntries(reactions);
-    else delete merged.reactions;
-    this.stored[index] = merged;
     return true;
   }
 

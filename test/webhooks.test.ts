@@ -551,6 +551,53 @@ describe("webhooks: configuration and the sender's schedule", () => {
     expect(delay(40, 0)).toBe(3_600_000);
   });
 
+  it("keeps timers for at most 1,024 retry due times; the poll finds the rest", async () => {
+    const OFFERED = 1100;
+    let offered = 0;
+    const outcomes: string[] = [];
+    const store = {
+      pruneDeliveries: () => Promise.resolve(0),
+      webhooks: () =>
+        Promise.resolve([{ id: "e1", url: "http://127.0.0.1:9/", secret: SECRET, events: null, createAt: 0 }]),
+      claimDeliveries: (wanted: { endpointId: string; limit: number }[]) => {
+        const count = Math.min(wanted[0]!.limit, OFFERED - offered);
+        const claimed = Array.from({ length: count }, (_, i) => ({
+          endpointId: "e1",
+          seq: offered + i + 1,
+          eventId: `msg_${offered + i}`,
+          type: "user.created",
+          createAt: 0,
+          data: "{}",
+          attempts: 1,
+        }));
+        offered += count;
+        return Promise.resolve(claimed);
+      },
+      settleDelivery: (_endpoint: string, _seq: number, outcome: { kind: string }) => {
+        outcomes.push(outcome.kind);
+        return Promise.resolve();
+      },
+    };
+    let draw = 0;
+    const sender = new WebhookSender({
+      store: store as never,
+      now: Date.now,
+      onBackgroundError: () => {},
+      // Every attempt fails and is due again in 48-72 s, each at its own time.
+      fetch: () => Promise.resolve(new Response(null, { status: 500 })),
+      random: () => (draw++ % 10_000) / 10_000,
+      retryBaseMs: 60_000,
+      perEndpoint: OFFERED,
+      maxInFlight: OFFERED,
+      pollMs: 10,
+    });
+    closers.unshift(() => sender.close());
+    sender.start();
+    await until(() => outcomes.length === OFFERED, 8000);
+    expect(new Set(outcomes)).toEqual(new Set(["retry"]));
+    expect((sender as unknown as { dueTimes: Set<number> }).dueTimes.size).toBe(1024);
+  });
+
   it("records a refused connection as the attempt's error, and prunes settled deliveries after the retention", async () => {
     const closed = await receiver();
     await closed.close();

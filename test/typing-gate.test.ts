@@ -42,19 +42,30 @@ function scene() {
   const held = heldGate();
   const conversations = new ConversationService(delivery, store, () => Date.now(), held.gate);
   const typing = (state: "start" | "stop") => conversations.setTyping("alice", { user: "bob" }, state);
-  return { relayed, held, conversations, typing };
+  /** A start whose gate answers `open` at once. */
+  const answeredStart = async (open: boolean) => {
+    const started = typing("start");
+    await held.called();
+    held.answer(open);
+    await started;
+  };
+  services.push(conversations);
+  return { relayed, held, conversations, typing, answeredStart };
 }
+
+const services: ConversationService[] = [];
 
 beforeEach(() => {
   vi.useFakeTimers();
 });
 afterEach(() => {
+  for (const service of services.splice(0)) service.close();
   vi.useRealTimers();
 });
 
 describe("typing through the cluster's gate", () => {
   it("relays the stop after a start whose gate answered after the entry's removal was due", async () => {
-    const { relayed, held, conversations, typing } = scene();
+    const { relayed, held, typing } = scene();
     // A stop with nothing to stop: its entry is due for removal at once.
     await typing("stop");
     const start = typing("start");
@@ -64,15 +75,11 @@ describe("typing through the cluster's gate", () => {
     await start;
     await typing("stop");
     expect(relayed).toEqual(["start", "stop"]);
-    conversations.close();
   });
 
   it("relays the stop after a start whose gate answered after the previous start's expiry", async () => {
-    const { relayed, held, conversations, typing } = scene();
-    const first = typing("start");
-    await held.called();
-    held.answer(true);
-    await first;
+    const { relayed, held, typing, answeredStart } = scene();
+    await answeredStart(true);
     await vi.advanceTimersByTimeAsync(5990);
     const second = typing("start");
     await held.called();
@@ -83,15 +90,11 @@ describe("typing through the cluster's gate", () => {
     await second;
     await typing("stop");
     expect(relayed).toEqual(["start", "stop", "start", "stop"]);
-    conversations.close();
   });
 
   it("keeps the throttle and expiry of an entry whose gate failed, and removes the entry after its expiry", async () => {
-    const { relayed, held, conversations, typing } = scene();
-    const first = typing("start");
-    await held.called();
-    held.answer(true);
-    await first;
+    const { relayed, held, conversations, typing, answeredStart } = scene();
+    await answeredStart(true);
     await vi.advanceTimersByTimeAsync(1500);
     const failing = typing("start");
     await held.called();
@@ -107,19 +110,14 @@ describe("typing through the cluster's gate", () => {
     await vi.advanceTimersByTimeAsync(20);
     expect(relayed).toEqual(["start", "stop"]);
     expect(entries(conversations)).toBe(0);
-    conversations.close();
   });
 
   it("removes the entry of a start the gate refused once the second has passed", async () => {
-    const { relayed, held, conversations, typing } = scene();
-    const refused = typing("start");
-    await held.called();
-    held.answer(false);
-    await refused;
+    const { relayed, conversations, answeredStart } = scene();
+    await answeredStart(false);
     expect(entries(conversations)).toBe(1);
     await vi.advanceTimersByTimeAsync(1000);
     expect(entries(conversations)).toBe(0);
     expect(relayed).toEqual([]);
-    conversations.close();
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -241,6 +241,20 @@ function run(block: { lang: "sh" | "ts"; name: string }, code: string, dir: stri
     });
   });
 }
+
+describe("README links", () => {
+  // The README is read on a machine that may reach nothing else: every link stays inside the repository.
+  it("links only to files and sections of the repository, and every linked file exists", () => {
+    for (const doc of ["README.md", "docs/protocol.md", "bench/README.md"]) {
+      const text = readFileSync(join(ROOT, doc), "utf8");
+      const targets = [...text.matchAll(/\]\(([^)\s]+)\)|<(https?:[^>]+)>/g)].map((match) => match[1] ?? match[2]!);
+      expect(targets.filter((target) => /^[a-z][a-z0-9+.-]*:/i.test(target)).map((t) => `${doc}: ${t}`)).toEqual([]);
+      const files = targets.map((target) => target.split("#")[0]!).filter((path) => path !== "");
+      const base = join(ROOT, doc, "..");
+      expect(files.filter((path) => !existsSync(join(base, path))).map((path) => `${doc}: ${path}`)).toEqual([]);
+    }
+  });
+});
 
 describe("README examples", () => {
   it("marks every shell and TypeScript block as an example or says why it is not run", () => {

@@ -173,6 +173,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     retentionMs: config.webhookRetentionMs,
     ...options.webhookSender,
   });
+  // A committed event is attempted at once, not at the next poll (events committed by other nodes wait for it).
+  store.observeDeliveries(() => webhooks.wake());
   webhooks.start();
   /** The webhook event of a presence change (the registry calls once per change in the whole cluster). */
   const presenceHook = (type: "user.online" | "user.offline", userId: string, at: number): Promise<void> =>

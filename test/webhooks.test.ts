@@ -197,6 +197,18 @@ describe("webhooks: what is sent", () => {
     expect(metrics).toMatch(/^chat_webhook_outbox_pending 0$/m);
   });
 
+  it("attempts a new event as soon as it is committed, not at the next look at the outbox", async () => {
+    const hook = await receiver();
+    // The outbox is looked at once a minute here: only the commit's own wake-up can bring these in time.
+    const server = await start({}, { ...FAST, pollMs: 60_000 });
+    await subscribe(server, hook.url, ["user.created", "message.created"]);
+    const erin = await connect(server, "erin");
+    await waitFor(() => hook.received.length === 1, 3000);
+    await ok(erin.socket, "message:send", { messageType: "single", mediaType: "text", to: "erin", content: "hi" });
+    await waitFor(() => hook.received.length === 2, 3000);
+    expect(hook.received.map((request) => request.event.type)).toEqual(["user.created", "message.created"]);
+  });
+
   it("retries when the retry falls due, not at the next look at the outbox", async () => {
     let calls = 0;
     const hook = await receiver(() => (++calls <= 2 ? 503 : 204));

@@ -291,6 +291,10 @@ export abstract class RepositoryStore implements Store {
   recordEvent(event: OutboxEvent): Promise<void> {
     return this.parts.webhooks.recordEvent(event);
   }
+
+  observeDeliveries(listener: () => void): void {
+    this.parts.webhooks.observeDeliveries(listener);
+  }
   claimDeliveries(
     wanted: readonly { endpointId: string; limit: number }[],
     now: number,

@@ -485,6 +485,12 @@ export interface WebhookRepository {
   /** Writes an event caused by no other stored change (presence), in a transaction of its own. */
   recordEvent(event: OutboxEvent): Promise<void>;
   /**
+   * Calls `listener` soon after a transaction of this store that wrote pending deliveries has committed (so that
+   * the sender attempts them at once rather than at its next poll); replaces an earlier listener. Only this
+   * process's transactions are heard of: other nodes' deliveries wait for a poll.
+   */
+  observeDeliveries(listener: () => void): void;
+  /**
    * Claims, per endpoint, at most `limit` pending deliveries due at `now` (oldest due first), each claimed by
    * one caller only in the whole cluster: its attempts grow by one and it is not due again before `leaseUntil`
    * (a node that dies holding it leaves it to be claimed again then). Answered in seq order.

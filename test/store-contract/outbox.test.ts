@@ -3,6 +3,7 @@ import type { ModerationActor } from "../../server/store/moderation.js";
 import type { Store, WebhookEndpointRecord } from "../../server/store/types.js";
 import type { WebhookEventType } from "../../shared/webhooks.js";
 import { addUsers, changed, describeStores, group, tick } from "../support/stores.js";
+import { until } from "../support/harness.js";
 
 /** An endpoint record (the secret's value does not matter to the store). */
 const endpoint = (id: string, events: WebhookEventType[] | null = null): WebhookEndpointRecord => ({
@@ -26,6 +27,34 @@ describeStores("Store contract: webhook outbox", (open) => {
     await store.appendMessage(group("alice", "lobby"));
     expect(await store.outboxStats()).toEqual({ pending: 0, oldestCreateAt: null });
     expect(await claimAll(store, "only-online")).toEqual([]);
+  });
+
+  it("tells the delivery listener once a transaction that wrote deliveries has committed, and only then", async () => {
+    const store = await open();
+    const heard: number[] = [];
+    const claimed: number[] = [];
+    // What the listener sees when it is called: the new deliveries must be committed (claimable) by then.
+    store.observeDeliveries(() => {
+      heard.push(Date.now());
+      claimAll(store, "messages").then(
+        (found) => claimed.push(found.length),
+        () => claimed.push(-1),
+      );
+    });
+    await store.createWebhook(endpoint("messages", ["message.created"]), 10);
+    await addUsers(store, "alice");
+    await store.appendMessage(group("alice", "lobby"));
+    await until(() => claimed.length > 0, 2000);
+    expect(claimed).toEqual([1]);
+    // Changes no endpoint subscribed to (a user, a join, an edit of nothing) write no delivery: no call.
+    await addUsers(store, "bob");
+    expect(await store.joinRoom("lobby", "bob", tick())).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(heard).toHaveLength(1);
+    // A presence event written on its own is heard of too.
+    await store.createWebhook(endpoint("presence", ["user.online"]), 10);
+    await store.recordEvent({ type: "user.online", at: tick(), data: { userId: "bob", at: 1 } });
+    await until(() => heard.length === 2, 2000);
   });
 
   it("writes every change of section 13 with its event, in order, one pending delivery per subscribed endpoint", async () => {

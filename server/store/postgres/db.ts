@@ -143,6 +143,24 @@ export async function queryArrays<R extends unknown[]>(
   }
 }
 
+/** Connections whose open transaction wrote a webhook delivery (`markDeliveriesWritten`). */
+const wroteDeliveries = new WeakSet<pg.PoolClient>();
+/** Per pool, who is told when a transaction that wrote webhook deliveries has committed. */
+const deliveryListeners = new WeakMap<pg.Pool, () => void>();
+
+/** Notes that the transaction open on `client` wrote webhook deliveries: its pool's listener hears of its COMMIT. */
+export function markDeliveriesWritten(client: pg.PoolClient): void {
+  wroteDeliveries.add(client);
+}
+
+/**
+ * Calls `listener` after each transaction of `transaction(pool, …)` that wrote webhook deliveries has
+ * committed (never for one rolled back); replaces an earlier listener.
+ */
+export function onDeliveriesCommitted(pool: pg.Pool, listener: () => void): void {
+  deliveryListeners.set(pool, listener);
+}
+
 /**
  * Runs `work` in one READ COMMITTED transaction on a connection of its own: committed when it resolves,
  * rolled back when it throws (the error is rethrown). `work` may also ask for a rollback by returning
@@ -175,9 +193,15 @@ export async function transaction<T>(
       await control("ROLLBACK").catch(() => undefined);
       throw plainError(error);
     }
-    await control(result instanceof Rollback ? "ROLLBACK" : "COMMIT");
-    return result instanceof Rollback ? result.value : result;
+    if (result instanceof Rollback) {
+      await control("ROLLBACK");
+      return result.value;
+    }
+    await control("COMMIT");
+    if (wroteDeliveries.has(client)) deliveryListeners.get(pool)?.();
+    return result;
   } finally {
+    wroteDeliveries.delete(client);
     client.release(unusable);
   }
 }

@@ -17,7 +17,7 @@ import type {
   WebhookRepository,
 } from "../types.js";
 import type { PgDatabase } from "./db.js";
-import { query, rollback, transaction } from "./db.js";
+import { markDeliveriesWritten, onDeliveriesCommitted, query, rollback, transaction } from "./db.js";
 
 /**
  * Writes events in order (`n`) and, for each, one pending delivery per endpoint subscribed to its type, due at
@@ -51,12 +51,13 @@ const EMIT = `
  */
 export async function emitEvents(client: pg.PoolClient, events: readonly OutboxEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await query(client, EMIT, [
+  const written = await query(client, EMIT, [
     events.map(() => newEventId()),
     events.map((event) => event.type),
     events.map((event) => event.at),
     events.map((event) => JSON.stringify(event.data)),
   ]);
+  if ((written.rowCount ?? 0) > 0) markDeliveriesWritten(client);
 }
 
 /**
@@ -127,6 +128,10 @@ export class PgWebhooks implements WebhookRepository {
 
   async recordEvent(event: OutboxEvent): Promise<void> {
     await transaction(this.db.pool, (client) => emitEvents(client, [event]));
+  }
+
+  observeDeliveries(listener: () => void): void {
+    onDeliveriesCommitted(this.db.pool, listener);
   }
 
   async claimDeliveries(

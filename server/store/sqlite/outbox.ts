@@ -34,6 +34,11 @@ export interface SqliteOutbox {
   add(event: OutboxEvent): void;
   /** Whether any endpoint is subscribed to events of `type` (one small read). */
   wanted(type: OutboxEvent["type"]): boolean;
+  /**
+   * Calls `listener` once after the transactions of this turn that wrote deliveries have ended (a transaction
+   * here is synchronous, so it has committed or rolled back by then; a rolled-back one costs a spurious call).
+   */
+  observe(listener: () => void): void;
 }
 
 /** The endpoints subscribed to type `?` (every endpoint without a filter, and those whose filter names it). */
@@ -52,6 +57,12 @@ export function prepareOutbox(db: Database.Database): SqliteOutbox {
     `INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, next_attempt_at, update_at)
      VALUES (?, ?, 'pending', ?, ?)`,
   );
+  let listener: (() => void) | undefined;
+  let told = false;
+  const tell = () => {
+    told = false;
+    listener?.();
+  };
   return {
     wanted: (type) => subscribed.all({ type }).length > 0,
     add(event) {
@@ -60,6 +71,13 @@ export function prepareOutbox(db: Database.Database): SqliteOutbox {
       if (endpoints.length === 0) return;
       const seq = insertEvent.get(newEventId(), event.type, event.at, JSON.stringify(event.data))!;
       for (const endpoint of endpoints) insertDelivery.run(endpoint, seq, event.at, event.at);
+      if (!told && listener) {
+        told = true;
+        setImmediate(tell);
+      }
+    },
+    observe(next) {
+      listener = next;
     },
   };
 }
@@ -165,28 +183,34 @@ export class SqliteWebhooks implements WebhookRepository {
     if (this.outbox.wanted(event.type)) this.db.transaction(() => this.outbox.add(event))();
   }
 
+  observeDeliveries(listener: () => void): void {
+    this.outbox.observe(listener);
+  }
+
   async claimDeliveries(
     wanted: readonly { endpointId: string; limit: number }[],
     now: number,
     leaseUntil: number,
   ): Promise<ClaimedDelivery[]> {
-    return this.db.transaction(() =>
-      wanted.flatMap(({ endpointId, limit }) => {
-        if (limit <= 0) return [];
-        return this.statements.due.all(endpointId, now, limit).map((row): ClaimedDelivery => {
-          this.statements.claim.run(leaseUntil, now, endpointId, row.event_seq);
-          return {
-            endpointId,
-            seq: row.event_seq,
-            eventId: row.id,
-            type: row.type as WebhookEventType,
-            createAt: row.create_at,
-            data: row.data,
-            attempts: row.attempts + 1,
-          };
-        });
-      }),
-    )().sort((a, b) => a.seq - b.seq);
+    return this.db
+      .transaction(() =>
+        wanted.flatMap(({ endpointId, limit }) => {
+          if (limit <= 0) return [];
+          return this.statements.due.all(endpointId, now, limit).map((row): ClaimedDelivery => {
+            this.statements.claim.run(leaseUntil, now, endpointId, row.event_seq);
+            return {
+              endpointId,
+              seq: row.event_seq,
+              eventId: row.id,
+              type: row.type as WebhookEventType,
+              createAt: row.create_at,
+              data: row.data,
+              attempts: row.attempts + 1,
+            };
+          });
+        }),
+      )()
+      .sort((a, b) => a.seq - b.seq);
   }
 
   async settleDelivery(endpointId: string, seq: number, outcome: DeliveryOutcome): Promise<void> {

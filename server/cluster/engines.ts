@@ -1,5 +1,6 @@
 import { createAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient, type RedisClientType } from "redis";
+import { batchStreamWrites } from "./stream-writes.js";
 import type { Logger } from "../logger.js";
 import { RedisLeases, type LeaseStore } from "./leases.js";
 import { redisLimiters, type LimiterFactory } from "./limiters.js";
@@ -96,7 +97,7 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
     await redis.close();
     throw error;
   });
-  const streams = createAdapter(adapterClient, {
+  const streams = createAdapter(batchStreamWrites(adapterClient), {
     streamName: `${prefix}socket.io`,
     channelPrefix: `${prefix}socket.io`,
     // Every packet is JSON (the contract has no binary payloads): skip the binary scan of each one.

@@ -218,6 +218,32 @@ describe("kick (section 11)", () => {
     expect(dave.removed).toEqual([]);
   });
 
+  it("seats a user kicked from the lobby back in it at its next connect; a ban keeps it out until it lapses", async () => {
+    const server = await startServer({ ADMIN_USERS: "root" });
+    const root = await watch(server, "root");
+    const bob = await watch(server, "bob");
+    expect(await request(root.socket, "room:kick", { roomId: "lobby", userId: "bob" })).toEqual(EMPTY);
+    await until(() => bob.removed.length === 1);
+    bob.socket.disconnect();
+    // Every user belongs to the lobby: the next connect seats bob again, and the lobby hears it.
+    const again = await watch(server, "bob");
+    expect(again.session.rooms.map((room) => room.id)).toContain("lobby");
+    await until(() => root.changes.some((change) => change.userId === "bob" && change.change === "joined"));
+    expect((await say(again, "lobby", "back")).ok).toBe(true);
+    // Banned: the connect leaves bob out (sending to the lobby is FORBIDDEN) until the ban's `until`.
+    const until_ = Date.now() + 1500;
+    expect(await request(root.socket, "room:ban", { roomId: "lobby", userId: "bob", until: until_ })).toEqual(EMPTY);
+    again.socket.disconnect();
+    const banned = await watch(server, "bob");
+    expect(banned.session.rooms.map((room) => room.id)).not.toContain("lobby");
+    expect(await say(banned, "lobby", "let me in")).toMatchObject(refused("FORBIDDEN"));
+    banned.socket.disconnect();
+    await sleep(Math.max(0, until_ - Date.now()) + 50);
+    const lapsed = await watch(server, "bob");
+    expect(lapsed.session.rooms.map((room) => room.id)).toContain("lobby");
+    expect((await say(lapsed, "lobby", "back again")).ok).toBe(true);
+  });
+
   it("lets an admin by the users table's flag kick from the lobby", async () => {
     const server = await startServer();
     const bob = await watch(server, "bob");

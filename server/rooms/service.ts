@@ -66,6 +66,19 @@ export class RoomService {
     return room;
   }
 
+  /**
+   * Seats a user back in `lobby` (every user belongs to it) when a kick took it out, or a ban that has since
+   * lapsed: its sockets on every node join, and the members hear `joined`. A user banned from `lobby` stays out.
+   * Answers whether the user is in `lobby` now.
+   */
+  async reseatInLobby(userId: string): Promise<boolean> {
+    const outcome = await this.store.joinRoom(LOBBY_ROOM_ID, userId, this.now());
+    if (outcome !== "joined") return outcome === "already";
+    await this.delivery.joinRoom(userId, LOBBY_ROOM_ID);
+    await this.announceMember(await this.existing(LOBBY_ROOM_ID), userId, "joined");
+    return true;
+  }
+
   /** Leaves a room (never the lobby). */
   async leave(userId: string, roomId: string): Promise<{ roomId: string }> {
     const room = await this.existing(roomId);

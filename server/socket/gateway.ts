@@ -1,3 +1,4 @@
+import { LOBBY_ROOM_ID } from "../../shared/ids.js";
 import type { IncomingMessage } from "node:http";
 import { LeasedBudget, type LimiterFactory } from "../cluster/limiters.js";
 import type { Server, Socket } from "socket.io";
@@ -49,6 +50,11 @@ export interface GatewayDeps {
   backlogOf?: (connection: object) => number;
   /** The client's address of a handshake request (behind trusted proxies, from X-Forwarded-For). */
   addressOf?: (request: IncomingMessage) => string;
+  /**
+   * Seats a connecting user who is not in `lobby` back in it, unless it is banned from it; answers whether
+   * it is in `lobby` now.
+   */
+  reseatInLobby?: (userId: string) => Promise<boolean>;
   /** Told when a connected socket closed (after the registry), to drop what it held. */
   onSocketClosed?: (socketId: string) => void;
   /** Told how each request ended (error code, or undefined on success), for metrics. */
@@ -152,7 +158,15 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       const refused = accessRefusal(record, identity, signedOut);
       if (refused) throw refused;
       const user = userView(record, fileUrl);
-      const [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
+      let [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
+      // Out of `lobby` after a kick (or a ban that lapsed): back in, with what it may now see.
+      if (
+        deps.reseatInLobby &&
+        !rooms.some((room) => room.id === LOBBY_ROOM_ID) &&
+        (await deps.reseatInLobby(user.id))
+      ) {
+        [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
+      }
       socket.data.user = user;
       socket.data.access = { exp: identity.exp, issuedAt: identity.issuedAt, hash: identity.hash };
       socket.data.connectedAt = deps.now();

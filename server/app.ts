@@ -46,6 +46,7 @@ import { ConnectionRegistry } from "./presence/registry.js";
 import { RoomService } from "./rooms/service.js";
 import { roomChannel } from "./socket/channels.js";
 import { coalesceWrites } from "./socket/coalesce-writes.js";
+import { closeOversizedPolling } from "./socket/polling-limit.js";
 import { attachGateway } from "./socket/gateway.js";
 import { createHandlerTable } from "./socket/handlers.js";
 import { ModerationService } from "./rooms/moderation.js";
@@ -273,6 +274,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   // After Socket.IO attached: engine.io takes the server's `request` listeners over, and only passes it the
   // requests that are not its own.
   closeSilentConnections(app.server, config.idleConnectionTimeoutMs);
+  closeOversizedPolling(io);
 
   const delivery = new Delivery(io, {
     cluster: cluster !== undefined,

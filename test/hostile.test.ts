@@ -92,15 +92,25 @@ describe("size limits", () => {
     await stillServes(server);
   });
 
-  it("refuses a long-polling payload over MAX_FRAME_BYTES", async () => {
+  it("refuses a long-polling payload over MAX_FRAME_BYTES and closes that session; one at the limit passes", async () => {
     const server = await startServer({ MAX_FRAME_BYTES: "2048" });
-    const open = await (await fetch(engineUrl(server, "EIO=4&transport=polling"))).text();
-    const { sid } = JSON.parse(open.slice(1)) as { sid: string };
-    const response = await fetch(engineUrl(server, `EIO=4&transport=polling&sid=${sid}`), {
-      method: "POST",
-      body: `4${"x".repeat(5000)}`,
-    });
-    expect(response.status).toBe(413);
+    const session = async () => {
+      const open = await (await fetch(engineUrl(server, "EIO=4&transport=polling"))).text();
+      const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+      const post = (body: string) =>
+        fetch(engineUrl(server, `EIO=4&transport=polling&sid=${sid}`), { method: "POST", body });
+      return { sid, post };
+    };
+    const fits = await session();
+    // A ping-shaped payload of exactly 2048 bytes is taken; the session stays.
+    expect((await fits.post(`3${"x".repeat(2047)}`)).status).toBe(200);
+    expect((await fits.post("3")).status).toBe(200);
+    const over = await session();
+    expect((await over.post(`4${"x".repeat(5000)}`)).status).toBe(413);
+    // The connection is closed, as a WebSocket sending too much is: its sid is gone.
+    expect((await over.post("3")).status).toBe(400);
+    const poll = await fetch(engineUrl(server, `EIO=4&transport=polling&sid=${over.sid}`));
+    expect(poll.status).toBe(400);
     await stillServes(server);
   });
 

@@ -223,6 +223,16 @@ describe("conversation:read", () => {
     expect(bob.receipts).toHaveLength(1);
   });
 
+  it("sends one receipt when two tabs read to the same message at once", async () => {
+    const { a1, a2, bob, room, m1, m2, m3, settle } = await teamScene();
+    // Each round both tabs send their read in the same instant: only the one that moved the position tells.
+    for (const target of [m1, m2, m3]) {
+      await Promise.all([read(a1, room, target.id), read(a2, room, target.id)]);
+    }
+    await settle();
+    expect(bob.receipts.map((receipt) => receipt.lastReadId)).toEqual([m1.id, m2.id, m3.id]);
+  });
+
   it("clamps a lastReadId beyond the newest message of the conversation to it", async () => {
     const { a1, bob, room, m3 } = await teamScene();
     expect(await read(a1, room, 1_000_000_000)).toEqual({ unread: 0 });

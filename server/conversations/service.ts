@@ -100,8 +100,10 @@ export class ConversationService {
     const before = await this.store.readPosition(userId, resolved.readKey);
     let position = before;
     if (target > before) {
-      position = await this.store.moveReadPosition(userId, resolved.readKey, target);
-      await this.emitReceipt(userId, resolved, position, originSocketId);
+      // Another request (another tab) may have moved it meanwhile: the receipt goes out once per move.
+      const move = await this.store.moveReadPosition(userId, resolved.readKey, target);
+      position = move.position;
+      if (move.moved) await this.emitReceipt(userId, resolved, position, originSocketId);
     }
     return { unread: await this.store.unreadCount(userId, resolved.keys, position) };
   }

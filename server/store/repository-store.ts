@@ -22,6 +22,7 @@ import type {
   RevokedToken,
   RoomDraft,
   RoomRepository,
+  ReadMove,
   SearchRepository,
   Store,
   UserChanges,
@@ -250,7 +251,7 @@ export abstract class RepositoryStore implements Store {
   readPosition(userId: string, conversation: ConversationKey): Promise<number> {
     return this.parts.readState.readPosition(userId, conversation);
   }
-  moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number> {
+  moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove> {
     return this.parts.readState.moveReadPosition(userId, conversation, lastReadId);
   }
   unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number> {

@@ -355,12 +355,21 @@ export interface MessageRepository {
   lastVisibleId(userId: string): Promise<number>;
 }
 
+/** What a move of a read position did: the position now, and whether this move changed it. */
+export interface ReadMove {
+  position: number;
+  moved: boolean;
+}
+
 /** Read positions, unread counts and the conversation list. */
 export interface ReadStateRepository {
   /** The user's read position in a conversation, 0 when never read. */
   readPosition(userId: string, conversation: ConversationKey): Promise<number>;
-  /** Moves the read position forward only; returns the position now. */
-  moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number>;
+  /**
+   * Moves the read position forward only; answers the position now and whether this call moved it (of
+   * concurrent moves to one position, exactly one did).
+   */
+  moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove>;
   /** Messages by others after `after`, tombstones excluded, counted up to UNREAD_CAP. */
   unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number>;
   /**

@@ -15,10 +15,11 @@ describeStores("Store contract: read state", (open) => {
     const store = await open();
     await addUsers(store, "alice", "bob");
     expect(await store.readPosition("alice", LOBBY)).toBe(0);
-    expect(await store.moveReadPosition("alice", LOBBY, 5)).toBe(5);
-    expect(await store.moveReadPosition("alice", LOBBY, 3)).toBe(5);
+    expect(await store.moveReadPosition("alice", LOBBY, 5)).toEqual({ position: 5, moved: true });
+    expect(await store.moveReadPosition("alice", LOBBY, 3)).toEqual({ position: 5, moved: false });
+    expect(await store.moveReadPosition("alice", LOBBY, 5)).toEqual({ position: 5, moved: false });
     expect(await store.readPosition("alice", LOBBY)).toBe(5);
-    expect(await store.moveReadPosition("alice", LOBBY, 9)).toBe(9);
+    expect(await store.moveReadPosition("alice", LOBBY, 9)).toEqual({ position: 9, moved: true });
     // Per user and per conversation.
     expect(await store.readPosition("bob", LOBBY)).toBe(0);
     expect(await store.readPosition("alice", directConversation("alice", "bob"))).toBe(0);
@@ -165,8 +166,26 @@ describeStores("Store contract: read state", (open) => {
       const values = [5, 17, 3, 12, 17, 9, 1, 16, 4];
       for (const conversation of [LOBBY, directConversation("alice", "bob")]) {
         const answers = await Promise.all(values.map((value) => store.moveReadPosition("alice", conversation, value)));
-        answers.forEach((answer, i) => expect(answer).toBeGreaterThanOrEqual(values[i]!));
+        answers.forEach((answer, i) => expect(answer.position).toBeGreaterThanOrEqual(values[i]!));
         expect(await store.readPosition("alice", conversation)).toBe(17);
+        // The two moves to 17 (and any other): at most one of each value moved it.
+        const moved = answers.filter((answer) => answer.moved).map((answer) => answer.position);
+        expect(new Set(moved).size).toBe(moved.length);
+        expect(moved).toContain(17);
+      }
+    });
+
+    it("says that exactly one of many simultaneous moves to one position moved it", async () => {
+      const store = await open();
+      await addUsers(store, "alice");
+      for (const conversation of [LOBBY, directConversation("alice", "bob")]) {
+        for (const target of [4, 9]) {
+          const answers = await Promise.all(
+            Array.from({ length: 8 }, () => store.moveReadPosition("alice", conversation, target)),
+          );
+          expect(answers.filter((answer) => answer.moved)).toHaveLength(1);
+          expect(answers.every((answer) => answer.position === target)).toBe(true);
+        }
       }
     });
   });

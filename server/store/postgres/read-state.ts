@@ -1,5 +1,5 @@
 import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
-import type { ConversationKey, ConversationKeys, ConversationRow, ReadStateRepository } from "../types.js";
+import type { ConversationKey, ConversationKeys, ConversationRow, ReadMove, ReadStateRepository } from "../types.js";
 import { UNREAD_CAP } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, queryArrays } from "./db.js";
@@ -46,17 +46,19 @@ export class PgReadState implements ReadStateRepository {
     return rows.rows[0]?.last_read_id ?? 0;
   }
 
-  async moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number> {
-    // One statement: a concurrent move waits on the row and then keeps the greater of the two.
-    const rows = await query<{ last_read_id: number }>(
+  async moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove> {
+    // One statement: a concurrent move waits on the row, then re-checks the condition against what it
+    // committed, so of several moves to one position exactly one moves it.
+    const moved = await query<{ last_read_id: number }>(
       this.db.pool,
       `INSERT INTO read_positions (user_id, conversation, last_read_id) VALUES ($1, $2, $3)
-       ON CONFLICT (user_id, conversation)
-       DO UPDATE SET last_read_id = GREATEST(read_positions.last_read_id, excluded.last_read_id)
+       ON CONFLICT (user_id, conversation) DO UPDATE SET last_read_id = excluded.last_read_id
+       WHERE read_positions.last_read_id < excluded.last_read_id
        RETURNING last_read_id`,
       [userId, conversation, lastReadId],
     );
-    return rows.rows[0]!.last_read_id;
+    if (moved.rows.length > 0) return { position: moved.rows[0]!.last_read_id, moved: true };
+    return { position: await this.readPosition(userId, conversation), moved: false };
   }
 
   async unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number> {

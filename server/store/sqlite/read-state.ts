@@ -1,6 +1,6 @@
 import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
 import { UNREAD_CAP } from "../types.js";
-import type { ConversationKey, ConversationKeys, ConversationRow, ReadStateRepository } from "../types.js";
+import type { ConversationKey, ConversationKeys, ConversationRow, ReadMove, ReadStateRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
 import { DIRECT_KEY_SQL } from "./message-rows.js";
 
@@ -38,7 +38,11 @@ export class SqliteReadState implements ReadStateRepository {
   constructor(private readonly context: SqliteContext) {
     const { db } = context;
     this.statements = {
-      readUpTo: db.prepare(MOVE_READ_SQL),
+      // Changes a row only when the position moves forward (or is new): `changes` says whether it moved.
+      readUpTo: db.prepare<[string, string, number]>(
+        `INSERT INTO read_positions (user_id, conversation, last_read_id) VALUES (?, ?, ?)
+         ON CONFLICT DO UPDATE SET last_read_id = excluded.last_read_id WHERE excluded.last_read_id > last_read_id`,
+      ),
       readPosition: db.prepare<[string, string], { last_read_id: number }>(
         "SELECT last_read_id FROM read_positions WHERE user_id = ? AND conversation = ?",
       ),
@@ -57,10 +61,10 @@ export class SqliteReadState implements ReadStateRepository {
     return this.statements.readPosition.get(userId, conversation)?.last_read_id ?? 0;
   }
 
-  async moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<number> {
+  async moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove> {
     return this.context.db.transaction(() => {
-      this.statements.readUpTo.run(userId, conversation, lastReadId);
-      return this.statements.readPosition.get(userId, conversation)!.last_read_id;
+      const moved = this.statements.readUpTo.run(userId, conversation, lastReadId).changes > 0;
+      return { position: this.statements.readPosition.get(userId, conversation)!.last_read_id, moved };
     })();
   }
 

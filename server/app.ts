@@ -278,7 +278,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const delivery = new Delivery(io, {
     cluster: cluster !== undefined,
-    ...(cluster ? { linked: () => cluster.linked() } : {}),
+    ...(cluster ? { linked: () => cluster.linked(), floor: await store.newestMessageId() } : {}),
     onDelivered: (sockets) => metrics.delivered(sockets),
     onClusterTimeout: (err) => backgroundError("cluster", err),
   });
@@ -478,6 +478,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       }
       await registry.close();
       conversations.close();
+      delivery.close();
       // HTTP first: fastify's forceCloseConnections ends stalled downloads and keep-alive connections, which
       // io.close() (it calls httpServer.close and waits) would otherwise wait on for ever.
       await app.close();

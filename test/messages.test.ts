@@ -223,3 +223,39 @@ describe("idempotent resend", () => {
     ).toEqual(sent);
   });
 });
+
+describe("order within a conversation, with senders on every node", () => {
+  it("delivers each conversation's messages to every socket in increasing id order while several senders race", async () => {
+    const server = await startServer();
+    // Clients alternate nodes on two nodes: two senders and two sockets of the reader on each.
+    const senders = [];
+    for (const name of ["s1", "s2", "s3", "s4"]) senders.push(await connect(server, name));
+    const readers = [await connect(server, "reader"), await connect(server, "reader")];
+    const tabs = [await connect(server, "dana"), await connect(server, "dana")];
+    // Group: every sender to the lobby at once; direct: dana's two tabs and two senders write to the reader.
+    const rounds = 40;
+    await Promise.all([
+      ...senders.map(async (sender, index) => {
+        for (let i = 0; i < rounds; i++)
+          await ok(sender.socket, "message:send", text("lobby", `g${index}-${i}`, "group"));
+      }),
+      ...[...tabs, senders[0]!, senders[1]!].map(async (from, index) => {
+        for (let i = 0; i < rounds; i++) await ok(from.socket, "message:send", text("reader", `d${index}-${i}`));
+      }),
+    ]);
+    const marker = await barrier(senders[0]!, [...readers, ...tabs, ...senders.slice(1)]);
+    for (const socket of [...readers, ...tabs, ...senders]) {
+      const stored = storedOnly(socket.received).filter((message) => message.id < marker.id);
+      // Per conversation as the socket sees it: the lobby, and each direct peer.
+      const byConversation = new Map<string, number[]>();
+      for (const message of stored) {
+        const key = message.messageType === "group" ? message.to : [message.from, message.to].sort().join("|");
+        byConversation.set(key, [...(byConversation.get(key) ?? []), message.id]);
+      }
+      for (const ids of byConversation.values()) expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    }
+    // Nothing was held back for good: each reader socket got all the direct messages and the group ones.
+    for (const reader of readers)
+      expect(storedOnly(reader.received).filter((m) => m.id < marker.id)).toHaveLength(8 * rounds);
+  });
+});

@@ -7,7 +7,7 @@ import { LAST_VISIBLE_SQL, VISIBLE_AFTER_SQL, pageSql } from "../server/store/po
 import { conversationRowsSql } from "../server/store/postgres/read-state.js";
 import { searchLexemes, searchSql } from "../server/store/postgres/search.js";
 import { PgStore } from "../server/store/postgres/store.js";
-import type { FileRecord } from "../server/store/types.js";
+import type { AppendResult, FileRecord } from "../server/store/types.js";
 import { cleanup, tempDir } from "./support/harness.js";
 import { PG_ADMIN_URL, createTestDatabase, missingServices, type TestDatabase } from "./support/services.js";
 import { SqliteStore, addUsers, fileUrl, group, single, tick, upload } from "./support/stores.js";
@@ -168,6 +168,34 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
     );
     expect(created.filter((room) => room !== undefined)).toHaveLength(3);
     expect((await a.roomsOf("alice")).map((room) => room.id).filter((id) => id !== "lobby")).toHaveLength(3);
+  });
+
+  it("tells each created message the one before it in its conversation, as committed, while two nodes append", async () => {
+    const [a, b] = [await node(6), await node(6)];
+    await addUsers(a, "alice", "bob", "carol");
+    expect(await a.newestMessageId()).toBe(0);
+    const results: AppendResult[] = [];
+    const write = async (store: PgStore, user: string) => {
+      for (let round = 0; round < 15; round++) {
+        // Batches mixing two conversations, so that a batch chains its own messages too.
+        const batch = await Promise.all([
+          store.appendMessage(group(user, "lobby")),
+          store.appendMessage(single(user, "carol")),
+          store.appendMessage(group(user, "lobby")),
+        ]);
+        results.push(...batch);
+      }
+    };
+    await Promise.all([write(a, "alice"), write(b, "bob")]);
+    const byConversation = new Map<string, number[]>();
+    for (const result of [...results].sort((x, y) => x.message.id - y.message.id)) {
+      const { message } = result;
+      const key = message.messageType === "group" ? message.to : `${message.from}|${message.to}`;
+      const ids = byConversation.get(key) ?? [];
+      expect(result.prev).toBe(ids.at(-1) ?? 0);
+      byConversation.set(key, [...ids, message.id]);
+    }
+    expect(await b.newestMessageId()).toBe(Math.max(...results.map((result) => result.message.id)));
   });
 
   it("stores a clientMsgId sent to two nodes at once as one message", async () => {

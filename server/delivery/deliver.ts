@@ -22,6 +22,7 @@ import type {
 import { presenceChannel, roomChannel, userChannel } from "../socket/channels.js";
 import type { ConversationKey } from "../store/types.js";
 import { channelsOf } from "./audience.js";
+import { ConversationOrder, type OrderTag } from "./order.js";
 
 type ChatIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
@@ -50,41 +51,92 @@ export interface DeliveryOptions {
    * get them from `sync` when they reconnect.
    */
   linked?: () => boolean;
+  /**
+   * The newest message id when this node started (with `cluster`): the node then delivers the messages of a
+   * conversation in id order, whichever node stored them.
+   */
+  floor?: number;
 }
 
-/** What `countDeliveries` uses of Socket.IO's in-memory adapter (socket.io-adapter 2.5). */
-interface CountedAdapter {
-  _encode(packet: { data?: unknown[] }, options: unknown): unknown;
+/** How long a message waits for the one before it, how many conversations and held messages are kept. */
+const ORDER = { waitMs: 2000, maxTracked: 100_000, maxHeld: 10_000 };
+
+/** What `hookBroadcasts` uses of Socket.IO's adapters (socket.io-adapter 2.5). */
+interface HookedAdapter {
+  broadcast(packet: TaggedPacket, options: unknown): unknown;
+  _encode(packet: TaggedPacket, options: unknown): unknown;
   apply(options: unknown, callback: (socket: unknown) => void): void;
 }
 
+/** A broadcast packet; a stored message's carries its order tag across nodes (the stream keeps the whole packet). */
+interface TaggedPacket {
+  data?: unknown[];
+  order?: OrderTag;
+}
+
 /**
- * Counts the sockets of this node that each stored message's broadcast reaches. Every broadcast, sent from this
- * node or received from another through the cluster adapter, ends in the in-memory adapter's `broadcast`,
- * which encodes the packet once (`_encode`) and then visits each recipient (`apply`): the count rides on
- * that visit, so it costs an increment per socket and answers for remote messages too (the sending node
- * cannot know how many sockets other nodes reach). `test/cluster.test.ts` fails if these internals change.
+ * Hooks into the adapter's broadcasts, on this node's side of every one (sent from here or received from another
+ * node through the cluster adapter, each ends in the in-memory adapter's `broadcast`, which encodes the packet
+ * once with `_encode` and then visits each recipient with `apply`):
+ * - `tagged` puts an order tag on the packet of the broadcast `send` makes (the cluster adapter publishes the packet as it
+ *   is, so other nodes read the tag too; socket.io's encoder sends only `type`, `nsp`, `data` and `id`);
+ * - with `order`, a tagged packet's visit waits until the message before it in its conversation was delivered;
+ * - with `onDelivered`, each stored message's visit counts the sockets it reached (for remote messages too:
+ *   the sending node cannot know how many sockets other nodes reach).
+ * `test/cluster.test.ts` fails if these internals change.
  */
-function countDeliveries(adapter: unknown, onDelivered: (sockets: number) => void): void {
-  const target = adapter as CountedAdapter;
+function hookBroadcasts(
+  adapter: unknown,
+  hooks: { order?: ConversationOrder | undefined; onDelivered?: ((sockets: number) => void) | undefined },
+): { tagged(tag: OrderTag, send: () => void): void } {
+  const target = adapter as HookedAdapter;
+  const broadcast = target.broadcast.bind(target);
   const encode = target._encode.bind(target);
   const apply = target.apply.bind(target);
-  let counting = false;
+  let next: OrderTag | undefined;
+  let current: { counting: boolean; order: OrderTag | undefined } | undefined;
+  target.broadcast = (packet, options) => {
+    if (next !== undefined) {
+      packet.order = next;
+      next = undefined;
+    }
+    return broadcast(packet, options);
+  };
   target._encode = (packet, options) => {
     // Stored messages only (they have an id): online/offline notices are `message` events too.
-    counting =
-      packet.data?.[0] === "message" && typeof (packet.data[1] as { id?: unknown } | undefined)?.id === "number";
+    const counting =
+      hooks.onDelivered !== undefined &&
+      packet.data?.[0] === "message" &&
+      typeof (packet.data[1] as { id?: unknown } | undefined)?.id === "number";
+    current = counting || packet.order !== undefined ? { counting, order: packet.order } : undefined;
     return encode(packet, options);
   };
   target.apply = (options, callback) => {
-    if (!counting) return apply(options, callback);
-    counting = false;
-    let sockets = 0;
-    apply(options, (socket) => {
-      sockets += 1;
-      callback(socket);
-    });
-    onDelivered(sockets);
+    const visit = current;
+    current = undefined;
+    if (visit === undefined) return apply(options, callback);
+    const run = () => {
+      if (!visit.counting) return apply(options, callback);
+      let sockets = 0;
+      apply(options, (socket) => {
+        sockets += 1;
+        callback(socket);
+      });
+      hooks.onDelivered!(sockets);
+    };
+    if (visit.order !== undefined && hooks.order !== undefined) hooks.order.admit(visit.order, run);
+    else run();
+  };
+  return {
+    // Socket.IO's `emit` calls the adapter's `broadcast` before it returns.
+    tagged(tag, send) {
+      next = tag;
+      try {
+        send();
+      } finally {
+        next = undefined;
+      }
+    },
   };
 }
 
@@ -134,13 +186,37 @@ export class Delivery {
         answer(true);
       });
     }
-    if (options.onDelivered) countDeliveries(io.of("/").adapter, options.onDelivered);
+    // In a cluster, messages of one conversation are delivered in id order whichever node stored them.
+    this.order =
+      options.cluster && options.floor !== undefined
+        ? new ConversationOrder({ floor: options.floor, ...ORDER })
+        : undefined;
+    this.broadcasts = hookBroadcasts(io.of("/").adapter, { order: this.order, onDelivered: options.onDelivered });
   }
 
-  /** A new message, to every socket that may see it but the one that sent it. */
-  message(conversation: ConversationKey, message: StoredMessage, originSocketId?: string): void {
+  private readonly order: ConversationOrder | undefined;
+  private readonly broadcasts: { tagged(tag: OrderTag, send: () => void): void };
+
+  /** Messages waiting on this node for the one before them in their conversation (see ConversationOrder). */
+  get heldForOrder(): number {
+    return this.order?.waiting ?? 0;
+  }
+
+  /** Stops what waits on timers (held messages are dropped: the node is closing). */
+  close(): void {
+    this.order?.close();
+  }
+
+  /**
+   * A new message, to every socket that may see it but the one that sent it. `prev` is the id of the message
+   * before it in its conversation, when the store told it (see ConversationOrder).
+   */
+  message(conversation: ConversationKey, message: StoredMessage, originSocketId?: string, prev?: number): void {
     const channels = channelsOf(conversation);
-    this.audience(channels, originSocketId).emit("message", message);
+    const send = () => this.audience(channels, originSocketId).emit("message", message);
+    if (this.order !== undefined && prev !== undefined)
+      this.broadcasts.tagged({ key: conversation, id: message.id, prev }, send);
+    else send();
   }
 
   /** A changed message (edit, delete, reaction), to every socket that may see it but the one that changed it. */

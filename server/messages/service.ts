@@ -148,7 +148,7 @@ export class MessageService {
     }
     const appended = this.store.appendMessage(draft);
     sequenced?.();
-    const { message, created } = await appended.catch(async (error: unknown) => {
+    const { message, created, prev } = await appended.catch(async (error: unknown) => {
       // Refused as a non-member: a room that does not exist is NOT_FOUND, as `requireMember` says.
       if (draft.messageType === "group" && error instanceof AppError && error.code === "FORBIDDEN")
         await requireMember(this.store, draft.to, senderId);
@@ -156,7 +156,7 @@ export class MessageService {
     });
     if (created) {
       this.events.accepted?.(message);
-      this.delivery.message(draft.conversation, message, originSocketId);
+      this.delivery.message(draft.conversation, message, originSocketId, prev);
     }
     return message;
   }
@@ -180,9 +180,9 @@ export class MessageService {
     } else {
       draft = { ...base, to: "*", conversation: BROADCAST_CONVERSATION, recipientUser: null };
     }
-    const { message } = await this.store.appendMessage(draft);
+    const { message, prev } = await this.store.appendMessage(draft);
     this.events.accepted?.(message);
-    this.delivery.message(draft.conversation, message);
+    this.delivery.message(draft.conversation, message, undefined, prev);
     return { message, delivered: await this.delivery.countSockets(channelsOf(draft.conversation)) };
   }
 

@@ -246,6 +246,10 @@ export abstract class RepositoryStore implements Store {
     return this.parts.messages.lastVisibleId(userId);
   }
 
+  newestMessageId(): Promise<number> {
+    return this.parts.messages.newestMessageId();
+  }
+
   // Read state.
 
   readPosition(userId: string, conversation: ConversationKey): Promise<number> {

@@ -77,6 +77,12 @@ export interface MessageDraft {
 export interface AppendResult {
   message: StoredMessage;
   created: boolean;
+  /**
+   * For a created message, the id of the message before it in its conversation (0 when none), as committed:
+   * the PostgreSQL store (cluster mode) tells it, so that nodes deliver a conversation in id order; SQLite
+   * (one process, which delivers in commit order) leaves it out.
+   */
+  prev?: number;
 }
 
 /** Why a conditional change of a message was refused (the checks run in the same transaction as the write). */
@@ -353,6 +359,8 @@ export interface MessageRepository {
   visibleAfter(userId: string, after: number, limit: number): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
   /** The highest rev the user may see (the newest id, if nothing changed since), 0 when none. */
   lastVisibleId(userId: string): Promise<number>;
+  /** The newest message id stored, 0 when none. */
+  newestMessageId(): Promise<number>;
 }
 
 /** What a move of a read position did: the position now, and whether this move changed it. */

@@ -68,7 +68,9 @@ const INSERT_BATCH = `
     SELECT sender, conversation, MAX(id) FROM ins WHERE message_type <> 'system' GROUP BY sender, conversation
     ON CONFLICT (user_id, conversation)
     DO UPDATE SET last_read_id = GREATEST(read_positions.last_read_id, excluded.last_read_id))
-  SELECT id FROM ins`;
+  SELECT ins.id, ins.conversation,
+    (SELECT COALESCE(MAX(m.id), 0) FROM messages m WHERE m.conversation = ins.conversation) AS prev
+  FROM ins`;
 
 /** The messages with these (sender, clientMsgId) keys. */
 const BY_CLIENT_IDS = `SELECT ${messageColumns()} FROM messages
@@ -271,7 +273,7 @@ export class PgMessages implements MessageRepository {
    */
   private async insertAccepted(client: pg.PoolClient, accepted: Slot[]): Promise<void> {
     const column = <T>(pick: (draft: MessageDraft, id: number) => T) => accepted.map((s) => pick(s.draft, s.id!));
-    const inserted = await query<{ id: number }>(client, INSERT_BATCH, [
+    const inserted = await query<{ id: number; conversation: string; prev: number }>(client, INSERT_BATCH, [
       column((_, id) => id),
       column((d) => d.messageType),
       column((d) => d.mediaType),
@@ -287,6 +289,15 @@ export class PgMessages implements MessageRepository {
       column((d) => searchVector(d.content)),
     ]);
     const stored = new Set(inserted.rows.map((row) => row.id));
+    // The message before each in its conversation: the newest committed one (the subquery does not see this
+    // statement's rows; the counter's lock, held since takeRevs, means every earlier id has committed), or the
+    // batch's own previous one in that conversation.
+    const prevs = new Map<number, number>();
+    const batchLast = new Map<string, number>();
+    for (const row of [...inserted.rows].sort((a, b) => a.id - b.id)) {
+      prevs.set(row.id, batchLast.get(row.conversation) ?? row.prev);
+      batchLast.set(row.conversation, row.id);
+    }
     const existing = await byClientIds(
       client,
       accepted.filter((slot) => !stored.has(slot.id!)),
@@ -294,7 +305,7 @@ export class PgMessages implements MessageRepository {
     for (const slot of accepted) {
       const { draft } = slot;
       if (stored.has(slot.id!)) {
-        slot.outcome = { message: this.message(draftRow(draft, slot.id!)), created: true };
+        slot.outcome = { message: this.message(draftRow(draft, slot.id!)), created: true, prev: prevs.get(slot.id!)! };
       } else {
         const row = existing.get(pairKey(draft.from, draft.clientMsgId!))!;
         slot.outcome = { message: this.message(row), created: false };
@@ -337,6 +348,10 @@ export class PgMessages implements MessageRepository {
 
   async lastVisibleId(userId: string): Promise<number> {
     return (await query<{ last: number }>(this.db.pool, LAST_VISIBLE_SQL, [userId])).rows[0]!.last;
+  }
+
+  async newestMessageId(): Promise<number> {
+    return (await query<{ id: number }>(this.db.pool, "SELECT COALESCE(MAX(id), 0) AS id FROM messages")).rows[0]!.id;
   }
 
   async messageByClientId(sender: string, clientMsgId: string): Promise<StoredMessage | undefined> {

@@ -37,6 +37,7 @@ export class SqliteMessages implements MessageRepository {
     const { db } = context;
     const rows = <P extends unknown[] | object>(sql: string) => messageRows<P>(db, sql);
     this.statements = {
+      newestId: db.prepare<[], number>("SELECT COALESCE(MAX(id), 0) FROM messages").pluck(),
       byClientId: rows<[string, string]>(BY_CLIENT_ID_SQL),
       getMessage: rows<[number]>(`SELECT ${messageColumns()} FROM messages WHERE id = ?`),
       addRevision: db.prepare("INSERT INTO message_revisions (message_id, content, edited_at) VALUES (?, ?, ?)"),
@@ -100,6 +101,10 @@ export class SqliteMessages implements MessageRepository {
 
   async lastVisibleId(userId: string): Promise<number> {
     return this.statements.lastVisible.get({ user: userId })?.last ?? 0;
+  }
+
+  async newestMessageId(): Promise<number> {
+    return this.statements.newestId.get()!;
   }
 
   async messageByClientId(sender: string, clientMsgId: string): Promise<StoredMessage | undefined> {

@@ -204,3 +204,10 @@ export function summaryMapper(toMessage: (row: MessageRow) => StoredMessage): (r
 
 /** `text` with LIKE's wildcards (and the escape character) escaped by a backslash. */
 export const likeEscaped = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * When a change of a message happens, as stored: its caller's clock, but never before the message's last
+ * change. Two tabs' changes can reach the store in another order than their clocks read, and the one stored
+ * later (higher rev, later revision) must not look older (`updateAt`, `editedAt`, a revision's `editedAt`).
+ */
+export const changedAt = (at: number, row: MessageRow): number => Math.max(at, row[9]);

@@ -43,6 +43,34 @@ describeStores("Store contract: message changes", (open) => {
     ]);
   });
 
+  it("never dates a change before the message's last one: changes stored later look later, whatever their clock", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob");
+    const { message } = await store.appendMessage(group("alice", "lobby", { content: "v0" }));
+    const late = message.createAt + 5000;
+    // Two tabs: the edit whose clock read later reaches the store first.
+    const first = changed(
+      await store.editMessage(message.id, { author: "alice", content: "v1", at: late, createdFrom: 0 }),
+    );
+    const second = changed(
+      await store.editMessage(message.id, { author: "alice", content: "v2", at: late - 2000, createdFrom: 0 }),
+    );
+    expect(second.rev).toBeGreaterThan(first.rev);
+    expect(second.editedAt).toBe(late);
+    expect(second.updateAt).toBe(late);
+    // Revisions oldest first, in the order they were replaced.
+    expect(await store.revisions(message.id)).toEqual([
+      { content: "v0", editedAt: late },
+      { content: "v1", editedAt: late },
+    ]);
+    const reacted = changed(
+      await store.setReaction(message.id, { emoji: "👍", userId: "bob", on: true, at: late - 4000, maxKeys: 20 }),
+    );
+    expect(reacted.updateAt).toBe(late);
+    const tombstone = changed(await store.deleteMessage(message.id, { author: "alice", at: late - 3000 }));
+    expect([tombstone.updateAt, tombstone.deletedAt]).toEqual([late, late]);
+  });
+
   it("refuses an edit of a missing message, by another user, of a tombstone, of a file, or past the window", async () => {
     const store = await open();
     await addUsers(store, "alice", "bob");
@@ -75,14 +103,15 @@ describeStores("Store contract: message changes", (open) => {
     await addUsers(store, "alice");
     const { message } = await store.appendMessage(group("alice", "lobby", { content: "v0" }));
     const edits = MAX_REVISIONS + 2;
+    const at = (i: number) => message.createAt + i;
     for (let i = 1; i <= edits; i++) {
-      await store.editMessage(message.id, { author: "alice", content: `v${i}`, at: 1000 + i, createdFrom: 0 });
+      await store.editMessage(message.id, { author: "alice", content: `v${i}`, at: at(i), createdFrom: 0 });
     }
     const kept = await store.revisions(message.id);
     expect(kept).toHaveLength(MAX_REVISIONS);
     // The two oldest texts (v0, v1) were dropped; the newest kept is the one the last edit replaced.
-    expect(kept[0]).toEqual({ content: "v2", editedAt: 1003 });
-    expect(kept.at(-1)).toEqual({ content: `v${edits - 1}`, editedAt: 1000 + edits });
+    expect(kept[0]).toEqual({ content: "v2", editedAt: at(3) });
+    expect(kept.at(-1)).toEqual({ content: `v${edits - 1}`, editedAt: at(edits) });
     expect((await store.getMessage(message.id))?.message.content).toBe(`v${edits}`);
   });
 

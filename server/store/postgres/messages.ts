@@ -15,7 +15,7 @@ import type {
 } from "../types.js";
 import { MAX_REVISIONS } from "../types.js";
 import { pairKey, splitKey } from "../batch-effects.js";
-import { draftRow, keyPair, messageColumns, parseReactions, type MessageRow } from "../rows.js";
+import { changedAt, draftRow, keyPair, messageColumns, parseReactions, type MessageRow } from "../rows.js";
 import type { PgDatabase } from "./db.js";
 import { NUL_REFUSAL, query, queryArrays, transaction } from "./db.js";
 import { GroupCommit } from "./group-commit.js";
@@ -390,15 +390,16 @@ export class PgMessages implements MessageRepository {
       if (row[12] !== null) return { ok: false, refusal: "deleted" };
       if (row[2] !== "text") return { ok: false, refusal: "not-text" };
       if (row[8] < change.createdFrom) return { ok: false, refusal: "window-passed" };
+      const at = changedAt(change.at, row);
       await query(client, "INSERT INTO message_revisions (message_id, content, edited_at) VALUES ($1, $2, $3)", [
         id,
         row[5] ?? "",
-        change.at,
+        at,
       ]);
       await query(
         client,
         `DELETE FROM message_revisions WHERE message_id = $1 AND seq NOT IN (SELECT seq FROM message_revisions
-           WHERE message_id = $1 ORDER BY edited_at DESC, seq DESC LIMIT ${MAX_REVISIONS})`,
+           WHERE message_id = $1 ORDER BY seq DESC LIMIT ${MAX_REVISIONS})`,
         [id],
       );
       const rev = await takeRevs(client, 1);
@@ -406,10 +407,10 @@ export class PgMessages implements MessageRepository {
         client,
         `UPDATE messages SET content = $1, edited_at = $2, update_at = $2, rev = $3, search = $4::tsvector
          WHERE id = $5 RETURNING ${messageColumns()}`,
-        [change.content, change.at, rev, searchVector(change.content), id],
+        [change.content, at, rev, searchVector(change.content), id],
       );
       const message = this.message(edited!);
-      await emitEvents(client, [{ type: "message.updated", at: change.at, data: { message } }]);
+      await emitEvents(client, [{ type: "message.updated", at, data: { message } }]);
       return { ok: true, message, changed: true };
     });
   }
@@ -422,15 +423,16 @@ export class PgMessages implements MessageRepository {
       // Deleting a tombstone again changes nothing.
       if (row[12] !== null) return { ok: true, message: this.message(row), changed: false };
       await query(client, "DELETE FROM message_revisions WHERE message_id = $1", [id]);
+      const at = changedAt(change.at, row);
       const rev = await takeRevs(client, 1);
       const [tombstone] = await queryArrays<MessageRow>(
         client,
         `UPDATE messages SET content = NULL, file_id = NULL, search = NULL, deleted_at = $1, update_at = $1, rev = $2
          WHERE id = $3 RETURNING ${messageColumns()}`,
-        [change.at, rev, id],
+        [at, rev, id],
       );
       const message = this.message(tombstone!);
-      await emitEvents(client, [{ type: "message.deleted", at: change.at, data: { message } }]);
+      await emitEvents(client, [{ type: "message.deleted", at, data: { message } }]);
       return { ok: true, message, changed: true };
     });
   }
@@ -439,7 +441,7 @@ export class PgMessages implements MessageRepository {
     const rows = await query<{ content: string; edited_at: number }>(
       this.db.pool,
       `SELECT content, edited_at FROM (SELECT seq, content, edited_at FROM message_revisions WHERE message_id = $1
-         ORDER BY edited_at DESC, seq DESC LIMIT ${MAX_REVISIONS}) newest ORDER BY edited_at, seq`,
+         ORDER BY seq DESC LIMIT ${MAX_REVISIONS}) newest ORDER BY seq`,
       [id],
     );
     return rows.rows.map((row) => ({ content: row.content, editedAt: row.edited_at }));
@@ -463,14 +465,15 @@ export class PgMessages implements MessageRepository {
       // fromEntries defines own properties, so `__proto__` is stored as the key it is (JSON, not JSONB: the
       // keys keep their order).
       const json = reactions.size > 0 ? JSON.stringify(Object.fromEntries(reactions)) : null;
+      const at = changedAt(change.at, row);
       const rev = await takeRevs(client, 1);
       const [updated] = await queryArrays<MessageRow>(
         client,
         `UPDATE messages SET reactions = $1::json, update_at = $2, rev = $3 WHERE id = $4 RETURNING ${messageColumns()}`,
-        [json, change.at, rev, id],
+        [json, at, rev, id],
       );
       const message = this.message(updated!);
-      await emitEvents(client, [{ type: "message.updated", at: change.at, data: { message } }]);
+      await emitEvents(client, [{ type: "message.updated", at, data: { message } }]);
       return { ok: true, message, changed: true };
     });
   }

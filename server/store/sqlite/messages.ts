@@ -13,7 +13,7 @@ import type {
 } from "../types.js";
 import { MAX_REVISIONS } from "../types.js";
 import type { SqliteContext } from "./database.js";
-import { keyPair, messageColumns, parseReactions } from "../rows.js";
+import { changedAt, keyPair, messageColumns, parseReactions } from "../rows.js";
 import { BY_CLIENT_ID_SQL, DIRECT_KEY_SQL, messageRows } from "./message-rows.js";
 
 interface PageParams {
@@ -43,7 +43,7 @@ export class SqliteMessages implements MessageRepository {
       addRevision: db.prepare("INSERT INTO message_revisions (message_id, content, edited_at) VALUES (?, ?, ?)"),
       revisions: db.prepare<[number], { content: string; edited_at: number }>(
         `SELECT content, edited_at FROM (SELECT rowid, content, edited_at FROM message_revisions WHERE message_id = ?
-           ORDER BY edited_at DESC, rowid DESC LIMIT ${MAX_REVISIONS}) ORDER BY edited_at, rowid`,
+           ORDER BY rowid DESC LIMIT ${MAX_REVISIONS}) ORDER BY rowid`,
       ),
       dropRevisions: db.prepare("DELETE FROM message_revisions WHERE message_id = ?"),
       edit: rows<[string, number, number, number, number]>(
@@ -51,7 +51,7 @@ export class SqliteMessages implements MessageRepository {
       ),
       pruneRevisions: db.prepare<[number, number, number]>(
         `DELETE FROM message_revisions WHERE message_id = ? AND rowid NOT IN (
-           SELECT rowid FROM message_revisions WHERE message_id = ? ORDER BY edited_at DESC, rowid DESC LIMIT ?)`,
+           SELECT rowid FROM message_revisions WHERE message_id = ? ORDER BY rowid DESC LIMIT ?)`,
       ),
       tombstone: rows<[number, number, number, number]>(
         `UPDATE messages SET content = NULL, file_id = NULL, deleted_at = ?, update_at = ?, rev = ?
@@ -126,11 +126,12 @@ export class SqliteMessages implements MessageRepository {
       if (row[12] !== null) return { ok: false, refusal: "deleted" };
       if (row[2] !== "text") return { ok: false, refusal: "not-text" };
       if (row[8] < change.createdFrom) return { ok: false, refusal: "window-passed" };
-      this.statements.addRevision.run(id, row[5] ?? "", change.at);
+      const at = changedAt(change.at, row);
+      this.statements.addRevision.run(id, row[5] ?? "", at);
       this.statements.pruneRevisions.run(id, id, MAX_REVISIONS);
-      const edited = this.statements.edit.get(change.content, change.at, change.at, this.context.seq.next(), id)!;
+      const edited = this.statements.edit.get(change.content, at, at, this.context.seq.next(), id)!;
       const message = this.context.toMessage(edited);
-      this.context.outbox.add({ type: "message.updated", at: change.at, data: { message } });
+      this.context.outbox.add({ type: "message.updated", at, data: { message } });
       return { ok: true, message, changed: true };
     })();
   }
@@ -143,9 +144,10 @@ export class SqliteMessages implements MessageRepository {
       // Deleting a tombstone again changes nothing.
       if (row[12] !== null) return { ok: true, message: this.context.toMessage(row), changed: false };
       this.statements.dropRevisions.run(id);
-      const tombstone = this.statements.tombstone.get(change.at, change.at, this.context.seq.next(), id)!;
+      const at = changedAt(change.at, row);
+      const tombstone = this.statements.tombstone.get(at, at, this.context.seq.next(), id)!;
       const message = this.context.toMessage(tombstone);
-      this.context.outbox.add({ type: "message.deleted", at: change.at, data: { message } });
+      this.context.outbox.add({ type: "message.deleted", at, data: { message } });
       return { ok: true, message, changed: true };
     })();
   }
@@ -172,9 +174,10 @@ export class SqliteMessages implements MessageRepository {
       else reactions.delete(change.emoji);
       // fromEntries defines own properties, so `__proto__` is stored as the key it is.
       const json = reactions.size > 0 ? JSON.stringify(Object.fromEntries(reactions)) : null;
-      const updated = this.statements.setReactions.get(json, change.at, this.context.seq.next(), id)!;
+      const at = changedAt(change.at, row);
+      const updated = this.statements.setReactions.get(json, at, this.context.seq.next(), id)!;
       const message = this.context.toMessage(updated);
-      this.context.outbox.add({ type: "message.updated", at: change.at, data: { message } });
+      this.context.outbox.add({ type: "message.updated", at, data: { message } });
       return { ok: true, message, changed: true };
     })();
   }

@@ -335,7 +335,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     files,
     events: { accepted: (message) => metrics.messageAccepted(message) },
   });
-  const conversations = new ConversationService(delivery, store, now, cluster?.typingGate);
+  const conversations = new ConversationService(delivery, store, now, cluster?.typing);
   const users = new UserService(delivery, store, isOnline, {
     url: fileUrl,
     releaseIfUnreferenced: (fileId) => files.releaseIfUnreferenced(fileId),

@@ -106,7 +106,7 @@ describe.skipIf(missing !== undefined)("the cluster adapter", () => {
     await redis.stop();
     const over = 50;
     const outcomes = await Promise.allSettled(
-      Array.from({ length: COMMANDS_QUEUE_MAX + over }, (_, i) => engines.typingGate(`k${i}`, 1000)),
+      Array.from({ length: COMMANDS_QUEUE_MAX + over }, (_, i) => engines.typing.stop(`k${i}`)),
     );
     const full = outcomes.filter((o) => o.status === "rejected" && String(o.reason).includes("queue is full"));
     // The first ones waited (and timed out after the commands client's 1 s); the excess failed at once.

@@ -94,12 +94,25 @@ describe("typing", () => {
     expect(b1.typing.map((notice) => notice.state)).toEqual(["start", "stop"]);
   });
 
+  it("relays a stop sent from the typer's other tab (on two nodes, the other node), once", async () => {
+    const { a1, a2, b1, room, settle } = await scene();
+    await typing(a1, room, "start");
+    await typing(a2, room, "stop");
+    await settle();
+    expect(b1.typing.map((notice) => notice.state)).toEqual(["start", "stop"]);
+    // Stopped already: the first tab's stop relays nothing more.
+    await typing(a1, room, "stop");
+    await settle();
+    expect(b1.typing.map((notice) => notice.state)).toEqual(["start", "stop"]);
+  });
+
   it("relays a stop itself when 6 s pass without a new start", async () => {
     const { a1, a2, b1, room } = await scene();
     await typing(a1, room, "start");
     await sleep(500);
-    // Not relayed (within the second), but it is a new start: the 6 s count from here.
-    await typing(a1, room, "start");
+    // Not relayed (within the second), but it is a new start: the 6 s count from here. From the other tab
+    // (on two nodes, the other node): the typer's tabs are one typer.
+    await typing(a2, room, "start");
     const lastStart = Date.now();
     await untilLength(b1.typing, 2, 9000);
     const stoppedAfter = Date.now() - lastStart;

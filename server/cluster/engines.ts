@@ -5,6 +5,7 @@ import type { Logger } from "../logger.js";
 import { RedisLeases, type LeaseStore } from "./leases.js";
 import { redisLimiters, type LimiterFactory } from "./limiters.js";
 import { RedisPresence, type ClusterPresence } from "./presence.js";
+import { RedisTyping, type ClusterTyping } from "./typing.js";
 
 /** What the nodes of a cluster share through Redis, made once per node in `main.ts`. */
 export interface ClusterEngines {
@@ -18,8 +19,8 @@ export interface ClusterEngines {
   readonly leases: LeaseStore;
   /** Rate limits counted across nodes. */
   readonly limiters: LimiterFactory;
-  /** True when this call may relay a typing start: at most one per `ms` per key in the whole cluster. */
-  typingGate(key: string, ms: number): Promise<boolean>;
+  /** Typing state shared by the nodes: throttle, pending start, expiry. */
+  readonly typing: ClusterTyping;
   /** True while Redis answers (for `/readyz`). */
   ready(): boolean;
   /** True while the adapter's connection is up: broadcasts reach the other nodes. */
@@ -119,12 +120,7 @@ export async function connectCluster(options: ClusterOptions): Promise<ClusterEn
     presence: new RedisPresence({ redis, prefix, nodeId, graceMs: options.graceMs }),
     leases: new RedisLeases(redis, prefix),
     limiters: redisLimiters(redis, prefix),
-    async typingGate(key, ms) {
-      return (
-        (await redis.set(`${prefix}typing:${key}`, "1", { condition: "NX", expiration: { type: "PX", value: ms } })) ===
-        "OK"
-      );
-    },
+    typing: new RedisTyping(redis, prefix),
     ready: () => redis.isReady && adapterClient.isReady,
     linked: () => adapterClient.isReady,
     async subscribed(uid) {

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import type { ClusterTyping } from "../cluster/typing.js";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
 import type { Conversation, ConversationSummary, StoredMessage } from "../../shared/schemas.js";
 import { fileUrl } from "../files/urls.js";
@@ -10,12 +12,19 @@ const TYPING_RELAY_MS = 1000;
 /** A start with no new start for this long is stopped by the server. */
 const TYPING_EXPIRY_MS = 6000;
 
+/** How long the cluster keeps a pending start past its expiry (when the node holding the timer died). */
+const TYPING_KEEP_MARGIN_MS = 5000;
+
 interface TypingState {
   lastRelay: number;
   active: boolean;
   timer: NodeJS.Timeout | undefined;
-  /** Starts of this entry waiting for the cluster's gate: while any is, its timers do not remove it. */
-  gated: number;
+}
+
+/** Timings of typing (the contract's; shorter in tests). */
+export interface TypingTimings {
+  relayMs: number;
+  expiryMs: number;
 }
 
 /**
@@ -30,11 +39,18 @@ export class ConversationService {
     private readonly store: Store,
     private readonly now: () => number,
     /**
-     * The cluster's throttle of typing starts (true: relay this one), so that a user typing in tabs on
-     * several nodes is relayed at most once a second in all. @default none: this node's throttle alone
+     * Typing state shared by the nodes (a user's tabs on several nodes throttle, stop and expire as one).
+     * @default none: this node's state alone
      */
-    private readonly typingGate?: (key: string, ms: number) => Promise<boolean>,
+    private readonly clusterTyping?: ClusterTyping,
+    private readonly timings: TypingTimings = { relayMs: TYPING_RELAY_MS, expiryMs: TYPING_EXPIRY_MS },
   ) {}
+
+  /** Per typing key, the expiry timer of the newest start this node made in the cluster, and its token. */
+  private readonly expiries = new Map<string, { token: string; timer: NodeJS.Timeout }>();
+  /** Tokens of this node's starts: unique in the cluster (several services may share a process in tests). */
+  private readonly tokenPrefix = randomBytes(6).toString("base64url");
+  private tokens = 0;
 
   private async newest(keys: ConversationKeys): Promise<StoredMessage | undefined> {
     return (await this.store.conversationPage(keys, { limit: 1 })).messages[0];
@@ -132,66 +148,84 @@ export class ConversationService {
   async setTyping(userId: string, conversation: Conversation, state: "start" | "stop"): Promise<Record<string, never>> {
     const resolved = await resolveConversation(this.store, userId, conversation);
     const key = `${userId}\n${resolved.readKey}`;
+    const relay = (relayed: "start" | "stop") => this.relayTyping(userId, resolved, relayed);
+    if (this.clusterTyping) await this.clusterTypingChange(this.clusterTyping, key, state, relay);
+    else this.localTypingChange(key, state, relay);
+    return {};
+  }
+
+  /** One node alone: the state is this map's entry, removed by its timer. */
+  private localTypingChange(key: string, state: "start" | "stop", relay: (state: "start" | "stop") => void): void {
+    const { relayMs, expiryMs } = this.timings;
     let entry = this.typing.get(key);
     if (!entry) {
-      entry = { lastRelay: -Infinity, active: false, timer: undefined, gated: 0 };
+      entry = { lastRelay: -Infinity, active: false, timer: undefined };
       this.typing.set(key, entry);
     }
     const current = entry;
-    const relay = (relayed: "start" | "stop") => this.relayTyping(userId, resolved, relayed);
-    // A timer that fires while a start awaits the gate leaves the entry in place: removed then, the start
-    // would go on with an entry nobody finds, and the stop that follows would not be relayed.
-    const remove = () => {
-      if (current.gated === 0) this.typing.delete(key);
-    };
     // Each entry has one timer: the expiry of an active start, or its own removal once the throttle passed.
     const schedule = (ms: number, then: () => void) => {
       clearTimeout(current.timer);
       current.timer = setTimeout(then, ms);
     };
-    const forget = () => schedule(Math.max(0, current.lastRelay + TYPING_RELAY_MS - this.now()), remove);
+    const forget = () => schedule(Math.max(0, current.lastRelay + relayMs - this.now()), () => this.typing.delete(key));
     if (state === "start") {
-      try {
-        const at = this.now();
-        if (at - current.lastRelay >= TYPING_RELAY_MS) {
-          current.lastRelay = at;
-          // Another node relayed this user's start within the second: its own expiry will stop it.
-          if (await this.passesGate(current, key)) {
-            current.active = true;
-            relay("start");
-          }
-        }
-      } finally {
-        // Also when the gate failed: whatever fired while it answered, the entry has its timer again.
-        if (current.active) {
-          schedule(TYPING_EXPIRY_MS, () => {
-            current.active = false;
-            relay("stop");
-            remove();
-          });
-        } else {
-          forget();
-        }
+      const at = this.now();
+      if (at - current.lastRelay >= relayMs) {
+        current.lastRelay = at;
+        current.active = true;
+        relay("start");
       }
-    } else {
-      if (current.active) {
+    } else if (current.active) {
+      current.active = false;
+      relay("stop");
+    }
+    if (current.active) {
+      schedule(expiryMs, () => {
         current.active = false;
         relay("stop");
-      }
+        this.typing.delete(key);
+      });
+    } else {
       forget();
     }
-    return {};
   }
 
-  /** Asks the cluster's gate whether this start may be relayed (always, alone); the entry stays while it answers. */
-  private async passesGate(entry: TypingState, key: string): Promise<boolean> {
-    if (!this.typingGate) return true;
-    entry.gated += 1;
-    try {
-      return await this.typingGate(key, TYPING_RELAY_MS);
-    } finally {
-      entry.gated -= 1;
+  /**
+   * Several nodes: the throttle and the pending start live in Redis (see server/cluster/typing.ts); this node
+   * keeps the expiry timer of the newest start it made. While Redis does not answer, a start is relayed and a
+   * stop too, as a node alone would (typing is a hint).
+   */
+  private async clusterTypingChange(
+    typing: ClusterTyping,
+    key: string,
+    state: "start" | "stop",
+    relay: (state: "start" | "stop") => void,
+  ): Promise<void> {
+    const { relayMs, expiryMs } = this.timings;
+    if (state === "stop") {
+      const held = this.expiries.get(key);
+      if (held) clearTimeout(held.timer);
+      this.expiries.delete(key);
+      if (await typing.stop(key).catch(() => true)) relay("stop");
+      return;
     }
+    const token = `${this.tokenPrefix}.${++this.tokens}`;
+    const outcome = await typing
+      .start(key, token, relayMs, expiryMs + TYPING_KEEP_MARGIN_MS)
+      .catch(() => "relay" as const);
+    if (outcome === "none") return;
+    if (outcome === "relay") relay("start");
+    const held = this.expiries.get(key);
+    if (held) clearTimeout(held.timer);
+    const timer = setTimeout(() => {
+      if (this.expiries.get(key)?.token === token) this.expiries.delete(key);
+      typing.expire(key, token).then(
+        (pending) => pending && relay("stop"),
+        () => relay("stop"),
+      );
+    }, expiryMs);
+    this.expiries.set(key, { token, timer });
   }
 
   private relayTyping(userId: string, resolved: ResolvedConversation, state: "start" | "stop"): void {
@@ -209,5 +243,7 @@ export class ConversationService {
   close(): void {
     for (const entry of this.typing.values()) clearTimeout(entry.timer);
     this.typing.clear();
+    for (const held of this.expiries.values()) clearTimeout(held.timer);
+    this.expiries.clear();
   }
 }

@@ -1,4 +1,4 @@
-import { createChatClient, type ChatClient } from "../../client/index.js";
+import { createChatClient, type ChatClient, type ConnectionState } from "../../client/index.js";
 import { Account } from "./account.js";
 import type { StoredMessage, User } from "../../shared/schemas.js";
 import { SYSTEM, directKey, refOf, type ConversationKey } from "./conversations.js";
@@ -95,8 +95,8 @@ export class ChatApp {
               titleOf: (key) => this.state.titleOf(refOf(key)),
               nameOf: (id) => this.nameOf(id),
               show: (key, messageId) => {
-                this.screen.jumpTo = messageId;
                 this.open(key);
+                this.jumpTo(messageId);
               },
             },
             query,
@@ -122,6 +122,7 @@ export class ChatApp {
       onRetry: (id) => this.outbox.retry(this.state.conversations.values(), id),
       onDiscard: (id) => this.outbox.discard(this.state.conversations.values(), id),
       onLoadOlder: () => background(this.history.loadOlder()),
+      onJump: (id) => this.jumpTo(id),
       onEdit: async (id, content) => {
         const result = await this.client.edit(id, content);
         if (!result.ok) return result.error.message;
@@ -313,13 +314,14 @@ export class ChatApp {
       profile: this.profile,
       outbox: this.outbox,
       account: this.account,
-      connection: (state) => this.banner.set(state, !navigator.onLine),
+      connection: (state) => this.showConnection(state),
       open: (key) => this.open(key),
       render: () => this.screen.render(),
       save: () => this.save(),
       signOut: (message) => this.logout(message),
+      note: (text) => this.toasts.show(text, { ms: 20_000 }),
     });
-    this.banner.set(this.client.state, !navigator.onLine);
+    this.showConnection(this.client.state);
     this.open(this.state.active);
     this.account.checkAdmin();
   }
@@ -385,9 +387,35 @@ export class ChatApp {
 
   // ── sending ─────────────────────────────────────────────────────────────────────────────────────
 
+  /** Shows message `id` of the open conversation, paging back to it when it is not loaded yet. */
+  private jumpTo(id: number): void {
+    this.screen.jumpTo = id;
+    this.screen.render();
+    background(
+      this.history.reach(id).then((found) => {
+        if (found) this.screen.render();
+        else {
+          this.screen.jumpTo = undefined;
+          this.toasts.show("That message is further back than this view loads: scroll up to find it.");
+        }
+      }),
+    );
+  }
+
+  /** The connection's state: the banner says it, and online dots are not shown as live while it is down. */
+  private showConnection(state: ConnectionState): void {
+    this.banner.set(state, !navigator.onLine);
+    this.screen.connection = state;
+  }
+
   private upload(files: File[]): void {
     const conversation = this.state.conversation(this.state.active);
     if (conversation.ref.kind === "direct" && conversation.ref.id === SYSTEM) return;
+    // Dropped or pasted while the composer is closed (a mute in force): said, not uploaded.
+    if (!this.composer.writable) {
+      this.toasts.show(this.composer.readOnlyReason, { kind: "error" });
+      return;
+    }
     this.outbox.upload(conversation, files);
     this.list.scrollToBottom();
   }
@@ -436,7 +464,7 @@ export class ChatApp {
       target.addEventListener(type, fn);
       this.teardown.push(() => target.removeEventListener(type, fn));
     };
-    const connectivity = () => this.banner.set(this.client.state, !navigator.onLine);
+    const connectivity = () => this.showConnection(this.client.state);
     listen(window, "online", connectivity);
     listen(window, "offline", connectivity);
     listen(window, "pagehide", () => this.saveNow());

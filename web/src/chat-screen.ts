@@ -56,6 +56,11 @@ export class ChatScreen {
   /** A message to scroll to once its conversation shows it (a search result). */
   jumpTo: number | undefined;
   private readonly shell: HTMLElement;
+
+  /** The connection's state, on the shell: online dots go grey while it is not `online` (they would be stale). */
+  set connection(state: string) {
+    this.shell.dataset.connection = state;
+  }
   private readonly typingLine: HTMLElement;
   private membersOpen = this.wide.matches;
   private renderQueued = false;

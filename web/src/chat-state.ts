@@ -1,5 +1,13 @@
 import type { Room, User } from "../../shared/schemas.js";
-import { LOBBY, SYSTEM, refOf, roomKey, type ConversationKey, type ConversationRef } from "./conversations.js";
+import {
+  LOBBY,
+  SYSTEM,
+  directKey,
+  refOf,
+  roomKey,
+  type ConversationKey,
+  type ConversationRef,
+} from "./conversations.js";
 import type { MemberList } from "./member-list.js";
 import { People } from "./people.js";
 import { loadLocalState, type LocalState } from "./storage.js";
@@ -74,6 +82,16 @@ export class ChatState {
     if (ref.kind === "room") return this.rooms.get(ref.id)?.name ?? ref.id;
     if (ref.id === SYSTEM) return "System";
     return ref.id === this.me.id ? `${this.me.name} (you)` : this.nameOf(ref.id);
+  }
+
+  /**
+   * Where to go when the open conversation is gone: the lobby while I am in it (a ban from the lobby keeps me
+   * out of it), else my first room, else my notes to self.
+   */
+  home(): ConversationKey {
+    if (this.rooms.has(LOBBY)) return roomKey(LOBBY);
+    const [first] = [...this.rooms.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return first ? roomKey(first.id) : directKey(this.me.id);
   }
 
   /** My rooms as the server lists them now (a session, or `room:list`). */

@@ -1,11 +1,15 @@
 import type { ChatClient } from "../../client/index.js";
 import { background } from "./background.js";
 import type { ChatState, Conversation } from "./chat-state.js";
-import { LOBBY, historyTarget, roomKey, type ConversationKey } from "./conversations.js";
+import { historyTarget, type ConversationKey } from "./conversations.js";
 import type { RenderMode } from "./views/message-list.js";
 import type { Toasts } from "./views/toasts.js";
 
 const PAGE_SIZE = 50;
+/** Pages `reach` loads back at most, looking for a message (a search result, a quoted message). */
+const REACH_PAGES = 20;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What loading history needs from the app. */
 export interface HistoryContext {
@@ -69,6 +73,30 @@ export class History {
     this.fillViewport(conversation);
   }
 
+  /**
+   * Pages back through the open conversation until message `id` is loaded, at most REACH_PAGES pages (and
+   * never beyond the conversation's start); true once it is. For a search result or a quote to jump to.
+   */
+  async reach(id: number): Promise<boolean> {
+    const { state } = this.context;
+    const key = state.active;
+    const conversation = state.conversation(key);
+    let pages = 0;
+    // Each look waits a little while the newest page or another older page is still on its way.
+    for (let looks = 0; looks < 200 && state.active === key; looks++) {
+      const oldest = conversation.timeline.oldestId;
+      if (conversation.loaded && oldest !== undefined && oldest <= id) return true;
+      if (conversation.loaded && !conversation.loadingOlder) {
+        if (!conversation.hasOlder || pages >= REACH_PAGES) return false;
+        pages += 1;
+        await this.loadOlder();
+      } else {
+        await pause(50);
+      }
+    }
+    return false;
+  }
+
   /** Loads older pages until the list can scroll, so "scroll up for more" always works. */
   private fillViewport(conversation: Conversation): void {
     if (conversation.key === this.context.state.active && conversation.hasOlder && this.context.underfilled()) {
@@ -85,7 +113,7 @@ export class History {
     if (conversation.ref.kind === "direct")
       state.local.directs = state.local.directs.filter((id) => id !== conversation.ref.id);
     else state.rooms.delete(conversation.ref.id);
-    if (conversation.key === state.active) this.context.open(roomKey(LOBBY));
+    if (conversation.key === state.active) this.context.open(state.home());
     this.context.save();
   }
 }

@@ -93,7 +93,7 @@ export class RoomActions {
     state.rooms.delete(roomId);
     state.conversations.delete(key);
     delete state.local.unread[key];
-    if (state.active === key) this.context.open(roomKey(LOBBY));
+    if (state.active === key) this.context.open(state.home());
     else this.context.changed(true);
     this.context.save();
   }

@@ -2,7 +2,7 @@ import type { ChatClient, ConnectionState } from "../../client/index.js";
 import type { Account } from "./account.js";
 import { background } from "./background.js";
 import type { ChatState } from "./chat-state.js";
-import { LOBBY, refOf, roomKey, type ConversationKey } from "./conversations.js";
+import { refOf, type ConversationKey } from "./conversations.js";
 import type { History } from "./history.js";
 import type { Inbox } from "./inbox.js";
 import type { Invitations } from "./invitations.js";
@@ -38,6 +38,8 @@ export interface BridgeTargets {
   save(): void;
   /** The server refused the session: sign out, saying why. */
   signOut(message: string): void;
+  /** Tells the user something (a toast). */
+  note(text: string): void;
 }
 
 /**
@@ -69,10 +71,15 @@ export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
   client.on("session", (session) => {
     // A name or avatar changed in another tab shows here from the next connect.
     to.profile.apply(session.user);
+    // Rooms this tab showed that the new session no longer has: removed (or deleted) while it was away.
+    const now = new Set(session.rooms.map((room) => room.id));
+    for (const room of state.rooms.values()) {
+      if (!now.has(room.id)) to.note(`You are no longer a member of ${room.name}.`);
+    }
     state.replaceRooms(session.rooms);
-    // Left in another tab while away: back to the lobby.
+    // Left in another tab while away (or out of the lobby, banned): back home.
     const active = refOf(state.active);
-    if (active.kind === "room" && !state.rooms.has(active.id)) to.open(roomKey(LOBBY));
+    if (active.kind === "room" && !state.rooms.has(active.id)) to.open(state.home());
     to.render();
   });
   client.on("message", (message) => to.inbox.received(message));

@@ -12,6 +12,10 @@ export interface ComposerContext {
 }
 
 const MAX_LENGTH = 4000;
+/** The length counter shows from this many characters before the limit. */
+const COUNTER_FROM = 200;
+/** Characters of a conversation's name the placeholder shows. */
+const PLACEHOLDER_LABEL = 32;
 
 /** The message box: Enter sends, Shift+Enter starts a new line; files by button or paste. */
 export class ComposerView {
@@ -21,13 +25,14 @@ export class ComposerView {
   private readonly attach: HTMLButtonElement;
   private readonly send: HTMLButtonElement;
   private readonly readOnlyNote: HTMLParagraphElement;
+  private readonly counter: HTMLParagraphElement;
+  private why = "";
   private readonly replyBar: HTMLDivElement;
 
   constructor(private readonly context: ComposerContext) {
     this.input = h("textarea", {
       id: "composer-input",
       rows: "1",
-      maxlength: String(MAX_LENGTH),
       placeholder: "Write a message",
       enterkeyhint: "send",
     });
@@ -49,6 +54,7 @@ export class ComposerView {
       icon([...ICONS.send]),
     );
     this.readOnlyNote = h("p", { class: "read-only", id: "composer-note", role: "status", hidden: true });
+    this.counter = h("p", { class: "length-counter", role: "status", hidden: true });
     this.replyBar = h("div", { class: "reply-bar", hidden: true });
     this.element = h(
       "form",
@@ -57,6 +63,7 @@ export class ComposerView {
       this.replyBar,
       h("div", { class: "composer-box" }, this.attach, this.input, this.send),
       this.fileInput,
+      this.counter,
       this.readOnlyNote,
     );
     this.element.addEventListener("submit", (event) => {
@@ -77,6 +84,7 @@ export class ComposerView {
     });
     this.input.addEventListener("input", () => {
       this.autosize();
+      this.count();
       this.context.onTyping(this.input.value.trim() !== "");
     });
     this.input.addEventListener("blur", () => this.context.onTyping(false));
@@ -98,8 +106,11 @@ export class ComposerView {
    * notices, or a mute in force), and the box keeps what was typed for when it is writable again.
    */
   setTarget(label: string, writable: boolean, why = "System notices are read-only."): void {
-    this.input.placeholder = `Message ${label}`;
+    // One line: a long room name is cut in the placeholder (the header shows it whole).
+    const short = label.length > PLACEHOLDER_LABEL ? `${label.slice(0, PLACEHOLDER_LABEL - 1)}…` : label;
+    this.input.placeholder = `Message ${short}`;
     this.input.setAttribute("aria-label", `Message ${label}`);
+    this.why = why;
     this.input.disabled = !writable;
     this.attach.disabled = !writable;
     this.send.disabled = !writable;
@@ -147,12 +158,39 @@ export class ComposerView {
     if (!this.input.disabled) this.input.focus({ preventScroll: true });
   }
 
+  /** Whether the open conversation takes messages now (not the System notices, no mute in force). */
+  get writable(): boolean {
+    return !this.input.disabled;
+  }
+
+  /** Why the open conversation does not take messages (when it does not). */
+  get readOnlyReason(): string {
+    return this.why;
+  }
+
+  /** Says how long the text is once it nears the limit, and that it cannot be sent beyond it. */
+  private count(): void {
+    const length = this.input.value.length;
+    const over = length > MAX_LENGTH;
+    this.counter.hidden = length <= MAX_LENGTH - COUNTER_FROM;
+    this.counter.classList.toggle("over", over);
+    this.counter.textContent = over
+      ? `${length.toLocaleString()} characters: a message holds at most ${MAX_LENGTH.toLocaleString()}. Shorten it to send.`
+      : `${length.toLocaleString()} / ${MAX_LENGTH.toLocaleString()}`;
+  }
+
   private submit(): void {
     const text = this.input.value;
     if (text.trim() === "" || this.input.disabled) return;
+    if (text.length > MAX_LENGTH) {
+      this.count();
+      this.input.focus();
+      return;
+    }
     this.context.onSend(text);
     this.input.value = "";
     this.autosize();
+    this.count();
     this.context.onTyping(false);
   }
 

@@ -18,6 +18,8 @@ export interface MessageListContext {
   onRetry(clientMsgId: string): void;
   onDiscard(clientMsgId: string): void;
   onLoadOlder(): void;
+  /** Shows a message of this conversation that may not be loaded yet (a quoted one). */
+  onJump(id: number): void;
   /** Saves an edit of one of my messages; resolves an error message, or undefined when it was saved. */
   onEdit(id: number, content: string): Promise<string | undefined>;
   /** Whether I may delete a message: my own, or another's in a room I moderate. */
@@ -113,6 +115,8 @@ export class MessageListView {
   private menuFor: number | undefined;
   /** The message being edited, and the error of the last save. */
   private editing: { id: number; error?: string } | undefined;
+  /** How old a message may be and still be offered Edit: learnt from the first refusal for the edit window. */
+  private editableFor = Infinity;
   /** The log rendering, shown instead of the list for conversations that read as a log. */
   private readonly log: LogView;
   private showingLog = false;
@@ -359,6 +363,8 @@ export class MessageListView {
     const error = await this.context.onEdit(message.id, content);
     if (this.editing?.id !== message.id) return;
     if (error === undefined) return this.stopEdit(message.id);
+    // Past the server's edit window: messages at least this old are no longer offered Edit.
+    if (error.includes("edit window")) this.editableFor = Math.min(this.editableFor, Date.now() - message.createAt);
     this.editing = { id: message.id, error };
     this.refresh();
   }
@@ -437,7 +443,7 @@ export class MessageListView {
                 ),
               ),
             ),
-            own && message.mediaType === "text"
+            own && message.mediaType === "text" && Date.now() - message.createAt < this.editableFor
               ? h("button", { type: "button", role: "menuitem", onclick: () => this.startEdit(message.id) }, "Edit")
               : null,
             this.context.mayDelete(message) &&
@@ -532,9 +538,16 @@ export class MessageListView {
           ? (quoted.content ?? "")
           : (quoted.content ?? (quoted.mediaType === "image" ? "an image" : "a file"));
     const who = quoted ? (quoted.from === this.context.me ? "You" : this.context.nameOf(quoted.from)) : "";
+    // A button: it shows the quoted message (paging back to it when it is not loaded).
     return h(
-      "div",
-      { class: "reply-quote", "aria-label": quoted ? `Reply to ${who}: ${text}` : "Reply to an earlier message" },
+      "button",
+      {
+        type: "button",
+        class: "reply-quote",
+        "aria-label": quoted ? `Reply to ${who}: ${text}. Show it` : "Reply to an earlier message. Show it",
+        title: "Show the message replied to",
+        onclick: () => this.context.onJump(id),
+      },
       quoted ? h("span", { class: "reply-author" }, who) : null,
       h("span", { class: "reply-text" }, text.length > 140 ? `${text.slice(0, 140)}…` : text),
     );

@@ -406,7 +406,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     logger,
     now,
     accepting: () => accepting,
-    reseatInLobby: (userId) => rooms.reseatInLobby(userId),
+    reseatInLobby: (userId) => rooms.reseatInLobby(userId, (err) => backgroundError("rooms", err, { userId })),
     addressOf: (request) => clientAddress(request, proxyTrust),
     observe: (event, seconds, code) => {
       if (code !== undefined) metrics.rejected(code);

@@ -63,6 +63,23 @@ describe("ConversationOrder", () => {
     expect(delivered).toEqual([101, 105, 109, 104, 110]);
   });
 
+  it("gives up on each held message after its own wait, not on a later one held a moment ago", () => {
+    vi.useFakeTimers();
+    const { delivered, admit } = order();
+    admit(101, 90);
+    admit(103, 102); // 102 never comes
+    vi.advanceTimersByTime(1800);
+    admit(105, 104); // 104 is on its way
+    vi.advanceTimersByTime(200);
+    expect(delivered).toEqual([101, 103]); // 103's wait ran out; 105's has 1.8 s left
+    vi.advanceTimersByTime(30);
+    admit(104, 103);
+    expect(delivered).toEqual([101, 103, 104, 105]);
+    vi.advanceTimersByTime(5000);
+    expect(delivered).toEqual([101, 103, 104, 105]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("holds at most maxHeld messages: beyond, a message is delivered at once", () => {
     const { gate, delivered, admit } = order({ maxHeld: 3 });
     for (let i = 0; i < 5; i++) admit(200 + i * 2, 199 + i * 2, `r:${i}`);

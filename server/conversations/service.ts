@@ -207,13 +207,18 @@ export class ConversationService {
       const held = this.expiries.get(key);
       if (held) clearTimeout(held.timer);
       this.expiries.delete(key);
-      if (await typing.stop(key).catch(() => true)) relay("stop");
+      // A start kept here while Redis did not answer is stopped here; otherwise Redis says whether one was pending
+      // (and, not answering, a stop is relayed: it is a hint, and a stray one costs nothing).
+      const known = this.typing.has(key);
+      const local = this.typing.get(key)?.active === true;
+      if (known) this.localTypingChange(key, "stop", relay);
+      if ((await typing.stop(key).catch(() => !known)) && !local) relay("stop");
       return;
     }
     const token = `${this.tokenPrefix}.${++this.tokens}`;
-    const outcome = await typing
-      .start(key, token, relayMs, expiryMs + TYPING_KEEP_MARGIN_MS)
-      .catch(() => "relay" as const);
+    const outcome = await typing.start(key, token, relayMs, expiryMs + TYPING_KEEP_MARGIN_MS).catch(() => undefined);
+    // Redis did not answer: this node's own state throttles and expires it, as a node alone does.
+    if (outcome === undefined) return this.localTypingChange(key, state, relay);
     if (outcome === "none") return;
     if (outcome === "relay") relay("start");
     const held = this.expiries.get(key);

@@ -214,7 +214,8 @@ export class Delivery {
   message(conversation: ConversationKey, message: StoredMessage, originSocketId?: string, prev?: number): void {
     const channels = channelsOf(conversation);
     const send = () => this.audience(channels, originSocketId).emit("message", message);
-    if (this.order !== undefined && prev !== undefined)
+    // Untagged while the other nodes cannot be reached: their messages would not come to be waited for.
+    if (this.order !== undefined && prev !== undefined && this.linked())
       this.broadcasts.tagged({ key: conversation, id: message.id, prev }, send);
     else send();
   }

@@ -32,6 +32,8 @@ export interface ConversationOrderOptions {
 interface Held {
   id: number;
   prev: number;
+  /** When it stops waiting for its predecessor. */
+  due: number;
   deliver: () => void;
 }
 
@@ -62,13 +64,18 @@ export class ConversationOrder {
     }
     let waiting = this.held.get(tag.key);
     if (!waiting) {
-      const timer = setTimeout(() => this.flush(tag.key), this.options.waitMs);
-      timer.unref();
-      waiting = { entries: [], timer };
+      waiting = { entries: [], timer: this.arm(tag.key, this.options.waitMs) };
       this.held.set(tag.key, waiting);
     }
-    waiting.entries.push({ id: tag.id, prev: tag.prev, deliver });
+    waiting.entries.push({ id: tag.id, prev: tag.prev, due: Date.now() + this.options.waitMs, deliver });
     this.heldCount += 1;
+  }
+
+  /** The timer that gives up waiting for the held messages of `key` that are due by then. */
+  private arm(key: string, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.expire(key), Math.max(0, ms));
+    timer.unref();
+    return timer;
   }
 
   /** Stops the timers and delivers nothing more (the node is closing). */
@@ -102,12 +109,30 @@ export class ConversationOrder {
     }
   }
 
-  /** The wait ran out: the held messages of `key` go now, in id order. */
-  private flush(key: string): void {
+  /**
+   * The wait ran out for some held messages of `key`: the newest of them goes now with every held message
+   * before it, in id order (a message waiting less long is not given up on, unless an older one must go first),
+   * then whatever they unblock; the timer is set again for the next due one.
+   */
+  private expire(key: string): void {
     const waiting = this.held.get(key);
     if (!waiting) return;
-    this.held.delete(key);
-    this.heldCount -= waiting.entries.length;
-    for (const entry of waiting.entries.sort((a, b) => a.id - b.id)) this.deliver(key, entry.id, entry.deliver);
+    const now = Date.now();
+    waiting.entries.sort((a, b) => a.id - b.id);
+    let upTo = -1;
+    waiting.entries.forEach((entry, index) => {
+      if (entry.due <= now) upTo = index;
+    });
+    for (const entry of waiting.entries.splice(0, upTo + 1)) {
+      this.heldCount -= 1;
+      this.deliver(key, entry.id, entry.deliver);
+    }
+    if (waiting.entries.length === 0) {
+      this.held.delete(key);
+      return;
+    }
+    this.release(key);
+    if (!this.held.has(key)) return;
+    waiting.timer = this.arm(key, Math.min(...waiting.entries.map((entry) => entry.due)) - now);
   }
 }

@@ -68,14 +68,17 @@ export class RoomService {
 
   /**
    * Seats a user back in `lobby` (every user belongs to it) when a kick took it out, or a ban that has since
-   * lapsed: its sockets on every node join, and the members hear `joined`. A user banned from `lobby` stays out.
-   * Answers whether the user is in `lobby` now.
+   * lapsed; a user banned from `lobby` stays out. Answers whether the user is in `lobby` now, once the store
+   * says so: moving its other sockets (on every node) and telling the members follow in the background, so that
+   * a connect never waits on other nodes or Redis (`onError` hears of a failure there).
    */
-  async reseatInLobby(userId: string): Promise<boolean> {
+  async reseatInLobby(userId: string, onError: (error: unknown) => void): Promise<boolean> {
     const outcome = await this.store.joinRoom(LOBBY_ROOM_ID, userId, this.now());
     if (outcome !== "joined") return outcome === "already";
-    await this.delivery.joinRoom(userId, LOBBY_ROOM_ID);
-    await this.announceMember(await this.existing(LOBBY_ROOM_ID), userId, "joined");
+    Promise.all([
+      this.delivery.joinRoom(userId, LOBBY_ROOM_ID),
+      this.existing(LOBBY_ROOM_ID).then((lobby) => this.announceMember(lobby, userId, "joined")),
+    ]).catch(onError);
     return true;
   }
 

@@ -211,10 +211,10 @@ describeStores("Store contract: room roles and moderation", (open) => {
     expect(await store.moderateDeleteMessage(byCarol.id, by("dave"))).toEqual({ ok: false, refusal: "not-allowed" });
     expect(await store.moderateDeleteMessage(direct.message.id, by("bob"))).toEqual({ ok: false, refusal: "no-room" });
     expect(await store.moderateDeleteMessage(999_999, by("bob"))).toEqual({ ok: false, refusal: "no-room" });
-    const deleted = await store.moderateDeleteMessage(byCarol.id, by("bob", 3000));
+    const deleted = await store.moderateDeleteMessage(byCarol.id, by("bob", byCarol.createAt + 3000));
     expect(deleted).toMatchObject({ ok: true, value: { changed: true, roomId: "r", message: { deletedBy: "bob" } } });
     const tombstone = deleted.ok ? deleted.value.message : undefined;
-    expect(tombstone?.deletedAt).toBe(3000);
+    expect(tombstone?.deletedAt).toBe(byCarol.createAt + 3000);
     expect(tombstone?.content).toBeUndefined();
     expect(tombstone!.rev).toBeGreaterThan(byAlice.id);
     const again = await store.moderateDeleteMessage(byCarol.id, by("bob", 4000));
@@ -225,6 +225,20 @@ describeStores("Store contract: room roles and moderation", (open) => {
     expect(entries.map((e) => [e.actor, e.messageId, e.targetUserId, e.roomId])).toEqual([
       ["eve", byAlice.id, "alice", "r"],
       ["bob", byCarol.id, "carol", "r"],
+    ]);
+    // Never dated before the message's last change (a clock read before an edit stored later).
+    const late = (await store.appendMessage(group("carol", "r"))).message;
+    const edited = await store.editMessage(late.id, {
+      author: "carol",
+      content: "x",
+      at: late.createAt + 9000,
+      createdFrom: 0,
+    });
+    expect(edited.ok).toBe(true);
+    const early = await store.moderateDeleteMessage(late.id, by("bob", late.createAt + 1));
+    expect(early.ok && [early.value.message.deletedAt, early.value.message.updateAt]).toEqual([
+      late.createAt + 9000,
+      late.createAt + 9000,
     ]);
   });
 

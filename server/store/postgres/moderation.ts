@@ -14,7 +14,7 @@ import type {
   Standing,
 } from "../moderation.js";
 import { moderatedMember } from "../outbox.js";
-import { messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
+import { changedAt, messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
 import { appendAudit, auditPage } from "./audit.js";
 import { query, queryArrays, rollback, transaction, type PgDatabase } from "./db.js";
 import { emitEvents } from "./outbox.js";
@@ -344,12 +344,13 @@ export class PgModeration implements ModerationRepository {
         if (current[12] !== null)
           return { ok: true, value: { message: this.db.toMessage(current), changed: false, roomId } };
         await query(client, "DELETE FROM message_revisions WHERE message_id = $1", [id]);
+        const at = changedAt(by.at, current);
         const rev = await takeRevs(client, 1);
         const [tombstone] = await queryArrays<MessageRow>(
           client,
           `UPDATE messages SET content = NULL, file_id = NULL, search = NULL, deleted_at = $1, update_at = $1, rev = $2,
            deleted_by = $4 WHERE id = $3 RETURNING ${messageColumns()}`,
-          [by.at, rev, id, current[3] === by.userId ? null : by.userId],
+          [at, rev, id, current[3] === by.userId ? null : by.userId],
         );
         await appendAudit(client, {
           at: by.at,
@@ -361,7 +362,7 @@ export class PgModeration implements ModerationRepository {
         });
         // The tombstone as stored (with `deletedBy`): the room's sockets, history and `sync` show the same.
         const message = this.db.toMessage(tombstone!);
-        await emitEvents(client, [{ type: "message.deleted", at: by.at, data: { message } }]);
+        await emitEvents(client, [{ type: "message.deleted", at, data: { message } }]);
         return { ok: true, value: { message, changed: true, roomId } };
       },
     );

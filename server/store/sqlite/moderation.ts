@@ -14,7 +14,7 @@ import type {
   Standing,
 } from "../moderation.js";
 import { moderatedMember } from "../outbox.js";
-import { messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
+import { changedAt, messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
 import { appendAudit, auditPage } from "./audit.js";
 import { BANNED_SQL } from "./moderation-sql.js";
 import type { SqliteContext } from "./database.js";
@@ -298,13 +298,8 @@ export class SqliteModeration implements ModerationRepository {
         return { ok: true, value: { message: this.context.toMessage(current), changed: false, roomId } };
       this.statements.dropMessageRevisions.run(id);
       const deletedBy = current[3] === by.userId ? null : by.userId;
-      const tombstone: MessageRow = this.statements.tombstone.get(
-        by.at,
-        by.at,
-        this.context.seq.next(),
-        deletedBy,
-        id,
-      )!;
+      const at = changedAt(by.at, current);
+      const tombstone: MessageRow = this.statements.tombstone.get(at, at, this.context.seq.next(), deletedBy, id)!;
       this.audit({
         at: by.at,
         actor: by.userId,
@@ -315,7 +310,7 @@ export class SqliteModeration implements ModerationRepository {
       });
       // The tombstone as stored (with `deletedBy`): the room's sockets, history and `sync` show the same.
       const message = this.context.toMessage(tombstone);
-      this.context.outbox.add({ type: "message.deleted", at: by.at, data: { message } });
+      this.context.outbox.add({ type: "message.deleted", at, data: { message } });
       return { ok: true, value: { message, changed: true, roomId } };
     });
   }

@@ -69,9 +69,7 @@ export class SqliteUsers implements UserRepository {
         `DELETE FROM revoked_tokens WHERE token_hash IN
            (SELECT token_hash FROM revoked_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
       ),
-      setDisabled: db.prepare<{ id: string; at: number | null }>(
-        "UPDATE users SET disabled_at = @at WHERE id = @id",
-      ),
+      setDisabled: db.prepare<{ id: string; at: number | null }>("UPDATE users SET disabled_at = @at WHERE id = @id"),
       setAdmin: db.prepare("UPDATE users SET admin = ? WHERE id = ?"),
       listUsers: db.prepare<{ q: string | null; after: string | null; limit: number }, UserRow>(
         `SELECT * FROM users WHERE (@after IS NULL OR id > @after)

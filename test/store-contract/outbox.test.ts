@@ -269,7 +269,8 @@ describeStores("Store contract: webhook outbox", (open) => {
       ["room.member", 10, { roomId: "r", userId: "bob", change: "role", role: "moderator", by: "alice" }],
       ["room.member", 11, { roomId: "r", userId: "carol", change: "muted", until: 5000, by: "bob" }],
       ["room.member", 12, { roomId: "r", userId: "carol", change: "unmuted", by: "bob" }],
-      ["message.deleted", 13, { message: tombstone }],
+      // Dated no earlier than the message's last change: its creation, later than the actor's clock here.
+      ["message.deleted", message.createAt, { message: tombstone }],
       ["room.member", 14, { roomId: "r", userId: "carol", change: "kicked", by: "bob" }],
       ["room.member", 15, { roomId: "r", userId: "dave", change: "banned", by: "bob" }],
       ["room.member", 16, { roomId: "r", userId: "eve", change: "joined" }],
@@ -277,7 +278,7 @@ describeStores("Store contract: webhook outbox", (open) => {
       // The room as it was when deleted: alice, bob and eve.
       ["room.deleted", 18, { room: { ...before, members: 3 } }],
     ]);
-    expect(tombstone).toMatchObject({ id: message.id, deletedBy: "bob", deletedAt: 13 });
+    expect(tombstone).toMatchObject({ id: message.id, deletedBy: "bob", deletedAt: message.createAt });
     expect(tombstone).not.toHaveProperty("content");
   });
 

@@ -55,8 +55,21 @@ async function freePort(): Promise<number> {
 
 const children: ChildProcess[] = [];
 const stops: (() => Promise<void>)[] = [];
+/**
+ * Stops a child and waits for it: SIGTERM first (nginx's fast shutdown takes its worker with it; a SIGKILLed
+ * master left its worker running after the test run), SIGKILL if it is still there after 3 s.
+ */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
 afterEach(async () => {
-  for (const child of children.splice(0)) child.kill("SIGKILL");
+  await Promise.all(children.splice(0).map(stop));
   await cleanup();
   while (stops.length > 0) await stops.pop()!();
 });

@@ -72,6 +72,9 @@ export const adminUsersQuerySchema = z.object({ q: z.string().max(64).optional()
 /** `GET /api/admin/users`. */
 export const adminUsersSchema = z.object({ users: z.array(adminUserSchema), hasMore: z.boolean() });
 
+/** `GET /api/me/admin`: whether the token's user is an admin. */
+export const meAdminSchema = z.object({ admin: z.boolean() });
+
 /** Body of `POST /api/admin/users/:id/admin`. */
 export const adminFlagSchema = z.object({ admin: z.boolean() });
 

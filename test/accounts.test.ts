@@ -299,6 +299,24 @@ describe("admin access", () => {
     expect((await call(server, "POST", "/api/admin/users/nobody/admin", ADMIN_KEY, { admin: true })).status).toBe(404);
     expect((await call(server, "POST", "/api/admin/users/alice/admin", ADMIN_KEY, { admin: "yes" })).status).toBe(400);
   });
+
+  it("tells a user whether it is an admin with GET /api/me/admin (200 for everyone with a token)", async () => {
+    const server = await startServer({ ADMIN_USERS: "root" });
+    expect(await call(server, "GET", "/api/me/admin", signToken("root"))).toMatchObject({
+      status: 200,
+      body: { admin: true },
+    });
+    expect(await call(server, "GET", "/api/me/admin", signToken("alice"))).toMatchObject({
+      status: 200,
+      body: { admin: false },
+    });
+    await call(server, "POST", "/api/admin/users/alice/admin", ADMIN_KEY, { admin: true });
+    expect((await call(server, "GET", "/api/me/admin", signToken("alice"))).body).toEqual({ admin: true });
+    expect((await call(server, "GET", "/api/me/admin")).status).toBe(401);
+    expect((await call(server, "GET", "/api/me/admin", ADMIN_KEY)).status).toBe(401);
+    await call(server, "POST", "/api/admin/users/alice/disable", ADMIN_KEY);
+    expect((await call(server, "GET", "/api/me/admin", signToken("alice"))).status).toBe(403);
+  });
 });
 
 describe("admin users", () => {

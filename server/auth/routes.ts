@@ -1,3 +1,4 @@
+import { isAdmin } from "../users/admins.js";
 import type { LimiterFactory } from "../cluster/limiters.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
@@ -128,6 +129,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps & { pass
   });
 
   app.get("/api/me", async (request) => authenticateRequest(request, deps));
+
+  // The web client asks this to decide whether to offer the admin console: a 200 for everyone, where asking
+  // an admin route would log a 403 on every non-admin's page load.
+  app.get("/api/me/admin", async (request) => {
+    const { record } = await admitRequest(request, deps);
+    return { admin: isAdmin(deps.config, record) };
+  });
 
   app.post("/api/auth/password", async (request) => {
     const admitted = await admitRequest(request, deps);

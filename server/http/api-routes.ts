@@ -12,6 +12,7 @@ import {
   adminUsersQuerySchema,
   adminUsersSchema,
   healthSchema,
+  meAdminSchema,
   readySchema,
   versionSchema,
 } from "../../shared/http.js";
@@ -117,6 +118,16 @@ export const API_ROUTES: readonly RouteDoc[] = [
     auth: "userToken",
     responses: { 200: { description: "the user", schema: userSchema } },
     errors: ["UNAUTHORIZED"],
+  },
+  {
+    method: "GET",
+    url: "/api/me/admin",
+    operationId: "meAdmin",
+    tag: "auth",
+    summary: "Whether the token's user is an admin (listed in ADMIN_USERS or made one through the admin API).",
+    auth: "userToken",
+    responses: { 200: { description: "the answer", schema: meAdminSchema } },
+    errors: ["UNAUTHORIZED", "FORBIDDEN"],
   },
   {
     method: "POST",

@@ -36,6 +36,8 @@ export interface UserPage {
   dialogs: string[];
   /** Uncaught page errors. */
   errors: string[];
+  /** HTTP answers of 400 and above the page received (`status path`), which a browser logs as errors. */
+  failed: string[];
 }
 
 /** What `openPage` can set up. */
@@ -64,12 +66,15 @@ export async function openPage(browser: Browser, url: string, options: PageOptio
     });
   }
   const page = await context.newPage();
-  const opened: UserPage = { context, page, dialogs: [], errors: [] };
+  const opened: UserPage = { context, page, dialogs: [], errors: [], failed: [] };
   page.on("dialog", (dialog) => {
     opened.dialogs.push(dialog.message());
     void dialog.dismiss().catch(() => undefined);
   });
   page.on("pageerror", (error) => opened.errors.push(error.message));
+  page.on("response", (response) => {
+    if (response.status() >= 400) opened.failed.push(`${response.status()} ${new URL(response.url()).pathname}`);
+  });
   await page.goto(url);
   return opened;
 }

@@ -133,15 +133,15 @@ export class Account {
   }
 
   /**
-   * Whether this user is an admin: one `GET /api/admin/users?limit=1` with its token (403 for everyone else).
-   * That route is one indexed read of the store, where `GET /api/admin/stats` would ask every node.
+   * Whether this user is an admin: `GET /api/me/admin` with its token (200 `{ admin }` for everyone, so a
+   * non-admin's page load logs no 403).
    */
   checkAdmin(): void {
     background(
-      fetch("/api/admin/users?limit=1", { headers: { Authorization: `Bearer ${this.context.session.token}` } })
-        .then((response) => readResult<unknown>(response))
+      fetch("/api/me/admin", { headers: { Authorization: `Bearer ${this.context.session.token}` } })
+        .then((response) => readResult<{ admin: boolean }>(response))
         .then((result) => {
-          if (result.ok) this.context.isAdmin();
+          if (result.ok && result.data.admin) this.context.isAdmin();
         }),
     );
   }

@@ -392,12 +392,12 @@ describe("SqliteStore query plans", () => {
     }
   });
 
-  it("counts a conversation's unread from the narrow index of live messages, not the history's wide one", async () => {
+  it("counts a conversation's unread from the narrow (conversation, rev) index, not the history's wide one", async () => {
     const store = await populated();
     for (const kind of ["rooms", "direct"] as const) {
       const steps = plan(store, conversationRowsSql(kind), { user: "alice", cap: 999 });
       expect(fullScans(steps), steps.join(" | ")).toEqual([]);
-      expect(steps.join(" | "), kind).toMatch(/COVERING INDEX messages_unread \(conversation=\? AND id>\?\)/);
+      expect(steps.join(" | "), kind).toMatch(/COVERING INDEX messages_rev_by_conversation \(conversation=\? AND rev>\?\)/);
     }
     const rows = await store.conversationRows("bob");
     expect(rows.rooms.find((room) => room.id === "lobby")?.unread).toBe(1);

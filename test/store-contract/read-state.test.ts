@@ -62,6 +62,22 @@ describeStores("Store contract: read state", (open) => {
     expect(await store.unreadCount("alice", roomConversation("nowhere"), 0)).toBe(0);
   });
 
+  it("does not count a read message as unread again when it is edited, reacted to or deleted after the read", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob");
+    const [b1, b2, b3] = await appendAll(store, [group("bob", "lobby"), group("bob", "lobby"), group("bob", "lobby")]);
+    await store.moveReadPosition("alice", LOBBY, b2!);
+    // Each change gives the message a rev above alice's read position; only b3 stays unread.
+    await store.editMessage(b1!, { author: "bob", content: "edited", at: tick(), createdFrom: 0 });
+    await store.setReaction(b2!, { emoji: "👍", userId: "bob", on: true, at: tick(), maxKeys: 20 });
+    await store.editMessage(b3!, { author: "bob", content: "edited too", at: tick(), createdFrom: 0 });
+    expect(await store.unreadCount("alice", LOBBY, b2!)).toBe(1);
+    expect((await store.conversationRows("alice")).rooms.find((row) => row.id === "lobby")?.unread).toBe(1);
+    await store.deleteMessage(b3!, { author: "bob", at: tick() });
+    expect(await store.unreadCount("alice", LOBBY, b2!)).toBe(0);
+    expect((await store.conversationRows("alice")).rooms.find((row) => row.id === "lobby")?.unread).toBe(0);
+  });
+
   it("counts the system conversation over both of its keys", async () => {
     const store = await open();
     await addUsers(store, "alice", "bob");

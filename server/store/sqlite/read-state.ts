@@ -22,8 +22,9 @@ export function conversationRowsSql(kind: "rooms" | "direct"): string {
          FROM direct_conversations dc LEFT JOIN users u ON u.id = dc.peer WHERE dc.user_id = @user`;
   return `
     SELECT c.id, c.name, c.avatar, c.joined_at, COALESCE(rp.last_read_id, 0),
-      (SELECT COUNT(*) FROM (SELECT 1 FROM messages u INDEXED BY messages_unread WHERE u.conversation = c.key
-        AND u.id > COALESCE(rp.last_read_id, 0) AND u.sender != @user AND u.deleted_at IS NULL LIMIT @cap)),
+      (SELECT COUNT(*) FROM (SELECT 1 FROM messages u INDEXED BY messages_rev_by_conversation
+        WHERE u.conversation = c.key AND u.rev > COALESCE(rp.last_read_id, 0) AND u.id > COALESCE(rp.last_read_id, 0)
+        AND u.sender != @user AND u.deleted_at IS NULL LIMIT @cap)),
       ${messageColumns("m.")}
     FROM (${source}) c
     LEFT JOIN read_positions rp ON rp.user_id = @user AND rp.conversation = c.key
@@ -47,8 +48,8 @@ export class SqliteReadState implements ReadStateRepository {
         "SELECT last_read_id FROM read_positions WHERE user_id = ? AND conversation = ?",
       ),
       unread: db.prepare<{ a: string; b: string; after: number; user: string; cap: number }, { n: number }>(
-        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages INDEXED BY messages_unread
-         WHERE conversation IN (@a, @b) AND id > @after
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages INDEXED BY messages_rev_by_conversation
+         WHERE conversation IN (@a, @b) AND rev > @after AND id > @after
          AND sender != @user AND deleted_at IS NULL LIMIT @cap)`,
       ),
       roomRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("rooms")).raw(true),

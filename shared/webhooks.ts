@@ -1,26 +1,13 @@
 import { z } from "zod";
 import type { Room, RoomMemberChange, RoomRole, StoredMessage, User } from "./schemas.js";
+import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./webhook-events.js";
 
 /*
  * Webhooks (section 13 of the contract): the event types, what each carries, and the admin API's bodies and
  * answers. The server signs and sends; `client/webhooks.ts` verifies on the receiver's side.
  */
 
-/** Every event type a webhook endpoint can receive, in the order the contract lists them. */
-export const WEBHOOK_EVENT_TYPES = [
-  "message.created",
-  "message.updated",
-  "message.deleted",
-  "user.created",
-  "user.online",
-  "user.offline",
-  "room.created",
-  "room.deleted",
-  "room.member",
-] as const;
-
-/** One event type. */
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType };
 
 /**
  * What `room.member` carries: a change of `room:member` (`by`: who made it, when not the subject itself; a

@@ -19,6 +19,7 @@ import { SessionsView } from "./sessions-view.js";
 import { checkCredential, renderSignIn } from "./sign-in-view.js";
 import type { AdminView } from "./ui.js";
 import { UsersView } from "./users-view.js";
+import { WebhooksView } from "./webhooks-view.js";
 import "./admin.css";
 
 /** The console's sections, by the hash that opens each (`/admin#users`). */
@@ -29,6 +30,7 @@ const SECTIONS = [
   { id: "rooms", label: "Rooms" },
   { id: "audit", label: "Audit log" },
   { id: "notice", label: "Send a notice" },
+  { id: "webhooks", label: "Webhooks" },
 ] as const;
 type SectionId = (typeof SECTIONS)[number]["id"];
 
@@ -145,7 +147,9 @@ class AdminConsole {
               ? new AuditView(api)
               : id === "notice"
                 ? new NoticeView(api)
-                : new DashboardView(api);
+                : id === "webhooks"
+                  ? new WebhooksView(api)
+                  : new DashboardView(api);
     replaceChildren(this.main, this.view.element);
   }
 

@@ -2,6 +2,8 @@ import { readResult } from "../../../client/http.js";
 import type { Result } from "../../../shared/errors.js";
 import type { AdminSession, AdminStats, AdminUser } from "../../../shared/http.js";
 import type { AuditEntry, PushInput, PushResponse, Room, StoredMessage } from "../../../shared/schemas.js";
+import type { WebhookEventType } from "../../../shared/webhook-events.js";
+import type { Webhook, WebhookCreated, WebhookDelivery } from "../../../shared/webhooks.js";
 
 export type { AuditEntry };
 
@@ -98,17 +100,41 @@ export class AdminApi {
     return this.call("DELETE", `/api/admin/messages/${id}`);
   }
 
-  /** `DELETE /api/admin/rooms/:id` (being built: answers 404 until it lands). */
+  /** `DELETE /api/admin/rooms/:id`. */
   deleteRoom(roomId: string): Promise<Result<undefined>> {
     return this.call("DELETE", `/api/admin/rooms/${encodeURIComponent(roomId)}`);
   }
 
-  /** `GET /api/admin/audit` (being built: answers 404 until it lands), newest first. */
+  /** `GET /api/admin/audit`, newest first. */
   audit(filter: AuditFilter, before?: number): Promise<Result<{ entries: AuditEntry[]; hasMore: boolean }>> {
     return this.call("GET", `/api/admin/audit${query({ ...filter, before, limit: 50 })}`);
   }
 
   notice(to: PushInput["to"], content: string): Promise<Result<PushResponse>> {
     return this.call("POST", "/api/admin/notices", { to, content });
+  }
+
+  webhooks(): Promise<Result<{ webhooks: Webhook[] }>> {
+    return this.call("GET", "/api/admin/webhooks");
+  }
+
+  /** `events` absent: every event. */
+  createWebhook(url: string, events?: WebhookEventType[]): Promise<Result<WebhookCreated>> {
+    return this.call("POST", "/api/admin/webhooks", events === undefined ? { url } : { url, events });
+  }
+
+  deleteWebhook(id: string): Promise<Result<undefined>> {
+    return this.call("DELETE", `/api/admin/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  webhookDeliveries(id: string, limit: number): Promise<Result<{ deliveries: WebhookDelivery[] }>> {
+    return this.call("GET", `/api/admin/webhooks/${encodeURIComponent(id)}/deliveries${query({ limit })}`);
+  }
+
+  retryWebhookDelivery(id: string, eventId: string): Promise<Result<WebhookDelivery>> {
+    return this.call(
+      "POST",
+      `/api/admin/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(eventId)}/retry`,
+    );
   }
 }

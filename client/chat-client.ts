@@ -11,6 +11,7 @@ import type {
 } from "../shared/events.js";
 import type {
   AuditPage,
+  RoomBansPage,
   RoomRemoved,
   RoomUpdateInput,
   Conversation,
@@ -529,6 +530,18 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     options?: RequestOptions,
   ): Promise<Result<AuditPage>> {
     return this.request("room:audit", { roomId, ...page }, options);
+  }
+
+  /**
+   * A page of the bans in force in a room, by user id (`after`: the last user id of the page before), for its
+   * owner, moderators and admins. Lift one with `unban`.
+   */
+  roomBans(
+    roomId: string,
+    page: { after?: string; limit?: number } = {},
+    options?: RequestOptions,
+  ): Promise<Result<RoomBansPage>> {
+    return this.request("room:bans", { roomId, ...page }, options);
   }
 
   private bind(): void {

@@ -34,6 +34,8 @@ import type {
   User,
   AuditPage,
   RoomAuditInput,
+  RoomBansInput,
+  RoomBansPage,
   RoomBanInput,
   RoomKickInput,
   RoomMuteInput,
@@ -80,6 +82,7 @@ export interface ClientToServerEvents {
   "room:update": (payload: RoomUpdateInput, ack: Ack<Room>) => void;
   "room:delete": (payload: RoomRef, ack: Ack<Record<string, never>>) => void;
   "room:audit": (payload: RoomAuditInput, ack: Ack<AuditPage>) => void;
+  "room:bans": (payload: RoomBansInput, ack: Ack<RoomBansPage>) => void;
 }
 
 /**

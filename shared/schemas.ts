@@ -513,6 +513,36 @@ export interface AuditPage {
   hasMore: boolean;
 }
 
+/** Most bans `room:bans` answers at once. */
+export const MAX_BANS_PAGE = 200;
+
+/** `room:bans` payload: the bans in force, by user id, after `after` (a user id). */
+export const roomBansSchema = z.object({
+  roomId: roomIdSchema,
+  after: userIdSchema.optional(),
+  limit: z.int().min(1).max(MAX_BANS_PAGE).default(100),
+});
+
+/** A ban in force, as `room:bans` lists it. */
+export interface RoomBan {
+  userId: string;
+  /** The user's display name (its id when the user is unknown). */
+  name: string;
+  /** When the ban ends (ms since the epoch); absent: for good. */
+  until?: number;
+  reason?: string;
+  /** Who banned the user. */
+  by: string;
+  /** When (ms since the epoch). */
+  at: number;
+}
+
+/** A page of a room's bans in force, by user id. */
+export interface RoomBansPage {
+  bans: RoomBan[];
+  hasMore: boolean;
+}
+
 /** Sent to a user removed from a room (kicked, banned), and to every member of a room that was deleted. */
 export interface RoomRemoved {
   roomId: string;
@@ -529,3 +559,4 @@ export type RoomTargetInput = z.input<typeof roomTargetSchema>;
 export type RoomMuteInput = z.input<typeof roomMuteSchema>;
 export type RoomUpdateInput = z.input<typeof roomUpdateSchema>;
 export type RoomAuditInput = z.input<typeof roomAuditSchema>;
+export type RoomBansInput = z.input<typeof roomBansSchema>;

@@ -104,6 +104,7 @@ describe("shared event map types", () => {
       | "room:update"
       | "room:delete"
       | "room:audit"
+      | "room:bans"
     >();
   });
 

@@ -665,6 +665,49 @@ describe("room:audit (section 11)", () => {
   });
 });
 
+describe("room:bans", () => {
+  it("lists the bans in force by user id, in pages, for the owner, moderators and admins; unban and expiry drop them", async () => {
+    const server = await startServer({ ADMIN_USERS: "root" });
+    const alice = await watch(server, "alice");
+    const bob = await watch(server, "bob");
+    const carol = await watch(server, "carol");
+    const root = await watch(server, "root");
+    const room = await roomWith(alice, [bob, carol]);
+    expect(await ok(alice.socket, "room:bans", { roomId: room.id })).toEqual({ bans: [], hasMore: false });
+    const soon = Date.now() + 400;
+    await ok(alice.socket, "room:ban", { roomId: room.id, userId: "dave", reason: "spam" });
+    await ok(alice.socket, "room:ban", { roomId: room.id, userId: "bob", until: soon });
+    await ok(alice.socket, "room:ban", { roomId: room.id, userId: "erin" });
+    const first = await ok(alice.socket, "room:bans", { roomId: room.id, limit: 2 });
+    expect(first.hasMore).toBe(true);
+    expect(first.bans).toEqual([
+      { userId: "bob", name: "bob", until: soon, by: "alice", at: expect.any(Number) },
+      { userId: "dave", name: "dave", reason: "spam", by: "alice", at: expect.any(Number) },
+    ]);
+    const rest = await ok(alice.socket, "room:bans", { roomId: room.id, after: "dave", limit: 2 });
+    expect(rest).toEqual({ bans: [expect.objectContaining({ userId: "erin" })], hasMore: false });
+
+    // A member may not read them; a moderator and an admin may.
+    expect(await request(carol.socket, "room:bans", { roomId: room.id })).toMatchObject(refused("FORBIDDEN"));
+    await ok(alice.socket, "room:role", { roomId: room.id, userId: "carol", role: "moderator" });
+    expect((await ok(carol.socket, "room:bans", { roomId: room.id })).bans).toHaveLength(3);
+    expect((await ok(root.socket, "room:bans", { roomId: room.id })).bans).toHaveLength(3);
+
+    // Lifted and ended bans are not listed.
+    await ok(carol.socket, "room:unban", { roomId: room.id, userId: "dave" });
+    await sleep(Math.max(0, soon - Date.now()) + 20);
+    expect((await ok(alice.socket, "room:bans", { roomId: room.id })).bans.map((ban) => ban.userId)).toEqual(["erin"]);
+    expect(await request(alice.socket, "room:bans", { roomId: "nowhere" })).toMatchObject(refused("NOT_FOUND"));
+    for (const payload of [
+      { roomId: room.id, limit: 0 },
+      { roomId: room.id, limit: 201 },
+      { roomId: room.id, after: "bad id!" },
+    ]) {
+      expect(await request(alice.socket, "room:bans", payload)).toMatchObject(refused("INVALID_PAYLOAD"));
+    }
+  });
+});
+
 describe("bad payloads (section 11)", () => {
   it("answers INVALID_PAYLOAD to malformed moderation requests and changes nothing", async () => {
     const server = await startServer();

@@ -4,7 +4,7 @@ import { forbidden, notFound, type AppError } from "../errors.js";
 
 /** What can be done to a room or to one of its members (section 11's table). */
 export type RoomAction =
-  "role" | "kick" | "ban" | "unban" | "mute" | "unmute" | "update" | "delete" | "delete-message" | "audit";
+  "role" | "kick" | "ban" | "unban" | "mute" | "unmute" | "update" | "delete" | "delete-message" | "audit" | "bans";
 
 /** One side of an action: a user's effective role in the room (undefined when not a member), and admin status. */
 export interface Party {
@@ -28,6 +28,7 @@ const ALLOWED: Readonly<Record<RoomAction, readonly RoomRole[]>> = {
   delete: ["owner"],
   "delete-message": ["owner", "moderator"],
   audit: ["owner", "moderator"],
+  bans: ["owner", "moderator"],
 };
 
 /** Actions on a user that nobody may take on themselves (a muted moderator cannot unmute itself either). */
@@ -39,7 +40,7 @@ const NOT_ON_SELF: ReadonlySet<RoomAction> = new Set(["kick", "ban", "unban", "m
  * read there, so the decision and the change are one.
  *
  * - owner: every action; admins: every action in every room, the lobby included;
- * - moderators: kick, ban, unban, mute, unmute, delete others' messages, read the room's audit log, never on
+ * - moderators: kick, ban, unban, mute, unmute, delete others' messages, read the room's audit log and bans, never on
  *   the owner, another moderator or an admin;
  * - nobody kicks, bans or mutes (or unbans, unmutes) themselves; the owner's role cannot change; the lobby
  *   cannot be deleted.

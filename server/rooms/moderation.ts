@@ -1,4 +1,11 @@
-import type { AuditPage, Room, RoomMemberChange, RoomRemoved, StoredMessage } from "../../shared/schemas.js";
+import type {
+  AuditPage,
+  Room,
+  RoomBansPage,
+  RoomMemberChange,
+  RoomRemoved,
+  StoredMessage,
+} from "../../shared/schemas.js";
 import { canSee } from "../conversations/keys.js";
 import type { Delivery } from "../delivery/deliver.js";
 import { forbidden, invalid, notFound } from "../errors.js";
@@ -159,6 +166,15 @@ export class ModerationService {
     const refusal = authorize("audit", roomId, { userId: actorId, ...standing });
     if (refusal) throw refusalError(refusal);
     return this.store.auditPage({ roomId, before, limit });
+  }
+
+  /** `room:bans`: the room's bans in force, by user id, for its owner, moderators and admins. */
+  async bans(actorId: string, roomId: string, after: string | undefined, limit: number): Promise<RoomBansPage> {
+    if (!(await this.store.getRoom(roomId))) throw notFound("room");
+    const standing = await this.store.standing(roomId, actorId, this.options.adminUsers);
+    const refusal = authorize("bans", roomId, { userId: actorId, ...standing });
+    if (refusal) throw refusalError(refusal);
+    return this.store.bansPage(roomId, this.options.now(), after, limit);
   }
 }
 

@@ -1,6 +1,7 @@
 import {
   messageRefSchema,
   roomAuditSchema,
+  roomBansSchema,
   roomBanSchema,
   roomKickSchema,
   roomMuteSchema,
@@ -23,6 +24,7 @@ export type ModerationEventName =
   | "room:update"
   | "room:delete"
   | "room:audit"
+  | "room:bans"
   | "message:delete";
 
 /** The moderation events, each bound to the moderation service. */
@@ -52,6 +54,9 @@ export function createModerationHandlers(moderation: ModerationService): Pick<Ha
     "room:delete": defineHandler(roomRefSchema, (ctx, input) => moderation.delete(ctx.user.id, input.roomId)),
     "room:audit": defineHandler(roomAuditSchema, (ctx, input) =>
       moderation.audit(ctx.user.id, input.roomId, input.before, input.limit),
+    ),
+    "room:bans": defineHandler(roomBansSchema, (ctx, input) =>
+      moderation.bans(ctx.user.id, input.roomId, input.after, input.limit),
     ),
     "message:delete": defineHandler(messageRefSchema, (ctx, input) =>
       moderation.deleteMessage(ctx.user.id, input.id, ctx.socketId),

@@ -1,8 +1,47 @@
-import type { AuditEntry, AuditPage, Room, RoomRole, StoredMessage } from "../../shared/schemas.js";
+import type {
+  AuditEntry,
+  AuditPage,
+  Room,
+  RoomBan,
+  RoomBansPage,
+  RoomRole,
+  StoredMessage,
+} from "../../shared/schemas.js";
 import type { Refusal } from "../rooms/authorization.js";
 
 /** A member's effective role, in SQL over `room_members rm` joined with its `rooms r` (both stores): the creator owns the room. */
 export const ROLE_SQL = "CASE WHEN rm.user_id = r.created_by THEN 'owner' ELSE rm.role END";
+
+/**
+ * A page of a room's bans in force at `$at`, by user id after `$after` ('' for the first page), `$limit` rows:
+ * both stores' SQL with the parameters named (each store numbers them its way).
+ */
+export const BANS_PAGE_SQL = `
+  SELECT b.user_id, COALESCE(u.name, b.user_id) AS name, b.until, b.reason, b.banned_by, b.create_at
+  FROM room_bans b LEFT JOIN users u ON u.id = b.user_id
+  WHERE b.room_id = $room AND (b.until IS NULL OR b.until > $at) AND b.user_id > $after
+  ORDER BY b.user_id LIMIT $limit`;
+
+/** A row of BANS_PAGE_SQL. */
+export interface BanRow {
+  user_id: string;
+  name: string;
+  until: number | string | null;
+  reason: string | null;
+  banned_by: string;
+  create_at: number | string;
+}
+
+/** Turns rows of BANS_PAGE_SQL (fetched with `limit + 1`) into a page. */
+export function bansPage(rows: BanRow[], limit: number): RoomBansPage {
+  const bans = rows.slice(0, limit).map((row): RoomBan => {
+    const ban: RoomBan = { userId: row.user_id, name: row.name, by: row.banned_by, at: Number(row.create_at) };
+    if (row.until !== null) ban.until = Number(row.until);
+    if (row.reason !== null) ban.reason = row.reason;
+    return ban;
+  });
+  return { bans, hasMore: rows.length > limit };
+}
 
 /** An audit entry before the store gives it an id. */
 export type AuditDraft = Omit<AuditEntry, "id">;
@@ -114,6 +153,11 @@ export interface ModerationRepository {
   moderateDeleteMessage(id: number, by: ModerationActor): Promise<Moderated<ModeratedDelete>>;
   /** A page of the audit log, newest first; `limit` is bounded by the caller (MAX_AUDIT_PAGE). */
   auditPage(query: AuditQuery): Promise<AuditPage>;
+  /**
+   * The bans of a room in force at `at`, by user id, after `after`; `limit` is bounded by the caller
+   * (MAX_BANS_PAGE). Each with the user's name (its id when the user is unknown).
+   */
+  bansPage(roomId: string, at: number, after: string | undefined, limit: number): Promise<RoomBansPage>;
   /** Appends one audit entry on its own (admin actions that change nothing else in the store). */
   appendAudit(entry: AuditDraft): Promise<AuditEntry>;
 }

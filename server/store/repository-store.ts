@@ -35,7 +35,7 @@ import type {
   WebhookRepository,
 } from "./types.js";
 import type { WebhookDelivery } from "../../shared/webhooks.js";
-import type { AuditEntry, AuditPage } from "../../shared/schemas.js";
+import type { AuditEntry, AuditPage, RoomBansPage } from "../../shared/schemas.js";
 import type {
   AuditDraft,
   AuditQuery,
@@ -376,6 +376,10 @@ export abstract class RepositoryStore implements Store {
   }
   auditPage(query: AuditQuery): Promise<AuditPage> {
     return this.parts.moderation.auditPage(query);
+  }
+
+  bansPage(roomId: string, at: number, after: string | undefined, limit: number): Promise<RoomBansPage> {
+    return this.parts.moderation.bansPage(roomId, at, after, limit);
   }
   appendAudit(entry: AuditDraft): Promise<AuditEntry> {
     return this.parts.moderation.appendAudit(entry);

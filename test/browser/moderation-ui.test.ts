@@ -141,6 +141,44 @@ describe("moderation in the web client", { timeout: 60_000 }, () => {
     const again = await connect(server, "bob");
     const join = await request(again.socket, "room:join", { roomId: room.id });
     expect(join).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+
+    // The owner sees the ban in the member list, and lifts it: bob may join again.
+    const banned = membersPanel(alice).getByRole("region", { name: "Banned" });
+    await banned.getByRole("heading", { name: "Banned — 1" }).waitFor();
+    await banned.getByText(/^until /).waitFor();
+    await screenshot(alice, "moderation-banned");
+    await banned.getByRole("button", { name: "Unban bob" }).click();
+    await alice.getByText("bob may join Ops again.").waitFor();
+    await banned.waitFor({ state: "detached" });
+    expect(await request(again.socket, "room:join", { roomId: room.id })).toMatchObject({ ok: true });
+  });
+
+  it("shows bans made elsewhere to the room's moderators, and never to its members", async () => {
+    const server = await startServer();
+    const { alice: aliceSocket, room } = await ops(server, ["bob", "carol", "dave"]);
+    await ok(aliceSocket.socket, "room:role", { roomId: room.id, userId: "bob", role: "moderator" });
+    const bob = await user(server, "bob");
+    const carol = await user(server, "carol");
+    await openRoom(bob, "Ops", 4);
+    await openRoom(carol, "Ops", 4);
+    // A member banned by the owner from another client: bob's list learns it live, from room:member.
+    await ok(aliceSocket.socket, "room:ban", { roomId: room.id, userId: "dave", until: Date.now() + 3_600_000 });
+    const banned = membersPanel(bob).getByRole("region", { name: "Banned" });
+    await banned.getByRole("heading", { name: "Banned — 1" }).waitFor();
+    // Someone outside the room, banned for good with a reason: nobody is told; reopening the room reads it.
+    await ok(aliceSocket.socket, "room:ban", { roomId: room.id, userId: "mallory", reason: "spam" });
+    await openRoom(bob, "Lobby", 4);
+    await openRoom(bob, "Ops", 3);
+    await banned.getByRole("heading", { name: "Banned — 2" }).waitFor();
+    await banned.getByText("for good · spam").waitFor();
+    // carol, a member, is never shown the list (her client does not ask: the server would refuse).
+    await membersPanel(carol).getByRole("heading", { name: "Members · 3" }).waitFor();
+    expect(await membersPanel(carol).getByRole("region", { name: "Banned" }).count()).toBe(0);
+    expect(
+      await membersPanel(carol)
+        .getByRole("button", { name: /^Unban / })
+        .count(),
+    ).toBe(0);
   });
 
   it("makes a member a moderator: the badge shows in their window, and a moderator gets no actions on the owner", async () => {

@@ -112,6 +112,35 @@ describeStores("Store contract: room roles and moderation", (open) => {
     });
   });
 
+  it("pages a room's bans in force at a time by user id, with names (the id for an unknown user)", async () => {
+    const store = await open();
+    await moderatedRoom(store);
+    await store.ban("r", "carol", { until: 5000 }, by("alice"));
+    await store.ban("r", "dave", { reason: "spam" }, by("bob", 1500));
+    await store.ban("r", "ghost", {}, by("alice", 1600));
+    await store.ban("r", "eve", { until: 1200 }, by("alice"));
+    expect(await store.bansPage("r", 1100, undefined, 10)).toEqual({
+      bans: [
+        { userId: "carol", name: "carol", until: 5000, by: "alice", at: 1000 },
+        { userId: "dave", name: "dave", reason: "spam", by: "bob", at: 1500 },
+        { userId: "eve", name: "eve", until: 1200, by: "alice", at: 1000 },
+        { userId: "ghost", name: "ghost", by: "alice", at: 1600 },
+      ],
+      hasMore: false,
+    });
+    // Ended at 1200 and 5000; paged after a user id.
+    expect((await store.bansPage("r", 5000, undefined, 10)).bans.map((ban) => ban.userId)).toEqual(["dave", "ghost"]);
+    expect(await store.bansPage("r", 1100, undefined, 2)).toMatchObject({
+      bans: [{ userId: "carol" }, { userId: "dave" }],
+      hasMore: true,
+    });
+    expect(await store.bansPage("r", 1100, "dave", 2)).toMatchObject({
+      bans: [{ userId: "eve" }, { userId: "ghost" }],
+      hasMore: false,
+    });
+    expect(await store.bansPage("elsewhere", 1100, undefined, 10)).toEqual({ bans: [], hasMore: false });
+  });
+
   it("mutes a member: its group messages are refused at commit while the mute holds, other rooms are not", async () => {
     const store = await open();
     await moderatedRoom(store);

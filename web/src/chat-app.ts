@@ -168,6 +168,7 @@ export class ChatApp {
       onLoadMore: () => background(this.roomMembers.load(this.state.conversation(this.state.active), true)),
       onClose: () => this.screen.toggleMembers(false),
       onModerate: (member, action) => this.activeRoomId && this.moderation.act(this.activeRoomId, member, action),
+      onUnban: (ban) => this.activeRoomId && this.moderation.unban(this.activeRoomId, ban),
     });
 
     // The socket asks for the token once the transport is open: `account` exists by then.

@@ -192,6 +192,7 @@ export class ChatScreen {
       loading: conversation.members.loading,
       lastSeen: presence.lastSeen,
       actionsOf: (member) => (ref.kind === "room" ? moderation.actionsFor(ref.id, member) : []),
+      bans: ref.kind === "room" ? moderation.bansOf(ref.id) : undefined,
     });
     // The dots on screen may have changed: follow them (a new subscription only when they did).
     presence.update();

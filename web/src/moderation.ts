@@ -1,6 +1,6 @@
 import type { ChatClient } from "../../client/index.js";
 import type { Result } from "../../shared/errors.js";
-import type { Room, RoomMember, RoomRemoved, StoredMessage } from "../../shared/schemas.js";
+import type { Room, RoomBan, RoomMember, RoomMemberChange, RoomRemoved, StoredMessage } from "../../shared/schemas.js";
 import { background } from "./background.js";
 import type { ChatState } from "./chat-state.js";
 import { LOBBY, roomKey } from "./conversations.js";
@@ -32,6 +32,10 @@ const MAX_DELAY = 2 ** 31 - 1;
  */
 export class Moderation {
   private readonly muteTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The bans in force of rooms I moderate, as last loaded (`room:bans`); "loading" while asked. */
+  private readonly bans = new Map<string, RoomBan[] | "loading">();
+  /** The room whose bans were last shown. */
+  private shownFor: string | undefined;
 
   constructor(private readonly context: ModerationContext) {}
 
@@ -119,13 +123,72 @@ export class Moderation {
           text: "They leave the room and cannot join it (nor be invited) until the ban ends.",
           durations: "ban",
           actionLabel: "Ban",
-          act: ({ until, reason }) =>
-            client.ban(roomId, member.userId, {
+          act: async ({ until, reason }) => {
+            const result = await client.ban(roomId, member.userId, {
               ...(until === undefined ? {} : { until }),
               ...(reason === undefined ? {} : { reason }),
-            }),
+            });
+            if (result.ok) this.loadBans(roomId);
+            return result;
+          },
         });
     }
+  }
+
+  /** Whether I may see a room's bans and lift them: its owner, a moderator, or an admin. */
+  private mayListBans(roomId: string): boolean {
+    const role = this.myRole(roomId);
+    return this.context.state.admin || role === "owner" || role === "moderator";
+  }
+
+  /**
+   * The bans in force of a room I moderate, for the member list (loaded on first ask; undefined while
+   * loading, or when I do not moderate the room). Ended bans are left out as they end.
+   */
+  bansOf(roomId: string): RoomBan[] | undefined {
+    // Read again each time the room is opened: a ban of someone outside the room is told to nobody.
+    const opened = roomId !== this.shownFor;
+    this.shownFor = roomId;
+    if (!this.mayListBans(roomId)) return undefined;
+    const known = this.bans.get(roomId);
+    if (known === undefined || (opened && known !== "loading")) this.loadBans(roomId);
+    if (known === undefined || known === "loading") return undefined;
+    const now = Date.now();
+    return known.filter((ban) => ban.until === undefined || ban.until > now);
+  }
+
+  /** Asks the server for a room's bans (the first 200, by user id) and redraws. */
+  private loadBans(roomId: string): void {
+    const { client, toasts } = this.context;
+    this.bans.set(roomId, "loading");
+    background(
+      client.roomBans(roomId, { limit: 200 }).then((result) => {
+        if (result.ok) this.bans.set(roomId, result.data.bans);
+        else {
+          this.bans.delete(roomId);
+          // Refused: my role changed since; the list just does not show.
+          if (result.error.code !== "FORBIDDEN") toasts.show(result.error.message, { kind: "error" });
+        }
+        this.context.changed();
+      }),
+    );
+  }
+
+  /** Lifts a ban from the member list; the list is read again after. */
+  unban(roomId: string, ban: RoomBan): void {
+    const { client, toasts, state } = this.context;
+    background(
+      client.unban(roomId, ban.userId).then((result) => {
+        if (result.ok) toasts.show(`${ban.name} may join ${state.titleOf({ kind: "room", id: roomId })} again.`);
+        else toasts.show(result.error.message, { kind: "error" });
+        this.loadBans(roomId);
+      }),
+    );
+  }
+
+  /** `room:member`: a ban made by someone else (another moderator, another tab) shows in the list too. */
+  memberChanged(change: RoomMemberChange): void {
+    if (change.change === "banned" && this.bans.has(change.roomId)) this.loadBans(change.roomId);
   }
 
   /** Whether I may edit (and, but the lobby, delete) a room: its owner, or an admin. */
@@ -224,6 +287,7 @@ export class Moderation {
   close(): void {
     for (const timer of this.muteTimers.values()) clearTimeout(timer);
     this.muteTimers.clear();
+    this.bans.clear();
   }
 }
 

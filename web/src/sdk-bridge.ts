@@ -90,7 +90,10 @@ export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
   client.on("presence", (notice) => to.inbox.presenceNotice(notice));
   client.on("status", (status) => to.presence.set(status));
   client.on("invited", (invitation) => to.invitations.received(invitation));
-  client.on("member", (change) => to.roomMembers.changed(change));
+  client.on("member", (change) => {
+    to.roomMembers.changed(change);
+    to.moderation.memberChanged(change);
+  });
   client.on("roomRemoved", (removed) => to.moderation.removed(removed));
   client.on("roomUpdated", (room) => to.moderation.updated(room));
   client.on("userUpdated", (user) => {

@@ -1,17 +1,20 @@
 import type pg from "pg";
-import type { AuditEntry, AuditPage, Room } from "../../../shared/schemas.js";
+import type { AuditEntry, AuditPage, Room, RoomBansPage } from "../../../shared/schemas.js";
 import { roomConversation } from "../../messages/conversation.js";
 import { authorize, effectiveRole, type Party, type Refusal, type RoomAction } from "../../rooms/authorization.js";
-import type {
-  AuditDraft,
-  AuditQuery,
-  DeletedRoom,
-  Moderated,
-  ModeratedDelete,
-  ModerationActor,
-  ModerationRepository,
-  RoomChanges,
-  Standing,
+import {
+  BANS_PAGE_SQL,
+  bansPage,
+  type BanRow,
+  type AuditDraft,
+  type AuditQuery,
+  type DeletedRoom,
+  type Moderated,
+  type ModeratedDelete,
+  type ModerationActor,
+  type ModerationRepository,
+  type RoomChanges,
+  type Standing,
 } from "../moderation.js";
 import { moderatedMember } from "../outbox.js";
 import { changedAt, messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
@@ -24,6 +27,7 @@ import { takeRevs } from "./revs.js";
 const BANNED_SQL = "SELECT until FROM room_bans WHERE room_id = $1 AND user_id = $2 AND (until IS NULL OR until > $3)";
 /** A mute in force: `$1` room, `$2` user, `$3` time. */
 const MUTED_SQL = "SELECT until FROM room_mutes WHERE room_id = $1 AND user_id = $2 AND until > $3";
+const BANS_SQL = BANS_PAGE_SQL.replace("$room", "$1").replace("$at", "$2").replace("$after", "$3").replace("$limit", "$4");
 
 /** A refusal as a moderation outcome. */
 const refused = <T>(refusal: Refusal): Moderated<T> => ({ ok: false, refusal });
@@ -370,6 +374,11 @@ export class PgModeration implements ModerationRepository {
 
   auditPage(page: AuditQuery): Promise<AuditPage> {
     return auditPage(this.db.pool, page);
+  }
+
+  async bansPage(roomId: string, at: number, after: string | undefined, limit: number): Promise<RoomBansPage> {
+    const rows = await query<BanRow>(this.db.pool, BANS_SQL, [roomId, at, after ?? "", limit + 1]);
+    return bansPage(rows.rows, limit);
   }
 
   appendAudit(entry: AuditDraft): Promise<AuditEntry> {

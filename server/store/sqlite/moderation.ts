@@ -1,17 +1,20 @@
 import type Database from "better-sqlite3";
-import type { AuditEntry, AuditPage, Room } from "../../../shared/schemas.js";
+import type { AuditEntry, AuditPage, Room, RoomBansPage } from "../../../shared/schemas.js";
 import { roomConversation } from "../../messages/conversation.js";
 import { authorize, effectiveRole, type Party, type RoomAction } from "../../rooms/authorization.js";
-import type {
-  AuditDraft,
-  AuditQuery,
-  DeletedRoom,
-  Moderated,
-  ModeratedDelete,
-  ModerationActor,
-  ModerationRepository,
-  RoomChanges,
-  Standing,
+import {
+  BANS_PAGE_SQL,
+  bansPage,
+  type BanRow,
+  type AuditDraft,
+  type AuditQuery,
+  type DeletedRoom,
+  type Moderated,
+  type ModeratedDelete,
+  type ModerationActor,
+  type ModerationRepository,
+  type RoomChanges,
+  type Standing,
 } from "../moderation.js";
 import { moderatedMember } from "../outbox.js";
 import { changedAt, messageColumns, toRoom, type MessageRow, type RoomRow } from "../rows.js";
@@ -51,6 +54,9 @@ export class SqliteModeration implements ModerationRepository {
         "SELECT until FROM room_bans WHERE room_id = ? AND user_id = ? AND (until IS NULL OR until > ?)",
       ),
       unban: db.prepare<[string, string]>("DELETE FROM room_bans WHERE room_id = ? AND user_id = ?"),
+      bansPage: db.prepare<{ room: string; at: number; after: string; limit: number }, BanRow>(
+        BANS_PAGE_SQL.replace(/\$(room|at|after|limit)/g, "@$1"),
+      ),
       mute: db.prepare<[string, string, number, string, number]>(
         `INSERT INTO room_mutes (room_id, user_id, until, muted_by, create_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT DO UPDATE SET until = excluded.until, muted_by = excluded.muted_by, create_at = excluded.create_at`,
@@ -317,6 +323,10 @@ export class SqliteModeration implements ModerationRepository {
 
   async auditPage(query: AuditQuery): Promise<AuditPage> {
     return auditPage(this.db, query);
+  }
+
+  async bansPage(roomId: string, at: number, after: string | undefined, limit: number): Promise<RoomBansPage> {
+    return bansPage(this.statements.bansPage.all({ room: roomId, at, after: after ?? "", limit: limit + 1 }), limit);
   }
 
   async appendAudit(entry: AuditDraft): Promise<AuditEntry> {

@@ -1,6 +1,6 @@
-import type { RoomMember } from "../../../shared/schemas.js";
+import type { RoomBan, RoomMember } from "../../../shared/schemas.js";
 import { h, icon, ICONS, keepingFocus, replaceChildren } from "../dom.js";
-import { formatAgo } from "../format.js";
+import { formatAgo, formatFull } from "../format.js";
 import { avatar } from "./avatar.js";
 
 /** What one may do to a member from its menu (the server decides; the menu only leaves out what it would refuse). */
@@ -26,6 +26,8 @@ export interface MembersState {
   lastSeen: ReadonlyMap<string, number>;
   /** The moderation actions I may take on a member (none: no menu). */
   actionsOf(member: RoomMember): MemberAction[];
+  /** The room's bans in force, for those who moderate it (undefined: not shown). */
+  bans?: RoomBan[] | undefined;
 }
 
 /** What the members panel asks the app to do. */
@@ -37,6 +39,8 @@ export interface MembersContext {
   onClose(): void;
   /** A moderation action picked in a member's menu. */
   onModerate(member: RoomMember, action: MemberAction): void;
+  /** Unban, picked in the list of bans. */
+  onUnban(ban: RoomBan): void;
 }
 
 /** The right column: members with live online dots; choosing one opens a direct conversation. */
@@ -113,8 +117,49 @@ export class MembersView {
               "Show more members",
             )
           : null,
+        state.bans !== undefined && state.bans.length > 0 ? this.banned(state.bans) : null,
       );
     });
+  }
+
+  /** Who is banned from the room now, with why and until when, and Unban (for those who moderate it). */
+  private banned(bans: RoomBan[]): HTMLElement {
+    return h(
+      "section",
+      { class: "member-group banned-group", "aria-label": "Banned" },
+      h("h3", {}, `Banned — ${bans.length}`),
+      h(
+        "ul",
+        { class: "member-list" },
+        ...bans.map((ban) =>
+          h(
+            "li",
+            { class: "member-row banned-row", "data-banned": ban.userId },
+            h(
+              "span",
+              { class: "member-text", title: ban.userId },
+              h("span", { class: "member-name" }, ban.name),
+              h(
+                "span",
+                { class: "last-seen" },
+                `${ban.until === undefined ? "for good" : `until ${formatFull(ban.until)}`}${ban.reason === undefined ? "" : ` · ${ban.reason}`}`,
+              ),
+            ),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "button small",
+                "data-focus-key": `unban:${ban.userId}`,
+                "aria-label": `Unban ${ban.name}`,
+                onclick: () => this.context.onUnban(ban),
+              },
+              "Unban",
+            ),
+          ),
+        ),
+      ),
+    );
   }
 
   /** A member's moderation menu: a toggle, and the actions while open (Escape closes, arrows move). */

@@ -124,3 +124,59 @@ describe("the web client in daily use", { timeout: 60_000 }, () => {
     expect(uploads).toEqual([]);
   });
 });
+
+describe("where the unread messages begin", { timeout: 60_000 }, () => {
+  it("shows “New messages” above the first message I had not read when I open a conversation, once", async () => {
+    const server = await startServer();
+    const bob = await connect(server, "bob");
+    const room = await ok(bob.socket, "room:create", { name: "Ops", visibility: "public" });
+    const page = await user(server, "alice");
+    const alice = await connect(server, "alice");
+    await ok(alice.socket, "room:join", { roomId: room.id });
+    const say = (content: string) =>
+      ok(bob.socket, "message:send", { messageType: "group", mediaType: "text", to: room.id, content });
+    const ops = page.getByRole("navigation", { name: "Conversations" }).getByRole("button", { name: /^Ops/ });
+    await ops.click();
+    await page.getByRole("heading", { level: 1, name: "Ops" }).waitFor();
+    await say("read before");
+    await messageLog(page).locator("li.msg", { hasText: "read before" }).waitFor();
+
+    // Away in the lobby while two arrive; back in Ops, the divider is right above them.
+    await page
+      .getByRole("navigation", { name: "Conversations" })
+      .getByRole("button", { name: /^Lobby/ })
+      .click();
+    await page.getByRole("heading", { level: 1, name: "Lobby" }).waitFor();
+    await say("first new");
+    await say("second new");
+    await page
+      .getByRole("navigation", { name: "Conversations" })
+      .getByRole("button", { name: "Ops, 2 unread" })
+      .waitFor();
+    await ops.click();
+    await messageLog(page).locator("li.msg", { hasText: "second new" }).waitFor();
+    const rows = messageLog(page).locator("li.msg, li.new-divider");
+    const texts = await rows.evaluateAll((items) =>
+      items.map((item) => (item.classList.contains("new-divider") ? "NEW" : (item.textContent ?? ""))),
+    );
+    const at = texts.indexOf("NEW");
+    expect(at).toBeGreaterThan(0);
+    expect(texts[at - 1]).toContain("read before");
+    expect(texts[at + 1]).toContain("first new");
+    expect(texts.slice(at + 1).join(" ")).toContain("second new");
+    await page.getByRole("separator", { name: "New messages" }).waitFor();
+
+    // My own message does not move it; opened again with nothing unread, there is none.
+    await composer(page).fill("mine");
+    await composer(page).press("Enter");
+    await messageLog(page).locator("li.msg", { hasText: "mine" }).waitFor();
+    expect(await page.getByRole("separator", { name: "New messages" }).count()).toBe(1);
+    await page
+      .getByRole("navigation", { name: "Conversations" })
+      .getByRole("button", { name: /^Lobby/ })
+      .click();
+    await ops.click();
+    await messageLog(page).locator("li.msg", { hasText: "mine" }).waitFor();
+    expect(await page.getByRole("separator", { name: "New messages" }).count()).toBe(0);
+  });
+});

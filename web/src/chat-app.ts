@@ -341,6 +341,7 @@ export class ChatApp {
       this.typing.set(false);
       this.reply(undefined);
     }
+    if (mode === "reset" || this.state.newSince === undefined) this.state.markNewSince(key, true);
     this.state.active = key;
     this.state.local.active = key;
     this.save();

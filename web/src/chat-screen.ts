@@ -178,6 +178,7 @@ export class ChatScreen {
         hasOlder: conversation.hasOlder,
         loadingOlder: conversation.loadingOlder,
         seen: receipts.seenBy(conversation),
+        newAfter: state.newSince?.key === state.active ? state.newSince.after : undefined,
         log: rendersAsLog(room, conversation.timeline),
       },
       mode,

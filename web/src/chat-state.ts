@@ -44,6 +44,11 @@ export class ChatState {
   admin = false;
   /** When my mute ends, by room (section 11), while one is known to be in force; kept by moderation.ts. */
   readonly mutedUntil = new Map<string, number>();
+  /**
+   * Where "New messages" goes in the open conversation: after my read position as it was when I opened it
+   * with unread messages (or when one arrived while I was not looking). Gone when I open another one.
+   */
+  newSince: { key: ConversationKey; after: number } | undefined;
 
   constructor(readonly me: User) {
     this.people.set(me);
@@ -104,6 +109,17 @@ export class ChatState {
   touchDirect(userId: string): void {
     if (this.local.directs[0] === userId) return;
     this.local.directs = [userId, ...this.local.directs.filter((id) => id !== userId)];
+  }
+
+  /**
+   * Marks where the unread messages of a conversation begin (my read position now), unless that is already
+   * marked for it; `opened` replaces the mark of another conversation and marks only when some are unread.
+   */
+  markNewSince(key: ConversationKey, opened: boolean): void {
+    if (opened) this.newSince = undefined;
+    if (this.newSince?.key === key) return;
+    if (opened && (this.local.unread[key] ?? 0) === 0) return;
+    this.newSince = { key, after: this.local.lastRead[key] ?? 0 };
   }
 
   /** I have seen a conversation up to `id`: no unread count, no mention mark. */

@@ -49,6 +49,8 @@ export class Inbox {
       // Sending (from another tab too) reads the conversation up to there.
       state.markRead(key, message.id);
     } else if (message.id > (state.local.lastRead[key] ?? 0)) {
+      // Arriving in the open conversation while the tab is hidden: "New messages" shows where I left off.
+      if (key === state.active) state.markNewSince(key, false);
       state.local.unread[key] = (state.local.unread[key] ?? 0) + 1;
       this.alert(key, message);
     }

@@ -44,6 +44,8 @@ export interface MessageListState {
   loadingOlder: boolean;
   /** "Seen by" under my last message: its id and who read up to it. */
   seen?: { id: number; names: string[] };
+  /** "New messages" goes above the first message of someone else with an id above this. */
+  newAfter?: number | undefined;
   /** Show the conversation as a log (see `rendersAsLog` in log-rule.ts). */
   log?: boolean;
 }
@@ -244,6 +246,8 @@ export class MessageListView {
   private rows(timeline: Timeline): Row[] {
     const rows: Row[] = [];
     let previous: Entry | undefined;
+    const newAfter = this.lastState?.newAfter;
+    let newShown = newAfter === undefined;
     for (const entry of this.entries(timeline)) {
       if (previous === undefined || dayKey(previous.at) !== dayKey(entry.at)) {
         const label = formatDay(entry.at);
@@ -251,6 +255,25 @@ export class MessageListView {
           key: `day:${dayKey(entry.at)}:${label}`,
           version: label,
           build: () => h("li", { class: "day-divider", role: "separator" }, h("span", {}, label)),
+        });
+        previous = undefined;
+      }
+      if (
+        !newShown &&
+        entry.kind === "stored" &&
+        entry.message.id > newAfter! &&
+        entry.message.from !== this.context.me
+      ) {
+        newShown = true;
+        rows.push({
+          key: "new",
+          version: "",
+          build: () =>
+            h(
+              "li",
+              { class: "new-divider", role: "separator", "aria-label": "New messages" },
+              h("span", {}, "New messages"),
+            ),
         });
         previous = undefined;
       }

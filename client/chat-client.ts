@@ -12,6 +12,7 @@ import type {
 import type {
   AuditPage,
   RoomBansPage,
+  ReadPositionsPage,
   RoomRemoved,
   RoomUpdateInput,
   Conversation,
@@ -394,6 +395,19 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     options?: RequestOptions,
   ): Promise<Result<{ unread: number }>> {
     return this.request("conversation:read", { conversation, lastReadId }, options);
+  }
+
+  /**
+   * Where the people of a conversation have read up to (a room's members, or the two of a direct
+   * conversation), by user id in pages (`after`: the last user id of the page before); those who turned read
+   * receipts off are left out. Live changes come as `receipt` events.
+   */
+  conversationReads(
+    conversation: Conversation,
+    page: { after?: string; limit?: number } = {},
+    options?: RequestOptions,
+  ): Promise<Result<ReadPositionsPage>> {
+    return this.request("conversation:reads", { conversation, ...page }, options);
   }
 
   /** Tells the other members this user started or stopped typing (the server throttles starts). */

@@ -1,6 +1,7 @@
 import type { ErrorCode, Result } from "./errors.js";
 import type {
   ConversationReadInput,
+  ConversationReadsInput,
   ConversationSummary,
   HistoryListInput,
   HistorySearchInput,
@@ -19,6 +20,7 @@ import type {
   AuthRefreshInput,
   Message,
   MessagePage,
+  ReadPositionsPage,
   Room,
   RoomCreateInput,
   RoomInvite,
@@ -62,6 +64,7 @@ export interface ClientToServerEvents {
   "room:members": (payload: RoomMembersInput, ack: Ack<{ members: RoomMember[]; hasMore: boolean }>) => void;
   "conversation:list": (payload: Record<string, never>, ack: Ack<ConversationSummary[]>) => void;
   "conversation:read": (payload: ConversationReadInput, ack: Ack<{ unread: number }>) => void;
+  "conversation:reads": (payload: ConversationReadsInput, ack: Ack<ReadPositionsPage>) => void;
   typing: (payload: TypingInput, ack: Ack<Record<string, never>>) => void;
   "message:edit": (payload: MessageEditInput, ack: Ack<StoredMessage>) => void;
   "message:delete": (payload: MessageRefInput, ack: Ack<StoredMessage>) => void;

@@ -234,6 +234,28 @@ export const conversationListSchema = z.object({});
 /** `conversation:read` payload. */
 export const conversationReadSchema = z.object({ conversation: conversationSchema, lastReadId: cursor });
 
+/** Most read positions `conversation:reads` answers at once. */
+export const MAX_READS_PAGE = 200;
+
+/** `conversation:reads` payload: the read positions of a conversation's people, by user id after `after`. */
+export const conversationReadsSchema = z.object({
+  conversation: conversationSchema,
+  after: userIdSchema.optional(),
+  limit: z.int().min(1).max(MAX_READS_PAGE).default(100),
+});
+
+/** One person's read position in a conversation (0: never read), as `conversation:reads` lists it. */
+export interface ReadPosition {
+  userId: string;
+  lastReadId: number;
+}
+
+/** A page of `conversation:reads`: by user id; people who turned read receipts off are left out. */
+export interface ReadPositionsPage {
+  reads: ReadPosition[];
+  hasMore: boolean;
+}
+
 /** `typing` payload. */
 export const typingSchema = z.object({ conversation: conversationSchema, state: z.enum(["start", "stop"]) });
 
@@ -318,6 +340,7 @@ export interface UserSettings {
 }
 
 export type ConversationReadInput = z.input<typeof conversationReadSchema>;
+export type ConversationReadsInput = z.input<typeof conversationReadsSchema>;
 export type TypingInput = z.input<typeof typingSchema>;
 export type MessageEditInput = z.input<typeof messageEditSchema>;
 export type MessageRefInput = z.input<typeof messageRefSchema>;

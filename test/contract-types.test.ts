@@ -85,6 +85,7 @@ describe("shared event map types", () => {
       | "room:members"
       | "conversation:list"
       | "conversation:read"
+      | "conversation:reads"
       | "typing"
       | "message:edit"
       | "message:delete"

@@ -311,3 +311,71 @@ describe("conversation:read", () => {
     );
   });
 });
+
+describe("conversation:reads", () => {
+  const reads = (who: Client, conversation: Conversation, page: { after?: string; limit?: number } = {}) =>
+    ok(who.socket, "conversation:reads", { conversation, ...page });
+
+  it("lists a room's members' read positions by user id in pages, 0 for never read, without those with receipts off", async () => {
+    const server = await startServer();
+    const alice = await client(server, "alice");
+    const bob = await client(server, "bob");
+    const carol = await client(server, "carol");
+    const dave = await client(server, "dave");
+    const outsider = await client(server, "zed");
+    const team = await ok(bob.socket, "room:create", { name: "team" });
+    for (const who of [alice, carol, dave]) await ok(who.socket, "room:join", { roomId: team.id });
+    const room = { room: team.id };
+    const m1 = await say(bob, team.id, "one", "group");
+    const m2 = await say(bob, team.id, "two", "group");
+    await read(alice, room, m2.id);
+    await read(carol, room, m1.id);
+    await ok(dave.socket, "user:update", { readReceipts: false });
+    await read(dave, room, m2.id);
+    // bob's position moved to his own message when he sent it.
+    expect(await reads(alice, room)).toEqual({
+      reads: [
+        { userId: "alice", lastReadId: m2.id },
+        { userId: "bob", lastReadId: m2.id },
+        { userId: "carol", lastReadId: m1.id },
+      ],
+      hasMore: false,
+    });
+    const first = await reads(carol, room, { limit: 2 });
+    expect(first).toEqual({
+      reads: [expect.objectContaining({ userId: "alice" }), expect.objectContaining({ userId: "bob" })],
+      hasMore: true,
+    });
+    expect(await reads(carol, room, { after: "bob", limit: 2 })).toEqual({
+      reads: [{ userId: "carol", lastReadId: m1.id }],
+      hasMore: false,
+    });
+    expectRefused(await request(outsider.socket, "conversation:reads", { conversation: room }), "FORBIDDEN");
+    expectRefused(
+      await request(alice.socket, "conversation:reads", { conversation: room, limit: 201 }),
+      "INVALID_PAYLOAD",
+    );
+    expectRefused(await request(alice.socket, "conversation:reads", { conversation: { user: "nobody" } }), "NOT_FOUND");
+  });
+
+  it("gives both users of a direct conversation, and nobody in the system conversation", async () => {
+    const server = await startServer();
+    const alice = await client(server, "alice");
+    const bob = await client(server, "bob");
+    const hi = await say(alice, "bob", "hi bob");
+    expect(await reads(alice, { user: "bob" })).toEqual({
+      reads: [
+        { userId: "alice", lastReadId: hi.id },
+        { userId: "bob", lastReadId: 0 },
+      ],
+      hasMore: false,
+    });
+    await read(bob, { user: "alice" }, hi.id);
+    expect((await reads(alice, { user: "bob" })).reads[1]).toEqual({ userId: "bob", lastReadId: hi.id });
+    expect(await reads(bob, { user: "alice" }, { after: "alice" })).toEqual({
+      reads: [{ userId: "bob", lastReadId: hi.id }],
+      hasMore: false,
+    });
+    expect(await reads(alice, { user: "system" })).toEqual({ reads: [], hasMore: false });
+  });
+});

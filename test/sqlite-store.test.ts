@@ -397,7 +397,9 @@ describe("SqliteStore query plans", () => {
     for (const kind of ["rooms", "direct"] as const) {
       const steps = plan(store, conversationRowsSql(kind), { user: "alice", cap: 999 });
       expect(fullScans(steps), steps.join(" | ")).toEqual([]);
-      expect(steps.join(" | "), kind).toMatch(/COVERING INDEX messages_rev_by_conversation \(conversation=\? AND rev>\?\)/);
+      expect(steps.join(" | "), kind).toMatch(
+        /COVERING INDEX messages_rev_by_conversation \(conversation=\? AND rev>\?\)/,
+      );
     }
     const rows = await store.conversationRows("bob");
     expect(rows.rooms.find((room) => room.id === "lobby")?.unread).toBe(1);

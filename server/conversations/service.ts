@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ClusterTyping } from "../cluster/typing.js";
 import { SYSTEM_USER_ID } from "../../shared/ids.js";
-import type { Conversation, ConversationSummary, StoredMessage } from "../../shared/schemas.js";
+import type { Conversation, ConversationSummary, ReadPositionsPage, StoredMessage } from "../../shared/schemas.js";
 import { fileUrl } from "../files/urls.js";
 import type { Delivery } from "../delivery/deliver.js";
 import type { ConversationKeys, ConversationRow, Store } from "../store/types.js";
@@ -122,6 +122,28 @@ export class ConversationService {
       if (move.moved) await this.emitReceipt(userId, resolved, position, originSocketId);
     }
     return { unread: await this.store.unreadCount(userId, resolved.keys, position) };
+  }
+
+  /**
+   * `conversation:reads`: where the people of a conversation the caller may see have read up to, by user id
+   * (a page of a room's members; both users of a direct conversation; nobody in the system conversation),
+   * leaving out those who turned read receipts off.
+   */
+  async reads(userId: string, conversation: Conversation, after: string | undefined, limit: number) {
+    const resolved = await resolveConversation(this.store, userId, conversation);
+    let people: string[];
+    let hasMore = false;
+    if ("room" in conversation) {
+      const members = await this.store.members(conversation.room, after, limit + 1);
+      hasMore = members.length > limit;
+      people = members.slice(0, limit).map((member) => member.userId);
+    } else if (resolved.peer === SYSTEM_USER_ID) {
+      people = [];
+    } else {
+      people = [...new Set([userId, resolved.peer!])].sort().filter((id) => after === undefined || id > after);
+    }
+    const reads = people.length === 0 ? [] : await this.store.readPositionsOf(resolved.readKey, people);
+    return { reads, hasMore } satisfies ReadPositionsPage;
   }
 
   private async emitReceipt(userId: string, resolved: ResolvedConversation, lastReadId: number, origin?: string) {

@@ -2,6 +2,7 @@ import {
   authRefreshSchema,
   conversationListSchema,
   conversationReadSchema,
+  conversationReadsSchema,
   historyListSchema,
   historySearchSchema,
   messageEditSchema,
@@ -61,6 +62,9 @@ export function createHandlerTable(services: {
     "conversation:list": defineHandler(conversationListSchema, (ctx) => conversations.list(ctx.user.id)),
     "conversation:read": defineHandler(conversationReadSchema, (ctx, input) =>
       conversations.read(ctx.user.id, input.conversation, input.lastReadId, ctx.socketId),
+    ),
+    "conversation:reads": defineHandler(conversationReadsSchema, (ctx, input) =>
+      conversations.reads(ctx.user.id, input.conversation, input.after, input.limit),
     ),
     typing: defineHandler(typingSchema, (ctx, input) =>
       conversations.setTyping(ctx.user.id, input.conversation, input.state),

@@ -35,7 +35,7 @@ import type {
   WebhookRepository,
 } from "./types.js";
 import type { WebhookDelivery } from "../../shared/webhooks.js";
-import type { AuditEntry, AuditPage, RoomBansPage } from "../../shared/schemas.js";
+import type { AuditEntry, AuditPage, ReadPosition, RoomBansPage } from "../../shared/schemas.js";
 import type {
   AuditDraft,
   AuditQuery,
@@ -257,6 +257,9 @@ export abstract class RepositoryStore implements Store {
   }
   moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove> {
     return this.parts.readState.moveReadPosition(userId, conversation, lastReadId);
+  }
+  readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]> {
+    return this.parts.readState.readPositionsOf(conversation, userIds);
   }
   unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number> {
     return this.parts.readState.unreadCount(userId, conversation, after);

@@ -1,4 +1,12 @@
-import type { MediaType, Room, RoomInvitation, RoomRole, StoredMessage, User } from "../../shared/schemas.js";
+import type {
+  MediaType,
+  ReadPosition,
+  Room,
+  RoomInvitation,
+  RoomRole,
+  StoredMessage,
+  User,
+} from "../../shared/schemas.js";
 import type { WebhookDelivery, WebhookEventData, WebhookEventType } from "../../shared/webhooks.js";
 import type { AuditDraft, ModerationRepository } from "./moderation.js";
 
@@ -378,6 +386,12 @@ export interface ReadStateRepository {
    * concurrent moves to one position, exactly one did).
    */
   moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove>;
+  /**
+   * The read positions in a conversation of the given users (at most a page of them: the caller bounds it),
+   * 0 for one who never read it, by user id; users who turned read receipts off, or who do not exist, are
+   * left out.
+   */
+  readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]>;
   /** Messages by others after `after`, tombstones excluded, counted up to UNREAD_CAP. */
   unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number>;
   /**

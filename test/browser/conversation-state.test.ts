@@ -103,6 +103,27 @@ describe("conversation state in the web client", { timeout: 45_000 }, () => {
     );
   });
 
+  it("keeps 'Seen by' after a reload (and in a room), read back from the server", async () => {
+    const server = await startServer();
+    const bob = await connect(server, "bob");
+    const carol = await connect(server, "carol");
+    const alice = await user(server, "alice");
+    await sendThroughUi(alice, "anyone?");
+    await messageLog(alice).getByText("anyone?").waitFor();
+    const mine = (await ok(bob.socket, "sync", { after: 0 })).messages.find((m) => m.content === "anyone?")!;
+    await ok(bob.socket, "conversation:read", { conversation: { room: "lobby" }, lastReadId: mine.id });
+    await ok(carol.socket, "conversation:read", { conversation: { room: "lobby" }, lastReadId: mine.id });
+    await messageLog(alice).getByText("Seen by bob, carol", { exact: true }).waitFor();
+
+    const again = await user(server, "alice");
+    await messageLog(again).getByText("anyone?").waitFor();
+    await messageLog(again).getByText("Seen by bob, carol", { exact: true }).waitFor();
+    // A reader with read receipts off is not named.
+    await ok(carol.socket, "user:update", { readReceipts: false });
+    const third = await user(server, "alice");
+    await messageLog(third).getByText("Seen by bob", { exact: true }).waitFor();
+  });
+
   it("edits and deletes my messages from their action menu, and the other user sees the edit and the tombstone live", async () => {
     const server = await startServer();
     const alice = await user(server, "alice");

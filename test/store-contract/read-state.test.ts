@@ -78,6 +78,25 @@ describeStores("Store contract: read state", (open) => {
     expect((await store.conversationRows("alice")).rooms.find((row) => row.id === "lobby")?.unread).toBe(0);
   });
 
+  it("reads the positions of given users in one conversation by id: 0 when never read, receipts off or unknown left out", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob", "carol", "dave");
+    await store.moveReadPosition("alice", LOBBY, 7);
+    await store.moveReadPosition("carol", LOBBY, 3);
+    await store.moveReadPosition("carol", directConversation("alice", "carol"), 9);
+    await store.updateUser("dave", { readReceipts: false });
+    await store.moveReadPosition("dave", LOBBY, 5);
+    expect(await store.readPositionsOf(LOBBY, ["dave", "carol", "nobody", "bob", "alice"])).toEqual([
+      { userId: "alice", lastReadId: 7 },
+      { userId: "bob", lastReadId: 0 },
+      { userId: "carol", lastReadId: 3 },
+    ]);
+    expect(await store.readPositionsOf(directConversation("alice", "carol"), ["carol"])).toEqual([
+      { userId: "carol", lastReadId: 9 },
+    ]);
+    expect(await store.readPositionsOf(LOBBY, [])).toEqual([]);
+  });
+
   it("counts the system conversation over both of its keys", async () => {
     const store = await open();
     await addUsers(store, "alice", "bob");

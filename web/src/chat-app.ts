@@ -350,6 +350,7 @@ export class ChatApp {
     this.state.markRead(key, conversation.timeline.newestId);
     this.screen.show(mode);
     this.history.ensureLoaded(conversation);
+    this.receipts.loadReads(conversation);
     background(this.roomMembers.load(conversation));
     if (window.matchMedia("(pointer: fine)").matches) this.composer.focus();
   }

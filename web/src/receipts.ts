@@ -26,8 +26,10 @@ export interface ReceiptsContext {
 export class Receipts {
   /** My read position per conversation as the server knows it. */
   private readonly serverRead = new Map<ConversationKey, number>();
-  /** Others' read positions learnt from receipts, per conversation. */
+  /** Others' read positions learnt from receipts and `conversation:reads`, per conversation. */
   private readonly reads = new Map<ConversationKey, Map<string, number>>();
+  /** Conversations whose read positions were asked for since the last connect. */
+  private readonly asked = new Set<ConversationKey>();
 
   constructor(private readonly context: ReceiptsContext) {}
 
@@ -39,10 +41,34 @@ export class Receipts {
       background(this.sync());
       return;
     }
+    this.learn(key, receipt.userId, receipt.lastReadId);
+    if (key === this.context.state.active) this.context.changed(false);
+  }
+
+  private learn(key: ConversationKey, userId: string, lastReadId: number): void {
     let reads = this.reads.get(key);
     if (!reads) this.reads.set(key, (reads = new Map()));
-    reads.set(receipt.userId, Math.max(reads.get(receipt.userId) ?? 0, receipt.lastReadId));
-    if (key === this.context.state.active) this.context.changed(false);
+    reads.set(userId, Math.max(reads.get(userId) ?? 0, lastReadId));
+  }
+
+  /**
+   * Where the others have read up to in a conversation, from the server (`conversation:reads`: the first 200
+   * people by id), once per connect: "Seen by" holds across reloads and reconnects; receipts keep it live.
+   */
+  loadReads(conversation: Conversation): void {
+    const { client, state } = this.context;
+    const { key, ref } = conversation;
+    if (this.asked.has(key) || client.state !== "online" || (ref.kind === "direct" && ref.id === SYSTEM)) return;
+    this.asked.add(key);
+    background(
+      client.conversationReads(historyTarget(ref), { limit: 200 }).then((result) => {
+        if (!result.ok) return void this.asked.delete(key);
+        for (const read of result.data.reads) {
+          if (read.userId !== state.me.id) this.learn(key, read.userId, read.lastReadId);
+        }
+        if (key === state.active) this.context.changed(false);
+      }),
+    );
   }
 
   /** My read position on the server moved to `id` (sending moves it too, silently). */
@@ -53,6 +79,9 @@ export class Receipts {
   /** Unread counts, read positions and direct conversations from the server (every connect). */
   async sync(): Promise<void> {
     const { client, state } = this.context;
+    // Receipts sent while this tab was not connected are missed: ask again.
+    this.asked.clear();
+    this.loadReads(state.conversation(state.active));
     const list = await client.listConversations();
     if (!list.ok) return;
     const directs: string[] = [];

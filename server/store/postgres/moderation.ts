@@ -27,7 +27,10 @@ import { takeRevs } from "./revs.js";
 const BANNED_SQL = "SELECT until FROM room_bans WHERE room_id = $1 AND user_id = $2 AND (until IS NULL OR until > $3)";
 /** A mute in force: `$1` room, `$2` user, `$3` time. */
 const MUTED_SQL = "SELECT until FROM room_mutes WHERE room_id = $1 AND user_id = $2 AND until > $3";
-const BANS_SQL = BANS_PAGE_SQL.replace("$room", "$1").replace("$at", "$2").replace("$after", "$3").replace("$limit", "$4");
+const BANS_SQL = BANS_PAGE_SQL.replace("$room", "$1")
+  .replace("$at", "$2")
+  .replace("$after", "$3")
+  .replace("$limit", "$4");
 
 /** A refusal as a moderation outcome. */
 const refused = <T>(refusal: Refusal): Moderated<T> => ({ ok: false, refusal });

@@ -1,4 +1,5 @@
 import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
+import type { ReadPosition } from "../../../shared/schemas.js";
 import type { ConversationKey, ConversationKeys, ConversationRow, ReadMove, ReadStateRepository } from "../types.js";
 import { UNREAD_CAP } from "../types.js";
 import type { PgDatabase } from "./db.js";
@@ -36,6 +37,17 @@ const DIRECT_ROWS = conversationRowsSql("direct");
 /** Read positions, unread counts and the conversation list, on PostgreSQL. */
 export class PgReadState implements ReadStateRepository {
   constructor(private readonly db: PgDatabase) {}
+
+  async readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]> {
+    const rows = await query<{ user_id: string; last_read_id: number }>(
+      this.db.pool,
+      `SELECT u.id AS user_id, COALESCE(rp.last_read_id, 0) AS last_read_id FROM users u
+       LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = $1
+       WHERE u.id = ANY($2::text[]) AND u.read_receipts ORDER BY u.id COLLATE "C"`,
+      [conversation, userIds],
+    );
+    return rows.rows.map((row) => ({ userId: row.user_id, lastReadId: Number(row.last_read_id) }));
+  }
 
   async readPosition(userId: string, conversation: ConversationKey): Promise<number> {
     const rows = await query<{ last_read_id: number }>(

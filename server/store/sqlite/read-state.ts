@@ -1,5 +1,6 @@
 import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
 import { UNREAD_CAP } from "../types.js";
+import type { ReadPosition } from "../../../shared/schemas.js";
 import type { ConversationKey, ConversationKeys, ConversationRow, ReadMove, ReadStateRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
 import { DIRECT_KEY_SQL } from "./message-rows.js";
@@ -55,7 +56,16 @@ export class SqliteReadState implements ReadStateRepository {
       roomRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("rooms")).raw(true),
       directRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("direct")).raw(true),
       directPeers: db.prepare<[string], { peer: string }>("SELECT peer FROM direct_conversations WHERE user_id = ?"),
+      positionsOf: db.prepare<[string, string], ReadPosition>(
+        `SELECT u.id AS userId, COALESCE(rp.last_read_id, 0) AS lastReadId FROM users u
+         LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = ?
+         WHERE u.id IN (SELECT value FROM json_each(?)) AND u.read_receipts = 1 ORDER BY u.id`,
+      ),
     };
+  }
+
+  async readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]> {
+    return this.statements.positionsOf.all(conversation, JSON.stringify(userIds));
   }
 
   async readPosition(userId: string, conversation: ConversationKey): Promise<number> {

@@ -1,15 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Message, PresenceMessage } from "../shared/schemas.js";
-import {
-  barrier,
-  cleanup,
-  connect,
-  ok,
-  startServer,
-  waitForMessage,
-  type Connected,
-} from "./support/harness.js";
+import { barrier, cleanup, connect, ok, startServer, waitForMessage, type Connected } from "./support/harness.js";
 import { disconnect } from "./state-support.js";
 
 afterEach(cleanup);

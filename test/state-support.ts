@@ -6,13 +6,7 @@
 import { expect } from "vitest";
 import { createChatServer } from "../server/app.js";
 import type { ErrorCode, Result } from "../shared/errors.js";
-import type {
-  Receipt,
-  SessionInfo,
-  StoredMessage,
-  TypingNotice,
-  UploadedFile,
-} from "../shared/schemas.js";
+import type { Receipt, SessionInfo, StoredMessage, TypingNotice, UploadedFile } from "../shared/schemas.js";
 import type { Message } from "../shared/schemas.js";
 import {
   cleanup,

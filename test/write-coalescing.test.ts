@@ -25,7 +25,13 @@ const say = (bob: Awaited<ReturnType<typeof connect>>, content: string) =>
 
 /** Group commits and the messages they held so far, from /metrics. */
 function commitsOf(metrics: string): { groups: number; messages: number } {
-  const value = (name: string) => Number(metrics.split("\n").find((line) => line.startsWith(`${name} `))!.split(" ")[1]);
+  const value = (name: string) =>
+    Number(
+      metrics
+        .split("\n")
+        .find((line) => line.startsWith(`${name} `))!
+        .split(" ")[1],
+    );
   return { groups: value("chat_store_commit_messages_count"), messages: value("chat_store_commit_messages_sum") };
 }
 
@@ -106,7 +112,13 @@ describe("write coalescing", () => {
     const tcp = (alice.ws as unknown as { _socket: NetSocket })._socket;
     tcp.cork();
     for (let index = 1; index <= 8; index++) {
-      const send = { messageType: "group", mediaType: "text", to: "lobby", content: `m${index}`, clientMsgId: `b${index}` };
+      const send = {
+        messageType: "group",
+        mediaType: "text",
+        to: "lobby",
+        content: `m${index}`,
+        clientMsgId: `b${index}`,
+      };
       alice.send(`42${index}${JSON.stringify(["message:send", send])}`);
     }
     tcp.uncork();

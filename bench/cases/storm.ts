@@ -107,7 +107,10 @@ export async function stormCase(ctx: BenchContext): Promise<CaseResult> {
         met: p99Ratio <= 2,
       });
     }
-    failures += Object.values(variant.servers).reduce((sum, s) => sum + s.runs.reduce((n, r) => n + r["failures"]!, 0), 0);
+    failures += Object.values(variant.servers).reduce(
+      (sum, s) => sum + s.runs.reduce((n, r) => n + r["failures"]!, 0),
+      0,
+    );
   }
   if (ctx.profile) {
     const dir = join(ctx.resultsDir, "profiles");

@@ -117,6 +117,4 @@ const search = await time(spec.iterations.wide, async (i) => {
   return { messages: found };
 });
 await server.close();
-process.stdout.write(
-  `${JSON.stringify({ last, back, sync, syncPage, syncFromZero, conversationList, search })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ last, back, sync, syncPage, syncFromZero, conversationList, search })}\n`);

@@ -148,9 +148,9 @@ export class WorkerManager {
   }
 
   private releaseLease(roomId: string, lease: Lease): void {
-    this.deps.cluster!.leases.release(lease).catch((error: unknown) =>
-      this.deps.onBackgroundError("worker-lease", error, { worker: roomId }),
-    );
+    this.deps
+      .cluster!.leases.release(lease)
+      .catch((error: unknown) => this.deps.onBackgroundError("worker-lease", error, { worker: roomId }));
   }
 
   /** Cluster: keeps the lease of a running worker; a lost lease stops it (another node took over). */

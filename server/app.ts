@@ -182,6 +182,15 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     store.recordEvent({ type, at, data: { userId, at } });
   const presenceHookFailed = (type: string, userId: string) => (err: unknown) =>
     backgroundError("webhook", err, { event: type, userId });
+  if (!options.cluster) {
+    // A single node killed (kill -9, a power loss) never wrote the offline of the users it had online: say it
+    // now, before anyone can connect. A node that stops cleanly writes them itself (close, below).
+    const at = now();
+    for (const userId of await store.usersLeftOnline()) {
+      await presenceHook("user.offline", userId, at);
+      await store.setLastSeen(userId, at);
+    }
+  }
   const tokens = createTokenService(config);
   const originAllowed = createOriginCheck(config);
   // One notion of the client's address for HTTP (`request.ip`) and the Socket.IO handshake.

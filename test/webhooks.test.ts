@@ -6,7 +6,18 @@ import { WebhookSender } from "../server/webhooks/sender.js";
 import { verifyWebhook, WebhookVerificationError } from "../client/webhooks.js";
 import type { RoomMemberChange } from "../shared/schemas.js";
 import type { WebhookCreated, WebhookDelivery } from "../shared/webhooks.js";
-import { ADMIN_KEY, cleanup, connect, ok, tempDir, testConfig, until, type TestServer } from "./support/harness.js";
+import {
+  ADMIN_KEY,
+  cleanup,
+  connect,
+  ok,
+  openSocket,
+  signToken,
+  tempDir,
+  testConfig,
+  until,
+  type TestServer,
+} from "./support/harness.js";
 import { startCluster } from "./support/cluster.js";
 import { killAll, spawnServer } from "./support/process.js";
 import { createTestDatabase, missingServices } from "./support/services.js";
@@ -77,6 +88,7 @@ function typesBySeq(got: Receiver): string[] {
 }
 
 const waitFor = (predicate: () => boolean, ms = 8000) => until(predicate, ms);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `read` until `done` holds for what it answered; answers that. */
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 8000): Promise<T> {
@@ -432,6 +444,38 @@ describe("webhooks: durability and the cluster", () => {
     expect(new Set(events.map((event) => event.type))).toEqual(new Set(["user.created"]));
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
+  }, 60_000);
+
+  it("says user.offline at the next boot for the users a killed single node had online, once", async () => {
+    const hook = await receiver();
+    const dataDir = tempDir();
+    const env = { WEBHOOK_URL: hook.url, WEBHOOK_SECRET: SECRET, PRESENCE_GRACE_MS: "100" };
+    const first = await spawnServer(dataDir, env);
+    const sockets = ["stays", "leaves"].map((id) => openSocket(first.url, signToken(id)));
+    await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once("session", resolve))));
+    sockets[1]!.disconnect();
+    const presence = () =>
+      hook.received
+        .map((request) => request.event)
+        .filter((event) => event.type === "user.online" || event.type === "user.offline")
+        .map((event) => `${event.type} ${(event.data as { userId: string }).userId}`);
+    await waitFor(() => presence().includes("user.offline leaves"), 10_000);
+    first.child.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    sockets[0]!.disconnect();
+    const second = await spawnServer(dataDir, env);
+    await waitFor(() => presence().includes("user.offline stays"), 10_000);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+    // A third boot after a clean stop says nothing more.
+    const third = await spawnServer(dataDir, env);
+    await sleep(500);
+    third.child.kill("SIGTERM");
+    expect(await third.exited).toBe(0);
+    expect(presence().sort()).toEqual(
+      ["user.online leaves", "user.online stays", "user.offline leaves", "user.offline stays"].sort(),
+    );
+    for (const request of hook.received) expect(signatureValid(SECRET, request)).toBe(true);
   }, 60_000);
 
   it.skipIf(skipCluster !== undefined)(

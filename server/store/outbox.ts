@@ -95,3 +95,16 @@ export function settleValues(
       return ["failed", null, outcome.statusCode ?? null, outcome.error ?? null, outcome.at];
   }
 }
+
+/**
+ * The users whose last presence event is `user.online`, from the outbox's presence events in seq order (rows
+ * of `user_id` and `type`).
+ */
+export function leftOnline(rows: Iterable<{ user_id: string; type: string }>): string[] {
+  const last = new Map<string, string>();
+  for (const row of rows) last.set(row.user_id, row.type);
+  return [...last]
+    .filter(([, type]) => type === "user.online")
+    .map(([userId]) => userId)
+    .sort();
+}

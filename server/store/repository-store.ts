@@ -299,6 +299,9 @@ export abstract class RepositoryStore implements Store {
   recordEvent(event: OutboxEvent): Promise<void> {
     return this.parts.webhooks.recordEvent(event);
   }
+  usersLeftOnline(): Promise<string[]> {
+    return this.parts.webhooks.usersLeftOnline();
+  }
 
   observeDeliveries(listener: () => void): void {
     this.parts.webhooks.observeDeliveries(listener);

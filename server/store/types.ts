@@ -516,6 +516,11 @@ export interface WebhookRepository {
   /** Writes an event caused by no other stored change (presence), in a transaction of its own. */
   recordEvent(event: OutboxEvent): Promise<void>;
   /**
+   * The users whose newest presence event in the outbox is `user.online`, by id: a single node that stops
+   * cleanly writes their `user.offline`, one killed did not (read at its next boot; scans the outbox's events).
+   */
+  usersLeftOnline(): Promise<string[]>;
+  /**
    * Calls `listener` soon after a transaction of this store that wrote pending deliveries has committed (so that
    * the sender attempts them at once rather than at its next poll); replaces an earlier listener. Only this
    * process's transactions are heard of: other nodes' deliveries wait for a poll.

@@ -29,6 +29,23 @@ describeStores("Store contract: webhook outbox", (open) => {
     expect(await claimAll(store, "only-online")).toEqual([]);
   });
 
+  it("names the users whose last presence event is user.online (a killed node never wrote their offline)", async () => {
+    const store = await open();
+    expect(await store.usersLeftOnline()).toEqual([]);
+    await store.createWebhook(endpoint("presence", ["user.online", "user.offline"]), 10);
+    const presence = (type: "user.online" | "user.offline", userId: string) =>
+      store.recordEvent({ type, at: tick(), data: { userId, at: 1 } });
+    await presence("user.online", "carol");
+    await presence("user.online", "alice");
+    await presence("user.online", "bob");
+    await presence("user.offline", "bob");
+    await presence("user.offline", "dave");
+    await presence("user.offline", "carol");
+    await presence("user.online", "carol");
+    await addUsers(store, "erin");
+    expect(await store.usersLeftOnline()).toEqual(["alice", "carol"]);
+  });
+
   it("tells the delivery listener once a transaction that wrote deliveries has committed, and only then", async () => {
     const store = await open();
     const heard: number[] = [];

@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { WebhookDelivery, WebhookEventType } from "../../../shared/webhooks.js";
 import {
   DELIVERY_COLUMNS,
+  leftOnline,
   newEventId,
   settleValues,
   toDelivery,
@@ -128,6 +129,15 @@ export class PgWebhooks implements WebhookRepository {
 
   async recordEvent(event: OutboxEvent): Promise<void> {
     await transaction(this.db.pool, (client) => emitEvents(client, [event]));
+  }
+
+  async usersLeftOnline(): Promise<string[]> {
+    const rows = await query<{ user_id: string; type: string }>(
+      this.db.pool,
+      `SELECT data::json->>'userId' AS user_id, type FROM webhook_events
+       WHERE type IN ('user.online', 'user.offline') ORDER BY seq`,
+    );
+    return leftOnline(rows.rows);
   }
 
   observeDeliveries(listener: () => void): void {

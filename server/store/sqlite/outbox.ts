@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import {
   DELIVERY_COLUMNS,
+  leftOnline,
   newEventId,
   settleValues,
   toDelivery,
@@ -110,6 +111,10 @@ export class SqliteWebhooks implements WebhookRepository {
          ON CONFLICT (id) DO UPDATE SET url = excluded.url, secret = excluded.secret, events = excluded.events`,
       ),
       all: db.prepare<[], EndpointRow>("SELECT * FROM webhook_endpoints ORDER BY create_at, id"),
+      presence: db.prepare<[], { user_id: string; type: string }>(
+        `SELECT json_extract(data, '$.userId') AS user_id, type FROM webhook_events
+         WHERE type IN ('user.online', 'user.offline') ORDER BY seq`,
+      ),
       delete: db.prepare<[string]>("DELETE FROM webhook_endpoints WHERE id = ?"),
       due: db.prepare<[string, number, number], ClaimRow>(
         `SELECT d.event_seq, d.attempts, e.id, e.type, e.create_at, e.data
@@ -181,6 +186,10 @@ export class SqliteWebhooks implements WebhookRepository {
   async recordEvent(event: OutboxEvent): Promise<void> {
     // Most servers have no endpoint for presence events: then this is one read, with no transaction around it.
     if (this.outbox.wanted(event.type)) this.db.transaction(() => this.outbox.add(event))();
+  }
+
+  async usersLeftOnline(): Promise<string[]> {
+    return leftOnline(this.statements.presence.iterate());
   }
 
   observeDeliveries(listener: () => void): void {

@@ -281,7 +281,10 @@ describe("ban (section 11)", () => {
     expect(await request(alice.socket, "room:invite", { roomId: room.id, userId: "bob" })).toMatchObject(
       refused("FORBIDDEN"),
     );
-    expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject({
+      ok: false,
+      error: { code: "FORBIDDEN", message: `you are banned from this room until ${new Date(until_).toISOString()}` },
+    });
     expect((await ok(bob.socket, "room:list", {})).invited).toEqual([]);
     await sleep(Math.max(0, until_ - Date.now()) + 20);
     await ok(alice.socket, "room:invite", { roomId: room.id, userId: "bob" });
@@ -299,7 +302,10 @@ describe("ban (section 11)", () => {
     const room = await ok(alice.socket, "room:create", { name: "open" });
     expect(await request(alice.socket, "room:ban", { roomId: room.id, userId: "bob" })).toEqual(EMPTY);
     expect(bob.removed).toEqual([]);
-    expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject(refused("FORBIDDEN"));
+    expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject({
+      ok: false,
+      error: { code: "FORBIDDEN", message: "you are banned from this room for good" },
+    });
     expect(await request(alice.socket, "room:invite", { roomId: room.id, userId: "bob" })).toMatchObject(
       refused("FORBIDDEN"),
     );

@@ -59,7 +59,15 @@ export class RoomService {
     const outcome = await this.store.joinRoom(roomId, userId, this.now());
     if (outcome === "no-room") throw notFound("room");
     if (outcome === "not-invited") throw forbidden("this room is private: ask a member for an invitation");
-    if (outcome === "banned") throw forbidden("you are banned from this room");
+    if (outcome === "banned") {
+      // Says until when (read again: the refusal is rare), so that a client can tell the user.
+      const until = await this.store.activeBan(roomId, userId, this.now());
+      throw forbidden(
+        typeof until === "number"
+          ? `you are banned from this room until ${new Date(until).toISOString()}`
+          : "you are banned from this room for good",
+      );
+    }
     await this.delivery.joinRoom(userId, roomId);
     const room = await this.existing(roomId);
     if (outcome === "joined") await this.announceMember(room, userId, "joined");

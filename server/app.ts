@@ -183,8 +183,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   const presenceHookFailed = (type: string, userId: string) => (err: unknown) =>
     backgroundError("webhook", err, { event: type, userId });
   if (!options.cluster) {
-    // A single node killed (kill -9, a power loss) never wrote the offline of the users it had online: say it
-    // now, before anyone can connect. A node that stops cleanly writes them itself (close, below).
+    // A single node killed (kill -9, a power loss) never wrote the offline (nor the last seen) of the users it
+    // had online: say it now, before anyone can connect. A node that stops cleanly writes both (close, below).
     const at = now();
     for (const userId of await store.usersLeftOnline()) {
       await presenceHook("user.offline", userId, at);

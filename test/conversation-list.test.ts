@@ -376,6 +376,10 @@ describe("conversation:reads", () => {
       reads: [{ userId: "bob", lastReadId: hi.id }],
       hasMore: false,
     });
+    expect(await reads(alice, { user: "bob" }, { limit: 1 })).toEqual({
+      reads: [{ userId: "alice", lastReadId: hi.id }],
+      hasMore: true,
+    });
     expect(await reads(alice, { user: "system" })).toEqual({ reads: [], hasMore: false });
   });
 });

@@ -131,19 +131,9 @@ export class ConversationService {
    */
   async reads(userId: string, conversation: Conversation, after: string | undefined, limit: number) {
     const resolved = await resolveConversation(this.store, userId, conversation);
-    let people: string[];
-    let hasMore = false;
-    if ("room" in conversation) {
-      const members = await this.store.members(conversation.room, after, limit + 1);
-      hasMore = members.length > limit;
-      people = members.slice(0, limit).map((member) => member.userId);
-    } else if (resolved.peer === SYSTEM_USER_ID) {
-      people = [];
-    } else {
-      people = [...new Set([userId, resolved.peer!])].sort().filter((id) => after === undefined || id > after);
-    }
-    const reads = people.length === 0 ? [] : await this.store.readPositionsOf(resolved.readKey, people);
-    return { reads, hasMore } satisfies ReadPositionsPage;
+    if (resolved.peer === SYSTEM_USER_ID) return { reads: [], hasMore: false } satisfies ReadPositionsPage;
+    const people = "room" in conversation ? { room: conversation.room } : { users: [userId, resolved.peer!] };
+    return this.store.readPositions(resolved.readKey, people, after, limit);
   }
 
   private async emitReceipt(userId: string, resolved: ResolvedConversation, lastReadId: number, origin?: string) {

@@ -97,14 +97,17 @@ export function settleValues(
 }
 
 /**
- * The users whose last presence event is `user.online`, from the outbox's presence events in seq order (rows
- * of `user_id` and `type`).
+ * The users a single node left online when it was killed, by id: those whose newest presence event in the
+ * outbox is `user.online` and later than their stored last-seen time (a clean offline, and a clean shutdown,
+ * always write last seen; an endpoint subscribed to `user.online` alone leaves no offline events). `$DATA` is
+ * the event's data as JSON in the store's SQL (each store substitutes it; `->>` reads it in both).
  */
-export function leftOnline(rows: Iterable<{ user_id: string; type: string }>): string[] {
-  const last = new Map<string, string>();
-  for (const row of rows) last.set(row.user_id, row.type);
-  return [...last]
-    .filter(([, type]) => type === "user.online")
-    .map(([userId]) => userId)
-    .sort();
-}
+export const LEFT_ONLINE_SQL = `
+  SELECT u.id FROM (
+    SELECT $DATA->>'userId' AS user_id, MAX(seq) AS seq FROM webhook_events
+    WHERE type IN ('user.online', 'user.offline') GROUP BY $DATA->>'userId'
+  ) newest
+  JOIN webhook_events e ON e.seq = newest.seq
+  JOIN users u ON u.id = newest.user_id
+  WHERE e.type = 'user.online' AND (u.last_seen_at IS NULL OR u.last_seen_at < e.create_at)
+  ORDER BY u.id`;

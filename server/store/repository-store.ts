@@ -35,7 +35,7 @@ import type {
   WebhookRepository,
 } from "./types.js";
 import type { WebhookDelivery } from "../../shared/webhooks.js";
-import type { AuditEntry, AuditPage, ReadPosition, RoomBansPage } from "../../shared/schemas.js";
+import type { AuditEntry, AuditPage, ReadPositionsPage, RoomBansPage } from "../../shared/schemas.js";
 import type {
   AuditDraft,
   AuditQuery,
@@ -258,8 +258,13 @@ export abstract class RepositoryStore implements Store {
   moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove> {
     return this.parts.readState.moveReadPosition(userId, conversation, lastReadId);
   }
-  readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]> {
-    return this.parts.readState.readPositionsOf(conversation, userIds);
+  readPositions(
+    conversation: ConversationKey,
+    people: { room: string } | { users: string[] },
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReadPositionsPage> {
+    return this.parts.readState.readPositions(conversation, people, after, limit);
   }
   unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number> {
     return this.parts.readState.unreadCount(userId, conversation, after);

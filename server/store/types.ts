@@ -1,6 +1,6 @@
 import type {
   MediaType,
-  ReadPosition,
+  ReadPositionsPage,
   Room,
   RoomInvitation,
   RoomRole,
@@ -387,11 +387,16 @@ export interface ReadStateRepository {
    */
   moveReadPosition(userId: string, conversation: ConversationKey, lastReadId: number): Promise<ReadMove>;
   /**
-   * The read positions in a conversation of the given users (at most a page of them: the caller bounds it),
-   * 0 for one who never read it, by user id; users who turned read receipts off, or who do not exist, are
-   * left out.
+   * A page of read positions in a conversation, by user id after `after`, at most `limit` (bounded by the
+   * caller): of a room's members, or of the given users; 0 for one who never read it. Users who turned read
+   * receipts off, or who do not exist, are left out, and do not count against `limit` or `hasMore`.
    */
-  readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]>;
+  readPositions(
+    conversation: ConversationKey,
+    people: { room: string } | { users: string[] },
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReadPositionsPage>;
   /** Messages by others after `after`, tombstones excluded, counted up to UNREAD_CAP. */
   unreadCount(userId: string, conversation: ConversationKeys, after: number): Promise<number>;
   /**

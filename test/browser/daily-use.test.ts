@@ -126,6 +126,27 @@ describe("the web client in daily use", { timeout: 60_000 }, () => {
 });
 
 describe("where the unread messages begin", { timeout: 60_000 }, () => {
+  it("shows “New messages” above what arrived in the open conversation while the tab was hidden", async () => {
+    const server = await startServer();
+    const bob = await connect(server, "bob");
+    const page = await user(server, "alice");
+    await ok(bob.socket, "message:send", lobbyText("seen"));
+    await messageLog(page).locator("li.msg", { hasText: "seen" }).waitFor();
+    const visibility = (state: "hidden" | "visible") =>
+      page.evaluate(
+        `Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "${state}" });` +
+          `document.dispatchEvent(new Event("visibilitychange"));`,
+      );
+    await visibility("hidden");
+    await ok(bob.socket, "message:send", lobbyText("while away"));
+    await messageLog(page).locator("li.msg", { hasText: "while away" }).waitFor();
+    await visibility("visible");
+    const divider = page.getByRole("separator", { name: "New messages" });
+    await divider.waitFor();
+    const next = await divider.evaluate((item) => item.nextElementSibling?.textContent ?? "");
+    expect(next).toContain("while away");
+  });
+
   it("shows “New messages” above the first message I had not read when I open a conversation, once", async () => {
     const server = await startServer();
     const bob = await connect(server, "bob");

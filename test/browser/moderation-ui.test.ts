@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { composer, messageLog, screenshot, useBrowser } from "../support/browser.js";
-import { connect, ok, request, signToken, startServer, type TestServer } from "../support/harness.js";
+import { ADMIN_KEY, connect, ok, request, signToken, startServer, type TestServer } from "../support/harness.js";
 
 // Issue 15 (contract section 11) in the web client: moderation from the member list and the message menu, the
 // muted composer, removed and deleted rooms, and room edits, live in the other windows.
@@ -179,6 +179,36 @@ describe("moderation in the web client", { timeout: 60_000 }, () => {
         .getByRole("button", { name: /^Unban / })
         .count(),
     ).toBe(0);
+  });
+
+  it("asks for a room's bans once per opening, even when the server refuses (no request per redraw)", async () => {
+    const server = await startServer();
+    await ops(server, ["carol"]);
+    const setAdmin = (admin: boolean) =>
+      fetch(`${server.url}/api/admin/users/carol/admin`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${ADMIN_KEY}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ admin }),
+      });
+    expect((await setAdmin(true)).status).toBe(200);
+    const opened = await openInBrowser(server.url, {
+      session: { token: signToken("carol"), user: { id: "carol", name: "carol" } },
+    });
+    const carol = opened.page;
+    let asked = 0;
+    carol.on("websocket", (socket) =>
+      socket.on("framesent", (frame) => {
+        if (typeof frame.payload === "string" && frame.payload.includes('"room:bans"')) asked++;
+      }),
+    );
+    await carol.getByRole("heading", { level: 1, name: "Lobby" }).waitFor();
+    await carol.getByRole("link", { name: "Admin console" }).waitFor();
+    // No longer an admin, but this tab does not know: the server refuses its room:bans.
+    expect((await setAdmin(false)).status).toBe(200);
+    await openRoom(carol, "Ops", 2);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(asked).toBe(1);
+    expect(await membersPanel(carol).getByRole("region", { name: "Banned" }).count()).toBe(0);
   });
 
   it("makes a member a moderator: the badge shows in their window, and a moderator gets no actions on the owner", async () => {

@@ -29,21 +29,33 @@ describeStores("Store contract: webhook outbox", (open) => {
     expect(await claimAll(store, "only-online")).toEqual([]);
   });
 
-  it("names the users whose last presence event is user.online (a killed node never wrote their offline)", async () => {
+  it("names the users a killed node left online: newest presence event user.online, after their last seen", async () => {
     const store = await open();
     expect(await store.usersLeftOnline()).toEqual([]);
+    await addUsers(store, "alice", "bob", "carol", "dave", "erin");
     await store.createWebhook(endpoint("presence", ["user.online", "user.offline"]), 10);
-    const presence = (type: "user.online" | "user.offline", userId: string) =>
-      store.recordEvent({ type, at: tick(), data: { userId, at: 1 } });
+    const presence = (type: "user.online" | "user.offline", userId: string) => {
+      const at = tick();
+      return store.recordEvent({ type, at, data: { userId, at } }).then(() => at);
+    };
     await presence("user.online", "carol");
     await presence("user.online", "alice");
     await presence("user.online", "bob");
-    await presence("user.offline", "bob");
+    await store.setLastSeen("bob", await presence("user.offline", "bob"));
     await presence("user.offline", "dave");
     await presence("user.offline", "carol");
     await presence("user.online", "carol");
-    await addUsers(store, "erin");
+    await presence("user.online", "ghost");
     expect(await store.usersLeftOnline()).toEqual(["alice", "carol"]);
+    // An endpoint that wants user.online alone: no offline events, the last seen time tells a clean offline.
+    await store.deleteWebhook("presence");
+    await store.createWebhook(endpoint("online-only", ["user.online"]), 10);
+    await presence("user.online", "erin");
+    await presence("user.offline", "erin");
+    expect(await store.usersLeftOnline()).toEqual(["alice", "carol", "erin"]);
+    await store.setLastSeen("erin", tick());
+    await store.setLastSeen("alice", tick());
+    expect(await store.usersLeftOnline()).toEqual(["carol"]);
   });
 
   it("tells the delivery listener once a transaction that wrote deliveries has committed, and only then", async () => {

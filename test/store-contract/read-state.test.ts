@@ -78,23 +78,47 @@ describeStores("Store contract: read state", (open) => {
     expect((await store.conversationRows("alice")).rooms.find((row) => row.id === "lobby")?.unread).toBe(0);
   });
 
-  it("reads the positions of given users in one conversation by id: 0 when never read, receipts off or unknown left out", async () => {
+  it("pages read positions by user id (a room's members, or given users): 0 when never read, receipts off or unknown left out", async () => {
     const store = await open();
-    await addUsers(store, "alice", "bob", "carol", "dave");
-    await store.moveReadPosition("alice", LOBBY, 7);
-    await store.moveReadPosition("carol", LOBBY, 3);
+    await addUsers(store, "alice", "bob", "carol", "dave", "erin");
+    await store.createRoom({ id: "r", name: "R", visibility: "public", createdBy: "alice", createAt: 1 });
+    for (const id of ["bob", "carol", "dave", "erin"]) await store.addMember("r", id, 2);
+    const room = roomConversation("r");
+    await store.moveReadPosition("alice", room, 7);
+    await store.moveReadPosition("carol", room, 3);
     await store.moveReadPosition("carol", directConversation("alice", "carol"), 9);
+    await store.moveReadPosition("dave", room, 5);
+    await store.updateUser("bob", { readReceipts: false });
     await store.updateUser("dave", { readReceipts: false });
-    await store.moveReadPosition("dave", LOBBY, 5);
-    expect(await store.readPositionsOf(LOBBY, ["dave", "carol", "nobody", "bob", "alice"])).toEqual([
-      { userId: "alice", lastReadId: 7 },
-      { userId: "bob", lastReadId: 0 },
-      { userId: "carol", lastReadId: 3 },
-    ]);
-    expect(await store.readPositionsOf(directConversation("alice", "carol"), ["carol"])).toEqual([
-      { userId: "carol", lastReadId: 9 },
-    ]);
-    expect(await store.readPositionsOf(LOBBY, [])).toEqual([]);
+    expect(await store.readPositions(room, { room: "r" }, undefined, 10)).toEqual({
+      reads: [
+        { userId: "alice", lastReadId: 7 },
+        { userId: "carol", lastReadId: 3 },
+        { userId: "erin", lastReadId: 0 },
+      ],
+      hasMore: false,
+    });
+    // Those left out do not count against the page.
+    expect(await store.readPositions(room, { room: "r" }, undefined, 2)).toEqual({
+      reads: [
+        { userId: "alice", lastReadId: 7 },
+        { userId: "carol", lastReadId: 3 },
+      ],
+      hasMore: true,
+    });
+    expect(await store.readPositions(room, { room: "r" }, "carol", 2)).toEqual({
+      reads: [{ userId: "erin", lastReadId: 0 }],
+      hasMore: false,
+    });
+    const direct = directConversation("alice", "carol");
+    expect(await store.readPositions(direct, { users: ["carol", "nobody", "alice"] }, undefined, 1)).toEqual({
+      reads: [{ userId: "alice", lastReadId: 0 }],
+      hasMore: true,
+    });
+    expect(await store.readPositions(direct, { users: ["carol", "alice"] }, "alice", 1)).toEqual({
+      reads: [{ userId: "carol", lastReadId: 9 }],
+      hasMore: false,
+    });
   });
 
   it("counts the system conversation over both of its keys", async () => {

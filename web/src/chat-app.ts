@@ -340,6 +340,7 @@ export class ChatApp {
     if (key !== this.state.active) {
       this.typing.set(false);
       this.reply(undefined);
+      this.moderation.conversationOpened();
     }
     if (mode === "reset" || this.state.newSince === undefined) this.state.markNewSince(key, true);
     this.state.active = key;

@@ -32,8 +32,8 @@ const MAX_DELAY = 2 ** 31 - 1;
  */
 export class Moderation {
   private readonly muteTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** The bans in force of rooms I moderate, as last loaded (`room:bans`); "loading" while asked. */
-  private readonly bans = new Map<string, RoomBan[] | "loading">();
+  /** The bans in force of rooms I moderate, as last loaded (`room:bans`); "loading" while asked, "failed" after. */
+  private readonly bans = new Map<string, RoomBan[] | "loading" | "failed">();
   /** The room whose bans were last shown. */
   private shownFor: string | undefined;
 
@@ -142,19 +142,25 @@ export class Moderation {
   }
 
   /**
-   * The bans in force of a room I moderate, for the member list (loaded on first ask; undefined while
-   * loading, or when I do not moderate the room). Ended bans are left out as they end.
+   * The bans in force of a room I moderate, for the member list (undefined while loading, after a refusal, or
+   * when I do not moderate the room). Asked for once per opening of the room (a ban of someone outside the
+   * room is told to nobody), and again on a ban and after an unban; never again on a mere redraw, so a refusal
+   * or a lost connection does not turn into a request per frame. Ended bans are left out as they end.
    */
   bansOf(roomId: string): RoomBan[] | undefined {
-    // Read again each time the room is opened: a ban of someone outside the room is told to nobody.
     const opened = roomId !== this.shownFor;
     this.shownFor = roomId;
     if (!this.mayListBans(roomId)) return undefined;
     const known = this.bans.get(roomId);
     if (known === undefined || (opened && known !== "loading")) this.loadBans(roomId);
-    if (known === undefined || known === "loading") return undefined;
+    if (known === undefined || known === "loading" || known === "failed") return undefined;
     const now = Date.now();
     return known.filter((ban) => ban.until === undefined || ban.until > now);
+  }
+
+  /** Another conversation is on screen: a room opened after it counts as opened again (its bans are re-read). */
+  conversationOpened(): void {
+    this.shownFor = undefined;
   }
 
   /** Asks the server for a room's bans (the first 200, by user id) and redraws. */
@@ -163,12 +169,9 @@ export class Moderation {
     this.bans.set(roomId, "loading");
     background(
       client.roomBans(roomId, { limit: 200 }).then((result) => {
-        if (result.ok) this.bans.set(roomId, result.data.bans);
-        else {
-          this.bans.delete(roomId);
-          // Refused: my role changed since; the list just does not show.
-          if (result.error.code !== "FORBIDDEN") toasts.show(result.error.message, { kind: "error" });
-        }
+        this.bans.set(roomId, result.ok ? result.data.bans : "failed");
+        // Refused: my role changed since; the list just does not show. Anything else is said once.
+        if (!result.ok && result.error.code !== "FORBIDDEN") toasts.show(result.error.message, { kind: "error" });
         this.context.changed();
       }),
     );

@@ -76,12 +76,15 @@ export class Receipts {
     this.serverRead.set(key, Math.max(this.serverRead.get(key) ?? 0, id));
   }
 
+  /** Connected (again): receipts sent while this tab was not connected are missed, so others' positions are asked again. */
+  connected(): void {
+    this.asked.clear();
+    this.loadReads(this.context.state.conversation(this.context.state.active));
+  }
+
   /** Unread counts, read positions and direct conversations from the server (every connect). */
   async sync(): Promise<void> {
     const { client, state } = this.context;
-    // Receipts sent while this tab was not connected are missed: ask again.
-    this.asked.clear();
-    this.loadReads(state.conversation(state.active));
     const list = await client.listConversations();
     if (!list.ok) return;
     const directs: string[] = [];

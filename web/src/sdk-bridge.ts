@@ -67,6 +67,7 @@ export function bridgeSdk(client: ChatClient, to: BridgeTargets): void {
     background(to.roomMembers.load(active));
     to.outbox.flush(state.conversations.values());
     background(to.receipts.sync());
+    to.receipts.connected();
   });
   client.on("session", (session) => {
     // A name or avatar changed in another tab shows here from the next connect.

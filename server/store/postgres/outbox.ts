@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { WebhookDelivery, WebhookEventType } from "../../../shared/webhooks.js";
 import {
   DELIVERY_COLUMNS,
-  leftOnline,
+  LEFT_ONLINE_SQL,
   newEventId,
   settleValues,
   toDelivery,
@@ -132,12 +132,8 @@ export class PgWebhooks implements WebhookRepository {
   }
 
   async usersLeftOnline(): Promise<string[]> {
-    const rows = await query<{ user_id: string; type: string }>(
-      this.db.pool,
-      `SELECT data::json->>'userId' AS user_id, type FROM webhook_events
-       WHERE type IN ('user.online', 'user.offline') ORDER BY seq`,
-    );
-    return leftOnline(rows.rows);
+    const rows = await query<{ id: string }>(this.db.pool, LEFT_ONLINE_SQL.replaceAll("$DATA", "data::json"));
+    return rows.rows.map((row) => row.id);
   }
 
   observeDeliveries(listener: () => void): void {

@@ -1,5 +1,5 @@
 import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
-import type { ReadPosition } from "../../../shared/schemas.js";
+import type { ReadPositionsPage } from "../../../shared/schemas.js";
 import type { ConversationKey, ConversationKeys, ConversationRow, ReadMove, ReadStateRepository } from "../types.js";
 import { UNREAD_CAP } from "../types.js";
 import type { PgDatabase } from "./db.js";
@@ -34,19 +34,36 @@ export function conversationRowsSql(kind: "rooms" | "direct"): string {
 const ROOM_ROWS = conversationRowsSql("rooms");
 const DIRECT_ROWS = conversationRowsSql("direct");
 
+/** A page of read positions of a room's members: `$1` conversation key, `$2` room, `$3` after, `$4` limit. */
+const ROOM_POSITIONS_SQL = `
+  SELECT u.id AS user_id, COALESCE(rp.last_read_id, 0) AS last_read_id FROM room_members rm
+  JOIN users u ON u.id = rm.user_id
+  LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = $1
+  WHERE rm.room_id = $2 AND u.id COLLATE "C" > $3 AND u.read_receipts ORDER BY u.id COLLATE "C" LIMIT $4`;
+
+/** The same of given users: `$2` their ids. */
+const USER_POSITIONS_SQL = `
+  SELECT u.id AS user_id, COALESCE(rp.last_read_id, 0) AS last_read_id FROM users u
+  LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = $1
+  WHERE u.id = ANY($2::text[]) AND u.id COLLATE "C" > $3 AND u.read_receipts ORDER BY u.id COLLATE "C" LIMIT $4`;
+
 /** Read positions, unread counts and the conversation list, on PostgreSQL. */
 export class PgReadState implements ReadStateRepository {
   constructor(private readonly db: PgDatabase) {}
 
-  async readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]> {
+  async readPositions(
+    conversation: ConversationKey,
+    people: { room: string } | { users: string[] },
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReadPositionsPage> {
     const rows = await query<{ user_id: string; last_read_id: number }>(
       this.db.pool,
-      `SELECT u.id AS user_id, COALESCE(rp.last_read_id, 0) AS last_read_id FROM users u
-       LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = $1
-       WHERE u.id = ANY($2::text[]) AND u.read_receipts ORDER BY u.id COLLATE "C"`,
-      [conversation, userIds],
+      "room" in people ? ROOM_POSITIONS_SQL : USER_POSITIONS_SQL,
+      [conversation, "room" in people ? people.room : people.users, after ?? "", limit + 1],
     );
-    return rows.rows.map((row) => ({ userId: row.user_id, lastReadId: Number(row.last_read_id) }));
+    const reads = rows.rows.map((row) => ({ userId: row.user_id, lastReadId: Number(row.last_read_id) }));
+    return { reads: reads.slice(0, limit), hasMore: reads.length > limit };
   }
 
   async readPosition(userId: string, conversation: ConversationKey): Promise<number> {

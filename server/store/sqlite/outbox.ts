@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import {
   DELIVERY_COLUMNS,
-  leftOnline,
+  LEFT_ONLINE_SQL,
   newEventId,
   settleValues,
   toDelivery,
@@ -111,10 +111,7 @@ export class SqliteWebhooks implements WebhookRepository {
          ON CONFLICT (id) DO UPDATE SET url = excluded.url, secret = excluded.secret, events = excluded.events`,
       ),
       all: db.prepare<[], EndpointRow>("SELECT * FROM webhook_endpoints ORDER BY create_at, id"),
-      presence: db.prepare<[], { user_id: string; type: string }>(
-        `SELECT json_extract(data, '$.userId') AS user_id, type FROM webhook_events
-         WHERE type IN ('user.online', 'user.offline') ORDER BY seq`,
-      ),
+      leftOnline: db.prepare<[], string>(LEFT_ONLINE_SQL.replaceAll("$DATA", "data")).pluck(),
       delete: db.prepare<[string]>("DELETE FROM webhook_endpoints WHERE id = ?"),
       due: db.prepare<[string, number, number], ClaimRow>(
         `SELECT d.event_seq, d.attempts, e.id, e.type, e.create_at, e.data
@@ -189,7 +186,7 @@ export class SqliteWebhooks implements WebhookRepository {
   }
 
   async usersLeftOnline(): Promise<string[]> {
-    return leftOnline(this.statements.presence.iterate());
+    return this.statements.leftOnline.all();
   }
 
   observeDeliveries(listener: () => void): void {

@@ -1,6 +1,6 @@
 import { keyPair, messageColumns, summaryMapper, type SummaryRow } from "../rows.js";
 import { UNREAD_CAP } from "../types.js";
-import type { ReadPosition } from "../../../shared/schemas.js";
+import type { ReadPosition, ReadPositionsPage } from "../../../shared/schemas.js";
 import type { ConversationKey, ConversationKeys, ConversationRow, ReadMove, ReadStateRepository } from "../types.js";
 import type { SqliteContext } from "./database.js";
 import { DIRECT_KEY_SQL } from "./message-rows.js";
@@ -56,16 +56,33 @@ export class SqliteReadState implements ReadStateRepository {
       roomRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("rooms")).raw(true),
       directRows: db.prepare<{ user: string; cap: number }, SummaryRow>(conversationRowsSql("direct")).raw(true),
       directPeers: db.prepare<[string], { peer: string }>("SELECT peer FROM direct_conversations WHERE user_id = ?"),
-      positionsOf: db.prepare<[string, string], ReadPosition>(
+      roomPositions: db.prepare<{ key: string; room: string; after: string; limit: number }, ReadPosition>(
+        `SELECT u.id AS userId, COALESCE(rp.last_read_id, 0) AS lastReadId FROM room_members rm
+         JOIN users u ON u.id = rm.user_id
+         LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = @key
+         WHERE rm.room_id = @room AND rm.user_id > @after AND u.read_receipts = 1 ORDER BY rm.user_id LIMIT @limit`,
+      ),
+      userPositions: db.prepare<{ key: string; users: string; after: string; limit: number }, ReadPosition>(
         `SELECT u.id AS userId, COALESCE(rp.last_read_id, 0) AS lastReadId FROM users u
-         LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = ?
-         WHERE u.id IN (SELECT value FROM json_each(?)) AND u.read_receipts = 1 ORDER BY u.id`,
+         LEFT JOIN read_positions rp ON rp.user_id = u.id AND rp.conversation = @key
+         WHERE u.id IN (SELECT value FROM json_each(@users)) AND u.id > @after AND u.read_receipts = 1
+         ORDER BY u.id LIMIT @limit`,
       ),
     };
   }
 
-  async readPositionsOf(conversation: ConversationKey, userIds: string[]): Promise<ReadPosition[]> {
-    return this.statements.positionsOf.all(conversation, JSON.stringify(userIds));
+  async readPositions(
+    conversation: ConversationKey,
+    people: { room: string } | { users: string[] },
+    after: string | undefined,
+    limit: number,
+  ): Promise<ReadPositionsPage> {
+    const page = { key: conversation, after: after ?? "", limit: limit + 1 };
+    const rows =
+      "room" in people
+        ? this.statements.roomPositions.all({ ...page, room: people.room })
+        : this.statements.userPositions.all({ ...page, users: JSON.stringify(people.users) });
+    return { reads: rows.slice(0, limit), hasMore: rows.length > limit };
   }
 
   async readPosition(userId: string, conversation: ConversationKey): Promise<number> {

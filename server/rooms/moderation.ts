@@ -161,20 +161,22 @@ export class ModerationService {
 
   /** `room:audit`: the room's audit entries, newest first, for its owner, moderators and admins. */
   async audit(actorId: string, roomId: string, before: number | undefined, limit: number): Promise<AuditPage> {
-    if (!(await this.store.getRoom(roomId))) throw notFound("room");
-    const standing = await this.store.standing(roomId, actorId, this.options.adminUsers);
-    const refusal = authorize("audit", roomId, { userId: actorId, ...standing });
-    if (refusal) throw refusalError(refusal);
+    await this.mayRead("audit", actorId, roomId);
     return this.store.auditPage({ roomId, before, limit });
   }
 
   /** `room:bans`: the room's bans in force, by user id, for its owner, moderators and admins. */
   async bans(actorId: string, roomId: string, after: string | undefined, limit: number): Promise<RoomBansPage> {
+    await this.mayRead("bans", actorId, roomId);
+    return this.store.bansPage(roomId, this.options.now(), after, limit);
+  }
+
+  /** A read of a room's moderation records: NOT_FOUND without the room, FORBIDDEN unless the actor moderates it. */
+  private async mayRead(action: "audit" | "bans", actorId: string, roomId: string): Promise<void> {
     if (!(await this.store.getRoom(roomId))) throw notFound("room");
     const standing = await this.store.standing(roomId, actorId, this.options.adminUsers);
-    const refusal = authorize("bans", roomId, { userId: actorId, ...standing });
+    const refusal = authorize(action, roomId, { userId: actorId, ...standing });
     if (refusal) throw refusalError(refusal);
-    return this.store.bansPage(roomId, this.options.now(), after, limit);
   }
 }
 

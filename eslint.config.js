@@ -28,7 +28,7 @@ const nodeGlobals = Object.fromEntries(
 );
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "data/", "dist/", "dist.*/", "web/dist/", "coverage/"] },
+  { ignores: ["node_modules/", "data/", "dist/", "dist.*/", "web/dist/", "coverage/", "bench/.cache/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -158,14 +158,14 @@ export function attachGateway(io: ChatIo, deps: GatewayDeps): void {
       const refused = accessRefusal(record, identity, signedOut);
       if (refused) throw refused;
       const user = userView(record, fileUrl);
-      let [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
+      let { rooms, lastId } = await store.sessionOf(user.id);
       // Out of `lobby` after a kick (or a ban that lapsed): back in, with what it may now see.
       if (
         deps.reseatInLobby &&
         !rooms.some((room) => room.id === LOBBY_ROOM_ID) &&
         (await deps.reseatInLobby(user.id))
       ) {
-        [rooms, lastId] = await Promise.all([store.roomsOf(user.id), store.lastVisibleId(user.id)]);
+        ({ rooms, lastId } = await store.sessionOf(user.id));
       }
       socket.data.user = user;
       socket.data.access = { exp: identity.exp, issuedAt: identity.issuedAt, hash: identity.hash };

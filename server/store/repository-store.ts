@@ -24,6 +24,7 @@ import type {
   RoomRepository,
   ReadMove,
   SearchRepository,
+  SessionState,
   Store,
   UserChanges,
   UserRecord,
@@ -158,6 +159,9 @@ export abstract class RepositoryStore implements Store {
   }
   roomsOf(userId: string): Promise<Room[]> {
     return this.parts.rooms.roomsOf(userId);
+  }
+  sessionOf(userId: string): Promise<SessionState> {
+    return this.parts.rooms.sessionOf(userId);
   }
   allRooms(limit?: number): Promise<Room[]> {
     return this.parts.rooms.allRooms(limit);

@@ -1,5 +1,5 @@
 import type { Room, StoredMessage } from "../../shared/schemas.js";
-import type { ConversationKeys, ConversationRow, FileRecord, MessageDraft, UserRecord } from "./types.js";
+import type { ConversationKeys, ConversationRow, FileRecord, MessageDraft, SessionState, UserRecord } from "./types.js";
 
 /**
  * The columns every message read selects, in this order, in both stores. Messages are read as arrays: building
@@ -126,6 +126,19 @@ export const toRoom = (row: RoomRow): Room => {
   if (typeof row.topic === "string" && row.topic !== "") room.topic = row.topic;
   return room;
 };
+
+/**
+ * A row of the session statement (`Store.sessionOf`): one of the user's rooms, or nulls when it has none, with
+ * the newest rev the user can see on every row.
+ */
+export type SessionRow = Omit<RoomRow, "id"> & { id: string | null; session_last_id: number };
+
+/** The rooms and newest visible rev of the session statement's rows (in the statement's order). */
+export function toSession(rows: readonly SessionRow[]): SessionState {
+  const rooms: Room[] = [];
+  for (const row of rows) if (row.id !== null) rooms.push(toRoom(row as RoomRow));
+  return { rooms, lastId: rows[0]?.session_last_id ?? 0 };
+}
 
 /** A `users` row (`read_receipts` is 0/1 in SQLite, a BOOLEAN in PostgreSQL). */
 export interface UserRow {

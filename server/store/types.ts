@@ -263,6 +263,12 @@ export interface RevokedToken {
 }
 
 /** Rooms, their members and pending invitations. */
+/** A user's rooms and the newest rev it can see (`Store.sessionOf`). */
+export interface SessionState {
+  rooms: Room[];
+  lastId: number;
+}
+
 export interface RoomRepository {
   /** Creates a room and seats its creator; undefined when the creator already owns `maxOwned` rooms. */
   createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined>;
@@ -287,6 +293,11 @@ export interface RoomRepository {
    */
   joinRoom(roomId: string, userId: string, at: number): Promise<JoinOutcome>;
   roomsOf(userId: string): Promise<Room[]>;
+  /**
+   * What a connecting socket's `session` needs, read in one statement (one snapshot, one round trip): the
+   * user's rooms, as `roomsOf`, and the rev of the newest message it can see, as `lastVisibleId`.
+   */
+  sessionOf(userId: string): Promise<SessionState>;
   /** Every room, oldest first, at most `limit`. */
   allRooms(limit?: number): Promise<Room[]>;
   /** Rooms by id after `after`, at most `limit` (the admin's list). */

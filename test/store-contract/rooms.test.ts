@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { RoomDraft, Store } from "../../server/store/types.js";
-import { addUsers, describeStores, upload } from "../support/stores.js";
+import {
+  addUsers,
+  appendAll,
+  changed,
+  describeStores,
+  group,
+  single,
+  system,
+  tick,
+  upload,
+} from "../support/stores.js";
 
 /** A room draft: public unless said, created by `createdBy` at `createAt`. */
 const draft = (id: string, createdBy: string, createAt: number, extra: Partial<RoomDraft> = {}): RoomDraft => ({
@@ -102,6 +112,37 @@ describeStores("Store contract: rooms", (open) => {
     expect(roomIds(await store.roomsOf("alice"))).toEqual(["lobby", "a", "b", "c"]);
     expect(roomIds(await store.roomsOf("bob"))).toEqual(["lobby", "c", "a"]);
     expect(await store.roomsOf("nobody")).toEqual([]);
+  });
+
+  it("answers a session's rooms and newest visible rev in one read, as roomsOf and lastVisibleId answer them", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob", "carol");
+    // No rooms and nothing visible: no room, rev 0.
+    await store.removeMember("lobby", "carol");
+    expect(await store.sessionOf("carol")).toEqual({ rooms: [], lastId: 0 });
+    expect(await store.sessionOf("nobody")).toEqual({ rooms: [], lastId: 0 });
+    await store.createRoom(draft("c", "bob", 3));
+    await store.createRoom(draft("b", "alice", 5));
+    await store.addMember("c", "alice", 9);
+    const [, , broadcast, , inC] = await appendAll(store, [
+      group("bob", "lobby"),
+      single("alice", "bob"),
+      system("*"),
+      single("bob", "carol"),
+      group("bob", "c"),
+    ]);
+    // A broadcast is visible with no room at all; a direct message to carol too.
+    expect(await store.sessionOf("carol")).toEqual({ rooms: [], lastId: (await store.lastVisibleId("carol"))! });
+    expect((await store.sessionOf("carol")).lastId).toBeGreaterThan(broadcast!);
+    const edited = changed(await store.editMessage(inC!, { author: "bob", content: "e", at: tick(), createdFrom: 0 }));
+    for (const user of ["alice", "bob", "carol", "nobody"]) {
+      expect(await store.sessionOf(user), user).toEqual({
+        rooms: await store.roomsOf(user),
+        lastId: await store.lastVisibleId(user),
+      });
+    }
+    expect(roomIds((await store.sessionOf("alice")).rooms)).toEqual(["lobby", "b", "c"]);
+    expect((await store.sessionOf("alice")).lastId).toBe(edited.rev);
   });
 
   it("lists every room oldest first, at most `limit`", async () => {

@@ -2,8 +2,9 @@ import type pg from "pg";
 import { SYSTEM_USER_ID } from "../../../shared/ids.js";
 import type { Room, RoomInvitation, RoomRole } from "../../../shared/schemas.js";
 import { ROLE_SQL } from "../moderation.js";
-import { toRoom, type RoomRow } from "../rows.js";
-import type { JoinOutcome, MemberRow, OutboxEvent, RoomDraft, RoomRepository } from "../types.js";
+import { toRoom, toSession, type RoomRow, type SessionRow } from "../rows.js";
+import { LAST_VISIBLE_SQL } from "./messages.js";
+import type { JoinOutcome, MemberRow, OutboxEvent, RoomDraft, RoomRepository, SessionState } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, rollback, transaction } from "./db.js";
 import { emitEvents } from "./outbox.js";
@@ -187,6 +188,18 @@ export class PgRooms implements RoomRepository {
       [userId],
     );
     return rows.rows.map(toRoom);
+  }
+
+  /** One statement: one round trip where `roomsOf` and `lastVisibleId` took two. */
+  async sessionOf(userId: string): Promise<SessionState> {
+    const rows = await query<SessionRow>(
+      this.db.pool,
+      `SELECT r.*, last.last AS session_last_id FROM (${LAST_VISIBLE_SQL}) last
+       LEFT JOIN (room_members rm JOIN rooms r ON r.id = rm.room_id) ON rm.user_id = $1
+       ORDER BY rm.joined_at, r.id`,
+      [userId],
+    );
+    return toSession(rows.rows);
   }
 
   async allRooms(limit = 1000): Promise<Room[]> {

@@ -20,7 +20,7 @@ import { memoryCase } from "./cases/memory.js";
 import { sendCase } from "./cases/send.js";
 import { stormCase } from "./cases/storm.js";
 import { CHAT_ENV, type BenchContext, type CaseResult } from "./lib/harness.js";
-import { CLIENT_CPU, ROOT, pinSelf, raiseFdLimit } from "./lib/proc.js";
+import { CLIENT_CPU, ROOT, ensureBuild, pinSelf, raiseFdLimit } from "./lib/proc.js";
 import { environment, renderMarkdown } from "./lib/report.js";
 import { round } from "./lib/stats.js";
 
@@ -101,6 +101,9 @@ async function main(): Promise<void> {
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
   const env = environment(command);
   if (!pinned) log("warning: taskset failed; the load client is not pinned");
+  // Our server runs as `npm start` runs it: compiled into dist/ (rebuilt here when the sources are newer).
+  const built = ensureBuild();
+  if (built !== "") log(built.replaceAll("\n", "; "));
   log(`${env.machine}; fd limit ${fdLimit}; ${ctx.runs} run(s) per case; cases: ${args.cases.join(", ")}`);
   const results: CaseResult[] = [];
   let failed = false;

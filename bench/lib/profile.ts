@@ -55,6 +55,13 @@ function pathOf(url: string): string {
   return url;
 }
 
+/**
+ * Our compiled code (dist/server, dist/shared: the bench runs our server as `npm start` does) counts for its
+ * source directory.
+ */
+const sourceOf = (path: string): string =>
+  path.startsWith("dist/server/") || path.startsWith("dist/shared/") ? path.slice("dist/".length) : path;
+
 /** `socket.io`, `better-sqlite3`, `server`, `node`, `(gc)`… */
 function originOf(url: string, functionName: string): string {
   if (url === "")
@@ -65,11 +72,14 @@ function originOf(url: string, functionName: string): string {
     const parts = url.slice(modules + "node_modules/".length).split("/");
     return parts[0]!.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
-  const top = pathOf(url).split("/")[0]!;
+  const top = sourceOf(pathOf(url)).split("/")[0]!;
   return top === "server" || top === "shared" || top === "bench" ? top : pathOf(url);
 }
 
-/** File and line; tsx strips our TypeScript's line structure, so our files are named without a line. */
+/**
+ * File and line (of the compiled JavaScript for our code in dist/); tsx strips our TypeScript's line structure,
+ * so our files run from source (tools that import them) are named without a line.
+ */
 function whereOf(frame: CallFrame): string {
   if (frame.url === "") return "";
   const path = pathOf(frame.url);
@@ -77,7 +87,7 @@ function whereOf(frame: CallFrame): string {
 }
 
 const isOurs = (frame: CallFrame) => {
-  const path = frame.url === "" ? "" : pathOf(frame.url);
+  const path = frame.url === "" ? "" : sourceOf(pathOf(frame.url));
   return path.startsWith("server/") || path.startsWith("shared/");
 };
 

@@ -300,8 +300,12 @@ describe("ban (section 11)", () => {
     const alice = await watch(server, "alice");
     const bob = await watch(server, "bob");
     const room = await ok(alice.socket, "room:create", { name: "open" });
+    const offered = async () => (await ok(bob.socket, "room:list", {})).discoverable.map((r) => r.id);
+    expect(await offered()).toContain(room.id);
     expect(await request(alice.socket, "room:ban", { roomId: room.id, userId: "bob" })).toEqual(EMPTY);
     expect(bob.removed).toEqual([]);
+    // A room one may not join is not offered to join.
+    expect(await offered()).not.toContain(room.id);
     expect(await request(bob.socket, "room:join", { roomId: room.id })).toMatchObject({
       ok: false,
       error: { code: "FORBIDDEN", message: "you are banned from this room for good" },
@@ -313,6 +317,7 @@ describe("ban (section 11)", () => {
     expect(await request(alice.socket, "room:unban", { roomId: room.id, userId: "bob" })).toMatchObject(
       refused("NOT_FOUND"),
     );
+    expect(await offered()).toContain(room.id);
     await ok(bob.socket, "room:join", { roomId: room.id });
     expect(await auditTrail(alice, room.id)).toEqual([
       ["room.ban", "alice", "bob"],

@@ -128,7 +128,7 @@ export class RoomService {
   async list(userId: string): Promise<RoomLists> {
     const [joined, discoverable, invited] = await Promise.all([
       this.store.roomsOf(userId),
-      this.store.discoverableRooms(userId),
+      this.store.discoverableRooms(userId, this.now()),
       this.store.pendingInvites(userId, MAX_LISTED_INVITATIONS),
     ]);
     return { joined, discoverable, invited };

@@ -169,8 +169,8 @@ export abstract class RepositoryStore implements Store {
   roomsPage(after: string | undefined, limit: number): Promise<Room[]> {
     return this.parts.rooms.roomsPage(after, limit);
   }
-  discoverableRooms(userId: string): Promise<Room[]> {
-    return this.parts.rooms.discoverableRooms(userId);
+  discoverableRooms(userId: string, at: number): Promise<Room[]> {
+    return this.parts.rooms.discoverableRooms(userId, at);
   }
   members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {
     return this.parts.rooms.members(roomId, after, limit);

@@ -302,7 +302,11 @@ export interface RoomRepository {
   allRooms(limit?: number): Promise<Room[]>;
   /** Rooms by id after `after`, at most `limit` (the admin's list). */
   roomsPage(after: string | undefined, limit: number): Promise<Room[]>;
-  discoverableRooms(userId: string): Promise<Room[]>;
+  /**
+   * The public rooms a user could join (at most 500, oldest first): not those it is in, nor those it is banned
+   * from at time `at` (a ban that lapsed offers the room again).
+   */
+  discoverableRooms(userId: string, at: number): Promise<Room[]>;
   members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]>;
   /** Every member id of a room. */
   memberIds(roomId: string): Promise<string[]>;

@@ -163,11 +163,30 @@ describeStores("Store contract: rooms", (open) => {
     await store.createRoom(draft("mine", "alice", 4));
     await store.createRoom(draft("joined", "bob", 5));
     await store.addMember("joined", "alice", 6);
-    expect(roomIds(await store.discoverableRooms("alice"))).toEqual(["open"]);
-    expect(await store.discoverableRooms("alice")).toEqual([await store.getRoom("open")]);
+    expect(roomIds(await store.discoverableRooms("alice", 10))).toEqual(["open"]);
+    expect(await store.discoverableRooms("alice", 10)).toEqual([await store.getRoom("open")]);
     await store.removeMember("joined", "alice");
-    expect(roomIds(await store.discoverableRooms("alice")).sort()).toEqual(["joined", "open"]);
-    expect(roomIds(await store.discoverableRooms("bob"))).toEqual(["mine"]);
+    expect(roomIds(await store.discoverableRooms("alice", 10)).sort()).toEqual(["joined", "open"]);
+    expect(roomIds(await store.discoverableRooms("bob", 10))).toEqual(["mine"]);
+  });
+
+  it("does not offer a public room the user is banned from while the ban is in force", async () => {
+    const store = await open();
+    await addUsers(store, "alice", "bob");
+    await store.createRoom(draft("open", "bob", 2));
+    await store.createRoom(draft("other", "bob", 3));
+    const bob = (at: number) => ({ userId: "bob", admins: new Set<string>(), at });
+    expect(await store.ban("open", "alice", { until: 500 }, bob(100))).toMatchObject({ ok: true });
+    expect(roomIds(await store.discoverableRooms("alice", 499))).toEqual(["other"]);
+    // Lapsed: offered again (joining is allowed again too).
+    expect(roomIds(await store.discoverableRooms("alice", 500))).toEqual(["open", "other"]);
+    expect(await store.ban("other", "alice", {}, bob(600))).toMatchObject({ ok: true });
+    expect(roomIds(await store.discoverableRooms("alice", Number.MAX_SAFE_INTEGER))).toEqual(["open"]);
+    // Someone else's ban hides nothing from alice; bob owns both and sees neither.
+    await addUsers(store, "carol");
+    expect(roomIds(await store.discoverableRooms("carol", 700))).toEqual(["open", "other"]);
+    expect(await store.unban("other", "alice", bob(800))).toMatchObject({ ok: true });
+    expect(roomIds(await store.discoverableRooms("alice", 900))).toEqual(["open", "other"]);
   });
 
   it("pages members by user id after a cursor, each with its name, avatar and role (the creator owns the room)", async () => {

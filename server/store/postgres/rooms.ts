@@ -215,13 +215,15 @@ export class PgRooms implements RoomRepository {
     return rows.rows.map(toRoom);
   }
 
-  async discoverableRooms(userId: string): Promise<Room[]> {
+  async discoverableRooms(userId: string, at: number): Promise<Room[]> {
     const rows = await query<RoomRow>(
       this.db.pool,
       `SELECT r.* FROM rooms r WHERE r.visibility = 'public'
        AND NOT EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.user_id = $1)
+       AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.id AND b.user_id = $1
+         AND (b.until IS NULL OR b.until > $2))
        ORDER BY r.create_at, r.id LIMIT 500`,
-      [userId],
+      [userId, at],
     );
     return rows.rows.map(toRoom);
   }

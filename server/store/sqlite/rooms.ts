@@ -88,9 +88,11 @@ export class SqliteRooms implements RoomRepository {
          LEFT JOIN (room_members rm JOIN rooms r ON r.id = rm.room_id) ON rm.user_id = @user
          ORDER BY rm.joined_at, r.id`,
       ),
-      discoverable: db.prepare<[string], RoomRow>(
+      discoverable: db.prepare<{ user: string; at: number }, RoomRow>(
         `SELECT r.* FROM rooms r WHERE r.visibility = 'public'
-         AND NOT EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.user_id = ?)
+         AND NOT EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.user_id = @user)
+         AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.id AND b.user_id = @user
+           AND (b.until IS NULL OR b.until > @at))
          ORDER BY r.create_at, r.id LIMIT 500`,
       ),
       allRooms: db.prepare<[number], RoomRow>("SELECT * FROM rooms ORDER BY create_at, id LIMIT ?"),
@@ -220,8 +222,8 @@ export class SqliteRooms implements RoomRepository {
     return this.statements.roomsPage.all(after ?? "", limit).map(toRoom);
   }
 
-  async discoverableRooms(userId: string): Promise<Room[]> {
-    return this.statements.discoverable.all(userId).map(toRoom);
+  async discoverableRooms(userId: string, at: number): Promise<Room[]> {
+    return this.statements.discoverable.all({ user: userId, at }).map(toRoom);
   }
 
   async members(roomId: string, after: string | undefined, limit: number): Promise<MemberRow[]> {

@@ -237,6 +237,32 @@ describeStores("Store contract: webhook outbox", (open) => {
     expect(await store.outboxStats()).toEqual({ pending: 1, oldestCreateAt: 1 });
   });
 
+  it("follows every change of the endpoints at once: created, put with other events, deleted", async () => {
+    const store = await open();
+    await addUsers(store, "alice");
+    const send = () => store.appendMessage(group("alice", "lobby"));
+    const pending = async () => (await store.outboxStats()).pending;
+    await send();
+    expect(await pending()).toBe(0);
+    expect(await store.createWebhook(endpoint("a", ["message.created"]), 10)).toBe(true);
+    await send();
+    expect(await pending()).toBe(1);
+    await store.putWebhook(endpoint("a", ["room.created"]));
+    await send();
+    expect(await pending()).toBe(1);
+    await store.putWebhook(endpoint("a"));
+    await send();
+    expect(await pending()).toBe(2);
+    expect(await store.deleteWebhook("a")).toBe(true);
+    await send();
+    expect(await pending()).toBe(0);
+    // A refused creation (over `max`) subscribes nothing.
+    expect(await store.createWebhook(endpoint("b", ["user.online"]), 10)).toBe(true);
+    expect(await store.createWebhook(endpoint("c"), 1)).toBe(false);
+    await send();
+    expect(await pending()).toBe(0);
+  });
+
   it("keeps at most `max` endpoints, replaces the one put again, and drops an endpoint's deliveries with it", async () => {
     const store = await open();
     expect(await store.createWebhook(endpoint("a"), 2)).toBe(true);

@@ -33,8 +33,13 @@ export interface SqliteOutbox {
    * when the change does.
    */
   add(event: OutboxEvent): void;
-  /** Whether any endpoint is subscribed to events of `type` (one small read). */
+  /** Whether any endpoint is subscribed to events of `type` (from memory once asked). */
   wanted(type: OutboxEvent["type"]): boolean;
+  /**
+   * Forgets which endpoints are subscribed to what: call it after any write to `webhook_endpoints` (this
+   * process is the only writer of its database, so nothing else can change them).
+   */
+  endpointsChanged(): void;
   /**
    * Calls `listener` once after the transactions of this turn that wrote deliveries have ended (a transaction
    * here is synchronous, so it has committed or rolled back by then; a rolled-back one costs a spurious call).
@@ -48,7 +53,18 @@ const SUBSCRIBED = `SELECT id FROM webhook_endpoints
 
 /** Prepares the outbox writer on `db` (one per store, shared by its repositories through the context). */
 export function prepareOutbox(db: Database.Database): SqliteOutbox {
-  const subscribed = db.prepare<{ type: string }, string>(SUBSCRIBED).pluck();
+  const subscribedRows = db.prepare<{ type: string }, string>(SUBSCRIBED).pluck();
+  // Every stored message and every connect asks this; endpoints change a few times in a server's life. Kept
+  // per type until an endpoint is written (`endpointsChanged`), so a handshake or a message asks no SQL for it.
+  let byType = new Map<string, readonly string[]>();
+  const subscribed = (type: string): readonly string[] => {
+    let endpoints = byType.get(type);
+    if (endpoints === undefined) {
+      endpoints = subscribedRows.all({ type });
+      byType.set(type, endpoints);
+    }
+    return endpoints;
+  };
   const insertEvent = db
     .prepare<[string, string, number, string], number>(
       "INSERT INTO webhook_events (id, type, create_at, data) VALUES (?, ?, ?, ?) RETURNING seq",
@@ -65,10 +81,13 @@ export function prepareOutbox(db: Database.Database): SqliteOutbox {
     listener?.();
   };
   return {
-    wanted: (type) => subscribed.all({ type }).length > 0,
+    wanted: (type) => subscribed(type).length > 0,
+    endpointsChanged() {
+      byType = new Map();
+    },
     add(event) {
-      // A few microseconds when nobody subscribed (the endpoints table is small): no event row, no JSON.
-      const endpoints = subscribed.all({ type: event.type });
+      // Nothing when nobody subscribed: no event row, no JSON.
+      const endpoints = subscribed(event.type);
       if (endpoints.length === 0) return;
       const seq = insertEvent.get(newEventId(), event.type, event.at, JSON.stringify(event.data))!;
       for (const endpoint of endpoints) insertDelivery.run(endpoint, seq, event.at, event.at);
@@ -161,15 +180,23 @@ export class SqliteWebhooks implements WebhookRepository {
 
   async createWebhook(endpoint: WebhookEndpointRecord, max: number): Promise<boolean> {
     // The count and the insert are one transaction: parallel creations cannot pass the bound.
-    return this.db.transaction(() => {
-      if (this.statements.count.get()! >= max) return false;
-      this.statements.insert.run(...endpointValues(endpoint));
-      return true;
-    })();
+    try {
+      return this.db.transaction(() => {
+        if (this.statements.count.get()! >= max) return false;
+        this.statements.insert.run(...endpointValues(endpoint));
+        return true;
+      })();
+    } finally {
+      this.outbox.endpointsChanged();
+    }
   }
 
   async putWebhook(endpoint: WebhookEndpointRecord): Promise<void> {
-    this.statements.upsert.run(...endpointValues(endpoint));
+    try {
+      this.statements.upsert.run(...endpointValues(endpoint));
+    } finally {
+      this.outbox.endpointsChanged();
+    }
   }
 
   async webhooks(): Promise<WebhookEndpointRecord[]> {
@@ -177,7 +204,11 @@ export class SqliteWebhooks implements WebhookRepository {
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
-    return this.statements.delete.run(id).changes > 0;
+    try {
+      return this.statements.delete.run(id).changes > 0;
+    } finally {
+      this.outbox.endpointsChanged();
+    }
   }
 
   async recordEvent(event: OutboxEvent): Promise<void> {

@@ -84,6 +84,9 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   Object.assign(CHAT_ENV, args.chatEnv);
   const started = Date.now();
+  // Our server runs as `npm start` runs it: compiled into dist/ (rebuilt here when the sources are newer),
+  // before this process is pinned to one CPU, so the build has both.
+  const built = ensureBuild();
   const pinned = pinSelf(CLIENT_CPU);
   const fdLimit = raiseFdLimit(65536);
   const resultsDir = join(ROOT, "bench/results");
@@ -101,8 +104,6 @@ async function main(): Promise<void> {
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
   const env = environment(command);
   if (!pinned) log("warning: taskset failed; the load client is not pinned");
-  // Our server runs as `npm start` runs it: compiled into dist/ (rebuilt here when the sources are newer).
-  const built = ensureBuild();
   if (built !== "") log(built.replaceAll("\n", "; "));
   log(`${env.machine}; fd limit ${fdLimit}; ${ctx.runs} run(s) per case; cases: ${args.cases.join(", ")}`);
   const results: CaseResult[] = [];

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { directConversation } from "../server/messages/conversation.js";
 import { LAST_VISIBLE_SQL, VISIBLE_AFTER_SQL, pageSql } from "../server/store/postgres/messages.js";
 import { conversationRowsSql } from "../server/store/postgres/read-state.js";
+import { SESSION_SQL } from "../server/store/postgres/rooms.js";
 import { searchLexemes, searchSql } from "../server/store/postgres/search.js";
 import { PgStore } from "../server/store/postgres/store.js";
 import type { AppendResult, FileRecord } from "../server/store/types.js";
@@ -415,6 +416,7 @@ describe.skipIf(missing !== undefined)("PgStore across nodes", () => {
       const statements: [string, string, unknown[]][] = [
         ["visibleAfter", VISIBLE_AFTER_SQL, ["bob", 0, 501]],
         ["lastVisibleId", LAST_VISIBLE_SQL, ["bob"]],
+        ["session", SESSION_SQL, ["bob"]],
         ["latest page", pageSql(undefined, false), ["r:lobby", 51]],
         ["page before", pageSql("<", false), ["r:lobby", 51, 100]],
         ["page after of two keys", pageSql(">", true), ["d:bob|system", 51, "*", 0]],

@@ -153,10 +153,13 @@ function startFlags(): string[] {
 
 /**
  * Builds dist/ when it is missing or older than the sources (scripts/ensure-build.mjs, what `npm start` runs
- * first), so the bench measures the code of the working tree. Answers what the build said (nothing when dist/
- * was up to date); throws when the build fails.
+ * first), so the bench measures the code of the working tree; once per process. Answers what the build said
+ * (nothing when dist/ was up to date, or on a later call); throws when the build fails.
  */
+let built: string | undefined;
+
 export function ensureBuild(): string {
+  if (built !== undefined) return "";
   // PORT=0: the script's check for a server running from dist/ on PORT has nothing to look at.
   const result = spawnSync(process.execPath, [join(ROOT, "scripts/ensure-build.mjs")], {
     cwd: ROOT,
@@ -164,7 +167,8 @@ export function ensureBuild(): string {
     encoding: "utf8",
   });
   if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
-  return result.stdout.trim();
+  built = result.stdout.trim();
+  return built;
 }
 
 // The baselines get the same flags: the comparison is of the servers, not of their heap settings.
@@ -207,6 +211,8 @@ export class ServerProcess {
 
   /** Starts a server of `kind` on a free port with `env` added, and waits until it answers /healthz. */
   static async start(kind: ServerKind, env: Record<string, string> = {}): Promise<ServerProcess> {
+    // Once per process: the diagnostics that start our server get the working tree's code too.
+    if (kind === "chat") ensureBuild();
     const port = await freePort();
     const child = spawn(
       "taskset",

@@ -262,13 +262,13 @@ export interface RevokedToken {
   expiresAt: number;
 }
 
-/** Rooms, their members and pending invitations. */
 /** A user's rooms and the newest rev it can see (`Store.sessionOf`). */
 export interface SessionState {
   rooms: Room[];
   lastId: number;
 }
 
+/** Rooms, their members and pending invitations. */
 export interface RoomRepository {
   /** Creates a room and seats its creator; undefined when the creator already owns `maxOwned` rooms. */
   createRoom(room: RoomDraft, maxOwned?: number): Promise<Room | undefined>;

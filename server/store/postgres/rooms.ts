@@ -4,6 +4,11 @@ import type { Room, RoomInvitation, RoomRole } from "../../../shared/schemas.js"
 import { ROLE_SQL } from "../moderation.js";
 import { toRoom, toSession, type RoomRow, type SessionRow } from "../rows.js";
 import { LAST_VISIBLE_SQL } from "./messages.js";
+
+/** User `$1`'s rooms (by when it joined, then id) with the newest rev it can see on every row (`sessionOf`). */
+export const SESSION_SQL = `SELECT r.*, last.last AS session_last_id FROM (${LAST_VISIBLE_SQL}) last
+  LEFT JOIN (room_members rm JOIN rooms r ON r.id = rm.room_id) ON rm.user_id = $1
+  ORDER BY rm.joined_at, r.id`;
 import type { JoinOutcome, MemberRow, OutboxEvent, RoomDraft, RoomRepository, SessionState } from "../types.js";
 import type { PgDatabase } from "./db.js";
 import { query, rollback, transaction } from "./db.js";
@@ -192,14 +197,7 @@ export class PgRooms implements RoomRepository {
 
   /** One statement: one round trip where `roomsOf` and `lastVisibleId` took two. */
   async sessionOf(userId: string): Promise<SessionState> {
-    const rows = await query<SessionRow>(
-      this.db.pool,
-      `SELECT r.*, last.last AS session_last_id FROM (${LAST_VISIBLE_SQL}) last
-       LEFT JOIN (room_members rm JOIN rooms r ON r.id = rm.room_id) ON rm.user_id = $1
-       ORDER BY rm.joined_at, r.id`,
-      [userId],
-    );
-    return toSession(rows.rows);
+    return toSession((await query<SessionRow>(this.db.pool, SESSION_SQL, [userId])).rows);
   }
 
   async allRooms(limit = 1000): Promise<Room[]> {

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createLogger, prettyDestination } from "./logger.js";
 import { openEngines } from "./engines.js";
 import { portError, reservePort } from "./http/port.js";
+import { DataDirInUse, lockDataDir } from "./store/sqlite/data-lock.js";
 
 // The only module with side effects at import time: read the environment, open the database, listen.
 let logger;
@@ -15,6 +16,10 @@ try {
   );
   // Before anything touches DATA_DIR or the database: a port held by another process stops the boot here.
   const reservation = await reservePort(base.host, base.port);
+  // The SQLite store is one process's: a second server on the same DATA_DIR stops here, before it opens it.
+  // Held until the database is closed at shutdown, or the process ends (the kernel drops it then, SIGKILL
+  // included). Kept referenced: a collected lock connection would be closed, and the lock with it.
+  const dataLock = base.databaseUrl === undefined ? lockDataDir(base.dataDir) : undefined;
   const { config, report, components } = await openEngines(base, logger);
   if (report.generated.length > 0)
     logger.info({ secrets: report.generated, file: report.file }, "generated secrets (values not logged)");
@@ -47,7 +52,10 @@ try {
     }, config.shutdownTimeoutMs);
     timer.unref();
     server.close().then(
-      () => process.exit(0),
+      () => {
+        dataLock?.release();
+        process.exit(0);
+      },
       (error: unknown) => {
         logger!.error({ err: error }, "shutdown failed");
         process.exit(1);
@@ -57,7 +65,7 @@ try {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof DataDirInUse) {
     process.stderr.write(`chat server: ${error.message}\n`);
     process.exit(1);
   }

@@ -155,6 +155,25 @@ describe("boot of server/main.ts", () => {
     expect(logLines(second).some((line) => /reus/i.test(String(line["msg"])))).toBe(true);
   });
 
+  it("refuses a second server on the same DATA_DIR, naming it; the first keeps serving; after a SIGKILL it starts", async () => {
+    const dataDir = tempDir();
+    const first = boot(devEnv(dataDir));
+    const url = await listeningUrl(first);
+    // Another port, the same data directory: two processes would hand out the same message ids.
+    const second = boot(devEnv(dataDir));
+    expect((await exitWithin(second, 10_000)).code).toBe(1);
+    expect(second.stderr()).toContain(
+      `chat server: DATA_DIR ${dataDir} is in use by another chat server process: stop it, or set DATA_DIR`,
+    );
+    expect(logLines(second).some((line) => line["msg"] === "listening")).toBe(false);
+    expect((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
+    // No clean shutdown: the kernel drops the lock with the process.
+    process.kill(-first.child.pid!, "SIGKILL");
+    await exitWithin(first, 5000);
+    const third = boot(devEnv(dataDir));
+    await listeningUrl(third);
+  });
+
   it("exits with code 0 within a few seconds of SIGTERM", async () => {
     const booted = boot(devEnv(tempDir()));
     const url = await listeningUrl(booted);

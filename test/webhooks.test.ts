@@ -272,25 +272,26 @@ describe("webhooks: what is sent", () => {
   it("times out a receiver that never answers without delaying a second endpoint", async () => {
     const silent = await receiver(() => "hang");
     const fine = await receiver();
-    const server = await start({}, { ...FAST, timeoutMs: 3000, retryBaseMs: 60_000 });
+    const server = await start({}, { ...FAST, timeoutMs: 5000, retryBaseMs: 60_000 });
     const stuck = await subscribe(server, silent.url, ["user.created"]);
     await subscribe(server, fine.url, ["user.created"]);
-    const started = Date.now();
     for (let n = 0; n < 10; n++)
       await server.server.store.createUser({ id: `user${n}`, name: `user${n}`, passwordHash: null, createAt: n });
-    // The second endpoint gets all ten while the first holds its four slots, before the first times out.
+    // The second endpoint gets all ten while the first holds its four slots, before the first times out: none
+    // of the first's deliveries has an error yet (no wall-clock bound: a loaded machine only narrows the
+    // 5 s margin, which a second endpoint that waited for the first could not pass).
     await waitFor(() => fine.received.length === 10);
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(silent.received.length).toBe(4);
     expect((await deliveries(server, stuck.id)).filter((delivery) => delivery.lastError !== undefined)).toEqual([]);
     const listed = await eventually(
       () => deliveries(server, stuck.id),
       (found) => found.filter((delivery) => delivery.lastError !== undefined).length >= 4,
+      15_000,
     );
     expect(listed.find((delivery) => delivery.lastError !== undefined)).toMatchObject({
       status: "pending",
       attempts: 1,
-      lastError: "no answer within 3000 ms",
+      lastError: "no answer within 5000 ms",
     });
     // The outbox shows the backlog.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
